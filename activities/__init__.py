@@ -1,0 +1,1 @@
+"""Temporal activities: all of flexhook's I/O on the processing side."""

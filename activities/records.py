@@ -1,0 +1,79 @@
+"""Activities that keep the records: each one short, idempotent, in one database transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from temporalio import activity
+
+from app import records
+from app.events import parse_event
+from app.records import EventOutcome
+
+
+@dataclass(frozen=True)
+class RecordEventInput:
+    event_id: str
+    body: str
+    workflow_id: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ApplyEventInput:
+    event_id: str
+
+
+@dataclass(frozen=True)
+class MarkFailedInput:
+    event_id: str
+    error: str
+
+
+class RecordActivities:
+    """Sync activities (run on the worker's thread pool) over one injected engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @activity.defn(name="record_event")
+    def record_event(self, input: RecordEventInput) -> EventOutcome:
+        """Store the event in the log; unknown types are stored as `ignored`."""
+        event = parse_event(input.body.encode("utf-8"))
+        with Session(self._engine) as session:
+            row = records.record_event(
+                session,
+                event=event,
+                body=input.body,
+                workflow_id=input.workflow_id,
+                received_at=input.received_at,
+            )
+            outcome = EventOutcome(
+                event_id=row.event_id,
+                status=row.status,
+                category=row.category,
+                shipment_id=row.shipment_id,
+                milestone=event.milestone,
+            )
+            session.commit()
+        return outcome
+
+    @activity.defn(name="apply_event")
+    def apply_event(self, input: ApplyEventInput) -> EventOutcome:
+        """Update the shipment, milestone, ETA and resource records the event speaks of."""
+        with Session(self._engine) as session:
+            outcome = records.apply_event(session, event_id=input.event_id, now=datetime.now(UTC))
+            session.commit()
+        return outcome
+
+    @activity.defn(name="mark_event_failed")
+    def mark_event_failed(self, input: MarkFailedInput) -> None:
+        with Session(self._engine) as session:
+            records.mark_failed(session, event_id=input.event_id, error=input.error)
+            session.commit()
+
+    def all(self) -> list[object]:
+        return [self.record_event, self.apply_event, self.mark_event_failed]

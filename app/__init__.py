@@ -1,0 +1,1 @@
+"""flexhook: receive Flexport webhooks, keep shipment records up to date, alert stakeholders."""

@@ -1,0 +1,180 @@
+"""All of flexhook's tables.
+
+Records are projections of events. Each row keeps, in `versions`, the stamp (`occurred_at|event
+id`) of the event that last set each field; a field only ever takes a value from a newer stamp.
+That makes the final state of every record independent of the order events arrive in.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every database (SQLite drops zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(*, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, index=index)
+
+
+def _versions() -> Any:
+    return Field(default_factory=dict, sa_type=sa.JSON)
+
+
+EVENT_STATUSES = ("processing", "processed", "ignored", "failed")
+
+
+class EventRecord(SQLModel, table=True):
+    """One row per unique event id: the log of everything Flexport delivered."""
+
+    __tablename__ = "event"
+
+    event_id: str = Field(primary_key=True, max_length=200)
+    type: str = Field(index=True, max_length=200)
+    category: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    shipment_id: str | None = Field(default=None, index=True, max_length=64)
+    occurred_at: datetime | None = _when()
+    received_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    processed_at: datetime | None = _when()
+    status: str = Field(index=True, max_length=20)
+    error: str | None = None
+    workflow_id: str = Field(max_length=240)
+    payload: str = Field(sa_type=sa.Text)
+
+
+class Shipment(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    name: str | None = None
+    transportation_mode: str | None = None
+    status: str | None = Field(default=None, index=True)
+    status_at: datetime | None = _when()
+    location_name: str | None = None
+    location_unlocode: str | None = None
+    location_country: str | None = None
+    location_timezone: str | None = None
+    estimated_departure: datetime | None = _when()
+    actual_departure: datetime | None = _when()
+    estimated_arrival: datetime | None = _when()
+    previous_estimated_arrival: datetime | None = _when()
+    actual_arrival: datetime | None = _when()
+    delivered_at: datetime | None = _when()
+    updated_at: datetime | None = _when(index=True)
+    versions: dict[str, str] = _versions()
+
+
+class Milestone(SQLModel, table=True):
+    """One row per milestone event, in the shipment's history."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=200)
+    shipment_id: str = Field(index=True, max_length=64)
+    leg_id: str | None = None
+    milestone: str
+    occurred_at: datetime | None = _when()
+    location_name: str | None = None
+    location_unlocode: str | None = None
+    location_country: str | None = None
+    location_timezone: str | None = None
+    # Older than the shipment's status when it was recorded: history, not news.
+    late: bool = False
+
+
+class EtaObservation(SQLModel, table=True):
+    """Each estimated arrival an event reported; the previous ETA is derived from these."""
+
+    __tablename__ = "eta_observation"
+
+    event_id: str = Field(primary_key=True, max_length=200)
+    shipment_id: str = Field(index=True, max_length=64)
+    stamp: str
+    estimated_arrival: datetime = Field(sa_type=UTCDateTime)
+    previous_hint: datetime | None = _when()
+
+
+class Booking(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    shipment_id: str | None = Field(default=None, index=True)
+    status: str | None = None
+    cargo_ready_date: date | None = None
+    updated_at: datetime | None = _when()
+    versions: dict[str, str] = _versions()
+
+
+class PurchaseOrder(SQLModel, table=True):
+    __tablename__ = "purchase_order"
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str | None = None
+    status: str | None = None
+    buyer: str | None = None
+    seller: str | None = None
+    cargo_ready_date: date | None = None
+    must_arrive_date: date | None = None
+    updated_at: datetime | None = _when()
+    versions: dict[str, str] = _versions()
+
+
+class Invoice(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    shipment_id: str | None = Field(default=None, index=True)
+    name: str | None = None
+    status: str | None = None
+    amount: str | None = None  # exactly as Flexport wrote it: money is not a float
+    currency: str | None = None
+    due_date: date | None = None
+    updated_at: datetime | None = _when()
+    versions: dict[str, str] = _versions()
+
+
+class Document(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=64)
+    shipment_id: str | None = Field(default=None, index=True)
+    document_type: str | None = None
+    file_name: str | None = None
+    link: str | None = None
+    updated_at: datetime | None = _when()
+    versions: dict[str, str] = _versions()
+
+
+class Container(SQLModel, table=True):
+    number: str = Field(primary_key=True, max_length=20)
+    shipment_id: str | None = Field(default=None, index=True)
+    flexport_id: str | None = None
+    container_type: str | None = None
+    container_size: str | None = None
+    seal_number: str | None = None
+    last_event: str | None = None
+    last_event_at: datetime | None = _when()
+    location_name: str | None = None
+    location_unlocode: str | None = None
+    location_country: str | None = None
+    estimated_arrival: datetime | None = _when()
+    actual_arrival: datetime | None = _when()
+    actual_delivery: datetime | None = _when()
+    last_free_day: date | None = None
+    empty_returned: date | None = None
+    updated_at: datetime | None = _when()
+    versions: dict[str, str] = _versions()

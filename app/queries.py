@@ -1,0 +1,167 @@
+"""Read side: records as the JSON the API serves (ISO-8601 timestamps with offset, ids as strings)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, SQLModel, col, select
+
+from app.models import (
+    Booking,
+    Container,
+    Document,
+    EventRecord,
+    Invoice,
+    Milestone,
+    PurchaseOrder,
+    Shipment,
+)
+
+MAX_LIMIT = 500
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def as_json(row: SQLModel, *, exclude: tuple[str, ...] = ("versions",)) -> dict[str, Any]:
+    """A row's columns as JSON-ready values."""
+    return {
+        name: _value(getattr(row, name))
+        for name in type(row).model_fields
+        if name not in exclude
+    }
+
+
+def _clamp(limit: int | None, default: int = 100) -> int:
+    if limit is None:
+        return default
+    return max(1, min(limit, MAX_LIMIT))
+
+
+def _location(row: Any) -> dict[str, Any] | None:
+    if not (row.location_name or row.location_unlocode):
+        return None
+    return {
+        "name": row.location_name,
+        "unlocode": row.location_unlocode,
+        "country": row.location_country,
+        **({"timezone": row.location_timezone} if hasattr(row, "location_timezone") else {}),
+    }
+
+
+def _shipment_summary(shipment: Shipment) -> dict[str, Any]:
+    return {
+        "id": shipment.id,
+        "name": shipment.name,
+        "transportation_mode": shipment.transportation_mode,
+        "status": shipment.status,
+        "status_at": _value(shipment.status_at),
+        "location": _location(shipment),
+        "estimated_departure": _value(shipment.estimated_departure),
+        "actual_departure": _value(shipment.actual_departure),
+        "estimated_arrival": _value(shipment.estimated_arrival),
+        "previous_estimated_arrival": _value(shipment.previous_estimated_arrival),
+        "actual_arrival": _value(shipment.actual_arrival),
+        "delivered_at": _value(shipment.delivered_at),
+        "updated_at": _value(shipment.updated_at),
+    }
+
+
+def _milestone(milestone: Milestone) -> dict[str, Any]:
+    return {
+        "event_id": milestone.event_id,
+        "milestone": milestone.milestone,
+        "leg_id": milestone.leg_id,
+        "occurred_at": _value(milestone.occurred_at),
+        "location": _location(milestone),
+        "late": milestone.late,
+    }
+
+
+def _container(container: Container) -> dict[str, Any]:
+    data = as_json(container, exclude=("versions", "location_name", "location_unlocode", "location_country"))
+    data["location"] = _location(container)
+    return data
+
+
+def list_shipments(session: Session, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    statement = select(Shipment)
+    if status:
+        statement = statement.where(Shipment.status == status)
+    statement = statement.order_by(col(Shipment.updated_at).desc(), col(Shipment.id)).limit(_clamp(limit))
+    return [_shipment_summary(s) for s in session.exec(statement).all()]
+
+
+def get_shipment(session: Session, *, shipment_id: str) -> dict[str, Any] | None:
+    shipment = session.get(Shipment, shipment_id)
+    if shipment is None:
+        return None
+    milestones = session.exec(
+        select(Milestone)
+        .where(Milestone.shipment_id == shipment_id)
+        .order_by(col(Milestone.occurred_at), col(Milestone.event_id))
+    ).all()
+    containers = session.exec(
+        select(Container).where(Container.shipment_id == shipment_id).order_by(col(Container.number))
+    ).all()
+    return {
+        **_shipment_summary(shipment),
+        "milestones": [_milestone(m) for m in milestones],
+        "containers": [_container(c) for c in containers],
+    }
+
+
+def _event_summary(row: EventRecord) -> dict[str, Any]:
+    return as_json(row, exclude=("payload",))
+
+
+def list_events(
+    session: Session,
+    *,
+    status: str | None = None,
+    event_type: str | None = None,
+    shipment_id: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    statement = select(EventRecord)
+    if status:
+        statement = statement.where(EventRecord.status == status)
+    if event_type:
+        statement = statement.where(EventRecord.type == event_type)
+    if shipment_id:
+        statement = statement.where(EventRecord.shipment_id == shipment_id)
+    statement = statement.order_by(col(EventRecord.received_at).desc()).limit(_clamp(limit))
+    return [_event_summary(row) for row in session.exec(statement).all()]
+
+
+def get_event(session: Session, *, event_id: str) -> dict[str, Any] | None:
+    row = session.get(EventRecord, event_id)
+    if row is None:
+        return None
+    return {**_event_summary(row), "payload": json.loads(row.payload)}
+
+
+def get_record(session: Session, *, model: type[SQLModel], key: str) -> dict[str, Any] | None:
+    """A booking, purchase order, invoice or document by id, or a container by number."""
+    row = session.get(model, key)
+    if row is None:
+        return None
+    if isinstance(row, Container):
+        return _container(row)
+    return as_json(row)
+
+
+RECORD_MODELS: dict[str, type[SQLModel]] = {
+    "bookings": Booking,
+    "purchase-orders": PurchaseOrder,
+    "invoices": Invoice,
+    "documents": Document,
+    "containers": Container,
+}

@@ -1,0 +1,304 @@
+"""Write side: turn an event's facts into records, idempotently and order-independently.
+
+Every function takes an open `Session` and keyword arguments; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlmodel import Session, col, select
+
+from app.events import Event, Facts, Location, parse_event
+from app.models import (
+    Booking,
+    Container,
+    Document,
+    EtaObservation,
+    EventRecord,
+    Invoice,
+    Milestone,
+    PurchaseOrder,
+    Shipment,
+)
+
+
+class Versioned(Protocol):
+    versions: dict[str, str]
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What processing one event did; returned to the workflow."""
+
+    event_id: str
+    status: str
+    category: str
+    shipment_id: str | None = None
+    milestone: str | None = None
+    late: bool = False
+
+
+def make_stamp(occurred_at: datetime, event_id: str) -> str:
+    """A sortable version: UTC time to the microsecond, ties broken by event id."""
+    return f"{occurred_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}|{event_id}"
+
+
+def merge(row: Versioned, stamp: str, values: dict[str, Any], *, now: datetime) -> bool:
+    """Set each non-null value whose field was last set by an older stamp; True if any changed."""
+    versions = dict(row.versions or {})
+    changed = False
+    for field, value in values.items():
+        if value is None or stamp <= versions.get(field, ""):
+            continue
+        if getattr(row, field) != value:
+            changed = True
+        setattr(row, field, value)
+        versions[field] = stamp
+    row.versions = versions  # a new dict, so the JSON column is seen as changed
+    if changed:
+        row.updated_at = now
+    return changed
+
+
+def record_event(
+    session: Session, *, event: Event, body: str, workflow_id: str, received_at: datetime
+) -> EventRecord:
+    """Store the event in the log (once per event id); a failed event is marked for a new run."""
+    row = session.get(EventRecord, event.event_id)
+    if row is None:
+        try:
+            occurred_at = event.occurred_at()
+        except Exception:
+            occurred_at = None  # the apply step reports the bad value
+        row = EventRecord(
+            event_id=event.event_id,
+            type=event.type,
+            category=event.category,
+            name=event.classification.name,
+            shipment_id=event.shipment_id,
+            occurred_at=occurred_at,
+            received_at=received_at,
+            status="processing" if event.known else "ignored",
+            workflow_id=workflow_id,
+            payload=body,
+        )
+        session.add(row)
+    elif row.status == "failed":
+        row.status = "processing"
+        row.workflow_id = workflow_id
+    return row
+
+
+def mark_failed(session: Session, *, event_id: str, error: str) -> None:
+    row = session.get(EventRecord, event_id)
+    if row is not None and row.status != "processed":
+        row.status = "failed"
+        row.error = error[:2000]
+
+
+def apply_event(session: Session, *, event_id: str, now: datetime) -> EventOutcome:
+    """Project a recorded event onto the records. Running it twice changes nothing."""
+    row = session.get(EventRecord, event_id)
+    if row is None:
+        raise LookupError(f"event {event_id} is not recorded")
+    event = parse_event(row.payload.encode("utf-8"))
+    outcome = EventOutcome(
+        event_id=event_id,
+        status=row.status,
+        category=row.category,
+        shipment_id=row.shipment_id,
+        milestone=event.milestone,
+    )
+    if row.status in ("processed", "ignored"):
+        late = bool(
+            event.milestone
+            and session.exec(
+                select(Milestone.late).where(Milestone.event_id == event_id)
+            ).first()
+        )
+        return EventOutcome(**{**asdict(outcome), "late": late})
+
+    occurred_at = event.occurred_at() or row.received_at
+    stamp = make_stamp(occurred_at, event_id)
+    facts = event.facts()
+    late = _apply_facts(session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now)
+    row.status = "processed"
+    row.processed_at = now
+    row.error = None
+    if facts.shipment and not row.shipment_id:
+        row.shipment_id = facts.shipment.shipment_id
+    return EventOutcome(
+        event_id=event_id,
+        status="processed",
+        category=row.category,
+        shipment_id=row.shipment_id,
+        milestone=event.milestone,
+        late=late,
+    )
+
+
+def _location_values(location: Location | None, prefix: str = "location_") -> dict[str, Any]:
+    if location is None or not (location.name or location.unlocode):
+        return {}
+    values = {
+        f"{prefix}name": location.name,
+        f"{prefix}unlocode": location.unlocode,
+        f"{prefix}country": location.country,
+    }
+    return values
+
+
+def _get_for_update(session: Session, model: Any, key: str) -> Any:
+    primary_key = next(iter(model.__table__.primary_key.columns)).name
+    statement = select(model).where(getattr(model, primary_key) == key).with_for_update()
+    return session.exec(statement).first()
+
+
+def _apply_facts(
+    session: Session,
+    *,
+    facts: Facts,
+    event: Event,
+    occurred_at: datetime,
+    stamp: str,
+    now: datetime,
+) -> bool:
+    late = False
+    if facts.shipment is not None:
+        late = _apply_shipment(session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now)
+    if facts.booking is not None:
+        booking = _get_for_update(session, Booking, facts.booking.booking_id)
+        booking = booking or Booking(id=facts.booking.booking_id)
+        merge(
+            booking,
+            stamp,
+            {
+                "shipment_id": facts.booking.shipment_id,
+                "status": facts.booking.status,
+                "cargo_ready_date": facts.booking.cargo_ready_date,
+            },
+            now=now,
+        )
+        session.add(booking)
+    if facts.purchase_order is not None:
+        po = facts.purchase_order
+        order = _get_for_update(session, PurchaseOrder, po.purchase_order_id)
+        order = order or PurchaseOrder(id=po.purchase_order_id)
+        values = asdict(po)
+        values.pop("purchase_order_id")
+        merge(order, stamp, values, now=now)
+        session.add(order)
+    if facts.invoice is not None:
+        invoice = _get_for_update(session, Invoice, facts.invoice.invoice_id)
+        invoice = invoice or Invoice(id=facts.invoice.invoice_id)
+        values = asdict(facts.invoice)
+        values.pop("invoice_id")
+        merge(invoice, stamp, values, now=now)
+        session.add(invoice)
+    if facts.document is not None:
+        document = _get_for_update(session, Document, facts.document.document_id)
+        document = document or Document(id=facts.document.document_id)
+        values = asdict(facts.document)
+        values.pop("document_id")
+        merge(document, stamp, values, now=now)
+        session.add(document)
+    for container_facts in facts.containers:
+        container = _get_for_update(session, Container, container_facts.container_number)
+        container = container or Container(number=container_facts.container_number)
+        values = asdict(container_facts)
+        values.pop("container_number")
+        if container_facts.last_event:
+            values["last_event_at"] = occurred_at
+            values.update(_location_values(facts.location))
+        merge(container, stamp, values, now=now)
+        session.add(container)
+    return late
+
+
+def _apply_shipment(
+    session: Session,
+    *,
+    facts: Facts,
+    event: Event,
+    occurred_at: datetime,
+    stamp: str,
+    now: datetime,
+) -> bool:
+    assert facts.shipment is not None
+    shipment_facts = facts.shipment
+    shipment = _get_for_update(session, Shipment, shipment_facts.shipment_id)
+    if shipment is None:
+        shipment = Shipment(id=shipment_facts.shipment_id)
+    details = asdict(shipment_facts)
+    for key in ("shipment_id", "previous_estimated_arrival", "estimated_arrival"):
+        details.pop(key)
+    merge(shipment, stamp, details, now=now)
+
+    location = _location_values(facts.location)
+    if location and facts.location is not None:
+        location["location_timezone"] = facts.location.timezone
+        merge(shipment, stamp, location, now=now)
+
+    late = False
+    if event.milestone is not None:
+        late = shipment.status_at is not None and occurred_at < shipment.status_at
+        merge(shipment, stamp, {"status": event.milestone, "status_at": occurred_at}, now=now)
+        if session.exec(select(Milestone.id).where(Milestone.event_id == event.event_id)).first() is None:
+            place = facts.location or Location()
+            session.add(
+                Milestone(
+                    event_id=event.event_id,
+                    shipment_id=shipment.id,
+                    leg_id=facts.leg_id,
+                    milestone=event.milestone,
+                    occurred_at=occurred_at,
+                    location_name=place.name,
+                    location_unlocode=place.unlocode,
+                    location_country=place.country,
+                    location_timezone=place.timezone,
+                    late=late,
+                )
+            )
+
+    if shipment_facts.estimated_arrival is not None:
+        if session.get(EtaObservation, event.event_id) is None:
+            session.add(
+                EtaObservation(
+                    event_id=event.event_id,
+                    shipment_id=shipment.id,
+                    stamp=stamp,
+                    estimated_arrival=shipment_facts.estimated_arrival,
+                    previous_hint=shipment_facts.previous_estimated_arrival,
+                )
+            )
+            session.flush()
+        _derive_eta(session, shipment=shipment, now=now)
+    session.add(shipment)
+    return late
+
+
+def _derive_eta(session: Session, *, shipment: Shipment, now: datetime) -> None:
+    """Current ETA: the newest observation. Previous: the newest older one that differs."""
+    observations = session.exec(
+        select(EtaObservation)
+        .where(EtaObservation.shipment_id == shipment.id)
+        .order_by(col(EtaObservation.stamp).desc())
+    ).all()
+    if not observations:
+        return
+    current = observations[0]
+    previous = next(
+        (o.estimated_arrival for o in observations[1:] if o.estimated_arrival != current.estimated_arrival),
+        current.previous_hint,
+    )
+    if (shipment.estimated_arrival, shipment.previous_estimated_arrival) != (
+        current.estimated_arrival,
+        previous,
+    ):
+        shipment.estimated_arrival = current.estimated_arrival
+        shipment.previous_estimated_arrival = previous
+        shipment.updated_at = now

@@ -1,0 +1,66 @@
+"""flexhook's one settings object, read from the environment (and an optional `.env`) at the edges.
+
+Only the entry points (`flexhook web`, `flexhook worker`, `flexhook dev`) build a `Settings`;
+everything below them receives plain values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    webhook_secrets: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="FLEXPORT_WEBHOOK_SECRET"
+    )
+    data_dir: Path = Field(default=Path("data"), alias="FLEXHOOK_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    temporal_address: str = Field(default="localhost:7233", alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    task_queue: str = Field(default="flexhook", alias="FLEXHOOK_TASK_QUEUE")
+    api_token: str | None = Field(default=None, alias="FLEXHOOK_API_TOKEN")
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, alias="FLEXHOOK_MAX_BODY_BYTES")
+    accept_sha1: bool = Field(default=False, alias="FLEXHOOK_ACCEPT_SHA1")
+    start_timeout_seconds: float = Field(default=2.0, gt=0, alias="FLEXHOOK_START_TIMEOUT")
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """`DATABASE_URL`, or an SQLite file in the data dir."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'flexhook.db'}"
+
+    def require_web(self) -> None:
+        """The web process cannot verify or guard anything without these two."""
+        if not self.webhook_secrets:
+            raise ConfigError("FLEXPORT_WEBHOOK_SECRET is not set (a comma-separated list of secrets)")
+        if not self.api_token:
+            raise ConfigError("FLEXHOOK_API_TOKEN is not set (the bearer token for /api)")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning validation errors into a `ConfigError`."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else "?"
+            alias = Settings.model_fields[field].alias if field in Settings.model_fields else field
+            problems.append(f"{alias or field}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,74 @@
+"""Temporal adapter for the web process: start one `FlexportEventWorkflow` per event id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from app.events import Event
+from workflows import search_attributes
+from workflows.event import EventInput, FlexportEventWorkflow, workflow_id_for
+
+
+class TemporalUnavailable(Exception):
+    """Temporal did not take the start request (unreachable, or no answer in time)."""
+
+
+@dataclass(frozen=True)
+class StartResult:
+    status: Literal["accepted", "duplicate"]
+    workflow_id: str
+
+
+class EventStarter:
+    """Starts event workflows so that a redelivery is a no-op unless the earlier run failed."""
+
+    def __init__(self, client: Client, *, task_queue: str, rpc_timeout: timedelta) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._rpc_timeout = rpc_timeout
+
+    async def start(self, event: Event, *, body: str, received_at: datetime) -> StartResult:
+        workflow_id = workflow_id_for(event.event_id)
+        try:
+            await self._client.start_workflow(
+                FlexportEventWorkflow.run,
+                EventInput(event_id=event.event_id, body=body, received_at=received_at),
+                id=workflow_id,
+                task_queue=self._task_queue,
+                # A finished success is final; a failed, terminated or cancelled run may go again.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=search_attributes.for_event(
+                    shipment_id=event.shipment_id, event_type=event.type, category=event.category
+                ),
+                static_summary=_summary(event),
+                rpc_timeout=self._rpc_timeout,
+            )
+        except WorkflowAlreadyStartedError:
+            return StartResult(status="duplicate", workflow_id=workflow_id)
+        except (RPCError, RuntimeError, TimeoutError) as exc:
+            raise TemporalUnavailable(type(exc).__name__) from exc
+        return StartResult(status="accepted", workflow_id=workflow_id)
+
+    async def check(self) -> None:
+        """Raise `TemporalUnavailable` unless the frontend answers its health check."""
+        try:
+            healthy = await self._client.service_client.check_health(timeout=self._rpc_timeout)
+        except (RPCError, RuntimeError, TimeoutError) as exc:
+            raise TemporalUnavailable(type(exc).__name__) from exc
+        if not healthy:
+            raise TemporalUnavailable("health check failed")
+
+
+def _summary(event: Event) -> str:
+    what = event.milestone or event.classification.name
+    shipment = f"shipment {event.shipment_id}" if event.shipment_id else "no shipment"
+    return f"{what} · {shipment} · {event.type}"[:200]
+

@@ -1,0 +1,252 @@
+"""The web process: `POST /webhooks/flexport`, the read API under `/api`, and health checks.
+
+A thin adapter over the pure core: read raw bytes, verify, parse, start the workflow, answer.
+Errors of every layer map to HTTP status codes in one table, `ERROR_STATUS`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app import db, queries
+from app.events import MalformedEvent, parse_event
+from app.signature import SignatureError, verify
+from app.starter import EventStarter, TemporalUnavailable
+
+log = logging.getLogger("flexhook.web")
+
+
+class RequestError(Exception):
+    """A delivery we refuse before it reaches the core."""
+
+
+class BodyTooLarge(RequestError):
+    pass
+
+
+class UnsupportedEncoding(RequestError):
+    pass
+
+
+class BadRequest(RequestError):
+    pass
+
+
+# One place where every refusal becomes a status code and a stable error name.
+ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
+    SignatureError: (401, "invalid_signature"),
+    MalformedEvent: (400, "malformed_event"),
+    BadRequest: (400, "bad_request"),
+    BodyTooLarge: (413, "body_too_large"),
+    UnsupportedEncoding: (415, "unsupported_encoding"),
+    TemporalUnavailable: (503, "temporal_unavailable"),
+}
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    webhook_secrets: tuple[str, ...]
+    api_token: str
+    max_body_bytes: int = 1024 * 1024
+    accept_sha1: bool = False
+
+
+def _error(status: int, error: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+async def _handle_error(request: Request, exc: Exception) -> Response:
+    status, name = next(ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in ERROR_STATUS)
+    return _error(status, name, str(exc) or name)
+
+
+async def read_body(request: Request, *, limit: int) -> bytes:
+    """The raw body, refusing more than `limit` bytes without reading them all into memory."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not accepted; send plain JSON")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise BadRequest("Content-Length is not a number")
+        if int(declared) > limit:
+            raise BodyTooLarge(f"body is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class BearerTokenMiddleware:
+    """Every request under it needs `Authorization: Bearer <token>` (compared in constant time)."""
+
+    def __init__(self, app: ASGIApp, *, token: str) -> None:
+        self.app = app
+        self._token = token.encode("utf-8")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            header = Request(scope).headers.get("authorization", "")
+            scheme, _, given = header.partition(" ")
+            ok = scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode("utf-8", errors="replace"), self._token
+            )
+            if not ok:
+                response = _error(401, "unauthorized", "a valid bearer token is required")
+                response.headers["WWW-Authenticate"] = "Bearer"
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise BadRequest(f"{name} must be a positive integer")
+    return int(value)
+
+
+def create_app(
+    *,
+    config: WebConfig,
+    engine: Engine,
+    starter_factory: Callable[[], Awaitable[EventStarter]],
+) -> Starlette:
+    """The ASGI app. `starter_factory` runs once at start-up (it connects to Temporal)."""
+
+    async def query(fn: Callable[..., Any], **kwargs: Any) -> Any:
+        def run() -> Any:
+            with Session(engine) as session:
+                return fn(session, **kwargs)
+
+        return await run_in_threadpool(run)
+
+    async def receive_webhook(request: Request) -> Response:
+        body = await read_body(request, limit=config.max_body_bytes)
+        verify(body, request.headers, config.webhook_secrets, accept_sha1=config.accept_sha1)
+        event = parse_event(body)
+        starter: EventStarter = request.app.state.starter
+        try:
+            result = await starter.start(
+                event, body=body.decode("utf-8"), received_at=datetime.now(UTC)
+            )
+        except TemporalUnavailable:
+            log.warning("event %s (%s) not started: Temporal unavailable", event.event_id, event.type)
+            raise
+        log.info(
+            "event %s (%s, shipment %s): %s",
+            event.event_id,
+            event.type,
+            event.shipment_id,
+            result.status,
+        )
+        return JSONResponse(
+            {"status": result.status, "event_id": event.event_id, "workflow_id": result.workflow_id}
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        down: dict[str, str] = {}
+        try:
+            await run_in_threadpool(db.ping, engine)
+        except Exception as exc:
+            down["database"] = type(exc).__name__
+        try:
+            await request.app.state.starter.check()
+        except TemporalUnavailable as exc:
+            down["temporal"] = str(exc)
+        if down:
+            return JSONResponse({"status": "unavailable", "down": down}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    async def shipments(request: Request) -> Response:
+        rows = await query(
+            queries.list_shipments,
+            status=request.query_params.get("status"),
+            limit=_int_param(request, "limit"),
+        )
+        return JSONResponse({"shipments": rows})
+
+    async def shipment(request: Request) -> Response:
+        found = await query(queries.get_shipment, shipment_id=request.path_params["id"])
+        if found is None:
+            return _error(404, "not_found", "no such shipment")
+        return JSONResponse(found)
+
+    async def events(request: Request) -> Response:
+        params = request.query_params
+        rows = await query(
+            queries.list_events,
+            status=params.get("status"),
+            event_type=params.get("type"),
+            shipment_id=params.get("shipment_id"),
+            limit=_int_param(request, "limit"),
+        )
+        return JSONResponse({"events": rows})
+
+    async def event(request: Request) -> Response:
+        found = await query(queries.get_event, event_id=request.path_params["event_id"])
+        if found is None:
+            return _error(404, "not_found", "no such event")
+        return JSONResponse(found)
+
+    async def record(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        model = queries.RECORD_MODELS.get(kind)
+        if model is None:
+            return _error(404, "not_found", f"no such collection: {kind}")
+        found = await query(queries.get_record, model=model, key=request.path_params["key"])
+        if found is None:
+            return _error(404, "not_found", f"no such record in {kind}")
+        return JSONResponse(found)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.starter = await starter_factory()
+        yield
+
+    api = Mount(
+        "/api",
+        routes=[
+            Route("/shipments", shipments),
+            Route("/shipments/{id}", shipment),
+            Route("/events", events),
+            Route("/events/{event_id}", event),
+            Route("/{kind}/{key}", record),
+        ],
+        middleware=[Middleware(BearerTokenMiddleware, token=config.api_token)],
+    )
+    return Starlette(
+        routes=[
+            Route("/webhooks/flexport", receive_webhook, methods=["POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            api,
+        ],
+        exception_handlers={cls: _handle_error for cls in ERROR_STATUS},
+        lifespan=lifespan,
+    )

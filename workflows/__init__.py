@@ -1,0 +1,1 @@
+"""Deterministic Temporal workflows and the worker that runs them."""
