@@ -19,7 +19,7 @@ class RecordEventInput:
     event_id: str
     body: str
     workflow_id: str
-    received_at: datetime
+    received_at: str  # ISO-8601
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class RecordActivities:
                 event=event,
                 body=input.body,
                 workflow_id=input.workflow_id,
-                received_at=input.received_at,
+                received_at=datetime.fromisoformat(input.received_at),
             )
             outcome = EventOutcome(
                 event_id=row.event_id,

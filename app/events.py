@@ -489,11 +489,15 @@ def _compact_facts(event_type: str, data: Json) -> Facts:
     if event_type == "shipment.milestone" and shipment_id:
         delivered = data.get("milestone") == "delivered"
         occurred = parse_datetime(data.get("occurred_at"), "occurred_at")
-        shipment = ShipmentFacts(shipment_id=shipment_id, delivered_at=occurred if delivered else None)
+        shipment = ShipmentFacts(
+            shipment_id=shipment_id, delivered_at=occurred if delivered else None
+        )
     elif event_type == "shipment.eta_updated" and shipment_id:
         shipment = ShipmentFacts(
             shipment_id=shipment_id,
-            estimated_departure=parse_datetime(data.get("estimated_departure"), "estimated_departure"),
+            estimated_departure=parse_datetime(
+                data.get("estimated_departure"), "estimated_departure"
+            ),
             estimated_arrival=parse_datetime(data.get("estimated_arrival"), "estimated_arrival"),
             actual_departure=parse_datetime(data.get("actual_departure"), "actual_departure"),
             previous_estimated_arrival=parse_datetime(

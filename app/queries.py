@@ -1,4 +1,4 @@
-"""Read side: records as the JSON the API serves (ISO-8601 timestamps with offset, ids as strings)."""
+"""Read side: records as the API serves them (ISO-8601 times with offset, ids as strings)."""
 
 from __future__ import annotations
 
@@ -33,9 +33,7 @@ def _value(value: Any) -> Any:
 def as_json(row: SQLModel, *, exclude: tuple[str, ...] = ("versions",)) -> dict[str, Any]:
     """A row's columns as JSON-ready values."""
     return {
-        name: _value(getattr(row, name))
-        for name in type(row).model_fields
-        if name not in exclude
+        name: _value(getattr(row, name)) for name in type(row).model_fields if name not in exclude
     }
 
 
@@ -86,16 +84,22 @@ def _milestone(milestone: Milestone) -> dict[str, Any]:
 
 
 def _container(container: Container) -> dict[str, Any]:
-    data = as_json(container, exclude=("versions", "location_name", "location_unlocode", "location_country"))
+    data = as_json(
+        container, exclude=("versions", "location_name", "location_unlocode", "location_country")
+    )
     data["location"] = _location(container)
     return data
 
 
-def list_shipments(session: Session, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def list_shipments(
+    session: Session, *, status: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     statement = select(Shipment)
     if status:
         statement = statement.where(Shipment.status == status)
-    statement = statement.order_by(col(Shipment.updated_at).desc(), col(Shipment.id)).limit(_clamp(limit))
+    statement = statement.order_by(col(Shipment.updated_at).desc(), col(Shipment.id)).limit(
+        _clamp(limit)
+    )
     return [_shipment_summary(s) for s in session.exec(statement).all()]
 
 
@@ -109,7 +113,9 @@ def get_shipment(session: Session, *, shipment_id: str) -> dict[str, Any] | None
         .order_by(col(Milestone.occurred_at), col(Milestone.event_id))
     ).all()
     containers = session.exec(
-        select(Container).where(Container.shipment_id == shipment_id).order_by(col(Container.number))
+        select(Container)
+        .where(Container.shipment_id == shipment_id)
+        .order_by(col(Container.number))
     ).all()
     return {
         **_shipment_summary(shipment),

@@ -116,16 +116,16 @@ def apply_event(session: Session, *, event_id: str, now: datetime) -> EventOutco
     if row.status in ("processed", "ignored"):
         late = bool(
             event.milestone
-            and session.exec(
-                select(Milestone.late).where(Milestone.event_id == event_id)
-            ).first()
+            and session.exec(select(Milestone.late).where(Milestone.event_id == event_id)).first()
         )
         return EventOutcome(**{**asdict(outcome), "late": late})
 
     occurred_at = event.occurred_at() or row.received_at
     stamp = make_stamp(occurred_at, event_id)
     facts = event.facts()
-    late = _apply_facts(session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now)
+    late = _apply_facts(
+        session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now
+    )
     row.status = "processed"
     row.processed_at = now
     row.error = None
@@ -169,7 +169,9 @@ def _apply_facts(
 ) -> bool:
     late = False
     if facts.shipment is not None:
-        late = _apply_shipment(session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now)
+        late = _apply_shipment(
+            session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now
+        )
     if facts.booking is not None:
         booking = _get_for_update(session, Booking, facts.booking.booking_id)
         booking = booking or Booking(id=facts.booking.booking_id)
@@ -238,8 +240,10 @@ def _apply_shipment(
         details.pop(key)
     merge(shipment, stamp, details, now=now)
 
+    # Where the shipment is: the place of its latest milestone. An ETA names where it is going,
+    # and a container's empty return is the container's news, not the shipment's.
     location = _location_values(facts.location)
-    if location and facts.location is not None:
+    if event.milestone is not None and location and facts.location is not None:
         location["location_timezone"] = facts.location.timezone
         merge(shipment, stamp, location, now=now)
 
@@ -247,7 +251,10 @@ def _apply_shipment(
     if event.milestone is not None:
         late = shipment.status_at is not None and occurred_at < shipment.status_at
         merge(shipment, stamp, {"status": event.milestone, "status_at": occurred_at}, now=now)
-        if session.exec(select(Milestone.id).where(Milestone.event_id == event.event_id)).first() is None:
+        if (
+            session.exec(select(Milestone.id).where(Milestone.event_id == event.event_id)).first()
+            is None
+        ):
             place = facts.location or Location()
             session.add(
                 Milestone(
@@ -292,7 +299,11 @@ def _derive_eta(session: Session, *, shipment: Shipment, now: datetime) -> None:
         return
     current = observations[0]
     previous = next(
-        (o.estimated_arrival for o in observations[1:] if o.estimated_arrival != current.estimated_arrival),
+        (
+            o.estimated_arrival
+            for o in observations[1:]
+            if o.estimated_arrival != current.estimated_arrival
+        ),
         current.previous_hint,
     )
     if (shipment.estimated_arrival, shipment.previous_estimated_arrival) != (

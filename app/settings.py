@@ -48,7 +48,9 @@ class Settings(BaseSettings):
     def require_web(self) -> None:
         """The web process cannot verify or guard anything without these two."""
         if not self.webhook_secrets:
-            raise ConfigError("FLEXPORT_WEBHOOK_SECRET is not set (a comma-separated list of secrets)")
+            raise ConfigError(
+                "FLEXPORT_WEBHOOK_SECRET is not set (a comma-separated list of secrets)"
+            )
         if not self.api_token:
             raise ConfigError("FLEXHOOK_API_TOKEN is not set (the bearer token for /api)")
 

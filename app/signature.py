@@ -7,7 +7,6 @@ several secrets verifies, so a secret can be rotated without dropping deliveries
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 

@@ -39,7 +39,7 @@ class EventStarter:
         try:
             await self._client.start_workflow(
                 FlexportEventWorkflow.run,
-                EventInput(event_id=event.event_id, body=body, received_at=received_at),
+                EventInput(event_id=event.event_id, body=body, received_at=received_at.isoformat()),
                 id=workflow_id,
                 task_queue=self._task_queue,
                 # A finished success is final; a failed, terminated or cancelled run may go again.
@@ -71,4 +71,3 @@ def _summary(event: Event) -> str:
     what = event.milestone or event.classification.name
     shipment = f"shipment {event.shipment_id}" if event.shipment_id else "no shipment"
     return f"{what} · {shipment} · {event.type}"[:200]
-

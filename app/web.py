@@ -153,7 +153,9 @@ def create_app(
                 event, body=body.decode("utf-8"), received_at=datetime.now(UTC)
             )
         except TemporalUnavailable:
-            log.warning("event %s (%s) not started: Temporal unavailable", event.event_id, event.type)
+            log.warning(
+                "event %s (%s) not started: Temporal unavailable", event.event_id, event.type
+            )
             raise
         log.info(
             "event %s (%s, shipment %s): %s",

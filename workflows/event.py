@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -40,7 +40,7 @@ def workflow_id_for(event_id: str) -> str:
 class EventInput:
     event_id: str
     body: str
-    received_at: datetime
+    received_at: str  # ISO-8601; the workflow sandbox cannot decode datetime fields
 
 
 @workflow.defn

@@ -1,0 +1,106 @@
+"""Real parts for integration tests: a Temporal dev server started from the `temporal` binary,
+an SQLite file per test, a worker on its own task queue, and the web app served over real HTTP.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from app import db
+from app.starter import EventStarter
+from app.web import WebConfig, create_app
+from tests.integration.harness import Samples, Stack, StackFactory, serve_app, temporal_binary
+from workflows.search_attributes import dev_server_flags
+from workflows.worker import ACTIVITY_THREADS, build_worker
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        dev_server_extra_args=[*dev_server_flags(), "--sqlite-pragma", "journal_mode=wal"],
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture
+def samples() -> Samples:
+    return Samples()
+
+
+@pytest.fixture
+async def make_stack(temporal_client: Client, tmp_path: Path) -> AsyncIterator[StackFactory]:
+    """Build stacks; each has its own database, task queue, worker and web server."""
+    async with AsyncExitStack() as exits:
+
+        async def make(
+            *,
+            client: Client | None = None,
+            with_worker: bool = True,
+            max_body_bytes: int = 1024 * 1024,
+            rpc_timeout: float = 5.0,
+        ) -> Stack:
+            name = uuid.uuid4().hex
+            engine = db.create_db_engine(f"sqlite:///{tmp_path / name}.db")
+            db.init_schema(engine)
+            exits.callback(engine.dispose)
+            task_queue = f"test-{name}"
+            temporal = client or temporal_client
+            if with_worker:
+                executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
+                worker = build_worker(
+                    temporal_client, task_queue=task_queue, engine=engine, executor=executor
+                )
+                await exits.enter_async_context(worker)
+            secret = secrets.token_urlsafe(24)
+            api_token = secrets.token_urlsafe(24)
+
+            async def starter() -> EventStarter:
+                return EventStarter(
+                    temporal, task_queue=task_queue, rpc_timeout=timedelta(seconds=rpc_timeout)
+                )
+
+            app = create_app(
+                config=WebConfig(
+                    webhook_secrets=(secret,), api_token=api_token, max_body_bytes=max_body_bytes
+                ),
+                engine=engine,
+                starter_factory=starter,
+            )
+            base_url = await serve_app(app, exits)
+            http = await exits.enter_async_context(httpx.AsyncClient(base_url=base_url, timeout=30))
+            return Stack(
+                client=temporal_client,
+                engine=engine,
+                http=http,
+                secret=secret,
+                api_token=api_token,
+                task_queue=task_queue,
+                base_url=base_url,
+            )
+
+        yield make
+
+
+@pytest.fixture
+async def stack(make_stack: StackFactory) -> Stack:
+    return await make_stack()
