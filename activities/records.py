@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -75,5 +77,5 @@ class RecordActivities:
             records.mark_failed(session, event_id=input.event_id, error=input.error)
             session.commit()
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         return [self.record_event, self.apply_event, self.mark_event_failed]
