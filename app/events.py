@@ -178,6 +178,8 @@ def parse_event(body: bytes) -> Event:
         raise MalformedEvent(f"body is not JSON: {exc}") from None
     if not isinstance(payload, dict):
         raise MalformedEvent(f"body is a JSON {type(payload).__name__}, not an object")
+    if "\\u" in text and _has_lone_surrogate(payload):
+        raise MalformedEvent("body holds an unpaired UTF-16 surrogate escape")
     event_type = payload.get("type")
     if not isinstance(event_type, str) or not event_type.strip():
         raise MalformedEvent("body has no `type` string")
@@ -213,6 +215,15 @@ def parse_event(body: bytes) -> Event:
     )
 
 
+def _has_lone_surrogate(payload: Json) -> bool:
+    """JSON may escape half a UTF-16 pair (`\\ud800`); such text cannot be stored or re-encoded."""
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def parse_datetime(value: object, what: str) -> datetime | None:
     """An ISO-8601 timestamp (or plain date) as an aware UTC datetime; naive values are UTC."""
     if value is None or value == "":
@@ -221,11 +232,11 @@ def parse_datetime(value: object, what: str) -> datetime | None:
         raise EventDataError(f"{what} is not a timestamp: {value!r:.60}")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise EventDataError(f"{what} is not a timestamp: {value!r:.60}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def parse_date(value: object, what: str) -> date | None:
@@ -247,6 +258,10 @@ def _obj(value: object) -> Json:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value != "" else None
 
@@ -255,6 +270,17 @@ def _id(value: object) -> str | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, str)) and value != "":
+        return str(value)
+    return None
+
+
+def _amount(value: object) -> str | None:
+    """Money as written; a JSON number keeps its shortest decimal form rather than vanishing."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)):
         return str(value)
     return None
 
@@ -285,7 +311,7 @@ def _flexport_shipment_id(data: Json) -> str | None:
     ):
         if candidate:
             return candidate
-    for container in data.get("containers") or []:
+    for container in _list(data.get("containers")):
         candidate = _ref_id(_obj(container).get("shipment"))
         if candidate:
             return candidate
@@ -384,7 +410,7 @@ def _flexport_facts(classification: Classification, data: Json) -> Facts:
             subject_ids.add(subject_id)
     containers: list[ContainerFacts] = []
     seen: set[str] = set()
-    candidates = [_obj(c) for c in data.get("containers") or []]
+    candidates = [_obj(c) for c in _list(data.get("containers"))]
     if resource_object == "/ocean/shipment_container":
         candidates.insert(0, resource)
     for raw in candidates:
@@ -418,7 +444,7 @@ def _flexport_facts(classification: Classification, data: Json) -> Facts:
             shipment_id=_ref_id(resource.get("shipments")) or shipment_id,
             name=_str(resource.get("name")),
             status=_str(resource.get("status")),
-            amount=_id(total.get("amount")),
+            amount=_amount(total.get("amount")),
             currency=_str(total.get("currency_code")),
             due_date=parse_date(resource.get("due_date"), "due_date"),
         )
@@ -530,7 +556,7 @@ def _compact_facts(event_type: str, data: Json) -> Facts:
             shipment_id=shipment_id,
             name=_str(data.get("name")),
             status=_str(data.get("status")),
-            amount=_id(data.get("amount")),
+            amount=_amount(data.get("amount")),
             currency=_str(data.get("currency")),
             due_date=parse_date(data.get("due_date"), "due_date"),
         )

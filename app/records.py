@@ -5,12 +5,13 @@ Every function takes an open `Session` and keyword arguments; the caller owns th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
+from app.alerting import decide_alerts
 from app.events import Event, Facts, Location, parse_event
 from app.models import (
     Booking,
@@ -23,6 +24,7 @@ from app.models import (
     PurchaseOrder,
     Shipment,
 )
+from notifications.alert import Alert
 
 
 class Versioned(Protocol):
@@ -40,6 +42,17 @@ class EventOutcome:
     shipment_id: str | None = None
     milestone: str | None = None
     late: bool = False
+    alerts: list[Alert] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShipmentChange:
+    """What applying an event did to its shipment, as alerts need to know it."""
+
+    shipment: Shipment
+    late: bool
+    eta_before: datetime | None
+    eta_after: datetime | None
 
 
 def make_stamp(occurred_at: datetime, event_id: str) -> str:
@@ -47,17 +60,23 @@ def make_stamp(occurred_at: datetime, event_id: str) -> str:
     return f"{occurred_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}|{event_id}"
 
 
-def merge(row: Versioned, stamp: str, values: dict[str, Any], *, now: datetime) -> bool:
-    """Set each non-null value whose field was last set by an older stamp; True if any changed."""
+def merge(
+    row: Versioned, stamp: str, values: dict[str, Any], *, now: datetime, whole: bool = False
+) -> bool:
+    """Set each value whose field was last set by an older stamp; True if any changed.
+
+    Nulls are skipped (an event asserts what it knows), unless `whole`: then the values are one
+    unit, like the parts of a place, and a null clears what an older event said.
+    """
     versions = dict(row.versions or {})
     changed = False
-    for field, value in values.items():
-        if value is None or stamp <= versions.get(field, ""):
+    for name, value in values.items():
+        if (value is None and not whole) or stamp <= versions.get(name, ""):
             continue
-        if getattr(row, field) != value:
+        if getattr(row, name) != value:
             changed = True
-        setattr(row, field, value)
-        versions[field] = stamp
+        setattr(row, name, value)
+        versions[name] = stamp
     row.versions = versions  # a new dict, so the JSON column is seen as changed
     if changed:
         row.updated_at = now
@@ -100,35 +119,48 @@ def mark_failed(session: Session, *, event_id: str, error: str) -> None:
         row.error = error[:2000]
 
 
-def apply_event(session: Session, *, event_id: str, now: datetime) -> EventOutcome:
-    """Project a recorded event onto the records. Running it twice changes nothing."""
+def apply_event(
+    session: Session, *, event_id: str, now: datetime, eta_slip_hours: float = 24.0
+) -> EventOutcome:
+    """Project a recorded event onto the records and decide its alerts. Running it twice
+    changes nothing and returns the alerts decided the first time."""
     row = session.get(EventRecord, event_id)
     if row is None:
         raise LookupError(f"event {event_id} is not recorded")
     event = parse_event(row.payload.encode("utf-8"))
-    outcome = EventOutcome(
-        event_id=event_id,
-        status=row.status,
-        category=row.category,
-        shipment_id=row.shipment_id,
-        milestone=event.milestone,
-    )
     if row.status in ("processed", "ignored"):
-        late = bool(
-            event.milestone
-            and session.exec(select(Milestone.late).where(Milestone.event_id == event_id)).first()
+        late = session.exec(select(Milestone.late).where(Milestone.event_id == event_id)).first()
+        return EventOutcome(
+            event_id=event_id,
+            status=row.status,
+            category=row.category,
+            shipment_id=row.shipment_id,
+            milestone=event.milestone,
+            late=bool(late),
+            alerts=[Alert(**alert) for alert in row.alerts or []],
         )
-        return EventOutcome(**{**asdict(outcome), "late": late})
 
     occurred_at = event.occurred_at() or row.received_at
     stamp = make_stamp(occurred_at, event_id)
     facts = event.facts()
-    late = _apply_facts(
+    change = _apply_facts(
         session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now
+    )
+    alerts = (
+        decide_alerts(
+            event,
+            change=change,
+            place=facts.location,
+            occurred_at=occurred_at,
+            eta_slip_hours=eta_slip_hours,
+        )
+        if change is not None
+        else []
     )
     row.status = "processed"
     row.processed_at = now
     row.error = None
+    row.alerts = [asdict(alert) for alert in alerts]
     if facts.shipment and not row.shipment_id:
         row.shipment_id = facts.shipment.shipment_id
     return EventOutcome(
@@ -137,19 +169,19 @@ def apply_event(session: Session, *, event_id: str, now: datetime) -> EventOutco
         category=row.category,
         shipment_id=row.shipment_id,
         milestone=event.milestone,
-        late=late,
+        late=change.late if change else False,
+        alerts=alerts,
     )
 
 
-def _location_values(location: Location | None, prefix: str = "location_") -> dict[str, Any]:
+def _location_values(location: Location | None) -> dict[str, Any]:
     if location is None or not (location.name or location.unlocode):
         return {}
-    values = {
-        f"{prefix}name": location.name,
-        f"{prefix}unlocode": location.unlocode,
-        f"{prefix}country": location.country,
+    return {
+        "location_name": location.name,
+        "location_unlocode": location.unlocode,
+        "location_country": location.country,
     }
-    return values
 
 
 def _get_for_update(session: Session, model: Any, key: str) -> Any:
@@ -166,10 +198,10 @@ def _apply_facts(
     occurred_at: datetime,
     stamp: str,
     now: datetime,
-) -> bool:
-    late = False
+) -> ShipmentChange | None:
+    change = None
     if facts.shipment is not None:
-        late = _apply_shipment(
+        change = _apply_shipment(
             session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now
         )
     if facts.booking is not None:
@@ -215,10 +247,11 @@ def _apply_facts(
         values.pop("container_number")
         if container_facts.last_event:
             values["last_event_at"] = occurred_at
-            values.update(_location_values(facts.location))
         merge(container, stamp, values, now=now)
+        if container_facts.last_event:
+            merge(container, stamp, _location_values(facts.location), now=now, whole=True)
         session.add(container)
-    return late
+    return change
 
 
 def _apply_shipment(
@@ -229,12 +262,15 @@ def _apply_shipment(
     occurred_at: datetime,
     stamp: str,
     now: datetime,
-) -> bool:
+) -> ShipmentChange:
     assert facts.shipment is not None
     shipment_facts = facts.shipment
     shipment = _get_for_update(session, Shipment, shipment_facts.shipment_id)
     if shipment is None:
         shipment = Shipment(id=shipment_facts.shipment_id)
+    # Older than the shipment's status: history, never news.
+    late = shipment.status_at is not None and occurred_at < shipment.status_at
+    eta_before = shipment.estimated_arrival
     details = asdict(shipment_facts)
     for key in ("shipment_id", "previous_estimated_arrival", "estimated_arrival"):
         details.pop(key)
@@ -245,11 +281,9 @@ def _apply_shipment(
     location = _location_values(facts.location)
     if event.milestone is not None and location and facts.location is not None:
         location["location_timezone"] = facts.location.timezone
-        merge(shipment, stamp, location, now=now)
+        merge(shipment, stamp, location, now=now, whole=True)
 
-    late = False
     if event.milestone is not None:
-        late = shipment.status_at is not None and occurred_at < shipment.status_at
         merge(shipment, stamp, {"status": event.milestone, "status_at": occurred_at}, now=now)
         if (
             session.exec(select(Milestone.id).where(Milestone.event_id == event.event_id)).first()
@@ -285,7 +319,9 @@ def _apply_shipment(
             session.flush()
         _derive_eta(session, shipment=shipment, now=now)
     session.add(shipment)
-    return late
+    return ShipmentChange(
+        shipment=shipment, late=late, eta_before=eta_before, eta_after=shipment.estimated_arrival
+    )
 
 
 def _derive_eta(session: Session, *, shipment: Shipment, now: datetime) -> None:

@@ -1,0 +1,129 @@
+"""Settings from the environment: secret lists, defaults, and errors that name the variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app.settings import ConfigError, Settings, load_settings
+
+PREFIXES = ("FLEXHOOK_", "FLEXPORT_", "TEMPORAL_", "DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No flexhook variable set, and a working directory without a stray `.env`."""
+    for name in list(os.environ):
+        if name.upper().startswith(PREFIXES):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_the_secret_list_is_split_on_commas_and_trimmed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEXPORT_WEBHOOK_SECRET", "a, b,,c")
+
+    assert load_settings().webhook_secrets == ("a", "b", "c")
+
+
+def test_a_single_secret_is_a_list_of_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEXPORT_WEBHOOK_SECRET", "test_flexport_secret")
+
+    assert load_settings().webhook_secrets == ("test_flexport_secret",)
+
+
+def test_defaults() -> None:
+    settings = load_settings()
+
+    assert settings.webhook_secrets == ()
+    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.accept_sha1 is False
+    assert settings.api_token is None
+    assert settings.data_dir == Path("data")
+    assert settings.resolved_database_url == f"sqlite:///{Path('data') / 'flexhook.db'}"
+
+
+def test_the_database_lives_in_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEXHOOK_DATA_DIR", "/srv/flexhook")
+
+    assert load_settings().resolved_database_url == "sqlite:////srv/flexhook/flexhook.db"
+
+
+def test_database_url_wins_over_the_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEXHOOK_DATA_DIR", "/srv/flexhook")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://flexhook@db/flexhook")
+
+    assert load_settings().resolved_database_url == "postgresql://flexhook@db/flexhook"
+
+
+def test_values_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEXHOOK_MAX_BODY_BYTES", "2048")
+    monkeypatch.setenv("FLEXHOOK_ACCEPT_SHA1", "true")
+
+    settings = load_settings()
+
+    assert (settings.max_body_bytes, settings.accept_sha1) == (2048, True)
+
+
+def test_a_dotenv_in_the_working_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("FLEXHOOK_API_TOKEN=from-dotenv\n")
+
+    assert load_settings().api_token == "from-dotenv"
+
+
+def test_overrides_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEXHOOK_API_TOKEN", "from-env")
+
+    assert load_settings(api_token="given").api_token == "given"
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-1", "1.5"])
+def test_an_invalid_body_limit_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("FLEXHOOK_MAX_BODY_BYTES", value)
+
+    with pytest.raises(ConfigError, match="FLEXHOOK_MAX_BODY_BYTES"):
+        load_settings()
+
+
+def test_an_invalid_boolean_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEXHOOK_ACCEPT_SHA1", "perhaps")
+
+    with pytest.raises(ConfigError, match="FLEXHOOK_ACCEPT_SHA1"):
+        load_settings()
+
+
+class TestRequireWeb:
+    def test_without_a_secret_names_the_secret_variable(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("FLEXHOOK_API_TOKEN", "token")
+
+        with pytest.raises(ConfigError, match="FLEXPORT_WEBHOOK_SECRET"):
+            load_settings().require_web()
+
+    def test_a_secret_of_only_commas_is_no_secret(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("FLEXPORT_WEBHOOK_SECRET", " , ,")
+        monkeypatch.setenv("FLEXHOOK_API_TOKEN", "token")
+
+        with pytest.raises(ConfigError, match="FLEXPORT_WEBHOOK_SECRET"):
+            load_settings().require_web()
+
+    def test_without_a_token_names_the_token_variable(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("FLEXPORT_WEBHOOK_SECRET", "secret")
+
+        with pytest.raises(ConfigError, match="FLEXHOOK_API_TOKEN"):
+            load_settings().require_web()
+
+    def test_with_both_it_passes(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("FLEXPORT_WEBHOOK_SECRET", "secret")
+        monkeypatch.setenv("FLEXHOOK_API_TOKEN", "token")
+
+        settings = load_settings()
+        settings.require_web()
+
+        assert isinstance(settings, Settings)
