@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -83,17 +85,120 @@ def web(host: str, port: int) -> None:
 @main.command()
 def worker() -> None:
     """Run a Temporal worker for flexhook's workflows and activities (against TEMPORAL_ADDRESS)."""
+    from activities.notifications import NotificationActivities
+    from activities.records import RecordActivities
     from app import db
+    from notifications.notifier import Notifier
+    from notifications.render import Renderer
     from workflows.worker import serve
 
     settings = _settings()
     engine = db.create_db_engine(settings.resolved_database_url)
     db.init_schema(engine)
+    try:
+        renderer = Renderer(settings.templates_dir)
+    except NotADirectoryError as exc:
+        raise click.ClickException(f"FLEXHOOK_TEMPLATES_DIR: {exc}") from None
+    notifier = Notifier(
+        renderer,
+        public_url=settings.public_url,
+        temporal_ui_url=settings.temporal_ui_url,
+        namespace=settings.temporal_namespace,
+    )
     asyncio.run(
         serve(
             address=settings.temporal_address,
             namespace=settings.temporal_namespace,
             task_queue=settings.task_queue,
-            engine=engine,
+            records=RecordActivities(engine, eta_slip_hours=settings.eta_slip_hours),
+            notifications=NotificationActivities(
+                engine, notifier, config_path=settings.resolved_notify_config
+            ),
         )
     )
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=int, help="Port of the web process.")
+@click.option("--temporal-port", default=7233, show_default=True, type=int, help="Temporal gRPC.")
+@click.option("--ui-port", default=8233, show_default=True, type=int, help="Temporal UI.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Databases and dev files [default: $FLEXHOOK_DATA_DIR or ./data].",
+)
+@click.pass_context
+def dev(
+    ctx: click.Context, port: int, temporal_port: int, ui_port: int, data_dir: Path | None
+) -> None:
+    """Run a Temporal dev server, a worker and the web process together until Ctrl-C."""
+    from app import devstack
+
+    settings = _settings(data_dir=data_dir)
+    config = devstack.DevConfig(
+        data_dir=settings.data_dir.resolve(),
+        web_port=port,
+        temporal_port=temporal_port,
+        ui_port=ui_port,
+        namespace=settings.temporal_namespace,
+    )
+    try:
+        devstack.run_dev(
+            config,
+            webhook_secrets=settings.webhook_secrets,
+            api_token=settings.api_token,
+            env=os.environ,
+            log_level=ctx.find_root().params["log_level"],
+            echo=click.echo,
+        )
+    except devstack.ChildDied as exc:
+        raise click.ClickException(f"{exc}; stopped the others") from None
+    except devstack.DevStackError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sample", help="A shipped sample, e.g. 06_leg_departed (see --list).")
+@click.option("--url", help="Webhook URL [default: the running `flexhook dev`'s, else port 8000].")
+@click.option("--secret", help="Signing secret [default: the one `flexhook dev` runs with].")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where `flexhook dev` keeps dev.json [default: $FLEXHOOK_DATA_DIR or ./data].",
+)
+@click.option("--list", "list_samples", is_flag=True, help="List the shipped samples and exit.")
+def send(
+    file: Path | None,
+    sample: str | None,
+    url: str | None,
+    secret: str | None,
+    data_dir: Path | None,
+    list_samples: bool,
+) -> None:
+    """POST FILE (or a shipped --sample) to a flexhook endpoint, signed as Flexport signs it."""
+    from app import sender
+
+    if list_samples:
+        click.echo("\n".join(sender.sample_names()))
+        return
+    settings = _settings(data_dir=data_dir)
+    try:
+        body = sender.read_payload(file=file, sample=sample)
+        target = sender.resolve_target(
+            url=url,
+            secret=secret,
+            data_dir=settings.data_dir,
+            configured_secrets=settings.webhook_secrets,
+        )
+        response = sender.post(sender.build_request(body, url=target.url, secret=target.secret))
+    except sender.SendError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{response.status_code} {response.reason_phrase}")
+    click.echo(response.text)
+    if not response.is_success:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""`flexhook dev` and `flexhook send` as a person runs them: the real command in a subprocess, on
+free ports, with a data dir of its own and no secrets configured (so dev generates them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+FLEXHOOK = str(Path(sys.executable).parent / "flexhook")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPMENT_ID = "418563"  # the shipment of the 06_leg_departed sample
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+
+def free_ports(count: int) -> list[int]:
+    # Hold all sockets until every port is picked, so the ports are distinct.
+    with ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+
+
+def clean_env() -> dict[str, str]:
+    """The test runner's environment without any flexhook configuration.
+
+    PYTHONPATH points at this checkout, so every process runs the code under test even when
+    the editable install predates a new top-level package.
+    """
+    prefixes = ("FLEXHOOK_", "FLEXPORT_", "TEMPORAL_", "DATABASE_URL")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited and only waits to be reaped, which is up to whoever adopted it.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_until_gone(pids: list[int], timeout: float) -> list[int]:
+    """The pids still alive after up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if alive(pid)]
+
+
+@dataclass
+class Dev:
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    output: Path
+    web_url: str
+    child_pids: dict[str, int] = field(default_factory=dict)
+
+    def log(self) -> str:
+        return self.output.read_text("utf-8", errors="replace")
+
+    def generated_secrets(self) -> dict[str, str]:
+        secrets: dict[str, str] = json.loads((self.data_dir / "dev-secrets.json").read_text())
+        return secrets
+
+    def wait_ready(self) -> None:
+        """Until dev.json is written and /healthz answers, failing with dev's output if it died."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"flexhook dev exited with {self.process.returncode}:\n{self.log()}")
+            state_file = self.data_dir / "dev.json"
+            if state_file.exists() and _healthz_ok(self.web_url):
+                self.child_pids = json.loads(state_file.read_text())["pids"]
+                return
+            time.sleep(0.2)
+        pytest.fail(f"flexhook dev was not ready within {START_TIMEOUT:.0f} s:\n{self.log()}")
+
+    def wait_exit(self) -> int:
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"flexhook dev did not exit within {STOP_TIMEOUT:.0f} s:\n{self.log()}")
+
+
+def _healthz_ok(web_url: str) -> bool:
+    try:
+        return httpx.get(f"{web_url}/healthz", timeout=1.0, trust_env=False).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def flexhook_dev(tmp_path: Path, data_dir: Path) -> Iterator[Dev]:
+    """A ready `flexhook dev`; whatever the test leaves running is killed afterwards."""
+    web, temporal, ui = free_ports(3)
+    argv = [FLEXHOOK, "dev", "--port", str(web), "--temporal-port", str(temporal)]
+    argv += ["--ui-port", str(ui), "--data-dir", str(data_dir)]
+    output = tmp_path / f"dev-{web}.log"
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            argv,
+            cwd=tmp_path,  # no stray .env
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as in a terminal
+        )
+    dev = Dev(process, data_dir, output, f"http://127.0.0.1:{web}")
+    try:
+        dev.wait_ready()
+        yield dev
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        for pid in wait_until_gone(list(dev.child_pids.values()), timeout=20):
+            os.kill(pid, signal.SIGKILL)
+
+
+def send_sample(tmp_path: Path, data_dir: Path, name: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [FLEXHOOK, "send", "--sample", name, "--data-dir", str(data_dir)],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def api_get(dev: Dev, path: str, *, token: str | None) -> httpx.Response:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx.get(f"{dev.web_url}/api{path}", headers=headers, timeout=10, trust_env=False)
+
+
+def wait_for_shipment_status(dev: Dev, token: str, status: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    last: httpx.Response | None = None
+    while time.monotonic() < deadline:
+        last = api_get(dev, f"/shipments/{SHIPMENT_ID}", token=token)
+        if last.status_code == 200 and last.json()["status"] == status:
+            shipment: dict[str, Any] = last.json()
+            return shipment
+        time.sleep(0.3)
+    pytest.fail(f"shipment never became {status!r}; last answer {last and last.text}\n{dev.log()}")
+
+
+@pytest.mark.timeout(180)
+def test_dev_runs_the_readme_path_and_stops_cleanly(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with flexhook_dev(tmp_path, data_dir) as dev:
+        secrets = dev.generated_secrets()
+        assert (data_dir / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
+        assert secrets["webhook_secret"] in dev.log()  # the banner shows what to paste
+
+        sent = send_sample(tmp_path, data_dir, "06_leg_departed")
+        assert sent.returncode == 0, sent.stdout + sent.stderr + dev.log()
+        assert sent.stdout.startswith("200")
+        assert json.loads(sent.stdout.splitlines()[1])["status"] == "accepted"
+        assert secrets["webhook_secret"] not in sent.stdout + sent.stderr
+
+        shipment = wait_for_shipment_status(dev, secrets["api_token"], "departed")
+        assert shipment["milestones"][0]["milestone"] == "departed"
+        assert api_get(dev, f"/shipments/{SHIPMENT_ID}", token=None).status_code == 401
+        assert api_get(dev, "/shipments", token="wrong").status_code == 401
+
+        dev.process.send_signal(signal.SIGTERM)
+        assert dev.wait_exit() == 0, dev.log()
+        assert not (data_dir / "dev.json").exists()
+        assert set(dev.child_pids) == {"temporal", "worker", "web"}
+        for pid in dev.child_pids.values():
+            with pytest.raises(ProcessLookupError):  # stopped and reaped by dev itself
+                os.kill(pid, 0)
+
+
+@pytest.mark.timeout(180)
+def test_dev_reuses_its_generated_secrets_and_data_after_ctrl_c(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with flexhook_dev(tmp_path, data_dir) as first:
+        secrets = first.generated_secrets()
+        sent = send_sample(tmp_path, data_dir, "06_leg_departed")
+        assert sent.returncode == 0, sent.stdout + sent.stderr + first.log()
+        wait_for_shipment_status(first, secrets["api_token"], "departed")
+        os.killpg(first.process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        assert first.wait_exit() == 0, first.log()
+        assert wait_until_gone(list(first.child_pids.values()), timeout=0) == []
+
+    with flexhook_dev(tmp_path, data_dir) as second:
+        assert second.generated_secrets() == secrets
+        # The old token still works, and the record written before the restart is still there.
+        shipment = api_get(second, f"/shipments/{SHIPMENT_ID}", token=secrets["api_token"])
+        assert shipment.status_code == 200
+        assert shipment.json()["status"] == "departed"
+        # Sending the same delivery again reaches the same Temporal history: a duplicate.
+        again = send_sample(tmp_path, data_dir, "06_leg_departed")
+        assert again.returncode == 0, again.stdout + again.stderr + second.log()
+        assert json.loads(again.stdout.splitlines()[1])["status"] == "duplicate"
+        second.process.send_signal(signal.SIGTERM)
+        assert second.wait_exit() == 0, second.log()
+
+
+@pytest.mark.timeout(180)
+def test_dev_stops_everything_when_a_child_dies(tmp_path: Path) -> None:
+    with flexhook_dev(tmp_path, tmp_path / "data") as dev:
+        os.kill(dev.child_pids["worker"], signal.SIGKILL)
+        assert dev.wait_exit() != 0
+        assert "worker exited unexpectedly (killed by SIGKILL)" in dev.log()
+        assert wait_until_gone(list(dev.child_pids.values()), timeout=0) == []
+
+
+@pytest.mark.timeout(180)
+def test_children_die_with_a_killed_dev(tmp_path: Path) -> None:
+    with flexhook_dev(tmp_path, tmp_path / "data") as dev:
+        dev.process.kill()  # no chance to clean up: the kernel's parent-death signal must
+        dev.process.wait()
+        assert wait_until_gone(list(dev.child_pids.values()), timeout=20) == []
+
+
+def test_send_refuses_an_unknown_sample(tmp_path: Path) -> None:
+    sent = send_sample(tmp_path, tmp_path / "data", "no_such_sample")
+    assert sent.returncode != 0
+    assert "no sample named 'no_such_sample'" in sent.stderr
