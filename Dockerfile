@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY workflows ./workflows
 COPY activities ./activities
+COPY notifications ./notifications
 RUN pip install --no-cache-dir '.[postgres]' \
     && useradd --system --uid 10001 flexhook
 USER flexhook

@@ -1,0 +1,1 @@
+"""Stakeholder alerts: Jinja2 rendering and Apprise delivery."""

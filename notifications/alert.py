@@ -1,0 +1,46 @@
+"""What an alert says, independent of the channel it goes out on. Pure standard library."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# The kinds of alert; Apprise tags of the same names route them.
+KINDS: Final = ("departed", "arrived", "delivered", "eta", "customs", "exception")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert about one shipment, decided when its event was applied.
+
+    Times are ISO-8601 strings in UTC so the value crosses Temporal unchanged.
+    """
+
+    kind: str
+    event_id: str
+    event_type: str
+    shipment_id: str
+    headline: str  # what happened, in words: "Departed", "Customs hold: agriculture hold"
+    occurred_at: str
+    shipment_name: str | None = None
+    place_name: str | None = None
+    place_country: str | None = None
+    place_timezone: str | None = None  # IANA name, for the local time at the place
+    estimated_arrival: str | None = None  # the shipment's current ETA
+    previous_estimated_arrival: str | None = None  # eta alerts: the ETA before the move
+    eta_shift_hours: float | None = None  # eta alerts: new minus old, in hours
+
+    @property
+    def dedup_key(self) -> str:
+        """Alerts with the same key go to a destination at most once."""
+        if self.kind == "delivered":
+            return f"shipment-{self.shipment_id}:delivered"
+        return f"{self.event_id}:{self.kind}"
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where a reader can look further; empty strings when flexhook does not know its URLs."""
+
+    shipment_url: str = ""
+    workflow_url: str = ""

@@ -1,0 +1,386 @@
+"""Apprise delivery: check destination URLs, read the Apprise configuration, route and send.
+
+Every destination is an Apprise URL. Its full form carries credentials, so only its privacy form
+(`Destination.privacy_url`) ever reaches a log line or an exception message. Apprise logs through
+the `apprise` logger, and at DEBUG and TRACE it logs raw configuration text, parsed URLs and
+webhook URLs whole; `_REDACTOR`, a filter on that logger, keeps those credentials out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+from urllib.parse import quote, unquote
+
+import apprise
+
+from notifications.alert import Alert, Links
+from notifications.render import Renderer
+
+log = logging.getLogger(__name__)
+
+Form = Literal["email", "chat", "text"]
+
+# Services that get the Markdown chat message. Email gets HTML; everything else plain text.
+EMAIL_SCHEMES: Final = frozenset({"mailto", "mailtos"})
+CHAT_SCHEMES: Final = frozenset(
+    {
+        "slack",
+        "workflow",
+        "workflows",
+        "discord",
+        "gchat",
+        "mmost",
+        "mmosts",
+        "rocket",
+        "rockets",
+        "wxteams",
+        "webex",
+        "matrix",
+        "matrixs",
+        "zulip",
+    }
+)
+_BODY_FORMATS: Final[dict[Form, apprise.NotifyFormat]] = {
+    "email": apprise.NotifyFormat.HTML,
+    "chat": apprise.NotifyFormat.MARKDOWN,
+    "text": apprise.NotifyFormat.TEXT,
+}
+_NOTIFY_TYPES: Final = {
+    "delivered": apprise.NotifyType.SUCCESS,
+    "exception": apprise.NotifyType.WARNING,
+}
+# Schemes people still try although Apprise dropped them, with what to use instead.
+_SCHEME_HINTS: Final = {
+    "msteams": "Teams now goes through Power Automate: use workflows://HOST:PORT/WORKFLOW/"
+    "SIGNATURE/?pa=yes, or the https://...logic.azure.com/... webhook URL itself",
+}
+_SCHEME_RE: Final = re.compile(r"^\s*([a-z0-9][a-z0-9+.-]*)://", re.IGNORECASE)
+
+
+class NotifyError(Exception):
+    """Base of the errors of this module."""
+
+
+class InvalidDestination(NotifyError):
+    """Apprise does not accept the URL; permanent. The message says why and holds no secret."""
+
+
+class DeliveryFailed(NotifyError):
+    """Apprise accepted the URL but could not deliver; worth retrying."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One Apprise URL to alert, with the form of message it takes and its routing tags."""
+
+    id: str  # "url-" + 16 hex of sha256(url); the same URL is the same destination
+    url: str = field(repr=False)  # carries credentials: never log it
+    privacy_url: str  # what Apprise shows of it: secrets elided
+    form: Form
+    tags: frozenset[str] = frozenset()
+
+
+class _Redactor(logging.Filter):
+    """A filter for the `apprise` logger that keeps credentials out of log records.
+
+    - TRACE records are dropped: Apprise dumps parsed URLs whole in them, password included.
+    - While a thread parses URLs or a configuration (`parsing`), its records below WARNING are
+      dropped (Apprise logs a configuration's raw text at DEBUG) and the raw pieces of those
+      URLs are masked in the rest (Apprise echoes values it rejects).
+    - While sending (`sending`), the values Apprise marks private are masked in every record,
+      whichever thread logs it: Apprise sends from its own worker threads. Registrations are
+      counted so that concurrent sends to one destination do not unregister each other's.
+    """
+
+    MASK: Final = "****"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._sending: Counter[str] = Counter()
+        self._parsing: dict[int, frozenset[str]] = {}
+
+    @contextmanager
+    def sending(self, secrets: Iterable[str]) -> Iterator[None]:
+        wanted = Counter({secret for secret in secrets if secret})
+        with self._lock:
+            self._sending.update(wanted)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sending.subtract(wanted)
+                self._sending = +self._sending  # forget those at zero
+
+    @contextmanager
+    def parsing(self, secrets: Iterable[str]) -> Iterator[None]:
+        thread = threading.get_ident()
+        with self._lock:
+            outer = self._parsing.get(thread)
+            self._parsing[thread] = frozenset(secret for secret in secrets if secret) | (
+                outer or frozenset()
+            )
+        try:
+            yield
+        finally:
+            with self._lock:
+                if outer is None:
+                    del self._parsing[thread]
+                else:
+                    self._parsing[thread] = outer
+
+    def redact(self, text: str, *, thread: int | None = None) -> str:
+        """`text` with every secret known now (and those `thread` is parsing) masked."""
+        with self._lock:
+            known = set(self._sending) | self._parsing.get(thread or threading.get_ident(), set())
+        for secret in sorted(known, key=len, reverse=True):  # longest first
+            text = text.replace(secret, self.MASK)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.DEBUG:
+            return False
+        with self._lock:
+            parsing = record.thread in self._parsing
+        if parsing and record.levelno < logging.WARNING:
+            return False
+        message = record.getMessage()
+        redacted = self.redact(message, thread=record.thread)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text, thread=record.thread)
+        return True
+
+
+_REDACTOR: Final = _Redactor()
+_URL_PART_RE: Final = re.compile(r"[/?#&=:@;,\s]+")
+_URL_IN_TEXT_RE: Final = re.compile(r"[a-z0-9]{1,32}://\S+", re.IGNORECASE)
+
+
+def _guard_apprise_logs() -> None:
+    logging.getLogger(apprise.LOGGER_NAME).addFilter(_REDACTOR)  # no-op when already there
+
+
+def _url_parts(url: str) -> set[str]:
+    """Every piece of a raw URL that could be a secret, for while Apprise parses it.
+
+    Broad on purpose: before parsing nobody knows which piece is the password or the token, and
+    Apprise echoes rejected values in its warnings. Pieces shorter than four characters are left
+    alone so that log lines stay readable.
+    """
+    rest = url.split("://", 1)[-1]
+    address, _, query = rest.partition("?")
+    pieces = _URL_PART_RE.split(address)
+    pieces += [value for pair in query.split("&") for value in pair.split("=")[1:]]
+    parts = {piece for piece in pieces if len(piece) >= 4 and not piece.isdigit()}
+    return parts | {unquote(part) for part in parts}
+
+
+def _private_values(plugin: apprise.NotifyBase, url: str) -> set[str]:
+    """What Apprise itself marks private in this plugin (passwords, tokens, signatures)."""
+    names: set[str] = set()
+    for table in (getattr(plugin, "template_tokens", {}), getattr(plugin, "template_args", {})):
+        for name, spec in table.items():
+            if isinstance(spec, dict) and spec.get("private"):
+                names.add(spec.get("map_to", name))
+    values: set[str] = {url}
+    for name in names:
+        value = getattr(plugin, name, None)
+        items = value if isinstance(value, list | tuple | set | frozenset) else [value]
+        values.update(item for item in items if isinstance(item, str) and item)
+    return values | {quote(value, safe="") for value in values}
+
+
+def _scheme(url: str) -> str | None:
+    match = _SCHEME_RE.match(url)
+    return match.group(1).lower() if match else None
+
+
+def _plugin(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
+    """The Apprise plugin for `url`, or InvalidDestination saying why there is none."""
+    _guard_apprise_logs()
+    scheme = _scheme(url)
+    if scheme is None:
+        raise InvalidDestination("not an Apprise URL: it does not start with a scheme://")
+    with _REDACTOR.parsing(_url_parts(url)):
+        plugin = apprise.Apprise.instantiate(url, asset=asset)
+    if plugin is not None:
+        return plugin
+    if scheme in _SCHEME_HINTS:
+        raise InvalidDestination(
+            f"Apprise does not know the scheme {scheme}://; {_SCHEME_HINTS[scheme]}"
+        )
+    plugins = apprise.NotificationManager()  # type: ignore[no-untyped-call]
+    if scheme not in plugins:
+        raise InvalidDestination(f"Apprise does not know the scheme {scheme}://")
+    if not plugins[scheme].enabled:
+        raise InvalidDestination(
+            f"Apprise's {scheme}:// support is disabled here (a dependency may be missing)"
+        )
+    raise InvalidDestination(f"Apprise does not accept this {scheme}:// URL")
+
+
+def _protocols(plugin: apprise.NotifyBase) -> set[str]:
+    found: set[str] = set()
+    for value in (getattr(plugin, "protocol", None), getattr(plugin, "secure_protocol", None)):
+        if isinstance(value, str):
+            found.add(value.lower())
+        elif isinstance(value, tuple | list):
+            found.update(str(item).lower() for item in value)
+    return found
+
+
+def _form(plugin: apprise.NotifyBase) -> Form:
+    protocols = _protocols(plugin)
+    if protocols & EMAIL_SCHEMES:
+        return "email"
+    if protocols & CHAT_SCHEMES:
+        return "chat"
+    return "text"
+
+
+def _plugin_url(plugin: apprise.NotifyBase, *, privacy: bool) -> str:
+    """The plugin's URL as Apprise writes it; with `privacy`, secrets elided."""
+    url: str = plugin.url(privacy=privacy)  # type: ignore[no-untyped-call]
+    return url
+
+
+def _destination(url: str, plugin: apprise.NotifyBase, tags: Iterable[str]) -> Destination:
+    # The id hashes Apprise's own normal form of the URL, so one target written two ways (in the
+    # configuration file and in a subscription, say) is one destination and hears an alert once.
+    canonical = _plugin_url(plugin, privacy=False)
+    return Destination(
+        id="url-" + hashlib.sha256(canonical.encode()).hexdigest()[:16],
+        url=url,
+        privacy_url=_plugin_url(plugin, privacy=True),
+        form=_form(plugin),
+        tags=frozenset(str(tag).lower() for tag in tags),
+    )
+
+
+def check_url(url: str, *, tags: Iterable[str] = ()) -> Destination:
+    """The destination for `url` if Apprise accepts it; InvalidDestination (with a reason) if not."""
+    return _destination(url, _plugin(url), tags)
+
+
+def load_config(path: Path) -> list[Destination]:
+    """Every URL of an Apprise configuration file (YAML or TEXT) with its tags; [] if no file.
+
+    Apprise skips a URL it does not accept and logs why (and a TEXT file with a line it cannot
+    parse yields nothing at all); those entries are simply absent here.
+    """
+    if not path.is_file():
+        return []
+    content = path.read_text(encoding="utf-8")
+    _guard_apprise_logs()
+    config = apprise.AppriseConfig()
+    secrets = set().union(*(_url_parts(url) for url in _URL_IN_TEXT_RE.findall(content)))
+    with _REDACTOR.parsing(secrets):
+        config.add_config(content)
+        plugins = config.services()
+    # plugin.url() gives the full URL back, credentials included, as Apprise normalises it.
+    return [
+        _destination(_plugin_url(plugin, privacy=False), plugin, plugin.tags) for plugin in plugins
+    ]
+
+
+def route(destinations: Iterable[Destination], *, kind: str, shipment_id: str) -> list[Destination]:
+    """Those tagged with the alert's kind or `shipment-<id>`, or Apprise's `always`."""
+    wanted = {kind.lower(), f"shipment-{shipment_id}".lower(), "always"}
+    return [destination for destination in destinations if destination.tags & wanted]
+
+
+class Notifier:
+    """Renders an alert in the form a destination takes and sends it there with Apprise."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        *,
+        public_url: str = "",
+        temporal_ui_url: str = "",
+        namespace: str = "default",
+        timeout: float = 60.0,
+    ) -> None:
+        """`timeout` bounds one send in seconds (Apprise's service timeout); the activity that
+        calls `send` needs a longer start-to-close timeout."""
+        self._renderer = renderer
+        self._public_url = public_url.rstrip("/")
+        self._temporal_ui_url = temporal_ui_url.rstrip("/")
+        self._namespace = namespace
+        self._asset = apprise.AppriseAsset(
+            app_id="flexhook",
+            app_desc="flexhook shipment alerts",
+            service_timeout=timeout,
+        )
+
+    def links(self, alert: Alert) -> Links:
+        """Where to look further; empty when the base URL is not configured."""
+        shipment_url = workflow_url = ""
+        if self._public_url:
+            shipment_url = f"{self._public_url}/api/shipments/{quote(alert.shipment_id, safe='')}"
+        if self._temporal_ui_url:
+            workflow_url = (
+                f"{self._temporal_ui_url}/namespaces/{quote(self._namespace, safe='')}"
+                f"/workflows/{quote(f'flexport-event-{alert.event_id}', safe='')}"
+            )
+        return Links(shipment_url=shipment_url, workflow_url=workflow_url)
+
+    def _message(self, form: Form, alert: Alert) -> tuple[str, str]:
+        """(title, body) in the form the destination takes."""
+        links = self.links(alert)
+        if form == "email":
+            email = self._renderer.email(alert, links)
+            return email.subject, email.html
+        if form == "chat":
+            chat = self._renderer.chat(alert, links)
+            return chat.title, chat.markdown
+        text = self._renderer.text(alert, links)
+        return text.title, text.body
+
+    def send(self, destination: Destination, alert: Alert) -> None:
+        """Deliver `alert` to `destination` or raise.
+
+        InvalidDestination: Apprise no longer accepts the URL (permanent).
+        DeliveryFailed: the service did not take the message (retryable).
+        """
+        plugin = _plugin(destination.url, self._asset)
+        title, body = self._message(destination.form, alert)
+        notifier = apprise.Apprise(asset=self._asset)
+        notifier.add(plugin)
+        with (
+            _REDACTOR.sending(_private_values(plugin, destination.url)),
+            notifier.notify(
+                body=body,
+                title=title,
+                body_format=_BODY_FORMATS[destination.form],
+                notify_type=_NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO),
+            ) as result,
+        ):
+            if result:
+                log.info(
+                    "sent %s alert for shipment %s to %s",
+                    alert.kind,
+                    alert.shipment_id,
+                    destination.privacy_url,
+                )
+                return
+            # Apprise's own warnings say what went wrong; they passed through _REDACTOR.
+            reasons = "; ".join(dict.fromkeys(entry.message for entry in result.logs()))
+            problem = _REDACTOR.redact(reasons)[:500] or "no reason given"
+        raise DeliveryFailed(
+            f"{destination.privacy_url}: Apprise could not deliver "
+            f"({result.status.name.lower()}): {problem}"
+        )

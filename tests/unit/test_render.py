@@ -1,0 +1,214 @@
+"""Rendering alerts: every kind in every form, times at the place, escaping, user overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from jinja2 import UndefinedError
+
+from notifications.alert import KINDS, Alert, Links
+from notifications.render import Renderer, hours, local_time, utc_time
+
+NAME = "SS26 Apparel - Yantian to LA #3"
+LINKS = Links(
+    shipment_url="https://flexhook.example.com/api/shipments/418563",
+    workflow_url="http://localhost:8233/namespaces/default/workflows/flexport-event-48262090",
+)
+
+# What sample 06_leg_departed.json becomes: shipment 418563 left Yantian at 21:20 local time.
+DEPARTED = Alert(
+    kind="departed",
+    event_id="48262090",
+    event_type="/shipment_leg#departed",
+    shipment_id="418563",
+    headline="Departed",
+    occurred_at="2026-02-26T13:20:00+00:00",
+    shipment_name=NAME,
+    place_name="Yantian",
+    place_country="CN",
+    place_timezone="Asia/Shanghai",
+    estimated_arrival="2026-03-13T15:00:00+00:00",
+)
+ETA = dataclasses.replace(
+    DEPARTED,
+    kind="eta",
+    event_id="48290377",
+    event_type="/shipment_leg#updated_estimated_time_of_arrival",
+    headline="ETA moved",
+    occurred_at="2026-03-05T17:44:09.930000+00:00",
+    estimated_arrival="2026-03-14T21:00:00+00:00",
+    previous_estimated_arrival="2026-03-13T15:00:00+00:00",
+    eta_shift_hours=30.0,
+)
+LOCAL = "2026-02-26 21:20 CST (UTC+08:00)"
+UTC = "2026-02-26 13:20 UTC"
+
+
+@pytest.fixture
+def renderer() -> Renderer:
+    return Renderer()
+
+
+def visible_text(html: str) -> str:
+    """The text a reader sees, tags dropped and entities decoded."""
+
+    class Collector(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.chunks: list[str] = []
+
+        def handle_data(self, data: str) -> None:
+            self.chunks.append(data)
+
+    collector = Collector()
+    collector.feed(html)
+    return " ".join(" ".join(collector.chunks).split())
+
+
+def test_filters_format_times_and_shifts() -> None:
+    assert local_time("2026-02-26T13:20:00+00:00", "Asia/Shanghai") == LOCAL
+    assert local_time("2026-02-26T13:20:00Z", "America/Los_Angeles") == (
+        "2026-02-26 05:20 PST (UTC-08:00)"
+    )
+    assert utc_time("2026-02-26T21:20:00+08:00") == UTC
+    # No zone, or one zoneinfo does not know: the UTC time, never a failed alert.
+    assert local_time("2026-02-26T13:20:00+00:00", None) == UTC
+    assert local_time("2026-02-26T13:20:00+00:00", "Mars/Olympus_Mons") == UTC
+    assert [hours(h) for h in (30.0, -26.0, 1.5, 0.04)] == ["+30 h", "-26 h", "+1.5 h", "0 h"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_names_shipment_place_and_times_in_every_form(
+    renderer: Renderer, kind: str
+) -> None:
+    alert = dataclasses.replace(ETA if kind == "eta" else DEPARTED, kind=kind)
+    email = renderer.email(alert, LINKS)
+    chat = renderer.chat(alert, LINKS)
+    text = renderer.text(alert, LINKS)
+    for body in (visible_text(email.html), chat.markdown, text.body):
+        assert NAME in body
+        assert "418563" in body
+        assert alert.headline in body
+        assert "Yantian, CN" in body
+        assert LINKS.shipment_url in body
+    for body in (visible_text(email.html), text.body):
+        assert LINKS.workflow_url in body
+    assert f"[Workflow in Temporal]({LINKS.workflow_url})" in chat.markdown
+    occurred = alert.occurred_at
+    for body in (visible_text(email.html), chat.markdown, text.body):
+        assert local_time(occurred, "Asia/Shanghai") in body
+        assert utc_time(occurred) in body
+    assert email.subject == chat.title == text.title
+    assert NAME in email.subject
+    assert "\n" not in email.subject
+
+
+def test_departed_wording(renderer: Renderer) -> None:
+    text = renderer.text(DEPARTED, LINKS)
+    assert text.title == f"Departed Yantian, CN — {NAME} (418563)"
+    assert text.body.splitlines()[0] == f"{NAME} (418563) departed Yantian, CN on {LOCAL}."
+    assert f"When: {LOCAL} / {UTC}" in text.body
+    assert "ETA: 2026-03-13 15:00 UTC" in text.body
+    chat = renderer.chat(DEPARTED, LINKS)
+    assert chat.markdown.startswith(f"**{NAME} (418563)** departed Yantian, CN on {LOCAL}.")
+    assert f"- **When:** {LOCAL} · {UTC}" in chat.markdown
+
+
+def test_eta_alert_says_old_new_and_signed_shift(renderer: Renderer) -> None:
+    move = "2026-03-13 15:00 UTC → 2026-03-14 21:00 UTC (+30 h)"
+    text = renderer.text(ETA, LINKS)
+    assert text.title == f"ETA moved +30 h — {NAME} (418563)"
+    assert f"ETA: {move}" in text.body
+    assert f"- **ETA:** {move}" in renderer.chat(ETA, LINKS).markdown
+    assert move in visible_text(renderer.email(ETA, LINKS).html)
+    earlier = dataclasses.replace(ETA, eta_shift_hours=-26.0)
+    assert "ETA moved -26 h" in renderer.text(earlier, LINKS).title
+
+
+def test_links_are_left_out_when_unknown(renderer: Renderer) -> None:
+    text = renderer.text(DEPARTED, Links()).body
+    chat = renderer.chat(DEPARTED, Links()).markdown
+    html = renderer.email(DEPARTED, Links()).html
+    assert "flexhook:" not in text and "Temporal" not in text
+    assert "](" not in chat and "Temporal" not in chat
+    assert "href" not in html and "Temporal" not in html
+    only_shipment = Links(shipment_url=LINKS.shipment_url)
+    assert renderer.chat(DEPARTED, only_shipment).markdown.endswith(
+        f"[Shipment in flexhook]({LINKS.shipment_url})"
+    )
+
+
+def test_alert_without_name_place_or_zone_still_renders(renderer: Renderer) -> None:
+    bare = Alert(
+        kind="exception",
+        event_id="1",
+        event_type="/exception#created",
+        shipment_id="418563",
+        headline="Delay",
+        occurred_at="2026-02-26T13:20:00+00:00",
+    )
+    text = renderer.text(bare, Links())
+    assert text.title == "Exception: Delay — Shipment 418563"
+    assert f"When: {UTC}" in text.body
+    assert "Where" not in text.body and "ETA" not in text.body
+
+
+def test_html_escapes_shipment_name_while_chat_and_text_do_not(renderer: Renderer) -> None:
+    evil = dataclasses.replace(DEPARTED, shipment_name='<script>alert("x")</script> & co')
+    html = renderer.email(evil, LINKS).html
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co" in html
+    assert '<script>alert("x")</script> & co' in renderer.chat(evil, LINKS).markdown
+    text = renderer.text(evil, LINKS)
+    assert '<script>alert("x")</script> & co' in text.body
+    assert "&lt;" not in text.body and "&lt;" not in text.title
+    # The subject is a header, not HTML: left as is.
+    assert renderer.email(evil, LINKS).subject.endswith('<script>alert("x")</script> & co (418563)')
+
+
+def test_html_has_no_external_assets(renderer: Renderer) -> None:
+    html = renderer.email(DEPARTED, LINKS).html
+    assert "<link" not in html and "<img" not in html and "<style" not in html
+    assert "src=" not in html and "url(" not in html
+
+
+def test_rendering_is_deterministic(renderer: Renderer) -> None:
+    assert renderer.email(ETA, LINKS) == Renderer().email(ETA, LINKS)
+    assert renderer.chat(ETA, LINKS) == renderer.chat(ETA, LINKS)
+
+
+def test_user_template_wins_and_the_rest_stay_packaged(tmp_path: Path) -> None:
+    (tmp_path / "chat").mkdir()
+    (tmp_path / "chat" / "departed.md").write_text(
+        "Off it goes: {{ alert.shipment_name }} from {{ alert|place }}\n"
+    )
+    renderer = Renderer(tmp_path)
+    assert renderer.chat(DEPARTED, LINKS).markdown == f"Off it goes: {NAME} from Yantian, CN"
+    assert renderer.chat(ETA, LINKS).markdown.startswith("The estimated arrival of")
+    assert renderer.text(DEPARTED, LINKS).body.startswith(f"{NAME} (418563) departed")
+
+
+def test_user_override_can_reuse_packaged_layout(tmp_path: Path) -> None:
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "arrived.txt").write_text(
+        '{% extends "text/layout.txt" %}\n'
+        "{% block lede %}Landed: {{ alert.place_name }}{% endblock %}\n"
+    )
+    arrived = dataclasses.replace(DEPARTED, kind="arrived", headline="Arrived")
+    body = Renderer(tmp_path).text(arrived, LINKS).body
+    assert body.startswith("Landed: Yantian\n\nShipment: ")
+
+
+def test_unknown_variable_in_a_template_raises(tmp_path: Path) -> None:
+    (tmp_path / "chat").mkdir()
+    (tmp_path / "chat" / "departed.md").write_text("{{ alert.shipment_name }} {{ vessel_name }}\n")
+    with pytest.raises(UndefinedError, match="vessel_name"):
+        Renderer(tmp_path).chat(DEPARTED, LINKS)
+
+
+def test_missing_templates_dir_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(NotADirectoryError):
+        Renderer(tmp_path / "nope")
