@@ -38,8 +38,9 @@ class MarkFailedInput:
 class RecordActivities:
     """Sync activities (run on the worker's thread pool) over one injected engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, eta_slip_hours: float = 24.0) -> None:
         self._engine = engine
+        self._eta_slip_hours = eta_slip_hours
 
     @activity.defn(name="record_event")
     def record_event(self, input: RecordEventInput) -> EventOutcome:
@@ -65,9 +66,14 @@ class RecordActivities:
 
     @activity.defn(name="apply_event")
     def apply_event(self, input: ApplyEventInput) -> EventOutcome:
-        """Update the shipment, milestone, ETA and resource records the event speaks of."""
+        """Update the records the event speaks of; return the alerts it deserves."""
         with Session(self._engine) as session:
-            outcome = records.apply_event(session, event_id=input.event_id, now=datetime.now(UTC))
+            outcome = records.apply_event(
+                session,
+                event_id=input.event_id,
+                now=datetime.now(UTC),
+                eta_slip_hours=self._eta_slip_hours,
+            )
             session.commit()
         return outcome
 

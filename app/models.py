@@ -63,6 +63,8 @@ class EventRecord(SQLModel, table=True):
     error: str | None = None
     workflow_id: str = Field(max_length=240)
     payload: str = Field(sa_type=sa.Text)
+    # The alerts decided when the event was first applied, so a redrive sends the same ones.
+    alerts: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
 
 
 class Shipment(SQLModel, table=True):
@@ -178,3 +180,38 @@ class Container(SQLModel, table=True):
     empty_returned: date | None = None
     updated_at: datetime | None = _when()
     versions: dict[str, str] = _versions()
+
+
+class Subscription(SQLModel, table=True):
+    """A stakeholder's Apprise URL for one shipment, added at run time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: str = Field(index=True, max_length=64)
+    url: str  # holds credentials: only ever shown as `privacy_url`
+    privacy_url: str
+    kinds: list[str] | None = Field(default=None, sa_type=sa.JSON)  # None: every kind
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+
+
+class Notification(SQLModel, table=True):
+    """The ledger: one row per (alert, destination). It is what makes alerts go out once."""
+
+    __table_args__ = (sa.UniqueConstraint("dedup_key", "destination_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=240)
+    destination_id: str = Field(max_length=64)
+    destination: str  # Apprise's privacy form of the URL: no credentials
+    kind: str = Field(max_length=20)
+    event_id: str = Field(index=True, max_length=200)
+    shipment_id: str = Field(index=True, max_length=64)
+    status: str = Field(default="pending", index=True, max_length=20)
+    # The workflow that holds the row while sending, so two events never both send it.
+    claimed_by: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = _when()

@@ -15,6 +15,7 @@ from app.models import (
     EventRecord,
     Invoice,
     Milestone,
+    Notification,
     PurchaseOrder,
     Shipment,
 )
@@ -152,6 +153,27 @@ def get_event(session: Session, *, event_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     return {**_event_summary(row), "payload": json.loads(row.payload)}
+
+
+def list_notifications(
+    session: Session,
+    *,
+    event_id: str | None = None,
+    shipment_id: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The alert ledger. Destinations are shown in Apprise's privacy form only."""
+    statement = select(Notification)
+    if event_id:
+        statement = statement.where(Notification.event_id == event_id)
+    if shipment_id:
+        statement = statement.where(Notification.shipment_id == shipment_id)
+    if status:
+        statement = statement.where(Notification.status == status)
+    statement = statement.order_by(col(Notification.id).desc()).limit(_clamp(limit))
+    rows = session.exec(statement).all()
+    return [as_json(row, exclude=("claimed_by",)) | {"id": str(row.id)} for row in rows]
 
 
 def get_record(session: Session, *, model: type[SQLModel], key: str) -> dict[str, Any] | None:

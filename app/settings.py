@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, alias="FLEXHOOK_MAX_BODY_BYTES")
     accept_sha1: bool = Field(default=False, alias="FLEXHOOK_ACCEPT_SHA1")
     start_timeout_seconds: float = Field(default=2.0, gt=0, alias="FLEXHOOK_START_TIMEOUT")
+    eta_slip_hours: float = Field(default=24.0, ge=0, alias="FLEXHOOK_ETA_SLIP_HOURS")
+    notify_config: Path | None = Field(default=None, alias="FLEXHOOK_NOTIFY_CONFIG")
+    templates_dir: Path | None = Field(default=None, alias="FLEXHOOK_TEMPLATES_DIR")
+    public_url: str = Field(default="", alias="FLEXHOOK_PUBLIC_URL")
+    temporal_ui_url: str = Field(default="", alias="FLEXHOOK_TEMPORAL_UI_URL")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -44,6 +49,11 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """`DATABASE_URL`, or an SQLite file in the data dir."""
         return self.database_url or f"sqlite:///{self.data_dir / 'flexhook.db'}"
+
+    @property
+    def resolved_notify_config(self) -> Path:
+        """`FLEXHOOK_NOTIFY_CONFIG`, or `notifications.yml` in the data dir."""
+        return self.notify_config or self.data_dir / "notifications.yml"
 
     def require_web(self) -> None:
         """The web process cannot verify or guard anything without these two."""

@@ -24,10 +24,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import db, queries
+from app import db, queries, subscriptions
 from app.events import MalformedEvent, parse_event
 from app.signature import SignatureError, verify
 from app.starter import EventStarter, TemporalUnavailable
+from app.subscriptions import InvalidSubscription
 
 log = logging.getLogger("flexhook.web")
 
@@ -53,6 +54,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     SignatureError: (401, "invalid_signature"),
     MalformedEvent: (400, "malformed_event"),
     BadRequest: (400, "bad_request"),
+    InvalidSubscription: (400, "invalid_subscription"),
     BodyTooLarge: (413, "body_too_large"),
     UnsupportedEncoding: (415, "unsupported_encoding"),
     TemporalUnavailable: (503, "temporal_unavailable"),
@@ -143,6 +145,15 @@ def create_app(
 
         return await run_in_threadpool(run)
 
+    async def write(fn: Callable[..., Any], **kwargs: Any) -> Any:
+        def run() -> Any:
+            with Session(engine) as session:
+                result = fn(session, **kwargs)
+                session.commit()
+                return result
+
+        return await run_in_threadpool(run)
+
     async def receive_webhook(request: Request) -> Response:
         body = await read_body(request, limit=config.max_body_bytes)
         verify(body, request.headers, config.webhook_secrets, accept_sha1=config.accept_sha1)
@@ -216,6 +227,61 @@ def create_app(
             return _error(404, "not_found", "no such event")
         return JSONResponse(found)
 
+    async def subscribers(request: Request) -> Response:
+        shipment_id = request.path_params["id"]
+        if request.method == "GET":
+            found = await query(subscriptions.list_subscriptions, shipment_id=shipment_id)
+            return JSONResponse({"subscribers": [subscriptions.as_json(s) for s in found]})
+        try:
+            body = await request.json()
+        except ValueError:
+            raise BadRequest("body is not JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+            raise BadRequest('expected {"url": "<apprise url>", "kinds": [...]}')
+        kinds = body.get("kinds")
+        if kinds is not None and not (
+            isinstance(kinds, list) and all(isinstance(k, str) for k in kinds)
+        ):
+            raise BadRequest("kinds must be a list of strings")
+
+        def add(session: Session) -> dict[str, Any]:
+            added = subscriptions.add_subscription(
+                session,
+                shipment_id=shipment_id,
+                url=body["url"],
+                kinds=kinds,
+                now=datetime.now(UTC),
+            )
+            return subscriptions.as_json(added)
+
+        created = await write(add)
+        log.info("subscriber %s added to shipment %s", created["id"], shipment_id)
+        return JSONResponse(created, status_code=201)
+
+    async def subscriber(request: Request) -> Response:
+        sid = request.path_params["sid"]
+        if not sid.isdigit():
+            return _error(404, "not_found", "no such subscriber")
+        removed = await write(
+            subscriptions.remove_subscription,
+            shipment_id=request.path_params["id"],
+            subscription_id=int(sid),
+        )
+        if not removed:
+            return _error(404, "not_found", "no such subscriber")
+        return Response(status_code=204)
+
+    async def notifications(request: Request) -> Response:
+        params = request.query_params
+        rows = await query(
+            queries.list_notifications,
+            event_id=params.get("event_id"),
+            shipment_id=params.get("shipment_id"),
+            status=params.get("status"),
+            limit=_int_param(request, "limit"),
+        )
+        return JSONResponse({"notifications": rows})
+
     async def record(request: Request) -> Response:
         kind = request.path_params["kind"]
         model = queries.RECORD_MODELS.get(kind)
@@ -236,6 +302,9 @@ def create_app(
         routes=[
             Route("/shipments", shipments),
             Route("/shipments/{id}", shipment),
+            Route("/shipments/{id}/subscribers", subscribers, methods=["GET", "POST"]),
+            Route("/shipments/{id}/subscribers/{sid}", subscriber, methods=["DELETE"]),
+            Route("/notifications", notifications),
             Route("/events", events),
             Route("/events/{event_id}", event),
             Route("/{kind}/{key}", record),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,6 +11,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notifications import (
+        Delivery,
+        DeliveryFailure,
+        NotificationActivities,
+        PlanInput,
+    )
     from activities.records import (
         ApplyEventInput,
         MarkFailedInput,
@@ -30,6 +37,17 @@ RECORDS_RETRY = RetryPolicy(
     non_retryable_error_types=DATA_ERRORS,
 )
 RECORDS_TIMEOUT = timedelta(seconds=30)
+
+# An alert that cannot get through is retried with backoff for a bounded time, then recorded as
+# failed; a URL Apprise rejects is not retried at all. Neither touches the records.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=["InvalidDestination"],
+)
+NOTIFY_ATTEMPT_TIMEOUT = timedelta(seconds=60)
+NOTIFY_DEADLINE = timedelta(minutes=15)
 
 
 def workflow_id_for(event_id: str) -> str:
@@ -62,7 +80,7 @@ class FlexportEventWorkflow:
             workflow.logger.info("event %s has an unknown type: stored, ignored", input.event_id)
             return recorded
         try:
-            return await workflow.execute_activity_method(
+            outcome = await workflow.execute_activity_method(
                 RecordActivities.apply_event,
                 ApplyEventInput(event_id=input.event_id),
                 start_to_close_timeout=RECORDS_TIMEOUT,
@@ -80,3 +98,38 @@ class FlexportEventWorkflow:
             raise ApplicationError(
                 f"event {input.event_id} could not be applied: {reason}", non_retryable=True
             ) from err
+        if outcome.alerts:
+            await self._notify(outcome)
+        return outcome
+
+    async def _notify(self, outcome: EventOutcome) -> None:
+        deliveries = await workflow.execute_activity_method(
+            NotificationActivities.plan_notifications,
+            PlanInput(alerts=outcome.alerts),
+            start_to_close_timeout=RECORDS_TIMEOUT,
+            retry_policy=RECORDS_RETRY,
+        )
+        await asyncio.gather(*(self._send(delivery) for delivery in deliveries))
+
+    async def _send(self, delivery: Delivery) -> None:
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.send_notification,
+                delivery,
+                start_to_close_timeout=NOTIFY_ATTEMPT_TIMEOUT,
+                schedule_to_close_timeout=NOTIFY_DEADLINE,
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning(
+                "alert %s to %s failed: %s",
+                delivery.alert.dedup_key,
+                delivery.destination_id,
+                err.cause or err,
+            )
+            await workflow.execute_activity_method(
+                NotificationActivities.mark_notification_failed,
+                DeliveryFailure(delivery=delivery, error=str(err.cause or err)),
+                start_to_close_timeout=RECORDS_TIMEOUT,
+                retry_policy=RECORDS_RETRY,
+            )

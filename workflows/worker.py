@@ -7,10 +7,10 @@ import logging
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
 from workflows.event import FlexportEventWorkflow
 
@@ -20,15 +20,19 @@ log = logging.getLogger("flexhook.worker")
 
 
 def build_worker(
-    client: Client, *, task_queue: str, engine: Engine, executor: ThreadPoolExecutor
+    client: Client,
+    *,
+    task_queue: str,
+    records: RecordActivities,
+    notifications: NotificationActivities,
+    executor: ThreadPoolExecutor,
 ) -> Worker:
-    """A worker over `engine`; the caller owns `executor` (`ACTIVITY_THREADS` threads)."""
-    activities = RecordActivities(engine)
+    """A worker for the event workflow; the caller owns `executor` (`ACTIVITY_THREADS` threads)."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[FlexportEventWorkflow],
-        activities=activities.all(),
+        activities=[*records.all(), *notifications.all()],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
     )
@@ -70,7 +74,14 @@ async def connect(address: str, *, namespace: str, attempts: int = 60) -> Client
     raise AssertionError("unreachable")
 
 
-async def serve(*, address: str, namespace: str, task_queue: str, engine: Engine) -> None:
+async def serve(
+    *,
+    address: str,
+    namespace: str,
+    task_queue: str,
+    records: RecordActivities,
+    notifications: NotificationActivities,
+) -> None:
     """Run a worker until SIGINT or SIGTERM, then drain it and return."""
     client = await connect(address, namespace=namespace)
     await ensure_search_attributes(client, namespace=namespace)
@@ -79,7 +90,13 @@ async def serve(*, address: str, namespace: str, task_queue: str, engine: Engine
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
-        worker = build_worker(client, task_queue=task_queue, engine=engine, executor=executor)
+        worker = build_worker(
+            client,
+            task_queue=task_queue,
+            records=records,
+            notifications=notifications,
+            executor=executor,
+        )
         async with worker:
             log.info("worker polling %s on %s (namespace %s)", task_queue, address, namespace)
             await stop.wait()

@@ -17,9 +17,13 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.notifications import NotificationActivities
+from activities.records import RecordActivities
 from app import db
 from app.starter import EventStarter
 from app.web import WebConfig, create_app
+from notifications.notifier import Notifier
+from notifications.render import Renderer
 from tests.integration.harness import Samples, Stack, StackFactory, serve_app, temporal_binary
 from workflows.search_attributes import dev_server_flags
 from workflows.worker import ACTIVITY_THREADS, build_worker
@@ -58,6 +62,8 @@ async def make_stack(temporal_client: Client, tmp_path: Path) -> AsyncIterator[S
             with_worker: bool = True,
             max_body_bytes: int = 1024 * 1024,
             rpc_timeout: float = 5.0,
+            notify_config: Path | None = None,
+            eta_slip_hours: float = 24.0,
         ) -> Stack:
             name = uuid.uuid4().hex
             engine = db.create_db_engine(f"sqlite:///{tmp_path / name}.db")
@@ -67,8 +73,20 @@ async def make_stack(temporal_client: Client, tmp_path: Path) -> AsyncIterator[S
             temporal = client or temporal_client
             if with_worker:
                 executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
+                notifier = Notifier(
+                    Renderer(),
+                    public_url="http://flexhook.test",
+                    temporal_ui_url="http://127.0.0.1:8233",
+                    timeout=10,
+                )
                 worker = build_worker(
-                    temporal_client, task_queue=task_queue, engine=engine, executor=executor
+                    temporal_client,
+                    task_queue=task_queue,
+                    records=RecordActivities(engine, eta_slip_hours=eta_slip_hours),
+                    notifications=NotificationActivities(
+                        engine, notifier, config_path=notify_config
+                    ),
+                    executor=executor,
                 )
                 await exits.enter_async_context(worker)
             secret = secrets.token_urlsafe(24)

@@ -1,0 +1,101 @@
+"""Which alerts an applied event deserves: news only, never history.
+
+Kinds: `departed` and `arrived` (every leg), `delivered` (once per shipment, see
+`Alert.dedup_key`), `eta` (the estimated arrival moved by at least the slip threshold), `customs`
+(a hold or exam, and the release) and `exception` (Flexport's delay and exception events). An
+event older than the shipment's status alerts nobody.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from app.events import Event, Location
+from notifications.alert import Alert
+
+if TYPE_CHECKING:
+    from app.records import ShipmentChange
+
+_MILESTONE_KINDS = {"departed": "departed", "arrived": "arrived", "delivered": "delivered"}
+_CUSTOMS_RELEASED = "customs_entry_release_status_released"
+_CUSTOMS_HOLD_WORDS = ("hold", "exam", "required", "suspended", "review")
+
+
+def _words(name: str) -> str:
+    return name.replace("_", " ").strip().capitalize()
+
+
+def _kind_and_headline(event: Event) -> tuple[str, str] | None:
+    if event.milestone in _MILESTONE_KINDS:
+        kind = _MILESTONE_KINDS[event.milestone]
+        return kind, kind.capitalize()
+    name = event.classification.name
+    if event.category == "customs":
+        if name == _CUSTOMS_RELEASED:
+            return "customs", "Customs released"
+        if any(word in name for word in _CUSTOMS_HOLD_WORDS):
+            return "customs", "Customs hold: " + _words(name.removeprefix("customs_")).lower()
+        return None
+    if event.category == "exception":
+        return "exception", _words(name)
+    return None
+
+
+def decide_alerts(
+    event: Event,
+    *,
+    change: ShipmentChange,
+    place: Location | None,
+    occurred_at: datetime,
+    eta_slip_hours: float,
+) -> list[Alert]:
+    """The alerts for `event`, given what applying it did to its shipment."""
+    if change.late:
+        return []
+    shipment = change.shipment
+    if place is None or not place.name:
+        place = Location(
+            name=shipment.location_name,
+            unlocode=shipment.location_unlocode,
+            country=shipment.location_country,
+            timezone=shipment.location_timezone,
+        )
+
+    def alert(kind: str, headline: str, **extra: object) -> Alert:
+        return Alert(
+            kind=kind,
+            event_id=event.event_id,
+            event_type=event.type,
+            shipment_id=shipment.id,
+            headline=headline,
+            occurred_at=occurred_at.isoformat(),
+            shipment_name=shipment.name,
+            place_name=place.name,
+            place_country=place.country,
+            place_timezone=place.timezone,
+            estimated_arrival=_iso(shipment.estimated_arrival),
+            **extra,  # type: ignore[arg-type]
+        )
+
+    alerts = []
+    kind_and_headline = _kind_and_headline(event)
+    if kind_and_headline is not None:
+        alerts.append(alert(*kind_and_headline))
+    before, after = change.eta_before, change.eta_after
+    if before is not None and after is not None and after != before:
+        shift = (after - before).total_seconds() / 3600
+        if abs(shift) >= eta_slip_hours:
+            alerts.append(
+                alert(
+                    "eta",
+                    "ETA moved",
+                    previous_estimated_arrival=before.isoformat(),
+                    eta_shift_hours=round(shift, 1),
+                )
+            )
+    return alerts
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,71 @@
+"""Subscriptions: stakeholders' Apprise URLs per shipment. Data access, keyword-only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.models import Subscription
+from notifications.alert import KINDS
+from notifications.notifier import InvalidDestination, check_url
+
+
+class InvalidSubscription(ValueError):
+    """The URL or the kinds of a new subscription are not acceptable; the message says why."""
+
+
+def add_subscription(
+    session: Session, *, shipment_id: str, url: str, kinds: list[str] | None, now: datetime
+) -> Subscription:
+    """Validate with Apprise and store; only the privacy form of the URL is ever shown."""
+    if kinds is not None:
+        unknown = sorted(set(kinds) - set(KINDS))
+        if unknown or not kinds:
+            raise InvalidSubscription(
+                f"unknown kinds {unknown}; choose from {list(KINDS)}"
+                if unknown
+                else "kinds is empty; leave it out for every kind"
+            )
+    try:
+        destination = check_url(url)
+    except InvalidDestination as exc:
+        raise InvalidSubscription(str(exc)) from None
+    subscription = Subscription(
+        shipment_id=shipment_id,
+        url=url,
+        privacy_url=destination.privacy_url,
+        kinds=sorted(set(kinds)) if kinds is not None else None,
+        created_at=now,
+    )
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def list_subscriptions(session: Session, *, shipment_id: str) -> list[Subscription]:
+    statement = (
+        select(Subscription)
+        .where(Subscription.shipment_id == shipment_id)
+        .order_by(col(Subscription.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def remove_subscription(session: Session, *, shipment_id: str, subscription_id: int) -> bool:
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is None or subscription.shipment_id != shipment_id:
+        return False
+    session.delete(subscription)
+    return True
+
+
+def as_json(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "id": str(subscription.id),
+        "shipment_id": subscription.shipment_id,
+        "url": subscription.privacy_url,
+        "kinds": subscription.kinds,
+        "created_at": subscription.created_at.isoformat(),
+    }
