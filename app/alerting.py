@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from app.records import ShipmentChange
 
 _MILESTONE_KINDS = {"departed": "departed", "arrived": "arrived", "delivered": "delivered"}
-_CUSTOMS_RELEASED = "customs_entry_release_status_released"
 _CUSTOMS_HOLD_WORDS = ("hold", "exam", "required", "suspended", "review")
 
 
@@ -31,9 +30,9 @@ def _kind_and_headline(event: Event) -> tuple[str, str] | None:
         kind = _MILESTONE_KINDS[event.milestone]
         return kind, kind.capitalize()
     name = event.classification.name
+    if event.milestone == "customs_cleared":
+        return "customs", "Customs released"
     if event.category == "customs":
-        if name == _CUSTOMS_RELEASED:
-            return "customs", "Customs released"
         if any(word in name for word in _CUSTOMS_HOLD_WORDS):
             return "customs", "Customs hold: " + _words(name.removeprefix("customs_")).lower()
         return None

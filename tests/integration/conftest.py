@@ -4,16 +4,21 @@ an SQLite file per test, a worker on its own task queue, and the web app served 
 
 from __future__ import annotations
 
+import json
 import secrets
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,7 +29,15 @@ from app.starter import EventStarter
 from app.web import WebConfig, create_app
 from notifications.notifier import Notifier
 from notifications.render import Renderer
-from tests.integration.harness import Samples, Stack, StackFactory, serve_app, temporal_binary
+from tests.integration.harness import (
+    Inbox,
+    Samples,
+    Stack,
+    StackFactory,
+    free_port,
+    serve_app,
+    temporal_binary,
+)
 from workflows.search_attributes import dev_server_flags
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
@@ -122,3 +135,49 @@ async def make_stack(temporal_client: Client, tmp_path: Path) -> AsyncIterator[S
 @pytest.fixture
 async def stack(make_stack: StackFactory) -> Stack:
     return await make_stack()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def json_endpoint() -> Iterator[tuple[list[dict[str, Any]], int]]:
+    """A real HTTP server on loopback that records what is POSTed to it."""
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            received.append(
+                {
+                    "path": self.path,
+                    "content_type": self.headers.get("Content-Type"),
+                    "body": json.loads(self.rfile.read(length)),
+                }
+            )
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output quiet
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield received, server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()

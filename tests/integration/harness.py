@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email
 import json
 import shutil
 import socket
@@ -11,6 +12,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import default as default_policy
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
@@ -140,3 +144,22 @@ async def serve_app(app: Any, stack: AsyncExitStack) -> str:
 
 
 StackFactory = Callable[..., Awaitable[Stack]]
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Envelope] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            email.message_from_bytes(
+                envelope.original_content or b"", _class=EmailMessage, policy=default_policy
+            )
+            for envelope in self.envelopes
+        ]

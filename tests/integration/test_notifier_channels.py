@@ -4,26 +4,18 @@ and a real HTTP server for json://."""
 from __future__ import annotations
 
 import dataclasses
-import email
 import json
 import re
-import socket
-import threading
-from collections.abc import Iterator
-from email.message import EmailMessage
-from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from notifications.alert import Alert
 from notifications.notifier import DeliveryFailed, Notifier, check_url
 from notifications.render import Renderer
+from tests.integration.harness import Inbox, free_port
 
 pytestmark = [
     pytest.mark.integration,
@@ -49,44 +41,6 @@ SLACK_TOKENS = ("TokenAlpha1", "TokenBravo2", "TokenCharlie3")
 WORKFLOW_ID = "643e69f83c8944438d68119179a10a64"
 SIGNATURE = "KODuebWbDGYFr0z0eu-6Rj8aUKz7108W3wrNJZxFE5A"
 TEAMS_HOST = "prod-161.westeurope.logic.azure.com"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-    def messages(self) -> list[EmailMessage]:
-        return [
-            email.message_from_bytes(
-                envelope.original_content or b"", _class=EmailMessage, policy=default_policy
-            )
-            for envelope in self.envelopes
-        ]
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -224,39 +178,6 @@ def test_teams_gets_an_adaptive_card_through_power_automate(notifier: Notifier, 
     assert NAME in card
     assert "Departed" in card
     assert "Yantian, CN" in card
-
-
-@pytest.fixture
-def json_endpoint() -> Iterator[tuple[list[dict[str, Any]], int]]:
-    """A real HTTP server on loopback that records what is POSTed to it."""
-    received: list[dict[str, Any]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            received.append(
-                {
-                    "path": self.path,
-                    "content_type": self.headers.get("Content-Type"),
-                    "body": json.loads(self.rfile.read(length)),
-                }
-            )
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep test output quiet
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield received, server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
 
 
 def test_json_endpoint_gets_plain_text(

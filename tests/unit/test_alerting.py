@@ -1,0 +1,117 @@
+"""Which events alert, and how: news only, never history."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.alerting import decide_alerts
+from app.events import parse_event
+from app.models import Shipment
+from app.records import ShipmentChange
+
+SAMPLES = Path(__file__).resolve().parents[2] / "app" / "samples"
+T = datetime(2026, 3, 16, 1, 20, tzinfo=UTC)
+
+
+def event(type_: str, **data: object) -> bytes:
+    return json.dumps({"id": "e1", "type": type_, "data": data}).encode()
+
+
+def change(*, late: bool = False, before: datetime | None = None, after: datetime | None = None):
+    shipment = Shipment(id="418563", name="SS26", location_name="Los Angeles, CA")
+    return ShipmentChange(shipment=shipment, late=late, eta_before=before, eta_after=after)
+
+
+def kinds(body: bytes, **kwargs: object) -> list[tuple[str, str]]:
+    parsed = parse_event(body)
+    alerts = decide_alerts(
+        parsed,
+        change=kwargs.pop("change", change()),  # type: ignore[arg-type]
+        place=None,
+        occurred_at=T,
+        eta_slip_hours=24,
+    )
+    return [(a.kind, a.headline) for a in alerts]
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ("06_leg_departed", [("departed", "Departed")]),
+        ("09_leg_arrived", [("arrived", "Arrived")]),
+        ("14_leg_delivered", [("delivered", "Delivered")]),
+        ("15_delivered_in_full", [("delivered", "Delivered")]),
+        ("11_customs_released", [("customs", "Customs released")]),
+        ("13_out_for_delivery", []),
+        ("16_invoice_shared", []),
+        ("05_container_loaded_on_board", []),
+        ("21_compact_shipment_milestone", [("departed", "Departed")]),
+    ],
+)
+def test_which_samples_alert(sample: str, expected: list[tuple[str, str]]) -> None:
+    assert kinds((SAMPLES / f"{sample}.json").read_bytes()) == expected
+
+
+def test_holds_exams_and_delays_alert_and_other_customs_news_does_not() -> None:
+    assert kinds(event("/shipment#customs_agriculture_hold")) == [
+        ("customs", "Customs hold: agriculture hold")
+    ]
+    assert kinds(event("/shipment#customs_undergoing_x_ray_exam"))[0][0] == "customs"
+    assert kinds(event("/shipment#ftz_admission")) == []
+    assert kinds(event("/shipment#weather_delay")) == [("exception", "Weather delay")]
+    assert kinds(event("/shipment#port_strike_delay")) == [("exception", "Port strike delay")]
+
+
+def test_a_late_event_alerts_nobody() -> None:
+    body = (SAMPLES / "06_leg_departed.json").read_bytes()
+    assert kinds(body, change=change(late=True)) == []
+
+
+def test_the_eta_alerts_only_past_the_slip_threshold_either_way() -> None:
+    body = event("shipment.eta_updated", shipment_id="418563")
+    old = datetime(2026, 3, 13, 15, tzinfo=UTC)
+
+    assert kinds(body, change=change(before=old, after=old + timedelta(hours=6))) == []
+    assert kinds(body, change=change(before=None, after=old)) == []
+    [(kind, _)] = kinds(body, change=change(before=old, after=old + timedelta(hours=30)))
+    assert kind == "eta"
+    parsed = parse_event(body)
+    [earlier] = decide_alerts(
+        parsed,
+        change=change(before=old, after=old - timedelta(hours=26)),
+        place=None,
+        occurred_at=T,
+        eta_slip_hours=24,
+    )
+    assert earlier.eta_shift_hours == -26.0
+    assert earlier.previous_estimated_arrival == old.isoformat()
+
+
+def test_delivered_is_once_per_shipment_and_the_rest_once_per_event() -> None:
+    leg = decide_alerts(
+        parse_event((SAMPLES / "14_leg_delivered.json").read_bytes()),
+        change=change(),
+        place=None,
+        occurred_at=T,
+        eta_slip_hours=24,
+    )
+    full = decide_alerts(
+        parse_event((SAMPLES / "15_delivered_in_full.json").read_bytes()),
+        change=change(),
+        place=None,
+        occurred_at=T,
+        eta_slip_hours=24,
+    )
+    assert leg[0].dedup_key == full[0].dedup_key == "shipment-418563:delivered"
+    departed = decide_alerts(
+        parse_event((SAMPLES / "06_leg_departed.json").read_bytes()),
+        change=change(),
+        place=None,
+        occurred_at=T,
+        eta_slip_hours=24,
+    )
+    assert departed[0].dedup_key == "48262090:departed"
