@@ -16,6 +16,9 @@ from app.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("flexhook")
 
+# One send's bound; the send activity's start-to-close timeout (60 s) must stay above it.
+NOTIFY_SEND_TIMEOUT_SECONDS = 30.0
+
 
 def _settings(**overrides: Any) -> Settings:
     try:
@@ -104,6 +107,7 @@ def worker() -> None:
         public_url=settings.public_url,
         temporal_ui_url=settings.temporal_ui_url,
         namespace=settings.temporal_namespace,
+        timeout=NOTIFY_SEND_TIMEOUT_SECONDS,
     )
     asyncio.run(
         serve(
@@ -150,11 +154,47 @@ def dev(
             env=os.environ,
             log_level=ctx.find_root().params["log_level"],
             echo=click.echo,
+            notify_config=settings.resolved_notify_config,
+            public_url=settings.public_url,
+            temporal_ui_url=settings.temporal_ui_url,
         )
     except devstack.ChildDied as exc:
         raise click.ClickException(f"{exc}; stopped the others") from None
     except devstack.DevStackError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@click.argument("shipment_id")
+@click.argument("url")
+@click.option(
+    "--kinds",
+    help="Comma-separated kinds (departed, arrived, delivered, eta, customs, exception) "
+    "[default: all].",
+)
+def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
+    """Send SHIPMENT_ID's alerts to an Apprise URL (as POST /api/shipments/{id}/subscribers)."""
+    from datetime import UTC, datetime
+
+    from sqlmodel import Session
+
+    from app import db, subscriptions
+
+    settings = _settings()
+    engine = db.create_db_engine(settings.resolved_database_url)
+    db.init_schema(engine)
+    wanted = [k.strip() for k in kinds.split(",") if k.strip()] if kinds is not None else None
+    with Session(engine) as session:
+        try:
+            added = subscriptions.add_subscription(
+                session, shipment_id=shipment_id, url=url, kinds=wanted, now=datetime.now(UTC)
+            )
+        except subscriptions.InvalidSubscription as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        click.echo(
+            f"subscriber {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
+        )
 
 
 @main.command()

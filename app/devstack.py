@@ -283,6 +283,8 @@ def plan_children(
     temporal: str,
     env: Mapping[str, str],
     log_level: str,
+    public_url: str = "",
+    temporal_ui_url: str = "",
 ) -> list[Child]:
     """Temporal, the worker and the web process, in start order."""
     temporal_argv = [
@@ -301,6 +303,9 @@ def plan_children(
         "FLEXHOOK_DATA_DIR": str(config.data_dir),
         "FLEXPORT_WEBHOOK_SECRET": ",".join(dev_secrets.webhook_secrets),
         "FLEXHOOK_API_TOKEN": dev_secrets.api_token,
+        # Links in alerts point at this stack unless the user configured others.
+        "FLEXHOOK_PUBLIC_URL": public_url or config.web_url,
+        "FLEXHOOK_TEMPORAL_UI_URL": temporal_ui_url or config.ui_url,
     }
     return [
         Child("temporal", temporal_argv, dict(env)),
@@ -495,6 +500,33 @@ def banner(config: DevConfig, dev_secrets: DevSecrets) -> str:
     )
 
 
+EXAMPLE_NOTIFY_CONFIG = """\
+# Who hears about what: an Apprise configuration file (https://github.com/caronc/apprise).
+# Every target is a URL; its tags route alerts to it. An alert of kind K about shipment S goes to
+# the URLs tagged K or shipment-S. Kinds: departed, arrived, delivered, eta, customs, exception.
+# Uncomment and fill in what you use; flexhook reads this file for every alert.
+#
+# urls:
+#   # Email through an SMTP server (mailtos:// for TLS):
+#   - "mailtos://user:app-password@smtp.example.com?to=ops@example.com&from=flexhook@example.com":
+#       tag: departed, arrived, delivered, eta, customs, exception
+#   # Slack: the three tokens of an incoming webhook, then the channel:
+#   - "slack://T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX/#shipments":
+#       tag: eta, customs, exception
+#   # Microsoft Teams, through a Power Automate workflow (msteams:// is gone in Apprise 2):
+#   - "workflows://prod-00.westus.logic.azure.com:443/WORKFLOW_ID/SIGNATURE/?pa=yes":
+#       tag: shipment-418563
+"""
+
+
+def write_example_notify_config(path: Path) -> bool:
+    """Write a commented example at `path` if there is no file there; True if written."""
+    if path.exists():
+        return False
+    _write_file(path, EXAMPLE_NOTIFY_CONFIG)
+    return True
+
+
 def run_dev(
     config: DevConfig,
     *,
@@ -503,13 +535,24 @@ def run_dev(
     env: Mapping[str, str],
     log_level: str,
     echo: Callable[[str], None],
+    notify_config: Path | None = None,
+    public_url: str = "",
+    temporal_ui_url: str = "",
 ) -> None:
     """Check, choose secrets, plan and run the stack; see `DevStack.run`."""
     preflight(config)
     dev_secrets = choose_secrets(
         config.data_dir, webhook_secrets=webhook_secrets, api_token=api_token
     )
+    if notify_config is not None and write_example_notify_config(notify_config):
+        echo(f"Wrote an example alert configuration to {notify_config} (all commented out).")
     children = plan_children(
-        config, dev_secrets, temporal=temporal_binary(), env=env, log_level=log_level
+        config,
+        dev_secrets,
+        temporal=temporal_binary(),
+        env=env,
+        log_level=log_level,
+        public_url=public_url,
+        temporal_ui_url=temporal_ui_url,
     )
     DevStack(config, dev_secrets, children).run(echo)

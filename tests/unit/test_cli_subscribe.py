@@ -1,0 +1,42 @@
+"""`flexhook subscribe`: the CLI face of POST /api/shipments/{id}/subscribers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, select
+
+from app import db
+from app.cli import main
+from app.models import Subscription
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'flexhook.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
+
+
+def test_subscribe_stores_the_url_and_shows_only_its_privacy_form(database: str) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["subscribe", "418563", "json://user:hunter2@127.0.0.1:9/hook", "--kinds", "departed,eta"],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "hunter2" not in result.output
+    with Session(db.create_db_engine(database)) as session:
+        [row] = session.exec(select(Subscription)).all()
+    assert (row.shipment_id, row.kinds) == ("418563", ["departed", "eta"])
+    assert row.url == "json://user:hunter2@127.0.0.1:9/hook"
+
+
+def test_subscribe_refuses_a_url_apprise_rejects(database: str) -> None:
+    result = CliRunner().invoke(main, ["subscribe", "418563", "bogus://nowhere"])
+
+    assert result.exit_code != 0
+    assert "bogus" in result.output
