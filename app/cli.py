@@ -6,7 +6,7 @@ import asyncio
 import logging
 import os
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -174,8 +174,6 @@ def dev(
 )
 def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
     """Send SHIPMENT_ID's alerts to an Apprise URL (as POST /api/shipments/{id}/subscribers)."""
-    from datetime import UTC, datetime
-
     from sqlmodel import Session
 
     from app import db, subscriptions
@@ -195,6 +193,93 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
         click.echo(
             f"subscriber {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
         )
+
+
+@main.command()
+@click.option(
+    "--status",
+    type=click.Choice(["failed", "queued", "ignored"]),
+    default="failed",
+    show_default=True,
+    help="Which events to run again.",
+)
+@click.option("--type", "event_type", help="Only this event type, e.g. /shipment_leg#departed.")
+@click.option("--shipment", help="Only events of this shipment id.")
+@click.option("--since", type=click.DateTime(), help="Received at or after (ISO, UTC if no zone).")
+@click.option("--until", type=click.DateTime(), help="Received before (ISO, UTC if no zone).")
+@click.option("--dry-run", is_flag=True, help="List what would run again; start nothing.")
+def replay(
+    status: str,
+    event_type: str | None,
+    shipment: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    dry_run: bool,
+) -> None:
+    """Run matching events through the normal path again (a processed one stays a no-op)."""
+    from collections import Counter
+
+    from sqlmodel import Session
+    from temporalio.client import Client
+
+    from app import db, spool
+    from app import replay as redrive
+    from app.starter import EventStarter, TemporalUnavailable
+
+    settings = _settings()
+    engine = db.create_db_engine(settings.resolved_database_url)
+    db.init_schema(engine)
+    with Session(engine) as session:
+        found = redrive.candidates(
+            session,
+            status=status,
+            event_type=event_type,
+            shipment_id=shipment,
+            since=_utc(since),
+            until=_utc(until),
+        )
+    if dry_run or not found:
+        for candidate in found:
+            click.echo(f"{candidate.event_id}\t{candidate.status}\t{candidate.received_at}")
+        click.echo(f"{len(found)} {status} event(s) match{' (dry run)' if dry_run else ''}")
+        return
+
+    async def run() -> Counter[str]:
+        try:
+            client = await Client.connect(
+                settings.temporal_address, namespace=settings.temporal_namespace
+            )
+        except RuntimeError as exc:
+            raise click.ClickException(f"Temporal at {settings.temporal_address}: {exc}") from None
+        starter = EventStarter(
+            client,
+            task_queue=settings.task_queue,
+            rpc_timeout=timedelta(seconds=max(settings.start_timeout_seconds, 10)),
+        )
+        outcomes: Counter[str] = Counter()
+        with click.progressbar(found, label=f"replaying {len(found)} {status} events") as bar:
+            for candidate in bar:
+                try:
+                    outcomes[await redrive.replay(candidate, starter=starter)] += 1
+                except TemporalUnavailable:
+                    outcomes["unavailable"] += 1
+                    continue
+                if candidate.status == "queued":
+                    with Session(engine) as session:
+                        spool.forget(session, event_id=candidate.event_id)
+                        session.commit()
+        return outcomes
+
+    outcomes = asyncio.run(run())
+    click.echo(", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())))
+    if outcomes["unavailable"]:
+        sys.exit(1)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @main.command()

@@ -43,7 +43,7 @@ def _versions() -> Any:
     return Field(default_factory=dict, sa_type=sa.JSON)
 
 
-EVENT_STATUSES = ("processing", "processed", "ignored", "failed")
+EVENT_STATUSES = ("queued", "processing", "processed", "ignored", "failed")
 
 
 class EventRecord(SQLModel, table=True):
@@ -215,3 +215,20 @@ class Notification(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = _when()
+
+
+class SpooledEvent(SQLModel, table=True):
+    """A verified event that Temporal could not take yet; the relay starts it later, oldest first.
+
+    Its entry in the event log says `queued` meanwhile.
+    """
+
+    __tablename__ = "spool"
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(unique=True, max_length=200)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    # A relay holds the row until then, so several web processes share the spool.
+    leased_until: datetime | None = _when(index=True)
+    attempts: int = 0
+    last_error: str | None = None

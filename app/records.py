@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, col, select
 
 from app.alerting import decide_alerts
-from app.events import Event, Facts, Location, parse_event
+from app.events import Event, EventDataError, Facts, Location, parse_event
 from app.models import (
     Booking,
     Container,
@@ -83,31 +83,47 @@ def merge(
     return changed
 
 
+def new_event_row(
+    event: Event, *, body: str, workflow_id: str, received_at: datetime, status: str
+) -> EventRecord:
+    """An event-log row for `event`, not yet added to a session."""
+    try:
+        occurred_at = event.occurred_at()
+    except EventDataError:
+        occurred_at = None  # the apply step reports the bad value
+    return EventRecord(
+        event_id=event.event_id,
+        type=event.type,
+        category=event.category,
+        name=event.classification.name,
+        shipment_id=event.shipment_id,
+        occurred_at=occurred_at,
+        received_at=received_at,
+        status=status,
+        workflow_id=workflow_id,
+        payload=body,
+    )
+
+
 def record_event(
     session: Session, *, event: Event, body: str, workflow_id: str, received_at: datetime
 ) -> EventRecord:
-    """Store the event in the log (once per event id); a failed event is marked for a new run."""
+    """Store the event in the log (once per event id).
+
+    A queued or failed event goes (back) to `processing`. An ignored one is classified again, so
+    a redrive after an upgrade that knows its type processes it.
+    """
     row = session.get(EventRecord, event.event_id)
+    status = "processing" if event.known else "ignored"
     if row is None:
-        try:
-            occurred_at = event.occurred_at()
-        except Exception:
-            occurred_at = None  # the apply step reports the bad value
-        row = EventRecord(
-            event_id=event.event_id,
-            type=event.type,
-            category=event.category,
-            name=event.classification.name,
-            shipment_id=event.shipment_id,
-            occurred_at=occurred_at,
-            received_at=received_at,
-            status="processing" if event.known else "ignored",
-            workflow_id=workflow_id,
-            payload=body,
+        row = new_event_row(
+            event, body=body, workflow_id=workflow_id, received_at=received_at, status=status
         )
         session.add(row)
-    elif row.status == "failed":
-        row.status = "processing"
+    elif row.status in ("queued", "failed", "ignored"):
+        row.status = status
+        row.category = event.category
+        row.name = event.classification.name
         row.workflow_id = workflow_id
     return row
 

@@ -34,7 +34,11 @@ class EventStarter:
         self._task_queue = task_queue
         self._rpc_timeout = rpc_timeout
 
-    async def start(self, event: Event, *, body: str, received_at: datetime) -> StartResult:
+    async def start(
+        self, event: Event, *, body: str, received_at: datetime, rerun: bool = False
+    ) -> StartResult:
+        """Start the event's workflow. `rerun` (an operator's redrive of an ignored event) lets a
+        finished success run again; otherwise only a failed, terminated or cancelled one may."""
         workflow_id = workflow_id_for(event.event_id)
         try:
             await self._client.start_workflow(
@@ -42,8 +46,11 @@ class EventStarter:
                 EventInput(event_id=event.event_id, body=body, received_at=received_at.isoformat()),
                 id=workflow_id,
                 task_queue=self._task_queue,
-                # A finished success is final; a failed, terminated or cancelled run may go again.
-                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+                id_reuse_policy=(
+                    WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                    if rerun
+                    else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+                ),
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 search_attributes=search_attributes.for_event(
                     shipment_id=event.shipment_id, event_type=event.type, category=event.category

@@ -6,15 +6,18 @@ Errors of every layer map to HTTP status codes in one table, `ERROR_STATUS`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -24,11 +27,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import db, queries, subscriptions
+from app import db, queries, replay, spool, subscriptions
 from app.events import MalformedEvent, parse_event
+from app.relay import SpoolRelay, TemporalBreaker
 from app.signature import SignatureError, verify
 from app.starter import EventStarter, TemporalUnavailable
 from app.subscriptions import InvalidSubscription
+from workflows.event import workflow_id_for
 
 log = logging.getLogger("flexhook.web")
 
@@ -49,6 +54,10 @@ class BadRequest(RequestError):
     pass
 
 
+class Unavailable(Exception):
+    """Neither Temporal nor the database took the event: Flexport must deliver it again."""
+
+
 # One place where every refusal becomes a status code and a stable error name.
 ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     SignatureError: (401, "invalid_signature"),
@@ -58,6 +67,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     BodyTooLarge: (413, "body_too_large"),
     UnsupportedEncoding: (415, "unsupported_encoding"),
     TemporalUnavailable: (503, "temporal_unavailable"),
+    Unavailable: (503, "unavailable"),
 }
 
 
@@ -67,6 +77,7 @@ class WebConfig:
     api_token: str
     max_body_bytes: int = 1024 * 1024
     accept_sha1: bool = False
+    relay_idle_seconds: float = 1.0
 
 
 def _error(status: int, error: str, detail: str) -> JSONResponse:
@@ -158,25 +169,34 @@ def create_app(
         body = await read_body(request, limit=config.max_body_bytes)
         verify(body, request.headers, config.webhook_secrets, accept_sha1=config.accept_sha1)
         event = parse_event(body)
-        starter: EventStarter = request.app.state.starter
-        try:
-            result = await starter.start(
-                event, body=body.decode("utf-8"), received_at=datetime.now(UTC)
-            )
-        except TemporalUnavailable:
-            log.warning(
-                "event %s (%s) not started: Temporal unavailable", event.event_id, event.type
-            )
-            raise
+        text = body.decode("utf-8")
+        received_at = datetime.now(UTC)
+        state = request.app.state
+        workflow_id = workflow_id_for(event.event_id)
+        status: str
+        if not state.breaker.is_open:
+            try:
+                result = await state.starter.start(event, body=text, received_at=received_at)
+                status = result.status
+            except TemporalUnavailable as exc:
+                state.breaker.trip()
+                log.warning(
+                    "event %s (%s): Temporal unavailable (%s)", event.event_id, event.type, exc
+                )
+        if state.breaker.is_open:
+            try:
+                status = await write(spool.enqueue, event=event, body=text, received_at=received_at)
+            except SQLAlchemyError as exc:
+                log.error(
+                    "event %s (%s) not kept: database unavailable too", event.event_id, event.type
+                )
+                raise Unavailable("Temporal and the database are unavailable; retry later") from exc
+            state.relay.wake()
         log.info(
-            "event %s (%s, shipment %s): %s",
-            event.event_id,
-            event.type,
-            event.shipment_id,
-            result.status,
+            "event %s (%s, shipment %s): %s", event.event_id, event.type, event.shipment_id, status
         )
         return JSONResponse(
-            {"status": result.status, "event_id": event.event_id, "workflow_id": result.workflow_id}
+            {"status": status, "event_id": event.event_id, "workflow_id": workflow_id}
         )
 
     async def healthz(request: Request) -> Response:
@@ -192,9 +212,32 @@ def create_app(
             await request.app.state.starter.check()
         except TemporalUnavailable as exc:
             down["temporal"] = str(exc)
+        try:
+            spooled = (await query(spool.stats)).as_json(now=datetime.now(UTC))
+        except Exception:
+            spooled = None
         if down:
-            return JSONResponse({"status": "unavailable", "down": down}, status_code=503)
-        return JSONResponse({"status": "ready"})
+            return JSONResponse(
+                {"status": "unavailable", "down": down, "spool": spooled}, status_code=503
+            )
+        return JSONResponse({"status": "ready", "spool": spooled})
+
+    async def spool_stats(request: Request) -> Response:
+        stats = await query(spool.stats)
+        return JSONResponse(stats.as_json(now=datetime.now(UTC)))
+
+    async def replay_event(request: Request) -> Response:
+        event_id = request.path_params["event_id"]
+        found = await query(replay.candidates, event_id=event_id)
+        if not found:
+            return _error(404, "not_found", "no such event")
+        status = await replay.replay(found[0], starter=request.app.state.starter)
+        if found[0].status == "queued":
+            await write(spool.forget, event_id=event_id)
+        log.info("event %s replayed by an operator: %s", event_id, status)
+        return JSONResponse(
+            {"status": status, "event_id": event_id, "workflow_id": workflow_id_for(event_id)}
+        )
 
     async def shipments(request: Request) -> Response:
         rows = await query(
@@ -294,8 +337,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.starter = await starter_factory()
-        yield
+        app.state.starter = starter = await starter_factory()
+        app.state.breaker = breaker = TemporalBreaker()
+        app.state.relay = relay = SpoolRelay(
+            engine, starter, breaker, idle=timedelta(seconds=config.relay_idle_seconds)
+        )
+        relay_task = asyncio.create_task(relay.run(), name="spool-relay")
+        try:
+            yield
+        finally:
+            relay_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay_task
 
     api = Mount(
         "/api",
@@ -307,6 +360,8 @@ def create_app(
             Route("/notifications", notifications),
             Route("/events", events),
             Route("/events/{event_id}", event),
+            Route("/events/{event_id}/replay", replay_event, methods=["POST"]),
+            Route("/spool", spool_stats),
             Route("/{kind}/{key}", record),
         ],
         middleware=[Middleware(BearerTokenMiddleware, token=config.api_token)],

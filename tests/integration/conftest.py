@@ -77,10 +77,12 @@ async def make_stack(temporal_client: Client, tmp_path: Path) -> AsyncIterator[S
             rpc_timeout: float = 5.0,
             notify_config: Path | None = None,
             eta_slip_hours: float = 24.0,
+            database_url: str | None = None,
         ) -> Stack:
             name = uuid.uuid4().hex
-            engine = db.create_db_engine(f"sqlite:///{tmp_path / name}.db")
-            db.init_schema(engine)
+            engine = db.create_db_engine(database_url or f"sqlite:///{tmp_path / name}.db")
+            if database_url is None:
+                db.init_schema(engine)
             exits.callback(engine.dispose)
             task_queue = f"test-{name}"
             temporal = client or temporal_client
