@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint install install-test clean
+.PHONY: run test test-postgres lint install install-test system-deps clean
 
 # Create or refresh the virtualenv; the stamp file makes reinstalling idempotent and cheap.
 $(BIN)/python:
@@ -24,8 +24,28 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(BIN)/flexhook dev
 
-test: install-test
+# What the tests drive besides Python packages: Chromium (the dashboard's browser test) and the
+# PostgreSQL server binaries (the PostgreSQL run). Installed from Debian's packages when missing.
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+		|| missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "missing system packages:$$missing (sudo apt-get install$$missing)"; exit 1; \
+		fi; \
+	fi
+
+test: install-test system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The integration tests again, on a PostgreSQL server the tests start themselves.
+test-postgres: install-test system-deps
+	FLEXHOOK_TEST_DATABASE=postgresql $(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 lint: install-test
 	$(BIN)/python -m pip install --quiet ruff mypy

@@ -8,16 +8,31 @@ import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from app.settings import ConfigError, Settings, load_settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
 log = logging.getLogger("flexhook")
 
 # One send's bound; the send activity's start-to-close timeout (60 s) must stay above it.
 NOTIFY_SEND_TIMEOUT_SECONDS = 30.0
+
+
+def _engine(settings: Settings) -> Engine:
+    """The database, which must be at the newest migration (`flexhook db upgrade`)."""
+    from app import db
+
+    engine = db.create_db_engine(settings.resolved_database_url)
+    try:
+        db.check_schema(engine)
+    except db.SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from None
+    return engine
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -49,7 +64,6 @@ def web(host: str, port: int) -> None:
     import uvicorn
     from temporalio.client import Client
 
-    from app import db
     from app.starter import EventStarter
     from app.web import WebConfig, create_app
 
@@ -59,8 +73,7 @@ def web(host: str, port: int) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     assert settings.api_token is not None
-    engine = db.create_db_engine(settings.resolved_database_url)
-    db.init_schema(engine)
+    engine = _engine(settings)
 
     async def starter() -> EventStarter:
         client = await Client.connect(
@@ -90,14 +103,12 @@ def worker() -> None:
     """Run a Temporal worker for flexhook's workflows and activities (against TEMPORAL_ADDRESS)."""
     from activities.notifications import NotificationActivities
     from activities.records import RecordActivities
-    from app import db
     from notifications.notifier import Notifier
     from notifications.render import Renderer
     from workflows.worker import serve
 
     settings = _settings()
-    engine = db.create_db_engine(settings.resolved_database_url)
-    db.init_schema(engine)
+    engine = _engine(settings)
     try:
         renderer = Renderer(settings.templates_dir)
     except NotADirectoryError as exc:
@@ -139,6 +150,7 @@ def dev(
     from app import devstack
 
     settings = _settings(data_dir=data_dir)
+    _prepare_dev_database(settings)
     config = devstack.DevConfig(
         data_dir=settings.data_dir.resolve(),
         web_port=port,
@@ -164,6 +176,21 @@ def dev(
         raise click.ClickException(str(exc)) from None
 
 
+@main.group("db")
+def database() -> None:
+    """The database schema."""
+
+
+@database.command()
+def upgrade() -> None:
+    """Apply pending migrations to DATABASE_URL (flexhook dev does this itself on SQLite)."""
+    from app import db
+
+    settings = _settings()
+    db.upgrade(db.create_db_engine(settings.resolved_database_url))
+    click.echo("database schema is up to date")
+
+
 @main.command()
 @click.argument("shipment_id")
 @click.argument("url")
@@ -176,11 +203,10 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
     """Send SHIPMENT_ID's alerts to an Apprise URL (as POST /api/shipments/{id}/subscribers)."""
     from sqlmodel import Session
 
-    from app import db, subscriptions
+    from app import subscriptions
 
     settings = _settings()
-    engine = db.create_db_engine(settings.resolved_database_url)
-    db.init_schema(engine)
+    engine = _engine(settings)
     wanted = [k.strip() for k in kinds.split(",") if k.strip()] if kinds is not None else None
     with Session(engine) as session:
         try:
@@ -193,6 +219,17 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
         click.echo(
             f"subscriber {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
         )
+
+
+def _prepare_dev_database(settings: Settings) -> None:
+    """On SQLite dev applies migrations itself; another database must be upgraded by hand."""
+    from app import db
+
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        db.upgrade(db.create_db_engine(url))
+    else:
+        _engine(settings)
 
 
 @main.command()
@@ -222,13 +259,12 @@ def replay(
     from sqlmodel import Session
     from temporalio.client import Client
 
-    from app import db, spool
     from app import replay as redrive
+    from app import spool
     from app.starter import EventStarter, TemporalUnavailable
 
     settings = _settings()
-    engine = db.create_db_engine(settings.resolved_database_url)
-    db.init_schema(engine)
+    engine = _engine(settings)
     with Session(engine) as session:
         found = redrive.candidates(
             session,

@@ -6,8 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import create_engine
 
 from app import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
@@ -40,9 +44,34 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
-def init_schema(engine: Engine) -> None:
-    """Create any missing tables."""
-    SQLModel.metadata.create_all(engine)
+class SchemaOutOfDate(Exception):
+    """The database is not at the schema this flexhook needs; the message says what to run."""
+
+
+def alembic_config() -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", "app:migrations")
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply every pending migration (Alembic, `app/migrations`)."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise `SchemaOutOfDate` unless the database is at the newest migration."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"the database schema is at {current or 'nothing'} but flexhook needs {head}: "
+            "run `flexhook db upgrade`"
+        )
 
 
 def ping(engine: Engine) -> None:

@@ -5,6 +5,7 @@ an SQLite file per test, a worker on its own task queue, and the web app served 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import uuid
@@ -38,6 +39,7 @@ from tests.integration.harness import (
     serve_app,
     temporal_binary,
 )
+from tests.integration.postgres import PostgresServer, running_postgres
 from workflows.search_attributes import dev_server_flags
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
@@ -55,6 +57,19 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | None]:
+    """A real PostgreSQL server when FLEXHOOK_TEST_DATABASE=postgresql, else None (SQLite)."""
+    wanted = os.environ.get("FLEXHOOK_TEST_DATABASE", "sqlite")
+    if wanted == "sqlite":
+        yield None
+        return
+    if wanted != "postgresql":
+        pytest.fail(f"FLEXHOOK_TEST_DATABASE={wanted!r}: expected sqlite or postgresql")
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
     return temporal_env.client
 
@@ -65,7 +80,9 @@ def samples() -> Samples:
 
 
 @pytest.fixture
-async def make_stack(temporal_client: Client, tmp_path: Path) -> AsyncIterator[StackFactory]:
+async def make_stack(
+    temporal_client: Client, tmp_path: Path, postgres: PostgresServer | None
+) -> AsyncIterator[StackFactory]:
     """Build stacks; each has its own database, task queue, worker and web server."""
     async with AsyncExitStack() as exits:
 
@@ -78,24 +95,36 @@ async def make_stack(temporal_client: Client, tmp_path: Path) -> AsyncIterator[S
             notify_config: Path | None = None,
             eta_slip_hours: float = 24.0,
             database_url: str | None = None,
+            workers: int = 1,
         ) -> Stack:
             name = uuid.uuid4().hex
-            engine = db.create_db_engine(database_url or f"sqlite:///{tmp_path / name}.db")
+            migrate = database_url is None
             if database_url is None:
-                db.init_schema(engine)
+                database_url = (
+                    postgres.create_database() if postgres else f"sqlite:///{tmp_path / name}.db"
+                )
+            engine = db.create_db_engine(database_url)
+            if migrate:
+                db.upgrade(engine)
             exits.callback(engine.dispose)
             task_queue = f"test-{name}"
             temporal = client or temporal_client
-            if with_worker:
+            notifier = Notifier(
+                Renderer(),
+                public_url="http://flexhook.test",
+                temporal_ui_url="http://127.0.0.1:8233",
+                timeout=10,
+            )
+            for index in range(workers if with_worker else 0):
+                # A second worker gets a connection of its own, as a second process would.
+                worker_client = temporal_client
+                if index:
+                    worker_client = await Client.connect(
+                        temporal_client.service_client.config.target_host
+                    )
                 executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
-                notifier = Notifier(
-                    Renderer(),
-                    public_url="http://flexhook.test",
-                    temporal_ui_url="http://127.0.0.1:8233",
-                    timeout=10,
-                )
                 worker = build_worker(
-                    temporal_client,
+                    worker_client,
                     task_queue=task_queue,
                     records=RecordActivities(engine, eta_slip_hours=eta_slip_hours),
                     notifications=NotificationActivities(

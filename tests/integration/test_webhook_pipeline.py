@@ -122,6 +122,22 @@ async def test_the_journey_in_shuffled_order_ends_as_in_order(make_stack: StackF
     assert in_order["containers"][0]["last_event"] == "empty_returned"
 
 
+async def test_the_journey_posted_all_at_once_to_two_workers_ends_as_in_order(
+    make_stack: StackFactory,
+) -> None:
+    in_order = await journey_shipment(await make_stack(), Samples(), JOURNEY)
+    stack, samples = await make_stack(workers=2), Samples()
+
+    answers = await asyncio.gather(*(stack.post(samples.body(name)) for name in JOURNEY * 2))
+    assert sorted(a.json()["status"] for a in answers).count("accepted") == len(JOURNEY)
+    await asyncio.gather(*(stack.wait(a.json()["event_id"]) for a in answers[: len(JOURNEY)]))
+    at_once = (await stack.api("/shipments/418563")).json()
+
+    assert comparable(at_once) == comparable(in_order)
+    events = (await stack.api("/events", limit=100)).json()["events"]
+    assert sorted(e["status"] for e in events) == ["processed"] * len(JOURNEY)
+
+
 async def test_a_late_departed_never_moves_the_status_back(stack: Stack, samples: Samples) -> None:
     await stack.deliver(samples.body("09_leg_arrived"))
     await stack.deliver(samples.body("06_leg_departed"))

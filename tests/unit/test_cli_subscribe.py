@@ -18,6 +18,8 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'flexhook.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
+    upgraded = CliRunner().invoke(main, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
     return url
 
 
@@ -40,3 +42,15 @@ def test_subscribe_refuses_a_url_apprise_rejects(database: str) -> None:
 
     assert result.exit_code != 0
     assert "bogus" in result.output
+
+
+def test_commands_refuse_a_database_that_was_not_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+
+    result = CliRunner().invoke(main, ["subscribe", "418563", "json://127.0.0.1:9"])
+
+    assert result.exit_code != 0
+    assert "flexhook db upgrade" in result.output

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 import app
-from app.db import create_db_engine, init_schema
+from app.db import create_db_engine, upgrade
 from app.events import EventDataError, parse_event
 from app.models import (
     Booking,
@@ -63,7 +63,7 @@ def journey_in(order: str) -> list[Path]:
 
 def new_engine(path: Path) -> Engine:
     engine = create_db_engine(f"sqlite:///{path}")
-    init_schema(engine)
+    upgrade(engine)
     return engine
 
 
