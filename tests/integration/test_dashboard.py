@@ -1,0 +1,611 @@
+"""The dashboard over real HTTP: sign-in, the session cookie, CSRF, escaping, search and filters.
+
+The database is an SQLite file at the newest migration, filled the way the worker fills it: every
+packaged sample is recorded and applied with `app.records`. On top of that: a shipment whose name
+is a script tag, an event whose timestamp cannot be read (failed, as the workflow marks it), one
+still processing, and alert-ledger rows. The app is the dashboard's routes mounted at
+`/dashboard`, served by uvicorn.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from app import db
+from app.dashboard import SESSION_COOKIE, SessionSigner, dashboard_routes
+from app.events import EventDataError, parse_event
+from app.models import Notification
+from app.records import apply_event, mark_failed, record_event
+from tests.integration.harness import serve_app
+
+SHIPMENT_ID = "418563"
+XSS_NAME = "<script>alert(1)</script>"
+XSS_SHIPMENT_ID = "990001"
+FAILED_EVENT_ID = "99000001"
+PROCESSING_EVENT_ID = "99000002"
+DEPARTED_EVENT_ID = "48262090"
+TEMPORAL_UI = "http://temporal.test:8233"
+NAMESPACE = "default"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+# Flexport promises no order: customs clearance arrives before the arrival it follows, so the
+# arrival is kept as history and marked late.
+JOURNEY_ORDER = [
+    "01_shipment_created",
+    "04_schedule_confirmed",
+    "05_container_loaded_on_board",
+    "06_leg_departed",
+    "07_eta_updated",
+    "11_customs_released",
+    "09_leg_arrived",
+    "13_out_for_delivery",
+    "14_leg_delivered",
+    "15_delivered_in_full",
+    "16_invoice_shared",
+    "18_container_empty_returned",
+    "19_document_created",
+    "20_purchase_order_updated",
+]
+
+
+def sample(name: str) -> dict[str, Any]:
+    text = resources.files("app").joinpath("samples", f"{name}.json").read_text("utf-8")
+    payload: dict[str, Any] = json.loads(text)
+    return payload
+
+
+def sample_names() -> list[str]:
+    files = resources.files("app").joinpath("samples").iterdir()
+    return sorted(f.name.removesuffix(".json") for f in files if f.name.endswith(".json"))
+
+
+def deliver(engine: Engine, payload: dict[str, Any], *, received_at: datetime) -> str:
+    """Record and apply one delivery as the web process and the worker do; a delivery whose
+    values cannot be read is marked failed, as the workflow marks it. Returns the event id."""
+    body = json.dumps(payload)
+    event = parse_event(body.encode("utf-8"))
+    with Session(engine) as session:
+        record_event(
+            session,
+            event=event,
+            body=body,
+            workflow_id=f"flexport-event-{event.event_id}",
+            received_at=received_at,
+        )
+        session.commit()
+    try:
+        with Session(engine) as session:
+            apply_event(session, event_id=event.event_id, now=received_at)
+            session.commit()
+    except EventDataError as exc:
+        with Session(engine) as session:
+            mark_failed(session, event_id=event.event_id, error=f"EventDataError: {exc}")
+            session.commit()
+    return event.event_id
+
+
+def populate(engine: Engine) -> None:
+    """The journey of shipment 418563 and every other sample, plus the awkward cases."""
+    start = datetime.now(UTC) - timedelta(hours=4)
+    others = [name for name in sample_names() if name not in JOURNEY_ORDER]
+    for minute, name in enumerate([*JOURNEY_ORDER, *others]):
+        deliver(engine, sample(name), received_at=start + timedelta(minutes=minute))
+
+    hostile = sample("01_shipment_created")
+    hostile["id"] = 99000003
+    for part in ("resource", "shipment"):
+        hostile["data"][part]["id"] = int(XSS_SHIPMENT_ID)
+        hostile["data"][part]["name"] = XSS_NAME
+    deliver(engine, hostile, received_at=start + timedelta(hours=1))
+
+    unreadable = sample("07_eta_updated")
+    unreadable["id"] = int(FAILED_EVENT_ID)
+    unreadable["occurred_at"] = "yesterday-ish"
+    deliver(engine, unreadable, received_at=start + timedelta(hours=2))
+
+    queued = sample("06_leg_departed")
+    queued["id"] = int(PROCESSING_EVENT_ID)
+    body = json.dumps(queued)
+    with Session(engine) as session:
+        record_event(
+            session,
+            event=parse_event(body.encode("utf-8")),
+            body=body,
+            workflow_id=f"flexport-event-{PROCESSING_EVENT_ID}",
+            received_at=start + timedelta(hours=3),
+        )
+        session.commit()
+
+    with Session(engine) as session:
+        for index, (kind, status) in enumerate([("departed", "sent"), ("delivered", "failed")]):
+            session.add(
+                Notification(
+                    dedup_key=f"{DEPARTED_EVENT_ID}:{kind}-{index}",
+                    destination_id=f"dest-{index}",
+                    destination="mailto://o...s@example.com" if index else "slack://T0.../B0...",
+                    kind=kind,
+                    event_id=DEPARTED_EVENT_ID,
+                    shipment_id=SHIPMENT_ID,
+                    status=status,
+                    attempts=1 + index,
+                    last_error="SMTP server refused the message" if status == "failed" else None,
+                    created_at=start + timedelta(minutes=10 + index),
+                    sent_at=start + timedelta(minutes=11) if status == "sent" else None,
+                )
+            )
+        session.commit()
+
+
+@dataclass
+class FakeReplay:
+    """Stands in for the real replay: records the event ids it is asked to run."""
+
+    answer: str = "accepted"
+    error: Exception | None = None
+    calls: list[str] = field(default_factory=list)
+
+    async def __call__(self, event_id: str) -> str:
+        self.calls.append(event_id)
+        if self.error is not None:
+            raise self.error
+        return self.answer
+
+
+@dataclass
+class Dashboard:
+    base_url: str
+    engine: Engine
+    api_token: str
+    replay: FakeReplay
+
+
+async def start_dashboard(tmp_path: Path, exits: AsyncExitStack) -> Dashboard:
+    """A populated SQLite file and the dashboard mounted at `/dashboard`, served by uvicorn."""
+    engine = db.create_db_engine(f"sqlite:///{tmp_path / 'dashboard.db'}")
+    exits.callback(engine.dispose)
+    db.upgrade(engine)  # the schema as the migrations build it
+    populate(engine)
+    api_token = secrets.token_urlsafe(24)
+    replay = FakeReplay()
+    routes = dashboard_routes(
+        engine=engine,
+        api_token=api_token,
+        temporal_ui_url=TEMPORAL_UI + "/",
+        namespace=NAMESPACE,
+        replay=replay,
+    )
+    app = Starlette(routes=[Mount("/dashboard", routes=routes)])
+    base_url = await serve_app(app, exits)
+    return Dashboard(base_url=base_url, engine=engine, api_token=api_token, replay=replay)
+
+
+@pytest.fixture
+async def dashboard(tmp_path: Path) -> AsyncIterator[Dashboard]:
+    async with AsyncExitStack() as exits:
+        yield await start_dashboard(tmp_path, exits)
+
+
+@pytest.fixture
+async def browser(dashboard: Dashboard) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client that keeps cookies, not signed in."""
+    async with httpx.AsyncClient(base_url=dashboard.base_url, timeout=30) as client:
+        yield client
+
+
+async def sign_in(client: httpx.AsyncClient, token: str, **extra: str) -> httpx.Response:
+    return await client.post("/dashboard/sign-in", data={"token": token, **extra})
+
+
+@pytest.fixture
+async def signed_in(browser: httpx.AsyncClient, dashboard: Dashboard) -> httpx.AsyncClient:
+    response = await sign_in(browser, dashboard.api_token)
+    assert response.status_code == 303, response.text
+    return browser
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = CSRF.search(page.text)
+    assert found, "the page has no CSRF token"
+    return found.group(1)
+
+
+def text_of(page: httpx.Response) -> str:
+    """The page's text with tags stripped and entities decoded, whitespace collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
+
+
+# -- signing in and out -------------------------------------------------------------------------
+
+
+PAGES = [
+    "/dashboard/",
+    f"/dashboard/shipments/{SHIPMENT_ID}",
+    "/dashboard/events?status=failed",
+    f"/dashboard/events/{DEPARTED_EVENT_ID}",
+    "/dashboard/shipments/no-such-shipment",
+]
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_pages_redirect_to_sign_in_when_signed_out(
+    browser: httpx.AsyncClient, path: str
+) -> None:
+    response = await browser.get(path)
+    assert response.status_code == 303
+    location = httpx.URL(response.headers["location"])
+    assert location.path == "/dashboard/sign-in"
+    assert location.params["next"] == path
+    assert SHIPMENT_ID not in response.text
+
+
+async def test_sign_in_page_and_stylesheet_need_no_session(browser: httpx.AsyncClient) -> None:
+    page = await browser.get("/dashboard/sign-in")
+    assert page.status_code == 200
+    assert '<form method="post" action="/dashboard/sign-in"' in page.text
+    assert "content-security-policy" in page.headers
+    assert (await browser.head("/dashboard/sign-in")).status_code == 200
+    css = await browser.get("/dashboard/static/dashboard.css")
+    assert css.status_code == 200
+    assert css.headers["content-type"].startswith("text/css")
+
+
+async def test_posts_redirect_to_sign_in_when_signed_out(
+    browser: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    for path in (f"/dashboard/events/{FAILED_EVENT_ID}/replay", "/dashboard/sign-out"):
+        response = await browser.post(path, data={"csrf_token": "anything"})
+        assert response.status_code == 303
+        assert response.headers["location"] == "/dashboard/sign-in"
+    assert dashboard.replay.calls == []
+
+
+async def test_a_wrong_token_is_refused_with_the_form_again(
+    browser: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    for wrong in ("", "not-the-token", dashboard.api_token + "x", dashboard.api_token[:-1]):
+        response = await sign_in(browser, wrong)
+        assert response.status_code == 401
+        assert "That token is not valid." in response.text
+        assert '<input id="token" name="token" type="password"' in response.text
+        assert "set-cookie" not in response.headers
+    assert (await browser.get("/dashboard/")).status_code == 303
+
+
+async def test_the_right_token_sets_a_session_cookie(
+    browser: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    response = await sign_in(browser, dashboard.api_token)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard/"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "samesite=lax", "path=/dashboard"} <= attributes
+    assert "secure" not in attributes  # plain http on loopback
+    assert dashboard.api_token not in cookie
+
+    page = await browser.get("/dashboard/")
+    assert page.status_code == 200
+    assert "SS26 Apparel - Yantian to LA #3" in page.text
+
+
+async def test_the_cookie_is_secure_when_the_request_is_https(
+    browser: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    # uvicorn trusts X-Forwarded-Proto from loopback, as it would from a TLS-terminating proxy.
+    response = await browser.post(
+        "/dashboard/sign-in",
+        data={"token": dashboard.api_token},
+        headers={"x-forwarded-proto": "https"},
+    )
+    assert response.status_code == 303
+    attributes = {part.strip().lower() for part in response.headers["set-cookie"].split(";")}
+    assert "secure" in attributes
+
+
+async def test_sign_in_goes_back_to_the_page_asked_for_but_never_off_site(
+    browser: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    wanted = f"/dashboard/shipments/{SHIPMENT_ID}"
+    response = await sign_in(browser, dashboard.api_token, next=wanted)
+    assert response.headers["location"] == wanted
+    for hostile in ("https://evil.example/", "//evil.example/dashboard/", "/elsewhere"):
+        response = await sign_in(browser, dashboard.api_token, next=hostile)
+        assert response.headers["location"] == "/dashboard/"
+
+
+async def test_forged_expired_and_foreign_cookies_are_refused(
+    browser: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    now = datetime.now(UTC).timestamp()
+    ours = SessionSigner(dashboard.api_token)
+    theirs = SessionSigner("some other token")
+    good = ours.dumps(ours.new_session(now=now))
+    body, _, signature = good.partition(".")
+    expired = ours.dumps(ours.new_session(now=now - 13 * 3600))
+    for value in (
+        theirs.dumps(theirs.new_session(now=now)),
+        f"{body}x.{signature}",
+        f"{body}.{signature[:-2]}",
+        expired,
+        "garbage",
+    ):
+        browser.cookies.clear()
+        browser.cookies.set(SESSION_COOKIE, value, path="/dashboard")
+        assert (await browser.get("/dashboard/")).status_code == 303, value
+    browser.cookies.clear()
+    browser.cookies.set(SESSION_COOKIE, good, path="/dashboard")
+    assert (await browser.get("/dashboard/")).status_code == 200
+
+
+async def test_sign_out_needs_the_csrf_token_then_ends_the_session(
+    signed_in: httpx.AsyncClient,
+) -> None:
+    page = await signed_in.get("/dashboard/")
+    token = csrf_of(page)
+
+    refused = await signed_in.post("/dashboard/sign-out", data={"csrf_token": "wrong"})
+    assert refused.status_code == 403
+    assert (await signed_in.get("/dashboard/")).status_code == 200
+
+    response = await signed_in.post("/dashboard/sign-out", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/dashboard/sign-in"
+    assert SESSION_COOKIE not in signed_in.cookies
+    assert (await signed_in.get("/dashboard/")).status_code == 303
+
+
+# -- escaping -------------------------------------------------------------------------------------
+
+
+async def test_a_hostile_shipment_name_is_escaped_everywhere(signed_in: httpx.AsyncClient) -> None:
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    pages = [
+        await signed_in.get("/dashboard/"),
+        await signed_in.get("/dashboard/", params={"q": "script"}),
+        await signed_in.get(f"/dashboard/shipments/{XSS_SHIPMENT_ID}"),
+        await signed_in.get("/dashboard/events/99000003"),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert XSS_NAME not in page.text
+        assert "<script" not in page.text.lower()
+        assert "script-src" not in page.headers["content-security-policy"]
+        assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert escaped in pages[0].text
+    assert escaped in pages[1].text
+    assert f"<h1>{escaped}</h1>" in pages[2].text
+
+
+async def test_search_text_is_shown_escaped(signed_in: httpx.AsyncClient) -> None:
+    query = '"><img src=x onerror=alert(1)>'
+    page = await signed_in.get("/dashboard/", params={"q": query})
+    assert page.status_code == 200
+    assert "<img" not in page.text
+    assert 'value="&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"' in page.text
+
+
+# -- shipments: search and filters ----------------------------------------------------------------
+
+
+def shipment_ids(page: httpx.Response) -> list[str]:
+    return re.findall(r'href="/dashboard/shipments/([^"]+)"', page.text)
+
+
+async def test_the_list_shows_status_place_eta_and_last_update(
+    signed_in: httpx.AsyncClient,
+) -> None:
+    page = await signed_in.get("/dashboard/")
+    assert page.status_code == 200
+    assert set(shipment_ids(page)) >= {SHIPMENT_ID, XSS_SHIPMENT_ID}
+    row = re.search(
+        rf'<tr>\s*<td data-label="Shipment"[^>]*>\s*<a href="/dashboard/shipments/'
+        rf'{SHIPMENT_ID}">.*?</tr>',
+        page.text,
+        re.S,
+    )
+    assert row, page.text
+    cells = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", row.group(0))).split())
+    assert "Delivered" in cells
+    assert "Acme Outfitters DC - Ontario" in cells  # where it was delivered
+    assert "2026" in cells  # the ETA
+    assert "ago" in cells  # the last update
+
+
+async def test_search_by_id_and_by_name(signed_in: httpx.AsyncClient) -> None:
+    by_id = await signed_in.get("/dashboard/", params={"q": SHIPMENT_ID})
+    assert shipment_ids(by_id) == [SHIPMENT_ID]
+    by_prefix = await signed_in.get("/dashboard/", params={"q": "#4185"})
+    assert shipment_ids(by_prefix) == [SHIPMENT_ID]
+    by_name = await signed_in.get("/dashboard/", params={"q": "ss26 APPAREL"})
+    assert SHIPMENT_ID in shipment_ids(by_name)
+    assert XSS_SHIPMENT_ID not in shipment_ids(by_name)
+    nothing = await signed_in.get("/dashboard/", params={"q": "no such cargo"})
+    assert shipment_ids(nothing) == []
+    assert "No shipment matches" in text_of(nothing)
+    # LIKE wildcards are text, not patterns.
+    assert shipment_ids(await signed_in.get("/dashboard/", params={"q": "%"})) == []
+    assert shipment_ids(await signed_in.get("/dashboard/", params={"q": "_"})) == []
+
+
+async def test_filter_by_status(signed_in: httpx.AsyncClient) -> None:
+    delivered = await signed_in.get("/dashboard/", params={"status": "delivered"})
+    assert SHIPMENT_ID in shipment_ids(delivered)
+    assert XSS_SHIPMENT_ID not in shipment_ids(delivered)
+    assert '<option value="delivered" selected>' in delivered.text
+    departed = await signed_in.get("/dashboard/", params={"status": "departed"})
+    assert SHIPMENT_ID not in shipment_ids(departed)
+    both = await signed_in.get("/dashboard/", params={"status": "delivered", "q": "apparel"})
+    assert shipment_ids(both) == [SHIPMENT_ID]
+
+
+# -- one shipment --------------------------------------------------------------------------------
+
+
+async def test_the_shipment_page_shows_its_whole_story(signed_in: httpx.AsyncClient) -> None:
+    page = await signed_in.get(f"/dashboard/shipments/{SHIPMENT_ID}")
+    assert page.status_code == 200
+    text = text_of(page)
+    timeline = text_of(
+        httpx.Response(200, text=page.text.split('<ol class="timeline">')[1].split("</ol>")[0])
+    )
+    steps = ["Departed", "Arrived", "Customs cleared", "Out for delivery", "Delivered"]
+    positions = [timeline.index(step) for step in steps]
+    assert positions == sorted(positions), timeline
+    late = re.findall(r'class="tl-item tl-late[^"]*">.*?<strong>([^<]+)</strong>', page.text, re.S)
+    # Customs clearance came before the arrival, and the compact `departed` after delivery.
+    assert sorted(late) == ["Arrived", "Departed"]
+    assert "Estimated and actual" in text
+    assert "CSNU7261843" in text  # its container
+    assert "287114" in text  # its booking
+    assert "Invoices" in text and "Documents" in text
+    # Alerts: destinations in privacy form, the failed one with its reason.
+    assert "mailto://o...s@example.com" in text
+    assert "SMTP server refused the message" in text
+    workflow = f"{TEMPORAL_UI}/namespaces/{NAMESPACE}/workflows/flexport-event-{DEPARTED_EVENT_ID}"
+    assert f'href="{workflow}"' in page.text
+    assert 'rel="noopener noreferrer"' in page.text
+
+
+async def test_an_unknown_shipment_is_not_found(signed_in: httpx.AsyncClient) -> None:
+    page = await signed_in.get("/dashboard/shipments/404404")
+    assert page.status_code == 404
+    assert "There is no such shipment." in page.text
+
+
+# -- events --------------------------------------------------------------------------------------
+
+
+def event_ids(page: httpx.Response) -> list[str]:
+    return re.findall(
+        r'<td data-label="Event" class="cell-title">\s*<a href="/dashboard/events/'
+        r'([^"]+)"',
+        page.text,
+    )
+
+
+async def test_failed_and_processing_events_come_first(signed_in: httpx.AsyncClient) -> None:
+    page = await signed_in.get("/dashboard/events")
+    assert page.status_code == 200
+    ids = event_ids(page)
+    assert ids[:2] == [FAILED_EVENT_ID, PROCESSING_EVENT_ID]
+    assert DEPARTED_EVENT_ID in ids
+    assert "/replay" not in page.text
+
+
+async def test_event_filters(signed_in: httpx.AsyncClient) -> None:
+    failed = await signed_in.get("/dashboard/events", params={"status": "failed"})
+    assert event_ids(failed) == [FAILED_EVENT_ID]
+    departed = await signed_in.get("/dashboard/events", params={"type": "/shipment_leg#departed"})
+    assert sorted(event_ids(departed)) == sorted([DEPARTED_EVENT_ID, PROCESSING_EVENT_ID])
+    hostile = await signed_in.get("/dashboard/events", params={"shipment": XSS_SHIPMENT_ID})
+    assert event_ids(hostile) == ["99000003"]
+    combined = await signed_in.get(
+        "/dashboard/events", params={"status": "processed", "shipment": SHIPMENT_ID}
+    )
+    ids = event_ids(combined)
+    assert DEPARTED_EVENT_ID in ids
+    assert FAILED_EVENT_ID not in ids and PROCESSING_EVENT_ID not in ids
+    assert "evt_7f3c2a91d4" in ids  # the compact format, same shipment
+    assert "99000003" not in ids  # another shipment
+
+
+async def test_an_event_shows_its_payload_pretty_printed(signed_in: httpx.AsyncClient) -> None:
+    page = await signed_in.get(f"/dashboard/events/{DEPARTED_EVENT_ID}")
+    assert page.status_code == 200
+    payload = html.unescape(page.text.split('<pre class="payload"><code>')[1].split("</code>")[0])
+    assert json.loads(payload)["type"] == "/shipment_leg#departed"
+    assert '\n  "type": "/shipment_leg#departed",\n' in payload
+    workflow = f"{TEMPORAL_UI}/namespaces/{NAMESPACE}/workflows/flexport-event-{DEPARTED_EVENT_ID}"
+    assert f'href="{workflow}"' in page.text
+    assert "slack://T0.../B0..." in page.text  # the alerts it sent
+
+
+# -- replay ---------------------------------------------------------------------------------------
+
+
+async def test_only_failed_events_offer_a_replay_button(signed_in: httpx.AsyncClient) -> None:
+    failed = await signed_in.get(f"/dashboard/events/{FAILED_EVENT_ID}")
+    assert failed.status_code == 200
+    assert f'action="/dashboard/events/{FAILED_EVENT_ID}/replay"' in failed.text
+    assert "Replay event" in failed.text
+    assert "EventDataError" in failed.text  # why it failed
+    for other in (DEPARTED_EVENT_ID, PROCESSING_EVENT_ID, "99000003"):
+        page = await signed_in.get(f"/dashboard/events/{other}")
+        assert page.status_code == 200
+        assert "/replay" not in page.text
+        assert "Replay event" not in page.text
+
+
+async def test_replay_needs_the_sessions_csrf_token(
+    signed_in: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    path = f"/dashboard/events/{FAILED_EVENT_ID}/replay"
+    page = await signed_in.get(f"/dashboard/events/{FAILED_EVENT_ID}")
+    token = csrf_of(page)
+
+    # Another session's token, a wrong one, none, or not a form: refused, nothing replayed.
+    other = SessionSigner(dashboard.api_token).new_session(now=datetime.now(UTC).timestamp())
+    assert other.csrf_token != token
+    for data in ({"csrf_token": other.csrf_token}, {"csrf_token": "x"}, {}):
+        refused = await signed_in.post(path, data=data)
+        assert refused.status_code == 403
+    refused = await signed_in.post(path, json={"csrf_token": token})
+    assert refused.status_code == 403
+    assert dashboard.replay.calls == []
+
+    response = await signed_in.post(path, data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["location"] == (
+        f"/dashboard/events/{FAILED_EVENT_ID}?replayed=accepted"
+    )
+    assert dashboard.replay.calls == [FAILED_EVENT_ID]
+    after = await signed_in.get(response.headers["location"])
+    assert "Replay started: accepted." in text_of(after)
+    crafted = await signed_in.get(
+        f"/dashboard/events/{FAILED_EVENT_ID}", params={"replayed": "call +1 555 0100 now"}
+    )
+    assert "Replay started" not in crafted.text
+
+
+async def test_replay_refuses_events_that_did_not_fail(
+    signed_in: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    token = csrf_of(await signed_in.get("/dashboard/events"))
+    response = await signed_in.post(
+        f"/dashboard/events/{DEPARTED_EVENT_ID}/replay", data={"csrf_token": token}
+    )
+    assert response.status_code == 409
+    missing = await signed_in.post("/dashboard/events/404404/replay", data={"csrf_token": token})
+    assert missing.status_code == 404
+    assert dashboard.replay.calls == []
+
+
+async def test_a_replay_that_raises_is_reported_on_the_page(
+    signed_in: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    dashboard.replay.error = RuntimeError("Temporal <unreachable>")
+    token = csrf_of(await signed_in.get("/dashboard/events"))
+    response = await signed_in.post(
+        f"/dashboard/events/{FAILED_EVENT_ID}/replay", data={"csrf_token": token}
+    )
+    assert response.status_code == 502
+    assert "Replay failed: RuntimeError: Temporal &lt;unreachable&gt;" in response.text
+    assert dashboard.replay.calls == [FAILED_EVENT_ID]

@@ -1,0 +1,140 @@
+"""The dashboard in a real headless Chromium: sign in, open shipment 418563, read its timeline.
+
+Uses the system Chromium (Debian package `chromium`) through Playwright's async API; Playwright's
+own browser downloads are never used, and a missing Chromium fails the test. Screenshots go to
+`test-artifacts/` (git-ignored) for a person to look at: the shipment page on a laptop
+(`dashboard-shipment.png`, whole page) and on a phone (`dashboard-shipment-phone.png`, the first
+screen; `-phone-full.png`, whole page), and the shipment list.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright, expect
+
+from tests.integration.test_dashboard import SHIPMENT_ID, Dashboard, start_dashboard
+
+CHROMIUM = os.environ.get("FLEXHOOK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+TIMELINE = ["Departed", "Arrived", "Customs cleared", "Out for delivery", "Delivered"]
+
+
+def chromium_path() -> str:
+    found = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
+    if not found:
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: `apt-get install -y chromium` "
+            "(or set FLEXHOOK_CHROMIUM to a Chromium binary)"
+        )
+    return found
+
+
+@pytest.fixture
+async def dashboard(tmp_path: Path) -> AsyncIterator[Dashboard]:
+    async with AsyncExitStack() as exits:
+        yield await start_dashboard(tmp_path, exits)
+
+
+@asynccontextmanager
+async def launch_chromium() -> AsyncIterator[Browser]:
+    """The system Chromium, headless. Called in the test body so a missing one fails the test."""
+    executable = chromium_path()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def sign_in(page: Page, dashboard: Dashboard, path: str) -> None:
+    """Open a dashboard page, land on the sign-in form, sign in, and come back to the page."""
+    await page.goto(f"{dashboard.base_url}{path}")
+    assert page.url.startswith(f"{dashboard.base_url}/dashboard/sign-in")
+    await page.get_by_label("API token").fill(dashboard.api_token)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{dashboard.base_url}{path}")
+
+
+async def assert_timeline(page: Page) -> None:
+    await expect(
+        page.get_by_role("heading", name="SS26 Apparel - Yantian to LA #3")
+    ).to_be_visible()
+    timeline = page.locator("ol.timeline")
+    for step in TIMELINE:
+        await expect(timeline.locator("li strong", has_text=step).first).to_be_visible()
+    late = timeline.locator("li.tl-late", has=page.locator("strong", has_text="Arrived"))
+    await expect(late.locator(".badge-late")).to_be_visible()
+    await expect(page.get_by_text("CSNU7261843").first).to_be_visible()
+    # The stylesheet loaded under the Content-Security-Policy.
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(245, 247, 250)"
+
+
+async def assert_no_sideways_scroll(page: Page) -> None:
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    viewport = await page.evaluate("window.innerWidth")
+    assert width <= viewport, f"the page is {width}px wide in a {viewport}px viewport"
+
+
+async def test_a_signed_in_browser_sees_the_shipment_timeline(dashboard: Dashboard) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = f"/dashboard/shipments/{SHIPMENT_ID}"
+    async with launch_chromium() as chromium:
+        await look_at_the_shipment(chromium, dashboard, path)
+
+
+async def look_at_the_shipment(chromium: Browser, dashboard: Dashboard, path: str) -> None:
+    """On a laptop, then on a phone: sign in, read the timeline, take screenshots."""
+    laptop = await chromium.new_context(viewport={"width": 1366, "height": 900})
+    try:
+        page = await laptop.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        await sign_in(page, dashboard, path)
+        await assert_timeline(page)
+        await assert_no_sideways_scroll(page)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-shipment.png"), full_page=True)
+        # The list, too: the shipment is there, with its status.
+        await page.get_by_role("link", name="Shipments", exact=True).first.click()
+        await page.get_by_role("link", name="SS26 Apparel - Yantian to LA #3").wait_for()
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-shipments.png"), full_page=True)
+        assert errors == []  # no CSP violation or failed asset
+    finally:
+        await laptop.close()
+
+    phone = await chromium.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    try:
+        page = await phone.new_page()
+        await sign_in(page, dashboard, path)
+        await assert_timeline(page)
+        await assert_no_sideways_scroll(page)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-shipment-phone.png"))
+        await page.screenshot(
+            path=str(ARTIFACTS / "dashboard-shipment-phone-full.png"), full_page=True
+        )
+    finally:
+        await phone.close()
