@@ -42,18 +42,35 @@ def _settings(**overrides: Any) -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+def _logging(level: str, log_format: str) -> None:
+    """Text for people, or one JSON object per line (with event, workflow and shipment ids)."""
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
 
 
 @click.group()
 @click.option("--log-level", default="info", show_default=True, envvar="FLEXHOOK_LOG_LEVEL")
-def main(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="FLEXHOOK_LOG_FORMAT",
+)
+def main(log_level: str, log_format: str) -> None:
     """flexhook: Flexport webhooks into shipment records and alerts."""
-    _logging(log_level)
+    _logging(log_level, log_format)
 
 
 @main.command()
@@ -91,6 +108,8 @@ def web(host: str, port: int) -> None:
             api_token=settings.api_token,
             max_body_bytes=settings.max_body_bytes,
             accept_sha1=settings.accept_sha1,
+            temporal_ui_url=settings.temporal_ui_url,
+            namespace=settings.temporal_namespace,
         ),
         engine=engine,
         starter_factory=starter,
@@ -125,6 +144,7 @@ def worker() -> None:
             address=settings.temporal_address,
             namespace=settings.temporal_namespace,
             task_queue=settings.task_queue,
+            metrics_address=settings.worker_metrics_address,
             records=RecordActivities(engine, eta_slip_hours=settings.eta_slip_hours),
             notifications=NotificationActivities(
                 engine, notifier, config_path=settings.resolved_notify_config

@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from app.models import (
     Booking,
@@ -193,3 +193,20 @@ RECORD_MODELS: dict[str, type[SQLModel]] = {
     "documents": Document,
     "containers": Container,
 }
+
+
+def count_events_by_status(session: Session) -> dict[str, int]:
+    rows = session.exec(
+        select(EventRecord.status, func.count()).group_by(col(EventRecord.status))
+    ).all()
+    return {status: int(count) for status, count in rows}
+
+
+def count_alerts(session: Session) -> dict[tuple[str, str], int]:
+    """Ledger rows by (kind, status)."""
+    rows = session.exec(
+        select(Notification.kind, Notification.status, func.count()).group_by(
+            col(Notification.kind), col(Notification.status)
+        )
+    ).all()
+    return {(kind, status): int(count) for kind, status, count in rows}

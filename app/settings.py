@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     templates_dir: Path | None = Field(default=None, alias="FLEXHOOK_TEMPLATES_DIR")
     public_url: str = Field(default="", alias="FLEXHOOK_PUBLIC_URL")
     temporal_ui_url: str = Field(default="", alias="FLEXHOOK_TEMPORAL_UI_URL")
+    worker_metrics_address: str | None = Field(
+        default=None, alias="FLEXHOOK_WORKER_METRICS_ADDRESS"
+    )
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,12 +24,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import db, queries, replay, spool, subscriptions
+from app.dashboard import dashboard_routes
 from app.events import MalformedEvent, parse_event
+from app.metrics import CONTENT_TYPE, WebMetrics
 from app.relay import SpoolRelay, TemporalBreaker
 from app.signature import SignatureError, verify
 from app.starter import EventStarter, TemporalUnavailable
@@ -71,6 +74,9 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
 }
 
 
+WEBHOOK_PATH = "/webhooks/flexport"
+
+
 @dataclass(frozen=True)
 class WebConfig:
     webhook_secrets: tuple[str, ...]
@@ -78,6 +84,8 @@ class WebConfig:
     max_body_bytes: int = 1024 * 1024
     accept_sha1: bool = False
     relay_idle_seconds: float = 1.0
+    temporal_ui_url: str = ""
+    namespace: str = "default"
 
 
 def _error(status: int, error: str, detail: str) -> JSONResponse:
@@ -86,6 +94,8 @@ def _error(status: int, error: str, detail: str) -> JSONResponse:
 
 async def _handle_error(request: Request, exc: Exception) -> Response:
     status, name = next(ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in ERROR_STATUS)
+    if request.url.path == WEBHOOK_PATH:
+        request.app.state.metrics.refused.labels(error=name).inc()
     return _error(status, name, str(exc) or name)
 
 
@@ -169,10 +179,16 @@ def create_app(
         body = await read_body(request, limit=config.max_body_bytes)
         verify(body, request.headers, config.webhook_secrets, accept_sha1=config.accept_sha1)
         event = parse_event(body)
+        started = time.perf_counter()
         text = body.decode("utf-8")
         received_at = datetime.now(UTC)
         state = request.app.state
         workflow_id = workflow_id_for(event.event_id)
+        fields = {
+            "event_id": event.event_id,
+            "workflow_id": workflow_id,
+            "shipment_id": event.shipment_id,
+        }
         status: str
         if not state.breaker.is_open:
             try:
@@ -181,20 +197,26 @@ def create_app(
             except TemporalUnavailable as exc:
                 state.breaker.trip()
                 log.warning(
-                    "event %s (%s): Temporal unavailable (%s)", event.event_id, event.type, exc
+                    "event %s (%s): Temporal unavailable (%s), spooling",
+                    event.event_id,
+                    event.type,
+                    exc,
+                    extra=fields,
                 )
         if state.breaker.is_open:
             try:
                 status = await write(spool.enqueue, event=event, body=text, received_at=received_at)
             except SQLAlchemyError as exc:
                 log.error(
-                    "event %s (%s) not kept: database unavailable too", event.event_id, event.type
+                    "event %s not kept: the database is unavailable too",
+                    event.event_id,
+                    extra=fields,
                 )
                 raise Unavailable("Temporal and the database are unavailable; retry later") from exc
             state.relay.wake()
-        log.info(
-            "event %s (%s, shipment %s): %s", event.event_id, event.type, event.shipment_id, status
-        )
+        state.metrics.received.labels(category=event.category, outcome=status).inc()
+        state.metrics.ack_seconds.observe(time.perf_counter() - started)
+        log.info("event %s (%s): %s", event.event_id, event.type, status, extra=fields)
         return JSONResponse(
             {"status": status, "event_id": event.event_id, "workflow_id": workflow_id}
         )
@@ -226,18 +248,33 @@ def create_app(
         stats = await query(spool.stats)
         return JSONResponse(stats.as_json(now=datetime.now(UTC)))
 
-    async def replay_event(request: Request) -> Response:
-        event_id = request.path_params["event_id"]
+    async def redrive(event_id: str) -> str | None:
+        """Run a logged event again (`None` if there is no such event)."""
         found = await query(replay.candidates, event_id=event_id)
         if not found:
-            return _error(404, "not_found", "no such event")
-        status = await replay.replay(found[0], starter=request.app.state.starter)
+            return None
+        status = await replay.replay(found[0], starter=app.state.starter)
         if found[0].status == "queued":
             await write(spool.forget, event_id=event_id)
-        log.info("event %s replayed by an operator: %s", event_id, status)
+        log.info(
+            "event %s replayed by an operator: %s", event_id, status, extra={"event_id": event_id}
+        )
+        return status
+
+    async def replay_event(request: Request) -> Response:
+        event_id = request.path_params["event_id"]
+        status = await redrive(event_id)
+        if status is None:
+            return _error(404, "not_found", "no such event")
         return JSONResponse(
             {"status": status, "event_id": event_id, "workflow_id": workflow_id_for(event_id)}
         )
+
+    async def dashboard_replay(event_id: str) -> str:
+        status = await redrive(event_id)
+        if status is None:
+            raise LookupError(f"no event {event_id}")
+        return status
 
     async def shipments(request: Request) -> Response:
         rows = await query(
@@ -335,8 +372,13 @@ def create_app(
             return _error(404, "not_found", f"no such record in {kind}")
         return JSONResponse(found)
 
+    async def metrics(request: Request) -> Response:
+        text = await run_in_threadpool(request.app.state.metrics.render)
+        return Response(text, media_type=CONTENT_TYPE)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.metrics = WebMetrics(engine)
         app.state.starter = starter = await starter_factory()
         app.state.breaker = breaker = TemporalBreaker()
         app.state.relay = relay = SpoolRelay(
@@ -366,13 +408,27 @@ def create_app(
         ],
         middleware=[Middleware(BearerTokenMiddleware, token=config.api_token)],
     )
-    return Starlette(
+    dashboard = Mount(
+        "/dashboard",
+        routes=dashboard_routes(
+            engine=engine,
+            api_token=config.api_token,
+            temporal_ui_url=config.temporal_ui_url,
+            namespace=config.namespace,
+            replay=dashboard_replay,
+        ),
+    )
+    app = Starlette(
         routes=[
-            Route("/webhooks/flexport", receive_webhook, methods=["POST"]),
+            Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            Route("/", lambda request: RedirectResponse("/dashboard/")),
             api,
+            dashboard,
         ],
         exception_handlers={cls: _handle_error for cls in ERROR_STATUS},
         lifespan=lifespan,
     )
+    return app

@@ -8,6 +8,7 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
@@ -62,11 +63,13 @@ async def ensure_search_attributes(client: Client, *, namespace: str) -> None:
         )
 
 
-async def connect(address: str, *, namespace: str, attempts: int = 60) -> Client:
+async def connect(
+    address: str, *, namespace: str, runtime: Runtime | None = None, attempts: int = 60
+) -> Client:
     """Connect to Temporal, waiting up to `attempts` seconds for it to come up."""
     for attempt in range(attempts):
         try:
-            return await Client.connect(address, namespace=namespace)
+            return await Client.connect(address, namespace=namespace, runtime=runtime)
         except RuntimeError:
             if attempt == attempts - 1:
                 raise
@@ -81,9 +84,19 @@ async def serve(
     task_queue: str,
     records: RecordActivities,
     notifications: NotificationActivities,
+    metrics_address: str | None = None,
 ) -> None:
-    """Run a worker until SIGINT or SIGTERM, then drain it and return."""
-    client = await connect(address, namespace=namespace)
+    """Run a worker until SIGINT or SIGTERM, then drain it and return.
+
+    With `metrics_address` (host:port), Temporal's own Prometheus metrics of this worker are
+    served there at /metrics: task latencies, slots, activity outcomes.
+    """
+    runtime = None
+    if metrics_address:
+        runtime = Runtime(
+            telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=metrics_address))
+        )
+    client = await connect(address, namespace=namespace, runtime=runtime)
     await ensure_search_attributes(client, namespace=namespace)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
