@@ -79,8 +79,8 @@ def main(log_level: str, log_format: str) -> None:
 def web(host: str, port: int) -> None:
     """Serve the webhook endpoint and the API (against TEMPORAL_ADDRESS)."""
     import uvicorn
-    from temporalio.client import Client
 
+    from app import temporal_client
     from app.starter import EventStarter
     from app.web import WebConfig, create_app
 
@@ -93,8 +93,8 @@ def web(host: str, port: int) -> None:
     engine = _engine(settings)
 
     async def starter() -> EventStarter:
-        client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+        client = await temporal_client.connect(
+            address=settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
         )
         return EventStarter(
             client,
@@ -277,10 +277,9 @@ def replay(
     from collections import Counter
 
     from sqlmodel import Session
-    from temporalio.client import Client
 
     from app import replay as redrive
-    from app import spool
+    from app import spool, temporal_client
     from app.starter import EventStarter, TemporalUnavailable
 
     settings = _settings()
@@ -302,8 +301,8 @@ def replay(
 
     async def run() -> Counter[str]:
         try:
-            client = await Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace
+            client = await temporal_client.connect(
+                address=settings.temporal_address, namespace=settings.temporal_namespace
             )
         except RuntimeError as exc:
             raise click.ClickException(f"Temporal at {settings.temporal_address}: {exc}") from None

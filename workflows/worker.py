@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 
 from activities.notifications import NotificationActivities
 from activities.records import RecordActivities
+from app import temporal_client
 from workflows.event import FlexportEventWorkflow
 
 ACTIVITY_THREADS = 16
@@ -69,7 +70,9 @@ async def connect(
     """Connect to Temporal, waiting up to `attempts` seconds for it to come up."""
     for attempt in range(attempts):
         try:
-            return await Client.connect(address, namespace=namespace, runtime=runtime)
+            return await temporal_client.connect(
+                address=address, namespace=namespace, runtime=runtime
+            )
         except RuntimeError:
             if attempt == attempts - 1:
                 raise
