@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -11,9 +12,12 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
-from sqlmodel import create_engine
+from sqlmodel import Session, create_engine
+from starlette.concurrency import run_in_threadpool
 
 from app import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+T = TypeVar("T")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -72,6 +76,21 @@ def check_schema(engine: Engine) -> None:
             f"the database schema is at {current or 'nothing'} but flexhook needs {head}: "
             "run `flexhook db upgrade`"
         )
+
+
+async def in_session(
+    engine: Engine, fn: Callable[..., T], /, *, commit: bool = False, **kwargs: Any
+) -> T:
+    """`fn(session, **kwargs)` on a worker thread, off the event loop; committed if `commit`."""
+
+    def run() -> T:
+        with Session(engine) as session:
+            result = fn(session, **kwargs)
+            if commit:
+                session.commit()
+            return result
+
+    return await run_in_threadpool(run)
 
 
 def ping(engine: Engine) -> None:

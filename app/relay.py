@@ -15,10 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
-from app import spool
+from app import db, spool
 from app.events import MalformedEvent, parse_event
 from app.starter import EventStarter, TemporalUnavailable
 
@@ -95,15 +93,7 @@ class SpoolRelay:
         self._breaker.reset()
 
     async def _run(self, fn: Callable[..., T], **kwargs: Any) -> T:
-        """`fn(session, **kwargs)` in one committed transaction, off the event loop."""
-
-        def run() -> T:
-            with Session(self._engine) as session:
-                result = fn(session, **kwargs)
-                session.commit()
-                return result
-
-        return await run_in_threadpool(run)
+        return await db.in_session(self._engine, fn, commit=True, **kwargs)
 
     async def drain_once(self) -> int:
         """Start one batch of spooled events; return how many Temporal took."""

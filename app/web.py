@@ -160,20 +160,10 @@ def create_app(
     """The ASGI app. `starter_factory` runs once at start-up (it connects to Temporal)."""
 
     async def query(fn: Callable[..., Any], **kwargs: Any) -> Any:
-        def run() -> Any:
-            with Session(engine) as session:
-                return fn(session, **kwargs)
-
-        return await run_in_threadpool(run)
+        return await db.in_session(engine, fn, **kwargs)
 
     async def write(fn: Callable[..., Any], **kwargs: Any) -> Any:
-        def run() -> Any:
-            with Session(engine) as session:
-                result = fn(session, **kwargs)
-                session.commit()
-                return result
-
-        return await run_in_threadpool(run)
+        return await db.in_session(engine, fn, commit=True, **kwargs)
 
     async def receive_webhook(request: Request) -> Response:
         body = await read_body(request, limit=config.max_body_bytes)
