@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -41,28 +42,36 @@ class EventStarter:
         finished success run again; otherwise only a failed, terminated or cancelled one may."""
         workflow_id = workflow_id_for(event.event_id)
         try:
-            await self._client.start_workflow(
-                FlexportEventWorkflow.run,
-                EventInput(event_id=event.event_id, body=body, received_at=received_at.isoformat()),
-                id=workflow_id,
-                task_queue=self._task_queue,
-                id_reuse_policy=(
-                    WorkflowIDReusePolicy.ALLOW_DUPLICATE
-                    if rerun
-                    else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
-                ),
-                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                search_attributes=search_attributes.for_event(
-                    shipment_id=event.shipment_id, event_type=event.type, category=event.category
-                ),
-                static_summary=_summary(event),
-                rpc_timeout=self._rpc_timeout,
-            )
+            # The SDK retries an unavailable server for up to 10 s on its own; the whole start,
+            # not just one attempt, must fit the start timeout. A start cut short that did reach
+            # the server is harmless: the spool starts it again and Temporal says duplicate.
+            async with asyncio.timeout(self._rpc_timeout.total_seconds()):
+                await self._start(event, body=body, received_at=received_at, rerun=rerun)
         except WorkflowAlreadyStartedError:
             return StartResult(status="duplicate", workflow_id=workflow_id)
         except (RPCError, RuntimeError, TimeoutError) as exc:
             raise TemporalUnavailable(type(exc).__name__) from exc
         return StartResult(status="accepted", workflow_id=workflow_id)
+
+    async def _start(self, event: Event, *, body: str, received_at: datetime, rerun: bool) -> None:
+        workflow_id = workflow_id_for(event.event_id)
+        await self._client.start_workflow(
+            FlexportEventWorkflow.run,
+            EventInput(event_id=event.event_id, body=body, received_at=received_at.isoformat()),
+            id=workflow_id,
+            task_queue=self._task_queue,
+            id_reuse_policy=(
+                WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                if rerun
+                else WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY
+            ),
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=search_attributes.for_event(
+                shipment_id=event.shipment_id, event_type=event.type, category=event.category
+            ),
+            static_summary=_summary(event),
+            rpc_timeout=self._rpc_timeout,
+        )
 
     async def check(self) -> None:
         """Raise `TemporalUnavailable` unless the frontend answers its health check."""
