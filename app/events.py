@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -171,7 +172,7 @@ def parse_event(body: bytes) -> Event:
     except UnicodeDecodeError as exc:
         raise MalformedEvent(f"body is not UTF-8 ({exc.reason} at byte {exc.start})") from None
     try:
-        payload = json.loads(text)
+        payload = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise MalformedEvent("body is nested too deeply") from None
     except ValueError as exc:
@@ -213,6 +214,17 @@ def parse_event(body: bytes) -> Event:
         occurred_at_raw=_str(data.get("occurred_at")) or _str(payload.get("occurred_at")),
         payload=payload,
     )
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
 
 
 def _has_lone_surrogate(payload: Json) -> bool:

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from app import db, spool
 from app.events import MalformedEvent, parse_event
-from app.starter import EventStarter, TemporalUnavailable
+from app.starter import EventRejected, EventStarter, TemporalUnavailable
 
 log = logging.getLogger("flexhook.relay")
 T = TypeVar("T")
@@ -112,6 +112,12 @@ class SpoolRelay:
                 continue
             try:
                 await self._starter.start(event, body=item.body, received_at=item.received_at)
+            except EventRejected as exc:  # never retry what Temporal refuses for good
+                log.error("spooled event %s refused by Temporal: %s", item.event_id, exc)
+                await self._run(
+                    spool.reject, spool_id=item.spool_id, event_id=item.event_id, error=str(exc)
+                )
+                continue
             except TemporalUnavailable as exc:
                 self._breaker.trip()
                 for rest in leased[index:]:

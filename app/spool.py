@@ -101,6 +101,15 @@ def remove(session: Session, *, spool_id: int) -> None:
         session.delete(spooled)
 
 
+def reject(session: Session, *, spool_id: int, event_id: str, error: str) -> None:
+    """Temporal refused a spooled event for good: out of the spool, `failed` in the log."""
+    remove(session, spool_id=spool_id)
+    row = session.get(EventRecord, event_id)
+    if row is not None:
+        row.status = "failed"
+        row.error = error[:2000]
+
+
 def forget(session: Session, *, event_id: str) -> None:
     """Drop an event's spool row once it was started some other way (a redrive)."""
     spooled = session.exec(select(SpooledEvent).where(SpooledEvent.event_id == event_id)).first()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -10,7 +11,7 @@ from typing import Literal
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from app.events import Event
 from workflows import search_attributes
@@ -19,6 +20,31 @@ from workflows.event import EventInput, FlexportEventWorkflow, workflow_id_for
 
 class TemporalUnavailable(Exception):
     """Temporal did not take the start request (unreachable, or no answer in time)."""
+
+
+class EventRejected(Exception):
+    """Temporal answered and refused this event for good (it will never start it)."""
+
+
+class EventTooLarge(EventRejected):
+    """The event would exceed Temporal's payload limit once encoded as the workflow input."""
+
+
+# Temporal refuses payloads over 2 MB by default. The body travels JSON-encoded with ASCII
+# escapes, where one character can take up to 12 bytes (an emoji becomes two \uXXXX escapes).
+MAX_ENCODED_BODY = 1_500_000
+_WORST_BYTES_PER_CHARACTER = 12
+
+
+def ensure_fits(body: str) -> None:
+    """Raise `EventTooLarge` if `body` would not fit in a workflow input."""
+    if len(body) * _WORST_BYTES_PER_CHARACTER <= MAX_ENCODED_BODY:
+        return  # too small to exceed it whatever it holds
+    encoded = len(json.dumps(body))  # how Temporal's JSON converter writes a string
+    if encoded > MAX_ENCODED_BODY:
+        raise EventTooLarge(
+            f"the body takes {encoded} bytes once encoded for Temporal (at most {MAX_ENCODED_BODY})"
+        )
 
 
 @dataclass(frozen=True)
@@ -49,7 +75,11 @@ class EventStarter:
                 await self._start(event, body=body, received_at=received_at, rerun=rerun)
         except WorkflowAlreadyStartedError:
             return StartResult(status="duplicate", workflow_id=workflow_id)
-        except (RPCError, RuntimeError, TimeoutError) as exc:
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+                raise EventRejected(f"Temporal refused the event: {exc.message}") from exc
+            raise TemporalUnavailable(type(exc).__name__) from exc
+        except (RuntimeError, TimeoutError) as exc:
             raise TemporalUnavailable(type(exc).__name__) from exc
         return StartResult(status="accepted", workflow_id=workflow_id)
 

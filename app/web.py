@@ -22,9 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -34,7 +35,13 @@ from app.events import MalformedEvent, parse_event
 from app.metrics import CONTENT_TYPE, WebMetrics
 from app.relay import SpoolRelay, TemporalBreaker
 from app.signature import SignatureError, verify
-from app.starter import EventStarter, TemporalUnavailable
+from app.starter import (
+    EventRejected,
+    EventStarter,
+    EventTooLarge,
+    TemporalUnavailable,
+    ensure_fits,
+)
 from app.subscriptions import InvalidSubscription
 from workflows.event import workflow_id_for
 
@@ -69,6 +76,8 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidSubscription: (400, "invalid_subscription"),
     BodyTooLarge: (413, "body_too_large"),
     UnsupportedEncoding: (415, "unsupported_encoding"),
+    EventTooLarge: (413, "body_too_large"),
+    EventRejected: (422, "rejected_by_temporal"),
     TemporalUnavailable: (503, "temporal_unavailable"),
     Unavailable: (503, "unavailable"),
 }
@@ -97,6 +106,18 @@ async def _handle_error(request: Request, exc: Exception) -> Response:
     if request.url.path == WEBHOOK_PATH:
         request.app.state.metrics.refused.labels(error=name).inc()
     return _error(status, name, str(exc) or name)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing's own refusals (404, 405) in the JSON shape of every other one; the dashboard
+    keeps Starlette's plain text."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/dashboard"):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    name = exc.detail.lower().replace(" ", "_")
+    return JSONResponse(
+        {"error": name, "detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 async def read_body(request: Request, *, limit: int) -> bytes:
@@ -142,13 +163,19 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
+def _is_number(value: str) -> bool:
+    """ASCII digits only: `isdigit` alone admits ² and other digits `int` refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def _int_param(request: Request, name: str) -> int | None:
+    """A non-negative integer parameter; absurdly long ones count as huge (and get clamped)."""
     value = request.query_params.get(name)
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not _is_number(value):
         raise BadRequest(f"{name} must be a positive integer")
-    return int(value)
+    return int(value) if len(value) <= 9 else 10**9
 
 
 def create_app(
@@ -171,6 +198,7 @@ def create_app(
         event = parse_event(body)
         started = time.perf_counter()
         text = body.decode("utf-8")
+        ensure_fits(text)
         received_at = datetime.now(UTC)
         state = request.app.state
         workflow_id = workflow_id_for(event.event_id)
@@ -304,7 +332,7 @@ def create_app(
             return JSONResponse({"subscribers": [subscriptions.as_json(s) for s in found]})
         try:
             body = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BadRequest("body is not JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("url"), str):
             raise BadRequest('expected {"url": "<apprise url>", "kinds": [...]}')
@@ -330,7 +358,7 @@ def create_app(
 
     async def subscriber(request: Request) -> Response:
         sid = request.path_params["sid"]
-        if not sid.isdigit():
+        if not _is_number(sid) or len(sid) > 18:
             return _error(404, "not_found", "no such subscriber")
         removed = await write(
             subscriptions.remove_subscription,
@@ -418,7 +446,8 @@ def create_app(
             api,
             dashboard,
         ],
-        exception_handlers={cls: _handle_error for cls in ERROR_STATUS},
+        exception_handlers={HTTPException: _http_error}
+        | {cls: _handle_error for cls in ERROR_STATUS},
         lifespan=lifespan,
     )
     return app
