@@ -40,6 +40,7 @@ from tests.integration.harness import (
     temporal_binary,
 )
 from tests.integration.postgres import PostgresServer, running_postgres
+from tests.log_registry import register_secret
 from workflows.search_attributes import dev_server_flags
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
@@ -96,6 +97,8 @@ async def make_stack(
             eta_slip_hours: float = 24.0,
             database_url: str | None = None,
             workers: int = 1,
+            accept_sha1: bool = False,
+            webhook_secrets: tuple[str, ...] | None = None,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -133,8 +136,11 @@ async def make_stack(
                     executor=executor,
                 )
                 await exits.enter_async_context(worker)
-            secret = secrets.token_urlsafe(24)
+            webhook_secrets = webhook_secrets or (secrets.token_urlsafe(24),)
+            secret = webhook_secrets[0]
             api_token = secrets.token_urlsafe(24)
+            for value in (*webhook_secrets, api_token):
+                register_secret(value)
 
             async def starter() -> EventStarter:
                 return EventStarter(
@@ -143,7 +149,10 @@ async def make_stack(
 
             app = create_app(
                 config=WebConfig(
-                    webhook_secrets=(secret,), api_token=api_token, max_body_bytes=max_body_bytes
+                    webhook_secrets=webhook_secrets,
+                    api_token=api_token,
+                    max_body_bytes=max_body_bytes,
+                    accept_sha1=accept_sha1,
                 ),
                 engine=engine,
                 starter_factory=starter,

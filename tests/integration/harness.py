@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
 from app.signature import sign
+from tests.log_registry import register_payload
 from workflows.event import workflow_id_for
 
 
@@ -94,6 +95,7 @@ class Stack:
     async def post(
         self, body: bytes, *, secret: str | None = None, headers: dict[str, str] | None = None
     ) -> httpx.Response:
+        register_payload(body)
         signed = {
             "content-type": "application/json",
             "x-hub-signature-256": sign(body, secret or self.secret),
