@@ -482,6 +482,7 @@ def banner(config: DevConfig, dev_secrets: DevSecrets) -> str:
             "flexhook dev is running; Ctrl-C stops everything.",
             "",
             f"  Web:            {config.web_url}",
+            f"  Dashboard:      {config.web_url}/dashboard/  (sign in with the API token)",
             f"  Webhook:        {config.webhook_url}",
             f"  Temporal:       {config.temporal_address}",
             f"  Temporal UI:    {config.ui_url}",
