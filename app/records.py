@@ -200,6 +200,17 @@ def _location_values(location: Location | None) -> dict[str, Any]:
     }
 
 
+def _merge_record(
+    session: Session, model: Any, facts: Any, *, key: str, stamp: str, now: datetime
+) -> None:
+    """Create or lock the row that `facts.<key>` names and merge the other facts into it."""
+    values = asdict(facts)
+    ident = values.pop(key)
+    row = _get_for_update(session, model, ident) or model(id=ident)
+    merge(row, stamp, values, now=now)
+    session.add(row)
+
+
 def _get_for_update(session: Session, model: Any, key: str) -> Any:
     primary_key = next(iter(model.__table__.primary_key.columns)).name
     statement = select(model).where(getattr(model, primary_key) == key).with_for_update()
@@ -221,41 +232,20 @@ def _apply_facts(
             session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now
         )
     if facts.booking is not None:
-        booking = _get_for_update(session, Booking, facts.booking.booking_id)
-        booking = booking or Booking(id=facts.booking.booking_id)
-        merge(
-            booking,
-            stamp,
-            {
-                "shipment_id": facts.booking.shipment_id,
-                "status": facts.booking.status,
-                "cargo_ready_date": facts.booking.cargo_ready_date,
-            },
+        _merge_record(session, Booking, facts.booking, key="booking_id", stamp=stamp, now=now)
+    if facts.purchase_order is not None:
+        _merge_record(
+            session,
+            PurchaseOrder,
+            facts.purchase_order,
+            key="purchase_order_id",
+            stamp=stamp,
             now=now,
         )
-        session.add(booking)
-    if facts.purchase_order is not None:
-        po = facts.purchase_order
-        order = _get_for_update(session, PurchaseOrder, po.purchase_order_id)
-        order = order or PurchaseOrder(id=po.purchase_order_id)
-        values = asdict(po)
-        values.pop("purchase_order_id")
-        merge(order, stamp, values, now=now)
-        session.add(order)
     if facts.invoice is not None:
-        invoice = _get_for_update(session, Invoice, facts.invoice.invoice_id)
-        invoice = invoice or Invoice(id=facts.invoice.invoice_id)
-        values = asdict(facts.invoice)
-        values.pop("invoice_id")
-        merge(invoice, stamp, values, now=now)
-        session.add(invoice)
+        _merge_record(session, Invoice, facts.invoice, key="invoice_id", stamp=stamp, now=now)
     if facts.document is not None:
-        document = _get_for_update(session, Document, facts.document.document_id)
-        document = document or Document(id=facts.document.document_id)
-        values = asdict(facts.document)
-        values.pop("document_id")
-        merge(document, stamp, values, now=now)
-        session.add(document)
+        _merge_record(session, Document, facts.document, key="document_id", stamp=stamp, now=now)
     for container_facts in facts.containers:
         container = _get_for_update(session, Container, container_facts.container_number)
         container = container or Container(number=container_facts.container_number)

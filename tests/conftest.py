@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from tests import log_registry
+from tests.integration.harness import Inbox, free_port
 
 # Loggers made verbose for the session, so that their DEBUG records are checked too. Apprise at
 # 1 (its TRACE) is what the notifier's redaction filter guards against. `temporalio.workflow` and
@@ -99,3 +101,16 @@ def _report(leaks: list[log_registry.Leak]) -> list[str]:
         "the run fails whatever the tests said:",
         *(f"  {leak}" for leak in leaks),
     ]
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()

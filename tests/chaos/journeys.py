@@ -15,25 +15,9 @@ from sqlmodel import Session
 from app import db, queries, records
 from app.events import parse_event
 from app.models import Document, Invoice
-from tests.integration.harness import load_sample
+from tests.integration.harness import JOURNEY, load_sample
 from workflows.event import workflow_id_for
 
-# The Flexport-format samples that follow shipment 418563 from creation to the empty return.
-JOURNEY = (
-    "01_shipment_created",
-    "04_schedule_confirmed",
-    "05_container_loaded_on_board",
-    "06_leg_departed",
-    "07_eta_updated",
-    "09_leg_arrived",
-    "11_customs_released",
-    "13_out_for_delivery",
-    "14_leg_delivered",
-    "15_delivered_in_full",
-    "16_invoice_shared",
-    "18_container_empty_returned",
-    "19_document_created",
-)
 SHIPMENT_ID = "418563"
 CONTAINER_NUMBER = "CSNU7261843"
 INVOICE_ID = "q7Xk2LpRTu-9vWc0aB1n3g"

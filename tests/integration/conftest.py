@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -31,11 +30,9 @@ from app.web import WebConfig, create_app
 from notifications.notifier import Notifier
 from notifications.render import Renderer
 from tests.integration.harness import (
-    Inbox,
     Samples,
     Stack,
     StackFactory,
-    free_port,
     serve_app,
     temporal_binary,
 )
@@ -175,19 +172,6 @@ async def make_stack(
 @pytest.fixture
 async def stack(make_stack: StackFactory) -> Stack:
     return await make_stack()
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    """A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives."""
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

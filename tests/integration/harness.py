@@ -47,6 +47,24 @@ def free_port() -> int:
 # -- samples with ids of their own --------------------------------------------------------------
 
 
+# The Flexport-format samples that follow shipment 418563 from creation to the empty return.
+JOURNEY = (
+    "01_shipment_created",
+    "04_schedule_confirmed",
+    "05_container_loaded_on_board",
+    "06_leg_departed",
+    "07_eta_updated",
+    "09_leg_arrived",
+    "11_customs_released",
+    "13_out_for_delivery",
+    "14_leg_delivered",
+    "15_delivered_in_full",
+    "16_invoice_shared",
+    "18_container_empty_returned",
+    "19_document_created",
+)
+
+
 def sample_names() -> list[str]:
     files = resources.files("app").joinpath("samples").iterdir()
     return sorted(f.name.removesuffix(".json") for f in files if f.name.endswith(".json"))
