@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-postgres lint install install-test system-deps clean
+.PHONY: run test test-postgres lint install install-test system-deps bench clean
 
 # Create or refresh the virtualenv; the stamp file makes reinstalling idempotent and cheap.
 $(BIN)/python:
@@ -46,6 +46,10 @@ test: install-test system-deps
 # The integration tests again, on a PostgreSQL server the tests start themselves.
 test-postgres: install-test system-deps
 	FLEXHOOK_TEST_DATABASE=postgresql $(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+# The benchmark (about 10 minutes; not part of the tests). BENCH_ARGS=--quick for a short run.
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: install-test
 	$(BIN)/python -m pip install --quiet ruff mypy

@@ -1,0 +1,207 @@
+"""A large stored history, written straight into flexhook's SQLite database in bulk.
+
+Shipment k has `EVENTS_PER_SHIPMENT` processed events in the log (compact sample payloads with
+their own ids), `MILESTONES_PER_SHIPMENT` milestones and `CONTAINERS_PER_SHIPMENT` containers,
+so every shipment answers `GET /api/shipments/{id}` with the same shape whatever the store's size.
+Shipments are written interleaved, a window of them at a time, so one shipment's rows are spread
+over the tables as they would be after months of deliveries.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from app.events import parse_event
+from bench import payloads
+
+EVENTS_PER_SHIPMENT = 25
+MILESTONES_PER_SHIPMENT = 8
+CONTAINERS_PER_SHIPMENT = 2
+MILESTONES = (
+    "cargo_ready",
+    "departed",
+    "arrived",
+    "departed",
+    "arrived",
+    "customs_cleared",
+    "out_for_delivery",
+    "delivered",
+)
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
+BATCH = 20_000
+
+
+def shipment_id(k: int) -> str:
+    return str(7_000_000 + k)
+
+
+def _stamp(when: datetime) -> str:
+    # How SQLAlchemy stores a UTC column on SQLite (see app.models.UTCDateTime).
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+class _Kinds:
+    """The compact samples, parsed once: (template, type, category, name)."""
+
+    def __init__(self) -> None:
+        self.milestone: tuple[payloads.Template, str, str, str] | None = None
+        self.others: list[tuple[payloads.Template, str, str, str]] = []
+        for template in payloads.templates(compact_only=True):
+            event = parse_event(template.render("x", "1").encode("utf-8"))
+            kind = (template, event.type, event.category, event.classification.name)
+            if event.milestone and self.milestone is None:
+                self.milestone = kind
+            else:
+                self.others.append(kind)
+        assert self.milestone is not None, "no compact milestone sample"
+
+
+def _rows(first: int, count: int, window: int) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """(table, row) for shipments [first, first + count), interleaved `window` at a time."""
+    kinds = _Kinds()
+    assert kinds.milestone is not None
+    for block in range(first, first + count, window):
+        shipments = range(block, min(block + window, first + count))
+        for k in shipments:
+            sid = shipment_id(k)
+            at = EPOCH + timedelta(minutes=k)
+            yield (
+                "shipment",
+                (
+                    sid,
+                    f"Bench shipment {k}",
+                    "ocean",
+                    "delivered",
+                    _stamp(at),
+                    "Los Angeles, CA",
+                    "USLAX",
+                    "US",
+                    "America/Los_Angeles",
+                    _stamp(at),
+                    _stamp(at),
+                    _stamp(at + timedelta(days=20)),
+                    _stamp(at + timedelta(days=18)),
+                    _stamp(at + timedelta(days=21)),
+                    _stamp(at + timedelta(days=23)),
+                    _stamp(at + timedelta(days=23)),
+                    "{}",
+                ),
+            )
+            for c in range(CONTAINERS_PER_SHIPMENT):
+                yield (
+                    "container",
+                    (
+                        f"BNCH{k:07d}{c}",
+                        sid,
+                        str(k * 10 + c),
+                        "dry",
+                        "40ft",
+                        f"SL{k}{c}",
+                        "delivered",
+                        _stamp(at),
+                        "Los Angeles, CA",
+                        "USLAX",
+                        "US",
+                        "{}",
+                    ),
+                )
+        for seq in range(EVENTS_PER_SHIPMENT):
+            for k in shipments:
+                sid = shipment_id(k)
+                n = k * EVENTS_PER_SHIPMENT + seq
+                event_id = f"seed-{n:09d}"
+                when = EPOCH + timedelta(minutes=k, hours=seq)
+                if seq < MILESTONES_PER_SHIPMENT:
+                    template, type_, category, name = kinds.milestone
+                    yield (
+                        "milestone",
+                        (
+                            event_id,
+                            sid,
+                            MILESTONES[seq],
+                            _stamp(when),
+                            "Yantian, China",
+                            "CNYTN",
+                            "CN",
+                            "Asia/Shanghai",
+                            0,
+                        ),
+                    )
+                else:
+                    template, type_, category, name = kinds.others[seq % len(kinds.others)]
+                yield (
+                    "event",
+                    (
+                        event_id,
+                        type_,
+                        category,
+                        name,
+                        sid,
+                        _stamp(when),
+                        _stamp(when + timedelta(minutes=3)),
+                        _stamp(when + timedelta(minutes=3)),
+                        "processed",
+                        f"flexport-event-{event_id}",
+                        template.render(event_id, sid),
+                        "[]",
+                    ),
+                )
+
+
+INSERTS = {
+    "shipment": "INSERT INTO shipment (id, name, transportation_mode, status, status_at, "
+    "location_name, location_unlocode, location_country, location_timezone, estimated_departure, "
+    "actual_departure, estimated_arrival, previous_estimated_arrival, actual_arrival, "
+    "delivered_at, updated_at, versions) VALUES (" + ",".join("?" * 17) + ")",
+    "container": "INSERT INTO container (number, shipment_id, flexport_id, container_type, "
+    "container_size, seal_number, last_event, last_event_at, location_name, location_unlocode, "
+    "location_country, versions) VALUES (" + ",".join("?" * 12) + ")",
+    "milestone": "INSERT INTO milestone (event_id, shipment_id, milestone, occurred_at, "
+    "location_name, location_unlocode, location_country, location_timezone, late) "
+    "VALUES (" + ",".join("?" * 9) + ")",
+    "event": "INSERT INTO event (event_id, type, category, name, shipment_id, occurred_at, "
+    "received_at, processed_at, status, workflow_id, payload, alerts) "
+    "VALUES (" + ",".join("?" * 12) + ")",
+}
+
+
+def seed(database: Path, *, first_shipment: int, shipments: int, window: int = 1000) -> int:
+    """Add `shipments` shipments' history to `database` (schema already there); return events."""
+    connection = sqlite3.connect(database, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=OFF")
+        connection.execute("PRAGMA cache_size=-262144")
+        pending: dict[str, list[tuple[object, ...]]] = {table: [] for table in INSERTS}
+        events = 0
+
+        def flush() -> None:
+            connection.execute("BEGIN")
+            for table, rows in pending.items():
+                if rows:
+                    connection.executemany(INSERTS[table], rows)
+                    rows.clear()
+            connection.execute("COMMIT")
+
+        for table, row in _rows(first_shipment, shipments, window):
+            pending[table].append(row)
+            if table == "event":
+                events += 1
+                if events % BATCH == 0:
+                    flush()
+        flush()
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return events
+    finally:
+        connection.close()
+
+
+def count_events(database: Path) -> int:
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        return int(connection.execute("SELECT count(*) FROM event").fetchone()[0])
+    finally:
+        connection.close()
