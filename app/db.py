@@ -19,6 +19,9 @@ from app import models  # noqa: F401  (registers the tables on SQLModel.metadata
 
 T = TypeVar("T")
 
+# Execution option of sessions that only read (`in_session(..., commit=False)`).
+READ_ONLY = "flexhook_read_only"
+
 
 def create_db_engine(url: str) -> Engine:
     """An engine for `url`. SQLite files get WAL, a busy timeout and write-locking transactions."""
@@ -41,9 +44,12 @@ def create_db_engine(url: str) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        # Take the write lock up front: read-modify-write of one shipment by two workers then
-        # serializes instead of failing on a lock upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front: read-modify-write of one shipment by two workers
+        # then serializes instead of failing on a lock upgrade. Readers never queue for it.
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -81,10 +87,13 @@ def check_schema(engine: Engine) -> None:
 async def in_session(
     engine: Engine, fn: Callable[..., T], /, *, commit: bool = False, **kwargs: Any
 ) -> T:
-    """`fn(session, **kwargs)` on a worker thread, off the event loop; committed if `commit`."""
+    """`fn(session, **kwargs)` on a worker thread, off the event loop; committed if `commit`,
+    else in a read-only transaction that waits for no writer (SQLite)."""
+
+    bind = engine if commit else engine.execution_options(**{READ_ONLY: True})
 
     def run() -> T:
-        with Session(engine) as session:
+        with Session(bind) as session:
             result = fn(session, **kwargs)
             if commit:
                 session.commit()

@@ -181,6 +181,9 @@ def parse_event(body: bytes) -> Event:
         raise MalformedEvent(f"body is a JSON {type(payload).__name__}, not an object")
     if "\\u" in text and _has_lone_surrogate(payload):
         raise MalformedEvent("body holds an unpaired UTF-16 surrogate escape")
+    if "\\u0000" in text and _holds_nul(payload):
+        # Valid JSON, but PostgreSQL's text columns cannot store it.
+        raise MalformedEvent("body holds a NUL character (\\u0000)")
     event_type = payload.get("type")
     if not isinstance(event_type, str) or not event_type.strip():
         raise MalformedEvent("body has no `type` string")
@@ -225,6 +228,22 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text[:20]} is out of range")
     return value
+
+
+def _holds_nul(payload: Json) -> bool:
+    """Whether any key or string in the document holds U+0000 (iterative: no recursion limit)."""
+    pending: list[object] = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _has_lone_surrogate(payload: Json) -> bool:

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -139,6 +140,25 @@ async def read_body(request: Request, *, limit: int) -> bytes:
             raise BodyTooLarge(f"body is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class NulGuardMiddleware:
+    """A NUL character in the path or query is never meaningful, and PostgreSQL cannot compare
+    text with one: refuse it before any handler sees it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"]
+            or "\x00" in unquote_plus(scope["query_string"].decode("latin-1"))
+        ):
+            await _error(400, "bad_request", "NUL characters are not allowed in URLs")(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 class BearerTokenMiddleware:
@@ -446,6 +466,7 @@ def create_app(
             api,
             dashboard,
         ],
+        middleware=[Middleware(NulGuardMiddleware)],
         exception_handlers={HTTPException: _http_error}
         | {cls: _handle_error for cls in ERROR_STATUS},
         lifespan=lifespan,
