@@ -30,6 +30,11 @@ from notifications.notifier import (
     route,
 )
 
+UNKNOWN_OUTCOME = (
+    "delivery outcome unknown: the worker stopped while sending; not sent again, so that no "
+    "one hears it twice"
+)
+
 
 @dataclass(frozen=True)
 class PlanInput:
@@ -126,8 +131,15 @@ class NotificationActivities:
             row = _ledger_row(session, delivery)
             if row is None or row.status in ("sent", "skipped"):
                 return row.status if row else "skipped"
-            if row.status == "sending" and row.claimed_by != claimant:
-                return "sending"  # another event's workflow holds it (e.g. a second `delivered`)
+            if row.status == "sending":
+                if row.claimed_by != claimant:
+                    return "sending"  # another event's workflow holds it (a second `delivered`)
+                # Our own earlier attempt died between handing the message over and recording
+                # it: it may have gone out. Never twice beats at least once: record the doubt.
+                row.status = "failed"
+                row.last_error = UNKNOWN_OUTCOME
+                session.commit()
+                return "failed"
             destination = self._find(session, delivery.alert, delivery.destination_id)
             if destination is None:
                 row.status = "skipped"
@@ -147,7 +159,7 @@ class NotificationActivities:
                 str(exc), type="InvalidDestination", non_retryable=True
             ) from None
         except DeliveryFailed as exc:
-            self._finish(delivery, status="sending", error=str(exc))
+            self._finish(delivery, status="pending", error=str(exc))  # known unsent: retry it
             raise
         self._finish(delivery, status="sent", error=None)
         return "sent"

@@ -129,7 +129,7 @@ async def test_smtp_down_at_first_delays_the_email_but_not_the_record(
     assert shipment.json()["status"] == "departed"
     await asyncio.sleep(2)  # a couple of failed attempts
     [pending] = await notifications(stack, event_id=event_id)
-    assert pending["status"] == "sending"
+    assert pending["status"] == "pending"
     assert pending["last_error"]
 
     inbox = Inbox()
