@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 
-from notifications.alert import Alert
 from notifications.notifier import DeliveryFailed, Notifier, check_url
 from notifications.render import Renderer
+from tests.alerts import DEPARTED, NAME
 from tests.integration.harness import Inbox, free_port
 from tests.log_registry import register_secret
 
@@ -24,20 +24,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning"),
 ]
 
-NAME = "SS26 Apparel - Yantian to LA #3"
-DEPARTED = Alert(
-    kind="departed",
-    event_id="48262090",
-    event_type="/shipment_leg#departed",
-    shipment_id="418563",
-    headline="Departed",
-    occurred_at="2026-02-26T13:20:00+00:00",
-    shipment_name=NAME,
-    place_name="Yantian",
-    place_country="CN",
-    place_timezone="Asia/Shanghai",
-    estimated_arrival="2026-03-13T15:00:00+00:00",
-)
 SLACK_TOKENS = ("TokenAlpha1", "TokenBravo2", "TokenCharlie3")
 WORKFLOW_ID = "643e69f83c8944438d68119179a10a64"
 SIGNATURE = "KODuebWbDGYFr0z0eu-6Rj8aUKz7108W3wrNJZxFE5A"

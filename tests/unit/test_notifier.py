@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from notifications.alert import Alert
 from notifications.notifier import (
     Destination,
     InvalidDestination,
@@ -20,6 +19,7 @@ from notifications.notifier import (
     route,
 )
 from notifications.render import Renderer
+from tests.alerts import DEPARTED
 from tests.log_registry import register_secret
 
 # Apprise's email plugin imports the deprecated `imghdr` (apprise/utils/pgp.py) when it loads.
@@ -42,14 +42,7 @@ WORKFLOWS_NATIVE = (
     "643e69f83c8944438d68119179a10a64/triggers/manual/paths/invoke?api-version=2022-03-01-preview"
     "&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=KODuebWbDGYFr0z0eu-6Rj8aUKz7108W3wrNJZxFE5A"
 )
-ALERT = Alert(
-    kind="departed",
-    event_id="48262090",
-    event_type="/shipment_leg#departed",
-    shipment_id="418563",
-    headline="Departed",
-    occurred_at="2026-02-26T13:20:00+00:00",
-)
+ALERT = DEPARTED
 
 
 @pytest.mark.parametrize(

@@ -11,27 +11,14 @@ from jinja2 import UndefinedError
 
 from notifications.alert import KINDS, Alert, Links
 from notifications.render import Renderer, hours, local_time, utc_time
+from tests.alerts import DEPARTED, NAME
 
-NAME = "SS26 Apparel - Yantian to LA #3"
 LINKS = Links(
     shipment_url="https://flexhook.example.com/api/shipments/418563",
     workflow_url="http://localhost:8233/namespaces/default/workflows/flexport-event-48262090",
 )
 
 # What sample 06_leg_departed.json becomes: shipment 418563 left Yantian at 21:20 local time.
-DEPARTED = Alert(
-    kind="departed",
-    event_id="48262090",
-    event_type="/shipment_leg#departed",
-    shipment_id="418563",
-    headline="Departed",
-    occurred_at="2026-02-26T13:20:00+00:00",
-    shipment_name=NAME,
-    place_name="Yantian",
-    place_country="CN",
-    place_timezone="Asia/Shanghai",
-    estimated_arrival="2026-03-13T15:00:00+00:00",
-)
 ETA = dataclasses.replace(
     DEPARTED,
     kind="eta",
