@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlmodel import Session, func, select
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from app.models import Milestone
@@ -44,6 +44,13 @@ async def wait_for_status(stack: Stack, event_id: str, wanted: str, *, seconds: 
     raise AssertionError(
         f"event {event_id} never became {wanted}: {await event_status(stack, event_id)}"
     )
+
+
+async def wait_until_failed(stack: Stack, event_id: str) -> None:
+    """The log says failed and the run has closed (the log is written just before it closes)."""
+    await wait_for_status(stack, event_id, "failed")
+    with pytest.raises(WorkflowFailureError):
+        await stack.wait(event_id)
 
 
 async def test_while_temporal_is_away_events_are_queued_then_relayed_once(
@@ -104,7 +111,7 @@ async def test_replay_runs_a_failed_event_again_and_leaves_a_processed_one_alone
     broken["data"]["occurred_at"] = "not a time"
     failed = (await stack.post(json.dumps(broken).encode())).json()
     processed = await stack.deliver(samples.body("06_leg_departed"))
-    await wait_for_status(stack, failed["event_id"], "failed")
+    await wait_until_failed(stack, failed["event_id"])
     headers = {"authorization": f"Bearer {stack.api_token}"}
 
     rerun = await stack.http.post(f"/api/events/{failed['event_id']}/replay", headers=headers)
@@ -165,7 +172,7 @@ async def test_the_replay_command_redrives_failed_events_with_a_summary(
     broken["data"]["occurred_at"] = "not a time"
     failed = (await stack.post(json.dumps(broken).encode())).json()
     await stack.deliver(samples.body("06_leg_departed"))
-    await wait_for_status(stack, failed["event_id"], "failed")
+    await wait_until_failed(stack, failed["event_id"])
     env: dict[str, Any] = {
         "DATABASE_URL": str(stack.engine.url),
         "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
