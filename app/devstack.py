@@ -215,13 +215,20 @@ def _prctl() -> Callable[..., int] | None:
     return prctl
 
 
-def _die_with_parent(parent_pid: int, prctl: Callable[..., int] | None) -> None:
-    """Runs in the child between fork and exec: have Linux SIGTERM it if `flexhook dev` dies,
-    even by SIGKILL, so no orphan keeps a port or the SQLite files."""
+def _die_with_parent(
+    parent_pid: int, prctl: Callable[..., int] | None, signum: signal.Signals
+) -> None:
+    """Runs in the child between fork and exec: have Linux send it `signum` if its parent dies,
+    even by SIGKILL, so no orphan keeps a port or a database file."""
     if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+        prctl(PR_SET_PDEATHSIG, signum)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def die_with_parent(signum: signal.Signals = signal.SIGTERM) -> Callable[[], None]:
+    """A `preexec_fn` for `subprocess.Popen`: the child gets `signum` when this process dies."""
+    return functools.partial(_die_with_parent, os.getpid(), _prctl(), signum)
 
 
 @dataclass
@@ -242,7 +249,7 @@ class Child:
             env=self.env,
             stdin=subprocess.DEVNULL,
             process_group=0,  # Ctrl-C goes to the supervisor only; it stops us in order
-            preexec_fn=functools.partial(_die_with_parent, os.getpid(), _prctl()),
+            preexec_fn=die_with_parent(),
         )
         log.debug("started %s (pid %d)", self.name, self.process.pid)
 

@@ -3,40 +3,22 @@ log file, told to die with the benchmark (even on SIGKILL), and all stopped on t
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import http.client
 import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-PR_SET_PDEATHSIG = 1
+from app.devstack import die_with_parent
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class BenchError(Exception):
     """The benchmark cannot go on; the message says why."""
-
-
-@functools.cache
-def _prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-    return prctl
-
-
-def _die_with_parent(parent: int, prctl: Callable[..., int] | None) -> None:
-    if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 class Proc:
@@ -62,7 +44,7 @@ class Proc:
             stdout=self._log_file if stdout is None else stdout,
             stderr=self._log_file,
             process_group=0,  # a Ctrl-C reaches the benchmark only; it stops us itself
-            preexec_fn=functools.partial(_die_with_parent, os.getpid(), _prctl()),
+            preexec_fn=die_with_parent(),
         )
         Proc.everything.append(self)
         return self

@@ -4,34 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import functools
 import os
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-
-
-@functools.cache
-def _prctl() -> Callable[..., int] | None:
-    # Resolved in the parent: loading a library between fork and exec is not safe.
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-    return prctl
-
-
-def _die_with_parent(parent_pid: int, prctl: Callable[..., int] | None) -> None:
-    """In the child, before exec: if pytest itself is killed, take the child down too."""
-    if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != parent_pid:
-        os._exit(1)
+from app.devstack import die_with_parent
 
 
 class Process:
@@ -69,7 +48,7 @@ class Process:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 process_group=0,
-                preexec_fn=functools.partial(_die_with_parent, os.getpid(), _prctl()),
+                preexec_fn=die_with_parent(signal.SIGKILL),
             )
 
     def running(self) -> bool:
