@@ -25,7 +25,7 @@ NOTIFY_SEND_TIMEOUT_SECONDS = 30.0
 
 def _engine(settings: Settings) -> Engine:
     """The database, which must be at the newest migration (`flexhook db upgrade`)."""
-    from app import db
+    from app.store import db
 
     engine = db.create_db_engine(settings.resolved_database_url)
     try:
@@ -84,8 +84,8 @@ def web(host: str, port: int) -> None:
     import uvicorn
 
     from app import temporal_client
-    from app.starter import EventStarter
-    from app.web import WebConfig, create_app
+    from app.ingest.starter import EventStarter
+    from app.web.application import WebConfig, create_app
 
     settings = _settings()
     try:
@@ -123,8 +123,8 @@ def web(host: str, port: int) -> None:
 @main.command()
 def worker() -> None:
     """Run a Temporal worker for flexhook's workflows and activities (against TEMPORAL_ADDRESS)."""
-    from activities.notifications import NotificationActivities
-    from activities.records import RecordActivities
+    from activities.delivery import NotificationActivities
+    from activities.processing import RecordActivities
     from notifications.notifier import Notifier
     from notifications.render import Renderer
     from workflows.worker import serve
@@ -170,7 +170,7 @@ def dev(
     ctx: click.Context, port: int, temporal_port: int, ui_port: int, data_dir: Path | None
 ) -> None:
     """Run a Temporal dev server, a worker and the web process together until Ctrl-C."""
-    from app import devstack
+    from app.dev import supervisor as devstack
 
     settings = _settings(data_dir=data_dir)
     _prepare_dev_database(settings)
@@ -207,7 +207,7 @@ def database() -> None:
 @database.command()
 def upgrade() -> None:
     """Apply pending migrations to DATABASE_URL (flexhook dev does this itself on SQLite)."""
-    from app import db
+    from app.store import db
 
     settings = _settings()
     db.upgrade(db.create_db_engine(settings.resolved_database_url))
@@ -226,7 +226,7 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
     """Send SHIPMENT_ID's alerts to an Apprise URL (as POST /api/shipments/{id}/subscribers)."""
     from sqlmodel import Session
 
-    from app import subscriptions
+    from app.store import subscriptions
 
     settings = _settings()
     engine = _engine(settings)
@@ -246,7 +246,7 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
 
 def _prepare_dev_database(settings: Settings) -> None:
     """On SQLite dev applies migrations itself; another database must be upgraded by hand."""
-    from app import db
+    from app.store import db
 
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
@@ -281,20 +281,24 @@ def replay(
 
     from sqlmodel import Session
 
-    from app import replay as redrive
-    from app import spool, temporal_client
-    from app.starter import EventStarter, TemporalUnavailable
+    from app import temporal_client
+    from app.ingest import redrive
+    from app.ingest.starter import EventStarter, TemporalUnavailable
+    from app.store import spool
+    from app.store.filters import EventFilter
 
     settings = _settings()
     engine = _engine(settings)
     with Session(engine) as session:
         found = redrive.candidates(
             session,
-            status=status,
-            event_type=event_type,
-            shipment_id=shipment,
-            since=_utc(since),
-            until=_utc(until),
+            where=EventFilter(
+                status=status,
+                event_type=event_type,
+                shipment_id=shipment,
+                since=_utc(since),
+                until=_utc(until),
+            ),
         )
     if dry_run or not found:
         for candidate in found:
@@ -360,7 +364,7 @@ def send(
     list_samples: bool,
 ) -> None:
     """POST FILE (or a shipped --sample) to a flexhook endpoint, signed as Flexport signs it."""
-    from app import sender
+    from app.dev import sender
 
     if list_samples:
         click.echo("\n".join(sender.sample_names()))

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.signature import SignatureError, verify
+from app.core.signature import SignatureError, verify
 
 
 def create_app(secrets: tuple[str, ...]) -> Starlette:

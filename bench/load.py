@@ -25,11 +25,12 @@ import uvloop
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from app.events import Event, parse_event
+from app.core.events import Event, parse_event
+from app.core.ids import event_workflow_id
 from bench import payloads
 from bench.noop import NoopInput
 from workflows import search_attributes
-from workflows.event import EventInput, FlexportEventWorkflow, workflow_id_for
+from workflows.event import EventInput, FlexportEventWorkflow
 
 RPC_TIMEOUT = timedelta(seconds=2)  # FLEXHOOK_START_TIMEOUT's default, as the web process uses
 
@@ -55,7 +56,7 @@ def flexhook_starts(
     for delivery in payloads.deliveries(tag, secret=secret):
         event = parse_event(delivery.body)
         kwargs: dict[str, Any] = {
-            "id": workflow_id_for(event.event_id),
+            "id": event_workflow_id(event.event_id),
             "id_reuse_policy": WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
             "id_conflict_policy": WorkflowIDConflictPolicy.FAIL,
             "search_attributes": search_attributes.for_event(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from app.signature import sign
+from app.core.signature import sign
 
 SAMPLE_SHIPMENT_ID = "418563"
 _SHIPMENT_RE = re.compile(rf"(?<![0-9]){SAMPLE_SHIPMENT_ID}(?![0-9])")

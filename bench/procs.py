@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from app.devstack import die_with_parent
+from app.dev.supervisor import die_with_parent
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 

@@ -131,7 +131,7 @@ class Bench:
 
     def prepare_database(self, database: Path) -> None:
         """Create the schema the way the app does (migrations when it has them)."""
-        from app import db
+        from app.store import db
 
         engine = db.create_db_engine(f"sqlite:///{database}")
         try:
@@ -141,7 +141,7 @@ class Bench:
             engine.dispose()
 
     def start_temporal(self) -> Proc:
-        from app.devstack import temporal_binary
+        from app.dev.supervisor import temporal_binary
         from workflows.search_attributes import dev_server_flags
 
         argv = [
@@ -750,7 +750,7 @@ def machine() -> dict[str, Any]:
         for line in Path("/etc/os-release").read_text().splitlines():
             if line.startswith("PRETTY_NAME="):
                 os_name = line.split("=", 1)[1].strip('"') + f" (Linux {platform.release()})"
-    from app.devstack import temporal_binary
+    from app.dev.supervisor import temporal_binary
 
     temporal = subprocess.run(
         [temporal_binary(), "--version"], capture_output=True, text=True, check=False

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from app.events import parse_event
+from app.core.events import parse_event
+from app.core.ids import event_workflow_id
 from bench import payloads
 
 EVENTS_PER_SHIPMENT = 25
@@ -144,7 +145,7 @@ def _rows(first: int, count: int, window: int) -> Iterator[tuple[str, tuple[obje
                         _stamp(when + timedelta(minutes=3)),
                         _stamp(when + timedelta(minutes=3)),
                         "processed",
-                        f"flexport-event-{event_id}",
+                        event_workflow_id(event_id),
                         template.render(event_id, sid),
                         "[]",
                     ),

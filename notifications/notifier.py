@@ -22,7 +22,8 @@ from urllib.parse import quote, unquote
 
 import apprise
 
-from notifications.alert import Alert, Links
+from app.core.alert import Alert, Links
+from app.core.ids import event_workflow_id
 from notifications.render import Renderer
 
 log = logging.getLogger(__name__)
@@ -271,7 +272,7 @@ def _destination(url: str, plugin: apprise.NotifyBase, tags: Iterable[str]) -> D
 
 
 def check_url(url: str, *, tags: Iterable[str] = ()) -> Destination:
-    """The destination for `url` if Apprise accepts it; InvalidDestination (with a reason) if not."""
+    """The destination for `url` if Apprise accepts it, else InvalidDestination with a reason."""
     return _destination(url, _plugin(url), tags)
 
 
@@ -334,7 +335,7 @@ class Notifier:
         if self._temporal_ui_url:
             workflow_url = (
                 f"{self._temporal_ui_url}/namespaces/{quote(self._namespace, safe='')}"
-                f"/workflows/{quote(f'flexport-event-{alert.event_id}', safe='')}"
+                f"/workflows/{quote(event_workflow_id(alert.event_id), safe='')}"
             )
         return Links(shipment_url=shipment_url, workflow_url=workflow_url)
 

@@ -32,7 +32,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from notifications.alert import Alert, Links
+from app.core.alert import Alert, Links
 
 log = logging.getLogger(__name__)
 

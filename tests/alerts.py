@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from notifications.alert import Alert
+from app.core.alert import Alert
 
 NAME = "SS26 Apparel - Yantian to LA #3"
 

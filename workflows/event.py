@@ -11,21 +11,19 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.notifications import (
+    from activities.delivery import (
         Delivery,
         DeliveryFailure,
         NotificationActivities,
         PlanInput,
     )
-    from activities.records import (
+    from activities.processing import (
         ApplyEventInput,
         MarkFailedInput,
         RecordActivities,
         RecordEventInput,
     )
-    from app.records import EventOutcome
-
-WORKFLOW_ID_PREFIX = "flexport-event-"
+    from app.store.projection import EventOutcome
 
 # Data errors never heal by retrying; anything else (the database away, a lock) is retried until
 # it heals, so an accepted event is never dropped on the floor.
@@ -48,10 +46,6 @@ NOTIFY_RETRY = RetryPolicy(
 )
 NOTIFY_ATTEMPT_TIMEOUT = timedelta(seconds=60)
 NOTIFY_DEADLINE = timedelta(minutes=15)
-
-
-def workflow_id_for(event_id: str) -> str:
-    return WORKFLOW_ID_PREFIX + event_id
 
 
 @dataclass(frozen=True)

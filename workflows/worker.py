@@ -11,8 +11,8 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
-from activities.notifications import NotificationActivities
-from activities.records import RecordActivities
+from activities.delivery import NotificationActivities
+from activities.processing import RecordActivities
 from app import temporal_client
 from workflows.event import FlexportEventWorkflow
 

@@ -12,11 +12,13 @@ from typing import Any
 
 from sqlmodel import Session
 
-from app import db, queries, records
-from app.events import parse_event
-from app.models import Document, Invoice
+from app.core.events import parse_event
+from app.core.ids import event_workflow_id
+from app.store import db
+from app.store import projection as records
+from app.store import reads as queries
+from app.store.models import Document, Invoice
 from tests.integration.harness import JOURNEY, load_sample
-from workflows.event import workflow_id_for
 
 SHIPMENT_ID = "418563"
 CONTAINER_NUMBER = "CSNU7261843"
@@ -119,7 +121,7 @@ def calm_records(copies: list[Copy], database: Path) -> Records:
                     session,
                     event=event,
                     body=delivery.body.decode("utf-8"),
-                    workflow_id=workflow_id_for(event.event_id),
+                    workflow_id=event_workflow_id(event.event_id),
                     received_at=now,
                 )
                 status = row.status

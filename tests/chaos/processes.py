@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from app.devstack import die_with_parent
+from app.dev.supervisor import die_with_parent
 
 
 class Process:

@@ -25,13 +25,13 @@ import httpx
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from activities.notifications import UNKNOWN_OUTCOME
-from app.signature import sign
-from notifications.alert import Alert
+from activities.delivery import UNKNOWN_OUTCOME
+from app.core.alert import Alert
+from app.core.ids import event_workflow_id
+from app.core.signature import sign
 from tests.chaos.journeys import Copy, Delivery, Records, comparable
 from tests.chaos.processes import Process
 from tests.integration.harness import Inbox, free_port, temporal_binary
-from workflows.event import workflow_id_for
 from workflows.search_attributes import dev_server_flags
 
 log = logging.getLogger("tests.chaos")
@@ -367,7 +367,7 @@ class ChaosStack:
 
     async def wait_workflows_completed(self, event_ids: set[str], *, timeout: float) -> None:
         """Until Temporal lists exactly one run per event, each completed."""
-        wanted = {workflow_id_for(event_id) for event_id in event_ids}
+        wanted = {event_workflow_id(event_id) for event_id in event_ids}
         last: dict[str, list[WorkflowExecutionStatus | None]] = {}
 
         async def done() -> bool:

@@ -22,11 +22,11 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.notifications import NotificationActivities
-from activities.records import RecordActivities
-from app import db
-from app.starter import EventStarter
-from app.web import WebConfig, create_app
+from activities.delivery import NotificationActivities
+from activities.processing import RecordActivities
+from app.ingest.starter import EventStarter
+from app.store import db
+from app.web.application import WebConfig, create_app
 from notifications.notifier import Notifier
 from notifications.render import Renderer
 from tests.integration.harness import (

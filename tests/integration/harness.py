@@ -25,9 +25,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from app.signature import sign
+from app.core.ids import event_workflow_id
+from app.core.signature import sign
 from tests.log_registry import register_payload
-from workflows.event import workflow_id_for
 
 
 def temporal_binary() -> str:
@@ -131,7 +131,7 @@ class Stack:
         return answer
 
     async def wait(self, event_id: str) -> Any:
-        return await self.client.get_workflow_handle(workflow_id_for(event_id)).result()
+        return await self.client.get_workflow_handle(event_workflow_id(event_id)).result()
 
     def api(self, path: str, **params: Any) -> Awaitable[httpx.Response]:
         return self.http.get(

@@ -28,11 +28,11 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from app import db
-from app.dashboard import SESSION_COOKIE, SessionSigner, dashboard_routes
-from app.events import EventDataError, parse_event
-from app.models import Notification
-from app.records import apply_event, mark_failed, record_event
+from app.core.events import EventDataError, parse_event
+from app.dashboard.routes import SESSION_COOKIE, SessionSigner, dashboard_routes
+from app.store import db
+from app.store.models import Notification
+from app.store.projection import apply_event, mark_failed, record_event
 from tests.integration.harness import serve_app
 
 SHIPMENT_ID = "418563"

@@ -23,12 +23,12 @@ from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 from temporalio.service import RPCError, RPCStatusCode
 
-from app.events import MalformedEvent, body_digest_id, parse_event
-from app.models import EventRecord, SpooledEvent
-from app.signature import sign
+from app.core.events import MalformedEvent, body_digest_id, parse_event
+from app.core.ids import event_workflow_id
+from app.core.signature import sign
+from app.store.models import EventRecord, SpooledEvent
 from tests.integration.harness import Samples, Stack, StackFactory
 from tests.log_registry import register_payload, register_secret
-from workflows.event import workflow_id_for
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,7 @@ async def assert_nothing_started(stack: Stack, bodies: Iterable[bytes] = ()) -> 
         with contextlib.suppress(MalformedEvent):
             ids.add(parse_event(body).event_id)
         for event_id in ids:
-            assert not await workflow_exists(stack, workflow_id_for(event_id)), event_id
+            assert not await workflow_exists(stack, event_workflow_id(event_id)), event_id
     started = await stack.client.count_workflows(f'TaskQueue = "{stack.task_queue}"')
     assert started.count == 0
     assert (rows(stack, EventRecord), rows(stack, SpooledEvent)) == (0, 0)
@@ -342,7 +342,7 @@ async def test_a_body_at_the_limit_is_accepted_and_one_byte_more_is_not(
     assert_refused(refused, 413, "body_too_large")
     assert accepted.status_code == 200, accepted.text
     await stack.wait(accepted.json()["event_id"])
-    assert not await workflow_exists(stack, workflow_id_for(parse_event(over).event_id))
+    assert not await workflow_exists(stack, event_workflow_id(parse_event(over).event_id))
 
 
 async def test_a_body_within_the_limit_never_wedges_the_spool(

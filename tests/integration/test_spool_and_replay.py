@@ -15,7 +15,7 @@ from sqlmodel import Session, func, select
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from app.models import Milestone
+from app.store.models import Milestone
 from tests.integration.harness import Samples, Stack, StackFactory, TcpGate, free_port
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,8 @@ from sqlmodel import Session, func, select
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 
-from app.models import EventRecord, Milestone
+from app.core.ids import event_workflow_id
+from app.store.models import EventRecord, Milestone
 from tests.integration.harness import (
     JOURNEY,
     Samples,
@@ -21,7 +22,6 @@ from tests.integration.harness import (
     load_sample,
     sample_names,
 )
-from workflows.event import workflow_id_for
 
 pytestmark = pytest.mark.integration
 
@@ -199,7 +199,7 @@ async def test_an_event_that_cannot_be_applied_fails_and_may_be_redelivered(
 async def test_bad_deliveries_are_refused_and_start_nothing(stack: Stack, samples: Samples) -> None:
     payload = samples.payload("06_leg_departed")
     body = json.dumps(payload).encode()
-    workflow_id = workflow_id_for(str(payload["id"]))
+    workflow_id = event_workflow_id(str(payload["id"]))
 
     forged = await stack.post(body, secret="not-our-secret")
     unsigned = await stack.http.post("/webhooks/flexport", content=body)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.alerting import decide_alerts
-from app.events import parse_event
-from app.models import Shipment
-from app.records import ShipmentChange
+from app.core.alerting import decide_alerts
+from app.core.events import parse_event
+from app.store.models import Shipment
+from app.store.projection import ShipmentChange
 
 SAMPLES = Path(__file__).resolve().parents[2] / "app" / "samples"
 T = datetime(2026, 3, 16, 1, 20, tzinfo=UTC)

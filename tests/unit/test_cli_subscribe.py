@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from app import db
 from app.cli import main
-from app.models import Subscription
+from app.store import db
+from app.store.models import Subscription
 
 
 @pytest.fixture

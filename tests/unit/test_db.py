@@ -8,8 +8,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from app import db
-from app.models import Shipment
+from app.store import db
+from app.store.models import Shipment
 
 
 async def test_a_read_does_not_wait_for_a_writer_holding_the_lock(tmp_path: Path) -> None:

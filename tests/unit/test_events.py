@@ -16,7 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import app
-from app.events import (
+from app.core.events import (
     EventDataError,
     Location,
     MalformedEvent,

@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 import app
-from app.db import create_db_engine, upgrade
-from app.events import EventDataError, parse_event
-from app.models import (
+from app.core.events import EventDataError, parse_event
+from app.store.db import create_db_engine, upgrade
+from app.store.models import (
     Booking,
     Container,
     Document,
@@ -31,7 +31,7 @@ from app.models import (
     PurchaseOrder,
     Shipment,
 )
-from app.records import EventOutcome, apply_event, mark_failed, record_event
+from app.store.projection import EventOutcome, apply_event, mark_failed, record_event
 
 SAMPLES = sorted((Path(app.__file__).parent / "samples").glob("*.json"))
 SHIPMENT_ID = "418563"

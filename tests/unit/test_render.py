@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from jinja2 import UndefinedError
 
-from notifications.alert import KINDS, Alert, Links
+from app.core.alert import KINDS, Alert, Links
 from notifications.render import Renderer, hours, local_time, utc_time
 from tests.alerts import DEPARTED, NAME
 

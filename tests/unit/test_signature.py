@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.signature import SHA1_HEADER, SHA256_HEADER, SignatureError, sign, verify
+from app.core.signature import SHA1_HEADER, SHA256_HEADER, SignatureError, sign, verify
 
 # The test vector from shared/flexport/README.md ("Delivery").
 SECRET = "test_flexport_secret"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.taxonomy import CATEGORIES, MILESTONES, Classification, classify, classify_compact
+from app.core.taxonomy import CATEGORIES, MILESTONES, Classification, classify, classify_compact
 
 # Every type string of shared/flexport/README.md, "Event types (as documented)", written out in
 # full (the README abbreviates siblings as `#event` and `..._suffix`).

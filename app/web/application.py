@@ -30,21 +30,24 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app import db, queries, replay, spool, subscriptions
-from app.dashboard import dashboard_routes
-from app.events import MalformedEvent, parse_event
-from app.metrics import CONTENT_TYPE, WebMetrics
-from app.relay import SpoolRelay, TemporalBreaker
-from app.signature import SignatureError, verify
-from app.starter import (
+from app.core.events import MalformedEvent, parse_event
+from app.core.ids import event_workflow_id
+from app.core.signature import SignatureError, verify
+from app.dashboard.routes import dashboard_routes
+from app.ingest import redrive as replay
+from app.ingest.relay import SpoolRelay, TemporalBreaker
+from app.ingest.starter import (
     EventRejected,
     EventStarter,
     EventTooLarge,
     TemporalUnavailable,
     ensure_fits,
 )
-from app.subscriptions import InvalidSubscription
-from workflows.event import workflow_id_for
+from app.store import db, spool, subscriptions
+from app.store import reads as queries
+from app.store.filters import EventFilter
+from app.store.subscriptions import InvalidSubscription
+from app.web.metrics import CONTENT_TYPE, WebMetrics
 
 log = logging.getLogger("flexhook.web")
 
@@ -221,7 +224,7 @@ def create_app(
         ensure_fits(text)
         received_at = datetime.now(UTC)
         state = request.app.state
-        workflow_id = workflow_id_for(event.event_id)
+        workflow_id = event_workflow_id(event.event_id)
         fields = {
             "event_id": event.event_id,
             "workflow_id": workflow_id,
@@ -288,7 +291,7 @@ def create_app(
 
     async def redrive(event_id: str) -> str | None:
         """Run a logged event again (`None` if there is no such event)."""
-        found = await query(replay.candidates, event_id=event_id)
+        found = await query(replay.candidates, where=EventFilter(event_id=event_id))
         if not found:
             return None
         status = await replay.replay(found[0], starter=app.state.starter)
@@ -305,7 +308,7 @@ def create_app(
         if status is None:
             return _error(404, "not_found", "no such event")
         return JSONResponse(
-            {"status": status, "event_id": event_id, "workflow_id": workflow_id_for(event_id)}
+            {"status": status, "event_id": event_id, "workflow_id": event_workflow_id(event_id)}
         )
 
     async def dashboard_replay(event_id: str) -> str:
@@ -332,9 +335,11 @@ def create_app(
         params = request.query_params
         rows = await query(
             queries.list_events,
-            status=params.get("status"),
-            event_type=params.get("type"),
-            shipment_id=params.get("shipment_id"),
+            where=EventFilter(
+                status=params.get("status"),
+                event_type=params.get("type"),
+                shipment_id=params.get("shipment_id"),
+            ),
             limit=_int_param(request, "limit"),
         )
         return JSONResponse({"events": rows})

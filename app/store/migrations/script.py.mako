@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import app.models
+import app.store.models
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from app.events import Event, Location
-from notifications.alert import Alert
+from app.core.alert import Alert
+from app.core.events import Event, Location
 
 if TYPE_CHECKING:
-    from app.records import ShipmentChange
+    from app.store.projection import ShipmentChange
 
 _MILESTONE_KINDS = {"departed": "departed", "arrived": "arrived", "delivered": "delivered"}
 _CUSTOMS_HOLD_WORDS = ("hold", "exam", "required", "suspended", "review")

@@ -1,5 +1,5 @@
 """Alembic environment: flexhook's tables are SQLModel.metadata; the connection is handed in by
-`app.db.upgrade`, or built from `sqlalchemy.url` when Alembic's own command line runs this."""
+`app.store.db.upgrade`, or built from `sqlalchemy.url` when Alembic's own command line runs this."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
-from app import models  # noqa: F401  (registers the tables)
+from app.store import models  # noqa: F401  (registers the tables)
 
 config = context.config
 target_metadata = SQLModel.metadata

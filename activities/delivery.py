@@ -18,8 +18,8 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from app.models import Notification, Subscription
-from notifications.alert import Alert
+from app.core.alert import Alert
+from app.store.models import Notification, Subscription
 from notifications.notifier import (
     DeliveryFailed,
     Destination,

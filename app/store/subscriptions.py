@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from app.models import Subscription
-from notifications.alert import KINDS
+from app.core.alert import KINDS
+from app.store.models import Subscription
 from notifications.notifier import InvalidDestination, check_url
 
 

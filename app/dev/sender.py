@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from app import devstack
-from app.signature import sign
+from app.core.signature import sign
+from app.dev import supervisor as devstack
 
 DEFAULT_WEBHOOK_URL = "http://127.0.0.1:8000/webhooks/flexport"
 SEND_TIMEOUT_SECONDS = 30.0

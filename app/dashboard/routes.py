@@ -7,7 +7,7 @@ Sign-in takes the API token once and answers with a session cookie of our own: a
 HMAC-SHA256 over it, keyed by a key derived from the API token (so rotating the token signs every
 session out). The cookie is HttpOnly, SameSite=Lax, Secure on https, and expires after
 `SESSION_SECONDS`. Each session carries a random CSRF token that every POST form must send back.
-Pages are Jinja2 templates from `app/dashboard_templates/`, autoescaped, with `StrictUndefined`;
+Pages are Jinja2 templates from `app/dashboard/templates/`, autoescaped, with `StrictUndefined`;
 responses carry a Content-Security-Policy that allows no script and no external asset.
 """
 
@@ -38,9 +38,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from app import dashboard_queries
-from app.models import EVENT_STATUSES
-from app.taxonomy import MILESTONES
+from app.core.ids import event_workflow_id
+from app.core.taxonomy import MILESTONES
+from app.store import dashboard_reads as dashboard_queries
+from app.store.filters import EventFilter
+from app.store.models import EVENT_STATUSES
 
 log = logging.getLogger("flexhook.dashboard")
 
@@ -240,7 +242,7 @@ def pretty_json(text: str) -> str:
 
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("app", "dashboard_templates"),
+        loader=PackageLoader("app.dashboard", "templates"),
         autoescape=select_autoescape(default_for_string=True, default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -262,7 +264,7 @@ def _environment() -> Environment:
 
 
 def _stylesheet() -> bytes:
-    return resources.files("app").joinpath("dashboard_templates", "dashboard.css").read_bytes()
+    return resources.files("app.dashboard").joinpath("templates", "dashboard.css").read_bytes()
 
 
 # -- requests ------------------------------------------------------------------------------------
@@ -353,7 +355,7 @@ def dashboard_routes(
             return None
         return (
             f"{temporal_ui}/namespaces/{segment(namespace)}"
-            f"/workflows/flexport-event-{segment(event_id)}"
+            f"/workflows/{segment(event_workflow_id(event_id))}"
         )
 
     env.globals["workflow_url"] = workflow_url  # macros see globals, not the page's context
@@ -538,9 +540,7 @@ def dashboard_routes(
         shipment_id = params.get("shipment", "").strip()
         rows = await query(
             dashboard_queries.list_events,
-            status=status,
-            event_type=event_type,
-            shipment_id=shipment_id,
+            where=EventFilter(status=status, event_type=event_type, shipment_id=shipment_id),
             limit=LIST_LIMIT,
         )
         types = await query(dashboard_queries.event_types)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from app.taxonomy import Classification, classify, classify_compact
+from app.core.taxonomy import Classification, classify, classify_compact
 
 Json = dict[str, Any]
 

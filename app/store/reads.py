@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlmodel import Session, SQLModel, col, func, select
 
-from app.models import (
+from app.store.filters import ANY_EVENT, EventFilter
+from app.store.models import (
     Booking,
     Container,
     Document,
@@ -130,20 +131,10 @@ def _event_summary(row: EventRecord) -> dict[str, Any]:
 
 
 def list_events(
-    session: Session,
-    *,
-    status: str | None = None,
-    event_type: str | None = None,
-    shipment_id: str | None = None,
-    limit: int | None = None,
+    session: Session, *, where: EventFilter = ANY_EVENT, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    statement = select(EventRecord)
-    if status:
-        statement = statement.where(EventRecord.status == status)
-    if event_type:
-        statement = statement.where(EventRecord.type == event_type)
-    if shipment_id:
-        statement = statement.where(EventRecord.shipment_id == shipment_id)
+    """The event log, newest received first."""
+    statement = where.apply(select(EventRecord))
     statement = statement.order_by(col(EventRecord.received_at).desc()).limit(_clamp(limit))
     return [_event_summary(row) for row in session.exec(statement).all()]
 

@@ -9,10 +9,10 @@ from typing import Literal
 
 from sqlmodel import Session, col, func, or_, select
 
-from app.events import Event
-from app.models import EventRecord, SpooledEvent
-from app.records import new_event_row
-from workflows.event import workflow_id_for
+from app.core.events import Event
+from app.core.ids import event_workflow_id
+from app.store.models import EventRecord, SpooledEvent
+from app.store.projection import new_event_row
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def enqueue(
             new_event_row(
                 event,
                 body=body,
-                workflow_id=workflow_id_for(event.event_id),
+                workflow_id=event_workflow_id(event.event_id),
                 received_at=received_at,
                 status="queued",
             )

@@ -11,9 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
 
-from app import records
-from app.events import parse_event
-from app.records import EventOutcome
+from app.core.events import parse_event
+from app.store import projection as records
+from app.store.projection import EventOutcome
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
-from app.alerting import decide_alerts
-from app.events import Event, EventDataError, Facts, Location, parse_event
-from app.models import (
+from app.core.alert import Alert
+from app.core.alerting import decide_alerts
+from app.core.events import Event, EventDataError, Facts, Location, parse_event
+from app.store.models import (
     Booking,
     Container,
     Document,
@@ -24,7 +25,6 @@ from app.models import (
     PurchaseOrder,
     Shipment,
 )
-from notifications.alert import Alert
 
 
 class Versioned(Protocol):

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
-from app.models import (
+from app.store.filters import ANY_EVENT, EventFilter
+from app.store.models import (
     Booking,
     Container,
     Document,
@@ -131,24 +132,13 @@ def shipment_statuses(session: Session) -> list[str]:
 
 
 def list_events(
-    session: Session,
-    *,
-    status: str | None = None,
-    event_type: str | None = None,
-    shipment_id: str | None = None,
-    limit: int | None = None,
+    session: Session, *, where: EventFilter = ANY_EVENT, limit: int | None = None
 ) -> list[EventSummary]:
     """The event log: failed events first, then queued, then those still processing, then the rest;
     newest first within each."""
     # Payloads are large and lists do not show them.
     payload = cast("QueryableAttribute[str]", EventRecord.payload)  # an ORM attribute, typed str
-    statement = select(EventRecord).options(defer(payload))
-    if status:
-        statement = statement.where(col(EventRecord.status) == status)
-    if event_type:
-        statement = statement.where(col(EventRecord.type) == event_type)
-    if shipment_id:
-        statement = statement.where(col(EventRecord.shipment_id) == shipment_id)
+    statement = where.apply(select(EventRecord).options(defer(payload)))
     statement = statement.order_by(
         _EVENT_PRIORITY, col(EventRecord.received_at).desc(), col(EventRecord.event_id)
     ).limit(_clamp(limit))
@@ -217,5 +207,5 @@ def get_shipment_page(session: Session, *, shipment_id: str) -> ShipmentPage | N
         invoices=list(invoices),
         bookings=list(bookings),
         notifications=list(notifications),
-        events=list_events(session, shipment_id=shipment_id, limit=MAX_LIMIT),
+        events=list_events(session, where=EventFilter(shipment_id=shipment_id), limit=MAX_LIMIT),
     )

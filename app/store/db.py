@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 from starlette.concurrency import run_in_threadpool
 
-from app import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 T = TypeVar("T")
 
@@ -60,12 +60,12 @@ class SchemaOutOfDate(Exception):
 
 def alembic_config() -> AlembicConfig:
     config = AlembicConfig()
-    config.set_main_option("script_location", "app:migrations")
+    config.set_main_option("script_location", "app.store:migrations")
     return config
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every pending migration (Alembic, `app/migrations`)."""
+    """Apply every pending migration (Alembic, `app/store/migrations`)."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection

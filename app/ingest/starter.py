@@ -13,9 +13,10 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from app.events import Event
+from app.core.events import Event
+from app.core.ids import event_workflow_id
 from workflows import search_attributes
-from workflows.event import EventInput, FlexportEventWorkflow, workflow_id_for
+from workflows.event import EventInput, FlexportEventWorkflow
 
 
 class TemporalUnavailable(Exception):
@@ -66,7 +67,7 @@ class EventStarter:
     ) -> StartResult:
         """Start the event's workflow. `rerun` (an operator's redrive of an ignored event) lets a
         finished success run again; otherwise only a failed, terminated or cancelled one may."""
-        workflow_id = workflow_id_for(event.event_id)
+        workflow_id = event_workflow_id(event.event_id)
         try:
             # The SDK retries an unavailable server for up to 10 s on its own; the whole start,
             # not just one attempt, must fit the start timeout. A start cut short that did reach
@@ -84,7 +85,7 @@ class EventStarter:
         return StartResult(status="accepted", workflow_id=workflow_id)
 
     async def _start(self, event: Event, *, body: str, received_at: datetime, rerun: bool) -> None:
-        workflow_id = workflow_id_for(event.event_id)
+        workflow_id = event_workflow_id(event.event_id)
         await self._client.start_workflow(
             FlexportEventWorkflow.run,
             EventInput(event_id=event.event_id, body=body, received_at=received_at.isoformat()),

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import app.models
+import app.store.models
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("shipment_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("cargo_ready_date", sa.Date(), nullable=True),
-        sa.Column("updated_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("versions", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -45,16 +45,16 @@ def upgrade() -> None:
         sa.Column("container_size", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("seal_number", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("last_event", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("last_event_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_event_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("location_name", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("location_unlocode", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("location_country", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("estimated_arrival", app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("actual_arrival", app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("actual_delivery", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("estimated_arrival", app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("actual_arrival", app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("actual_delivery", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_free_day", sa.Date(), nullable=True),
         sa.Column("empty_returned", sa.Date(), nullable=True),
-        sa.Column("updated_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("versions", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("number"),
     )
@@ -68,7 +68,7 @@ def upgrade() -> None:
         sa.Column("document_type", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("file_name", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("link", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("updated_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("versions", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -80,8 +80,8 @@ def upgrade() -> None:
         sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("shipment_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("stamp", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("estimated_arrival", app.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("previous_hint", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("estimated_arrival", app.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("previous_hint", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("event_id"),
     )
     with op.batch_alter_table("eta_observation", schema=None) as batch_op:
@@ -96,9 +96,9 @@ def upgrade() -> None:
         sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("shipment_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("occurred_at", app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("received_at", app.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("processed_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("occurred_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", app.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("processed_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("workflow_id", sqlmodel.sql.sqltypes.AutoString(length=240), nullable=False),
@@ -121,7 +121,7 @@ def upgrade() -> None:
         sa.Column("amount", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("due_date", sa.Date(), nullable=True),
-        sa.Column("updated_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("versions", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -135,7 +135,7 @@ def upgrade() -> None:
         sa.Column("shipment_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("leg_id", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("milestone", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("occurred_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("occurred_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("location_name", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("location_unlocode", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("location_country", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
@@ -160,8 +160,8 @@ def upgrade() -> None:
         sa.Column("claimed_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", app.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("dedup_key", "destination_id"),
     )
@@ -181,7 +181,7 @@ def upgrade() -> None:
         sa.Column("seller", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("cargo_ready_date", sa.Date(), nullable=True),
         sa.Column("must_arrive_date", sa.Date(), nullable=True),
-        sa.Column("updated_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("versions", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -191,20 +191,22 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("transportation_mode", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("status_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("status_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("location_name", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("location_unlocode", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("location_country", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("location_timezone", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
-        sa.Column("estimated_departure", app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("actual_departure", app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("estimated_arrival", app.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
-            "previous_estimated_arrival", app.models.UTCDateTime(timezone=True), nullable=True
+            "estimated_departure", app.store.models.UTCDateTime(timezone=True), nullable=True
         ),
-        sa.Column("actual_arrival", app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("delivered_at", app.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("actual_departure", app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("estimated_arrival", app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "previous_estimated_arrival", app.store.models.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("actual_arrival", app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("delivered_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("versions", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -216,8 +218,8 @@ def upgrade() -> None:
         "spool",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("event_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("received_at", app.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("leased_until", app.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", app.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("leased_until", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
@@ -233,7 +235,7 @@ def upgrade() -> None:
         sa.Column("url", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("privacy_url", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("kinds", sa.JSON(), nullable=True),
-        sa.Column("created_at", app.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", app.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("subscription", schema=None) as batch_op:

@@ -17,7 +17,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app import queries, spool
+from app.store import reads as queries
+from app.store import spool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

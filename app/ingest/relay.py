@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from app import db, spool
-from app.events import MalformedEvent, parse_event
-from app.starter import EventRejected, EventStarter, TemporalUnavailable
+from app.core.events import MalformedEvent, parse_event
+from app.ingest.starter import EventRejected, EventStarter, TemporalUnavailable
+from app.store import db, spool
 
 log = logging.getLogger("flexhook.relay")
 T = TypeVar("T")

@@ -1,0 +1,14 @@
+"""How flexhook names things in Temporal. Pure standard library."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# One workflow per Flexport event id: Temporal refuses a second start of the same id, which is
+# what makes a redelivered event run once.
+EVENT_WORKFLOW_PREFIX: Final = "flexport-event-"
+
+
+def event_workflow_id(event_id: str) -> str:
+    """The id of the workflow that processes the event `event_id`."""
+    return EVENT_WORKFLOW_PREFIX + event_id
