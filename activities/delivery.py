@@ -8,7 +8,6 @@ again, and a row being sent belongs to one workflow at a time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.types import Delivery, DeliveryFailure, PlanInput
 from app.core.alert import Alert
 from app.store.models import Notification, Subscription
 from notifications.notifier import (
@@ -34,23 +34,6 @@ UNKNOWN_OUTCOME = (
     "delivery outcome unknown: the worker stopped while sending; not sent again, so that no "
     "one hears it twice"
 )
-
-
-@dataclass(frozen=True)
-class PlanInput:
-    alerts: list[Alert]
-
-
-@dataclass(frozen=True)
-class Delivery:
-    alert: Alert
-    destination_id: str
-
-
-@dataclass(frozen=True)
-class DeliveryFailure:
-    delivery: Delivery
-    error: str
 
 
 def _ledger_row(session: Session, delivery: Delivery) -> Notification | None:

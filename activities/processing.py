@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,28 +10,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from temporalio import activity
 
+from activities.types import ApplyEventInput, MarkFailedInput, RecordEventInput
 from app.core.events import parse_event
+from app.core.outcome import EventOutcome
 from app.store import projection as records
-from app.store.projection import EventOutcome
-
-
-@dataclass(frozen=True)
-class RecordEventInput:
-    event_id: str
-    body: str
-    workflow_id: str
-    received_at: str  # ISO-8601
-
-
-@dataclass(frozen=True)
-class ApplyEventInput:
-    event_id: str
-
-
-@dataclass(frozen=True)
-class MarkFailedInput:
-    event_id: str
-    error: str
 
 
 class RecordActivities:

@@ -30,7 +30,8 @@ from app.core.ids import event_workflow_id
 from bench import payloads
 from bench.noop import NoopInput
 from workflows import search_attributes
-from workflows.event import EventInput, FlexportEventWorkflow
+from workflows.event import FlexportEventWorkflow
+from workflows.types import EventInput
 
 RPC_TIMEOUT = timedelta(seconds=2)  # FLEXHOOK_START_TIMEOUT's default, as the web process uses
 

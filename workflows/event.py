@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import timedelta
 
 from temporalio import workflow
@@ -11,19 +10,17 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.delivery import (
+    from activities.types import (
+        ApplyEventInput,
         Delivery,
         DeliveryFailure,
-        NotificationActivities,
-        PlanInput,
-    )
-    from activities.processing import (
-        ApplyEventInput,
         MarkFailedInput,
-        RecordActivities,
+        PlanInput,
         RecordEventInput,
     )
-    from app.store.projection import EventOutcome
+    from app.core.outcome import EventOutcome
+    from app.core.statuses import EventStatus
+    from workflows.types import EventInput
 
 # Data errors never heal by retrying; anything else (the database away, a lock) is retried until
 # it heals, so an accepted event is never dropped on the floor.
@@ -48,19 +45,12 @@ NOTIFY_ATTEMPT_TIMEOUT = timedelta(seconds=60)
 NOTIFY_DEADLINE = timedelta(minutes=15)
 
 
-@dataclass(frozen=True)
-class EventInput:
-    event_id: str
-    body: str
-    received_at: str  # ISO-8601; the workflow sandbox cannot decode datetime fields
-
-
 @workflow.defn
 class FlexportEventWorkflow:
     @workflow.run
     async def run(self, input: EventInput) -> EventOutcome:
-        recorded = await workflow.execute_activity_method(
-            RecordActivities.record_event,
+        recorded: EventOutcome = await workflow.execute_activity(
+            "record_event",
             RecordEventInput(
                 event_id=input.event_id,
                 body=input.body,
@@ -69,21 +59,23 @@ class FlexportEventWorkflow:
             ),
             start_to_close_timeout=RECORDS_TIMEOUT,
             retry_policy=RECORDS_RETRY,
+            result_type=EventOutcome,
         )
-        if recorded.status == "ignored":
+        if recorded.status == EventStatus.IGNORED:
             workflow.logger.info("event %s has an unknown type: stored, ignored", input.event_id)
             return recorded
         try:
-            outcome = await workflow.execute_activity_method(
-                RecordActivities.apply_event,
+            outcome: EventOutcome = await workflow.execute_activity(
+                "apply_event",
                 ApplyEventInput(event_id=input.event_id),
                 start_to_close_timeout=RECORDS_TIMEOUT,
                 retry_policy=RECORDS_RETRY,
+                result_type=EventOutcome,
             )
         except ActivityError as err:
             reason = str(err.cause or err)
-            await workflow.execute_activity_method(
-                RecordActivities.mark_event_failed,
+            await workflow.execute_activity(
+                "mark_event_failed",
                 MarkFailedInput(event_id=input.event_id, error=reason),
                 start_to_close_timeout=RECORDS_TIMEOUT,
                 retry_policy=RECORDS_RETRY,
@@ -97,22 +89,24 @@ class FlexportEventWorkflow:
         return outcome
 
     async def _notify(self, outcome: EventOutcome) -> None:
-        deliveries = await workflow.execute_activity_method(
-            NotificationActivities.plan_notifications,
+        deliveries: list[Delivery] = await workflow.execute_activity(
+            "plan_notifications",
             PlanInput(alerts=outcome.alerts),
             start_to_close_timeout=RECORDS_TIMEOUT,
             retry_policy=RECORDS_RETRY,
+            result_type=list[Delivery],
         )
         await asyncio.gather(*(self._send(delivery) for delivery in deliveries))
 
     async def _send(self, delivery: Delivery) -> None:
         try:
-            await workflow.execute_activity_method(
-                NotificationActivities.send_notification,
+            await workflow.execute_activity(
+                "send_notification",
                 delivery,
                 start_to_close_timeout=NOTIFY_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=NOTIFY_DEADLINE,
                 retry_policy=NOTIFY_RETRY,
+                result_type=str,
             )
         except ActivityError as err:
             workflow.logger.warning(
@@ -121,8 +115,8 @@ class FlexportEventWorkflow:
                 delivery.destination_id,
                 err.cause or err,
             )
-            await workflow.execute_activity_method(
-                NotificationActivities.mark_notification_failed,
+            await workflow.execute_activity(
+                "mark_notification_failed",
                 DeliveryFailure(delivery=delivery, error=str(err.cause or err)),
                 start_to_close_timeout=RECORDS_TIMEOUT,
                 retry_policy=RECORDS_RETRY,

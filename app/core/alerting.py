@@ -9,13 +9,11 @@ event older than the shipment's status alerts nobody.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from app.core.alert import Alert
-from app.core.events import Event, Location
-
-if TYPE_CHECKING:
-    from app.store.projection import ShipmentChange
+from app.core.events import Event
+from app.core.facts import Location
+from app.core.outcome import ShipmentChange
 
 _MILESTONE_KINDS = {"departed": "departed", "arrived": "arrived", "delivered": "delivered"}
 _CUSTOMS_HOLD_WORDS = ("hold", "exam", "required", "suspended", "review")
@@ -52,28 +50,22 @@ def decide_alerts(
     """The alerts for `event`, given what applying it did to its shipment."""
     if change.late:
         return []
-    shipment = change.shipment
     if place is None or not place.name:
-        place = Location(
-            name=shipment.location_name,
-            unlocode=shipment.location_unlocode,
-            country=shipment.location_country,
-            timezone=shipment.location_timezone,
-        )
+        place = change.place
 
     def alert(kind: str, headline: str, **extra: object) -> Alert:
         return Alert(
             kind=kind,
             event_id=event.event_id,
             event_type=event.type,
-            shipment_id=shipment.id,
+            shipment_id=change.shipment_id,
             headline=headline,
             occurred_at=occurred_at.isoformat(),
-            shipment_name=shipment.name,
+            shipment_name=change.shipment_name,
             place_name=place.name,
             place_country=place.country,
             place_timezone=place.timezone,
-            estimated_arrival=_iso(shipment.estimated_arrival),
+            estimated_arrival=_iso(change.eta_after),
             **extra,  # type: ignore[arg-type]
         )
 

@@ -5,7 +5,7 @@ Every function takes an open `Session` and keyword arguments; the caller owns th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -13,7 +13,9 @@ from sqlmodel import Session, col, select
 
 from app.core.alert import Alert
 from app.core.alerting import decide_alerts
-from app.core.events import Event, EventDataError, Facts, Location, parse_event
+from app.core.events import Event, EventDataError, parse_event
+from app.core.facts import Facts, Location
+from app.core.outcome import EventOutcome, ShipmentChange
 from app.store.models import (
     Booking,
     Container,
@@ -30,29 +32,6 @@ from app.store.models import (
 class Versioned(Protocol):
     versions: dict[str, str]
     updated_at: datetime | None
-
-
-@dataclass(frozen=True)
-class EventOutcome:
-    """What processing one event did; returned to the workflow."""
-
-    event_id: str
-    status: str
-    category: str
-    shipment_id: str | None = None
-    milestone: str | None = None
-    late: bool = False
-    alerts: list[Alert] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ShipmentChange:
-    """What applying an event did to its shipment, as alerts need to know it."""
-
-    shipment: Shipment
-    late: bool
-    eta_before: datetime | None
-    eta_after: datetime | None
 
 
 def make_stamp(occurred_at: datetime, event_id: str) -> str:
@@ -326,7 +305,17 @@ def _apply_shipment(
         _derive_eta(session, shipment=shipment, now=now)
     session.add(shipment)
     return ShipmentChange(
-        shipment=shipment, late=late, eta_before=eta_before, eta_after=shipment.estimated_arrival
+        shipment_id=shipment.id,
+        shipment_name=shipment.name,
+        place=Location(
+            name=shipment.location_name,
+            unlocode=shipment.location_unlocode,
+            country=shipment.location_country,
+            timezone=shipment.location_timezone,
+        ),
+        late=late,
+        eta_before=eta_before,
+        eta_after=shipment.estimated_arrival,
     )
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from app.core.alerting import decide_alerts
 from app.core.events import parse_event
-from app.store.models import Shipment
-from app.store.projection import ShipmentChange
+from app.core.facts import Location
+from app.core.outcome import ShipmentChange
 
 SAMPLES = Path(__file__).resolve().parents[2] / "app" / "samples"
 T = datetime(2026, 3, 16, 1, 20, tzinfo=UTC)
@@ -21,9 +21,17 @@ def event(type_: str, **data: object) -> bytes:
     return json.dumps({"id": "e1", "type": type_, "data": data}).encode()
 
 
-def change(*, late: bool = False, before: datetime | None = None, after: datetime | None = None):
-    shipment = Shipment(id="418563", name="SS26", location_name="Los Angeles, CA")
-    return ShipmentChange(shipment=shipment, late=late, eta_before=before, eta_after=after)
+def change(
+    *, late: bool = False, before: datetime | None = None, after: datetime | None = None
+) -> ShipmentChange:
+    return ShipmentChange(
+        shipment_id="418563",
+        shipment_name="SS26",
+        place=Location(name="Los Angeles, CA"),
+        late=late,
+        eta_before=before,
+        eta_after=after,
+    )
 
 
 def kinds(body: bytes, **kwargs: object) -> list[tuple[str, str]]:

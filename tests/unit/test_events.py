@@ -16,13 +16,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import app
-from app.core.events import (
-    EventDataError,
-    Location,
-    MalformedEvent,
-    body_digest_id,
-    parse_event,
-)
+from app.core.events import EventDataError, MalformedEvent, body_digest_id, parse_event
+from app.core.facts import Location
 
 SAMPLES = sorted((Path(app.__file__).parent / "samples").glob("*.json"))
 SampleReader = Callable[[str], bytes]

@@ -20,6 +20,7 @@ from sqlmodel import Session, SQLModel, select
 
 import app
 from app.core.events import EventDataError, parse_event
+from app.core.outcome import EventOutcome
 from app.store.db import create_db_engine, upgrade
 from app.store.models import (
     Booking,
@@ -31,7 +32,7 @@ from app.store.models import (
     PurchaseOrder,
     Shipment,
 )
-from app.store.projection import EventOutcome, apply_event, mark_failed, record_event
+from app.store.projection import apply_event, mark_failed, record_event
 
 SAMPLES = sorted((Path(app.__file__).parent / "samples").glob("*.json"))
 SHIPMENT_ID = "418563"

@@ -1,0 +1,220 @@
+"""The facts of an event in Flexport's own Event format (`/resource#event`)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from app.core.facts import (
+    BookingFacts,
+    ContainerFacts,
+    DocumentFacts,
+    Facts,
+    InvoiceFacts,
+    Location,
+    PurchaseOrderFacts,
+    ShipmentFacts,
+)
+from app.core.taxonomy import Classification
+from app.core.values import (
+    Json,
+    amount,
+    as_list,
+    company_name,
+    ident,
+    obj,
+    parse_date,
+    parse_datetime,
+    ref_id,
+    text,
+)
+
+
+def flexport_shipment_id(data: Json) -> str | None:
+    resource = obj(data.get("resource"))
+    if resource.get("_object") in ("/shipment", "/shipments"):
+        return ident(resource.get("id"))
+    for candidate in (
+        ref_id(data.get("shipment")),
+        ref_id(resource.get("shipment")),
+        ref_id(resource.get("shipments")),
+    ):
+        if candidate:
+            return candidate
+    for container in as_list(data.get("containers")):
+        candidate = ref_id(obj(container).get("shipment"))
+        if candidate:
+            return candidate
+    return None
+
+
+def _node_location(node: object) -> Location | None:
+    place = obj(obj(node).get("place"))
+    if not place:
+        return None
+    address = obj(place.get("address"))
+    return Location(
+        name=text(place.get("name")) or text(address.get("city")),
+        unlocode=text(address.get("unlocode")),
+        country=text(address.get("country_code")),
+        timezone=text(address.get("timezone")),
+    )
+
+
+def _flexport_location(classification: Classification, data: Json) -> Location | None:
+    location = _node_location(data.get("location"))
+    if location is not None:
+        return location
+    # A leg event without `location`: the leg's own end tells where it happened.
+    resource = obj(data.get("resource"))
+    if classification.milestone == "departed":
+        return _node_location(resource.get("origin"))
+    if classification.milestone in ("arrived", "delivered"):
+        return _node_location(resource.get("destination"))
+    return None
+
+
+def _shipment_facts(shipment: Json) -> ShipmentFacts | None:
+    shipment_id = ident(shipment.get("id"))
+    if shipment_id is None:
+        return None
+    return ShipmentFacts(
+        shipment_id=shipment_id,
+        name=text(shipment.get("name")),
+        transportation_mode=text(shipment.get("transportation_mode")),
+        estimated_departure=parse_datetime(
+            shipment.get("estimated_departure_date"), "estimated_departure_date"
+        ),
+        actual_departure=parse_datetime(
+            shipment.get("actual_departure_date"), "actual_departure_date"
+        ),
+        estimated_arrival=parse_datetime(
+            shipment.get("estimated_arrival_date"), "estimated_arrival_date"
+        ),
+        actual_arrival=parse_datetime(shipment.get("actual_arrival_date"), "actual_arrival_date"),
+        delivered_at=parse_datetime(
+            shipment.get("actual_delivered_in_full_date"), "actual_delivered_in_full_date"
+        ),
+    )
+
+
+def _flexport_container(container: Json, shipment_id: str | None) -> ContainerFacts | None:
+    number = text(container.get("container_number"))
+    if number is None:
+        return None
+    return ContainerFacts(
+        container_number=number,
+        shipment_id=ref_id(container.get("shipment")) or shipment_id,
+        flexport_id=ident(container.get("id")),
+        container_type=text(container.get("container_type")),
+        container_size=text(container.get("container_size")),
+        seal_number=text(container.get("seal_number")),
+        estimated_arrival=parse_datetime(
+            container.get("estimated_arrival_date"), "estimated_arrival_date"
+        ),
+        actual_arrival=parse_datetime(container.get("actual_arrival_date"), "actual_arrival_date"),
+        actual_delivery=parse_datetime(
+            container.get("actual_delivery_date"), "actual_delivery_date"
+        ),
+        last_free_day=parse_date(container.get("last_free_day_date"), "last_free_day_date"),
+        empty_returned=parse_date(container.get("empty_returned_date"), "empty_returned_date"),
+    )
+
+
+def flexport_facts(classification: Classification, data: Json) -> Facts:
+    resource = obj(data.get("resource"))
+    resource_object = resource.get("_object")
+    shipment_json = obj(data.get("shipment"))
+    if not shipment_json and resource_object in ("/shipment", "/shipments"):
+        shipment_json = resource
+    shipment = _shipment_facts(shipment_json)
+    shipment_id = shipment.shipment_id if shipment else flexport_shipment_id(data)
+
+    # The container(s) the event is about: the resource itself, or the one its container leg names.
+    subject_ids: set[str] = set()
+    if classification.category == "container":
+        if resource_object == "/ocean/shipment_container":
+            subject_ids.add(ident(resource.get("id")) or "")
+        subject_id = ref_id(resource.get("shipment_container"))
+        if subject_id:
+            subject_ids.add(subject_id)
+    containers: list[ContainerFacts] = []
+    seen: set[str] = set()
+    candidates = [obj(c) for c in as_list(data.get("containers"))]
+    if resource_object == "/ocean/shipment_container":
+        candidates.insert(0, resource)
+    for raw in candidates:
+        facts = _flexport_container(raw, shipment_id)
+        if facts is None or facts.container_number in seen:
+            continue
+        seen.add(facts.container_number)
+        is_subject = facts.flexport_id in subject_ids or (
+            classification.category == "container" and not subject_ids
+        )
+        if is_subject:
+            facts = replace(facts, last_event=classification.name)
+        containers.append(facts)
+
+    booking = None
+    booking_id = ref_id(shipment_json.get("booking"))
+    if booking_id:
+        confirmed = classification.name == "booking_confirmed"
+        booking = BookingFacts(
+            booking_id=booking_id,
+            shipment_id=shipment_id,
+            status="confirmed" if confirmed else None,
+            cargo_ready_date=parse_date(shipment_json.get("cargo_ready_date"), "cargo_ready_date"),
+        )
+
+    invoice = None
+    if resource_object == "/invoice" and ident(resource.get("id")):
+        total = obj(resource.get("total"))
+        invoice = InvoiceFacts(
+            invoice_id=str(resource["id"]),
+            shipment_id=ref_id(resource.get("shipments")) or shipment_id,
+            name=text(resource.get("name")),
+            status=text(resource.get("status")),
+            amount=amount(total.get("amount")),
+            currency=text(total.get("currency_code")),
+            due_date=parse_date(resource.get("due_date"), "due_date"),
+        )
+
+    document = None
+    if resource_object == "/document" and ident(resource.get("id")):
+        document = DocumentFacts(
+            document_id=str(resource["id"]),
+            shipment_id=ref_id(resource.get("shipment")) or shipment_id,
+            document_type=text(resource.get("document_type")),
+            file_name=text(resource.get("file_name")),
+            link=text(resource.get("file_link")),
+        )
+
+    purchase_order = None
+    if resource_object == "/purchase_order" and ident(resource.get("id")):
+        purchase_order = PurchaseOrderFacts(
+            purchase_order_id=str(resource["id"]),
+            name=text(resource.get("name")),
+            status=text(resource.get("status")),
+            buyer=company_name(resource.get("buyer")),
+            seller=company_name(resource.get("seller")),
+            cargo_ready_date=parse_date(resource.get("cargo_ready_date"), "cargo_ready_date"),
+            must_arrive_date=parse_date(resource.get("must_arrive_date"), "must_arrive_date"),
+        )
+
+    leg_id = None
+    if resource_object == "/shipment_leg":
+        leg_id = ident(resource.get("id"))
+    elif resource_object == "/ocean/shipment_container_leg":
+        leg_id = ref_id(resource.get("leg"))
+
+    if shipment is None and shipment_id is not None:
+        shipment = ShipmentFacts(shipment_id=shipment_id)
+    return Facts(
+        shipment=shipment,
+        location=_flexport_location(classification, data),
+        leg_id=leg_id,
+        booking=booking,
+        purchase_order=purchase_order,
+        invoice=invoice,
+        document=document,
+        containers=tuple(containers),
+    )

@@ -1,0 +1,156 @@
+"""Replay recorded histories of `FlexportEventWorkflow` against the current workflow code.
+
+Every `tests/histories/*.json` is the history of a real run (a real dev server, the production
+worker and activities, a signed event through the web app), exported with
+`(await handle.fetch_history()).to_json()`. A change to the workflow that would break runs still
+open in production (a step added, dropped or reordered, a different activity, a timer) makes
+Temporal's replayer raise a nondeterminism error here, before it is deployed.
+
+The negative control replays a history against a deliberately altered copy of the workflow and
+expects that error, so a replayer that silently passes everything would be noticed.
+
+Needs no server: the replayer runs the workflow code in-process against the stored events.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+# -- project imports, the only ones: re-point these after a restructure -----------------------
+# (activities and app only for the altered workflows of the negative control)
+from activities.types import ApplyEventInput, RecordEventInput
+from app.core.outcome import EventOutcome
+from workflows.event import RECORDS_RETRY, RECORDS_TIMEOUT, FlexportEventWorkflow
+from workflows.types import EventInput
+
+# ------------------------------------------------------------------------------------------------
+
+
+HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+
+# The cases the folder must hold, each with the activities its run scheduled, in order, and how
+# the run closed. A history re-recorded after an intended change of the workflow updates this.
+REQUIRED: dict[str, tuple[list[str], str]] = {
+    "no_alerts_shipment_created": (["record_event", "apply_event"], "COMPLETED"),
+    "departed_one_destination": (
+        ["record_event", "apply_event", "plan_notifications", "send_notification"],
+        "COMPLETED",
+    ),
+    "unknown_type_ignored": (["record_event"], "COMPLETED"),
+    "bad_timestamp_fails": (["record_event", "apply_event", "mark_event_failed"], "FAILED"),
+    "compact_shipment_milestone": (
+        ["record_event", "apply_event", "plan_notifications", "send_notification"],
+        "COMPLETED",
+    ),
+}
+
+
+def history_files() -> list[Path]:
+    return sorted(HISTORIES.glob("*.json"))
+
+
+def load_history(path: Path) -> WorkflowHistory:
+    """The history in `path`, under the workflow id it ran with (recorded in its first event)."""
+    text = path.read_text("utf-8")
+    started = json.loads(text)["events"][0].get("workflowExecutionStartedEventAttributes", {})
+    return WorkflowHistory.from_json(started.get("workflowId") or f"replay-{path.stem}", text)
+
+
+def scheduled_activities(history: WorkflowHistory) -> list[str]:
+    return [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+    ]
+
+
+def closing(history: WorkflowHistory) -> str:
+    last = history.events[-1]
+    if last.HasField("workflow_execution_completed_event_attributes"):
+        return "COMPLETED"
+    if last.HasField("workflow_execution_failed_event_attributes"):
+        return "FAILED"
+    return f"not closed (last event: {last.WhichOneof('attributes')})"
+
+
+@pytest.mark.parametrize("path", history_files(), ids=lambda p: p.stem)
+async def test_a_recorded_history_replays_on_the_current_workflow(path: Path) -> None:
+    history = load_history(path)
+    assert closing(history) in ("COMPLETED", "FAILED"), f"{path.name} is not a complete run"
+
+    await Replayer(workflows=[FlexportEventWorkflow]).replay_workflow(history)
+
+
+def test_the_histories_cover_every_required_case() -> None:
+    found = {path.stem: load_history(path) for path in history_files()}
+
+    missing = sorted(set(REQUIRED) - set(found))
+    assert not missing, f"{HISTORIES} lacks the histories of {missing}"
+    for name, (activities, closed) in REQUIRED.items():
+        history = found[name]
+        assert (scheduled_activities(history), closing(history)) == (activities, closed), name
+
+
+# -- negative control ------------------------------------------------------------------------------
+
+
+@workflow.defn(name=FlexportEventWorkflow.__name__, sandboxed=False)
+class ApplyBeforeRecordWorkflow:
+    """The event workflow with its first two steps swapped: not what the histories recorded."""
+
+    @workflow.run
+    async def run(self, input: EventInput) -> EventOutcome:
+        await workflow.execute_activity(
+            "apply_event",
+            ApplyEventInput(event_id=input.event_id),
+            start_to_close_timeout=RECORDS_TIMEOUT,
+            retry_policy=RECORDS_RETRY,
+        )
+        outcome: EventOutcome = await workflow.execute_activity(
+            "record_event",
+            RecordEventInput(
+                event_id=input.event_id,
+                body=input.body,
+                workflow_id=workflow.info().workflow_id,
+                received_at=input.received_at,
+            ),
+            start_to_close_timeout=RECORDS_TIMEOUT,
+            retry_policy=RECORDS_RETRY,
+            result_type=EventOutcome,
+        )
+        return outcome
+
+
+@workflow.defn(name=FlexportEventWorkflow.__name__, sandboxed=False)
+class NoAlertsWorkflow(FlexportEventWorkflow):
+    """The event workflow with its alert step (plan, then send to each destination) dropped."""
+
+    async def _notify(self, outcome: Any) -> None:
+        return None
+
+    @workflow.run
+    async def run(self, input: EventInput) -> EventOutcome:
+        return await super().run(input)
+
+
+@pytest.mark.parametrize(
+    ("altered", "history_name"),
+    [
+        (ApplyBeforeRecordWorkflow, "no_alerts_shipment_created"),
+        (NoAlertsWorkflow, "departed_one_destination"),
+    ],
+    ids=["different-first-activity", "alert-step-dropped"],
+)
+async def test_replay_fails_on_an_altered_workflow(altered: type, history_name: str) -> None:
+    history = load_history(HISTORIES / f"{history_name}.json")
+
+    with pytest.raises(NondeterminismError, match="Nondeterminism error"):
+        await Replayer(workflows=[altered]).replay_workflow(history)
