@@ -16,26 +16,21 @@ from app.core.facts import Location
 from app.core.outcome import ShipmentChange
 
 _MILESTONE_KINDS = {"departed": "departed", "arrived": "arrived", "delivered": "delivered"}
-_CUSTOMS_HOLD_WORDS = ("hold", "exam", "required", "suspended", "review")
-
-
-def _words(name: str) -> str:
-    return name.replace("_", " ").strip().capitalize()
 
 
 def _kind_and_headline(event: Event) -> tuple[str, str] | None:
+    """`departed`/`arrived`/`delivered` for those milestones, `customs` for a hold, an exam or
+    the release, `exception` for every delay and exception type; `None` for the rest."""
+    classification = event.classification
     if event.milestone in _MILESTONE_KINDS:
         kind = _MILESTONE_KINDS[event.milestone]
         return kind, kind.capitalize()
-    name = event.classification.name
     if event.milestone == "customs_cleared":
         return "customs", "Customs released"
-    if event.category == "customs":
-        if any(word in name for word in _CUSTOMS_HOLD_WORDS):
-            return "customs", "Customs hold: " + _words(name.removeprefix("customs_")).lower()
-        return None
+    if event.category == "customs" and classification.urgent:
+        return "customs", classification.headline
     if event.category == "exception":
-        return "exception", _words(name)
+        return "exception", classification.headline
     return None
 
 

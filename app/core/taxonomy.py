@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from app.core.flexport_types import CUSTOMS_HOLDS, REFERENCE
+
 CATEGORIES: Final = (
     "milestone",
     "transit",
@@ -33,78 +35,10 @@ MILESTONES: Final = (
     "delivered",
 )
 
+# Every documented type, from Flexport's milestone reference.
+TYPE_CATEGORIES: Final[dict[str, str]] = {t: row[0] for t, row in REFERENCE.items()}
 MILESTONE_TYPES: Final[dict[str, str]] = {
-    "/shipment_leg#departed": "departed",
-    "/shipment_leg#arrived": "arrived",
-    "/shipment_leg#out_for_delivery": "out_for_delivery",
-    "/shipment_leg#delivered": "delivered",
-    "/shipment_leg#delivery_completed": "delivered",
-    "/shipment#delivered_in_full": "delivered",
-    "/shipment#customs_entry_release_status_released": "customs_cleared",
-}
-
-_TRANSIT = (
-    "/shipment#schedule_confirmed",
-    "/shipment#updated_route",
-    "/shipment_leg#updated_estimated_time_of_departure",
-    "/shipment_leg#updated_estimated_time_of_arrival",
-    "/shipment_leg#updated_estimated_out_for_delivery",
-    "/shipment_container_leg#updated_estimated_available_for_pickup",
-    "/shipment_leg#delivery_appointment_requested",
-    "/shipment_leg#delivery_appointment_scheduled",
-)
-_BOOKING = (
-    "/shipment#created",
-    "/shipment#booking_confirmed",
-    "/shipment#cargo_ready_date_changed",
-    "/shipment#updated_cargo_ready_date",
-)
-_DOCUMENT = (
-    "/shipment#documents_sent_to_nominated_broker",
-    "/shipment#commercial_invoices_digitized",
-)
-_CONTAINER = (
-    "/ocean/shipment_container_leg#loaded_on_board",
-    "/ocean/shipment_container_leg#unloaded_off_board",
-    "/ocean/shipment_container_leg#available_for_pickup",
-    "/ocean/shipment_leg#loaded_on_truck",
-    "/ocean/shipment_container#free_time_to_expire",
-    "/ocean/shipment_container#free_time_expired",
-    "/ocean/shipment_container#empty_returned",
-)
-_CUSTOMS = (
-    "/shipment#customs_entry_release_status_released",
-    "/shipment#customs_agriculture_hold",
-    "/shipment#customs_entry_release_status_document_required",
-    "/shipment#customs_entry_release_status_entry_docs_required",
-    "/shipment#customs_entry_release_status_pending_intensive_exam",
-    "/shipment#customs_entry_release_status_release_suspended",
-    "/shipment#customs_entry_release_status_under_cbp_review",
-    "/shipment#customs_undergoing_x_ray_exam",
-    "/shipment#export_country_customs_exam",
-    "/shipment#filing_submitted_for_in_bond_transportation",
-    "/shipment#ftz_admission",
-    "/shipment#returned_to_shipper",
-)
-_EXCEPTION = (
-    "/shipment#weather_delay",
-    "/shipment#port_strike_delay",
-    "/shipment#vessel_delay_port_congestion",
-    "/shipment#cargo_rolled_from_booked_vessel",
-    "/shipment#missed_appointment",
-    "/shipment#trucking_delay_traffic",
-    "/shipment#equipment_unavailable",
-    "/shipment#transshipment_delay",
-)
-
-TYPE_CATEGORIES: Final[dict[str, str]] = {
-    **{t: "milestone" for t in MILESTONE_TYPES},
-    **{t: "transit" for t in _TRANSIT},
-    **{t: "booking" for t in _BOOKING},
-    **{t: "document" for t in _DOCUMENT},
-    **{t: "container" for t in _CONTAINER},
-    **{t: "customs" for t in _CUSTOMS},
-    **{t: "exception" for t in _EXCEPTION},
+    t: row[1] for t, row in REFERENCE.items() if row[1] is not None
 }
 
 # Flexport's own examples sometimes write the plural resource name.
@@ -141,6 +75,9 @@ class Classification:
     category: str
     milestone: str | None
     name: str
+    headline: str = ""  # what happened, for people: "Vessel delayed: port congestion"
+    documented: bool = False  # in Flexport's milestone reference (or the compact format)
+    urgent: bool = False  # a customs hold or exam
 
     @property
     def known(self) -> bool:
@@ -153,22 +90,49 @@ def normalize_type(event_type: str) -> str:
     return _RESOURCE_ALIASES.get(resource, resource) + sep + part
 
 
+# What a type Flexport adds later is taken for, by its name alone. Explicit, and only for
+# shipment events: a new `..._delay` is an exception; a new customs hold or exam is a hold.
+_EXCEPTION_SUFFIXES: Final = ("_delay", "_exception")
+_HOLD_WORDS: Final = ("hold", "exam", "required", "suspended", "review")
+
+
+def words(name: str) -> str:
+    """`weather_delay` -> `Weather delay`."""
+    return name.replace("_", " ").strip().capitalize()
+
+
 def classify(event_type: str, *, resource_object: str | None = None) -> Classification:
     """Classify a Flexport type string (`/resource#event`)."""
     event_type = normalize_type(event_type)
     resource, _, part = event_type.partition("#")
-    milestone = MILESTONE_TYPES.get(event_type)
-    category = TYPE_CATEGORIES.get(event_type)
-    if milestone == "customs_cleared":
-        category = "customs"
-    if category is None:
-        category = _RESOURCE_CATEGORIES.get(resource)
+    name = _NAMES.get(event_type) or part or event_type
+    row = REFERENCE.get(event_type)
+    if row is not None:
+        category, milestone, headline = row
+        return Classification(
+            category=category,
+            milestone=milestone,
+            name=milestone or name,
+            headline=headline,
+            documented=True,
+            urgent=event_type in CUSTOMS_HOLDS,
+        )
+    category = _RESOURCE_CATEGORIES.get(resource)
     if category is None and resource_object is not None:
         category = _RESOURCE_CATEGORIES.get(_RESOURCE_ALIASES.get(resource_object, resource_object))
-    if category is None and resource == "/shipment" and part.endswith("_delay"):
-        category = "exception"
-    name = milestone or _NAMES.get(event_type) or part or event_type
-    return Classification(category=category or "other", milestone=milestone, name=name)
+    urgent = False
+    if category is None and resource == "/shipment":
+        if part.endswith(_EXCEPTION_SUFFIXES):
+            category = "exception"
+        elif part.startswith("customs_") and any(word in part for word in _HOLD_WORDS):
+            category, urgent = "customs", True
+    return Classification(
+        category=category or "other",
+        milestone=None,
+        name=name,
+        headline=words(name),
+        urgent=urgent,
+    )
 
 
 def classify_compact(event_type: str, *, milestone: str | None = None) -> Classification:
@@ -176,8 +140,27 @@ def classify_compact(event_type: str, *, milestone: str | None = None) -> Classi
     family, _, part = event_type.partition(".")
     if event_type == "shipment.milestone" and milestone in MILESTONES:
         category = "customs" if milestone == "customs_cleared" else "milestone"
-        return Classification(category=category, milestone=milestone, name=milestone)
+        return Classification(
+            category=category,
+            milestone=milestone,
+            name=milestone,
+            headline=words(milestone),
+            documented=True,
+        )
     if event_type == "shipment.eta_updated":
-        return Classification(category="transit", milestone=None, name="eta_updated")
-    category = COMPACT_FAMILIES.get(family, "other")
-    return Classification(category=category, milestone=None, name=part or event_type)
+        return Classification(
+            category="transit",
+            milestone=None,
+            name="eta_updated",
+            headline="Estimated arrival updated",
+            documented=True,
+        )
+    family_category = COMPACT_FAMILIES.get(family)
+    name = part or event_type
+    return Classification(
+        category=family_category or "other",
+        milestone=None,
+        name=name,
+        headline=words(name),
+        documented=family_category is not None,
+    )

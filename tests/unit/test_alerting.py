@@ -11,6 +11,7 @@ import pytest
 from app.core.alerting import decide_alerts
 from app.core.events import parse_event
 from app.core.facts import Location
+from app.core.flexport_types import CUSTOMS_HOLDS, REFERENCE
 from app.core.outcome import ShipmentChange
 
 SAMPLES = Path(__file__).resolve().parents[2] / "app" / "samples"
@@ -70,8 +71,58 @@ def test_holds_exams_and_delays_alert_and_other_customs_news_does_not() -> None:
     ]
     assert kinds(event("/shipment#customs_undergoing_x_ray_exam"))[0][0] == "customs"
     assert kinds(event("/shipment#ftz_admission")) == []
-    assert kinds(event("/shipment#weather_delay")) == [("exception", "Weather delay")]
-    assert kinds(event("/shipment#port_strike_delay")) == [("exception", "Port strike delay")]
+    assert kinds(event("/shipment#weather_delay")) == [("exception", "Delayed: weather")]
+    assert kinds(event("/shipment#port_strike_delay")) == [("exception", "Delayed: port strike")]
+
+
+EXCEPTIONS = [t for t, (category, _, _) in REFERENCE.items() if category == "exception"]
+OTHER_CUSTOMS = [
+    t
+    for t, (category, milestone, _) in REFERENCE.items()
+    if category == "customs" and t not in CUSTOMS_HOLDS and milestone is None
+]
+
+
+@pytest.mark.parametrize("event_type", EXCEPTIONS)
+def test_every_documented_exception_alerts_exception_with_its_headline(event_type: str) -> None:
+    [(kind, headline)] = kinds(event(event_type))
+
+    assert kind == "exception"
+    assert headline == REFERENCE[event_type][2]
+
+
+@pytest.mark.parametrize("event_type", sorted(CUSTOMS_HOLDS))
+def test_every_documented_customs_hold_or_exam_alerts_customs(event_type: str) -> None:
+    [(kind, headline)] = kinds(event(event_type))
+
+    assert kind == "customs"
+    assert headline.startswith("Customs hold: ")
+
+
+@pytest.mark.parametrize("event_type", OTHER_CUSTOMS)
+def test_customs_steps_that_hold_nothing_alert_nobody(event_type: str) -> None:
+    assert kinds(event(event_type)) == []
+
+
+def test_the_reference_has_every_exception_and_hold_the_issue_names() -> None:
+    assert len(EXCEPTIONS) == 42
+    for named in (
+        "/shipment#missing_cargo",
+        "/shipment#trucker_rejected",
+        "/shipment#vessel_delay_mechanical",
+        "/shipment#shipment_rerouted_by_carrier",
+    ):
+        assert named in EXCEPTIONS
+    assert "/shipment#export_country_magnetism_exam" in CUSTOMS_HOLDS
+    assert len(CUSTOMS_HOLDS) == 9
+
+
+def test_a_delay_type_flexport_adds_later_alerts_exception() -> None:
+    assert kinds(event("/shipment#drone_delivery_delay")) == [("exception", "Drone delivery delay")]
+    assert kinds(event("/shipment#customs_quarantine_hold")) == [
+        ("customs", "Customs quarantine hold")
+    ]
+    assert kinds(event("/shipment#something_new")) == []
 
 
 def test_a_late_event_alerts_nobody() -> None:
