@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test test-postgres lint install install-test system-deps bench clean
+.PHONY: run test test-fast test-postgres lint install install-test install-dev system-deps bench clean
 
 # Create or refresh the virtualenv; the stamp file makes reinstalling idempotent and cheap.
 $(BIN)/python:
@@ -18,8 +18,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.installed
 
+# The test extras plus the pinned linters.
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(BIN)/flexhook dev
@@ -43,6 +49,10 @@ system-deps:
 test: install-test system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The unit tests alone: no servers, seconds.
+test-fast: install-test
+	$(BIN)/python -m pytest -m unit -q $(PYTEST_ARGS)
+
 # The integration tests again, on a PostgreSQL server the tests start themselves.
 test-postgres: install-test system-deps
 	FLEXHOOK_TEST_DATABASE=postgresql $(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
@@ -51,9 +61,13 @@ test-postgres: install-test system-deps
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-lint: install-test
-	$(BIN)/python -m pip install --quiet ruff mypy
-	$(BIN)/ruff check . && $(BIN)/mypy app workflows activities
+# ruff (lint and format), mypy strict over the shipped code and the tests, and the layering
+# contracts in pyproject.toml (import-linter). Versions are pinned in the `dev` extra.
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy app workflows activities notifications tests bench
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

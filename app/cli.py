@@ -19,20 +19,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flexhook")
 
-# One send's bound; the send activity's start-to-close timeout (60 s) must stay above it.
-NOTIFY_SEND_TIMEOUT_SECONDS = 30.0
-
 
 def _engine(settings: Settings) -> Engine:
     """The database, which must be at the newest migration (`flexhook db upgrade`)."""
-    from app.store import db
+    from app import bootstrap
+    from app.store.db import SchemaOutOfDate
 
-    engine = db.create_db_engine(settings.resolved_database_url)
     try:
-        db.check_schema(engine)
-    except db.SchemaOutOfDate as exc:
+        return bootstrap.open_database(settings)
+    except SchemaOutOfDate as exc:
         raise click.ClickException(str(exc)) from None
-    return engine
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -83,75 +79,37 @@ def web(host: str, port: int) -> None:
     """Serve the webhook endpoint and the API (against TEMPORAL_ADDRESS)."""
     import uvicorn
 
-    from app import temporal_client
-    from app.ingest.starter import EventStarter
-    from app.web.application import WebConfig, create_app
+    from app import bootstrap
 
     settings = _settings()
     try:
-        settings.require_web()
+        bootstrap.web_config(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    assert settings.api_token is not None
-    engine = _engine(settings)
-
-    async def starter() -> EventStarter:
-        client = await temporal_client.connect(
-            address=settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
-        )
-        return EventStarter(
-            client,
-            task_queue=settings.task_queue,
-            rpc_timeout=timedelta(seconds=settings.start_timeout_seconds),
-        )
-
-    app = create_app(
-        config=WebConfig(
-            webhook_secrets=settings.webhook_secrets,
-            api_token=settings.api_token,
-            max_body_bytes=settings.max_body_bytes,
-            accept_sha1=settings.accept_sha1,
-            temporal_ui_url=settings.temporal_ui_url,
-            namespace=settings.temporal_namespace,
-        ),
-        engine=engine,
-        starter_factory=starter,
-    )
+    app = bootstrap.web_app(settings, _engine(settings))
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 @main.command()
 def worker() -> None:
     """Run a Temporal worker for flexhook's workflows and activities (against TEMPORAL_ADDRESS)."""
-    from activities.delivery import NotificationActivities
-    from activities.processing import RecordActivities
-    from notifications.notifier import Notifier
-    from notifications.render import Renderer
+    from app import bootstrap
     from workflows.worker import serve
 
     settings = _settings()
     engine = _engine(settings)
     try:
-        renderer = Renderer(settings.templates_dir)
+        activities = bootstrap.worker_activities(settings, engine)
     except NotADirectoryError as exc:
         raise click.ClickException(f"FLEXHOOK_TEMPLATES_DIR: {exc}") from None
-    notifier = Notifier(
-        renderer,
-        public_url=settings.public_url,
-        temporal_ui_url=settings.temporal_ui_url,
-        namespace=settings.temporal_namespace,
-        timeout=NOTIFY_SEND_TIMEOUT_SECONDS,
-    )
     asyncio.run(
         serve(
             address=settings.temporal_address,
             namespace=settings.temporal_namespace,
             task_queue=settings.task_queue,
             metrics_address=settings.worker_metrics_address,
-            records=RecordActivities(engine, eta_slip_hours=settings.eta_slip_hours),
-            notifications=NotificationActivities(
-                engine, notifier, config_path=settings.resolved_notify_config
-            ),
+            records=activities.records,
+            notifications=activities.notifications,
         )
     )
 

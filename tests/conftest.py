@@ -114,3 +114,15 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+# Each folder is one kind of test; the marker follows the folder, so `-m unit` is the fast loop
+# and `-m "not chaos"` leaves out the tests that kill processes.
+_MARKER_BY_FOLDER = {"unit": "unit", "integration": "integration", "chaos": "chaos"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.parent.name
+        if folder in _MARKER_BY_FOLDER:
+            item.add_marker(_MARKER_BY_FOLDER[folder])

@@ -3,16 +3,18 @@
 The database is an SQLite file at the newest migration, filled the way the worker fills it: every
 packaged sample is recorded and applied with `app.records`. On top of that: a shipment whose name
 is a script tag, an event whose timestamp cannot be read (failed, as the workflow marks it), one
-still processing, and alert-ledger rows. The app is the dashboard's routes mounted at
+still processing, and alert-ledger rows. The app is `create_dashboard(...)` mounted at
 `/dashboard`, served by uvicorn.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import itsdangerous
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -29,7 +32,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from app.core.events import EventDataError, parse_event
-from app.dashboard.routes import SESSION_COOKIE, SessionSigner, dashboard_routes
+from app.dashboard.app import create_dashboard
+from app.dashboard.session import SESSION_COOKIE, SESSION_SECONDS, session_secret
 from app.store import db
 from app.store.models import Notification
 from app.store.projection import apply_event, mark_failed, record_event
@@ -154,8 +158,8 @@ def populate(engine: Engine) -> None:
 
 
 @dataclass
-class FakeReplay:
-    """Stands in for the real replay: records the event ids it is asked to run."""
+class FakeRedrive:
+    """Stands in for the real redrive: records the event ids it is asked to run."""
 
     answer: str = "accepted"
     error: Exception | None = None
@@ -173,7 +177,7 @@ class Dashboard:
     base_url: str
     engine: Engine
     api_token: str
-    replay: FakeReplay
+    redrive: FakeRedrive
 
 
 async def start_dashboard(tmp_path: Path, exits: AsyncExitStack) -> Dashboard:
@@ -183,17 +187,17 @@ async def start_dashboard(tmp_path: Path, exits: AsyncExitStack) -> Dashboard:
     db.upgrade(engine)  # the schema as the migrations build it
     populate(engine)
     api_token = secrets.token_urlsafe(24)
-    replay = FakeReplay()
-    routes = dashboard_routes(
+    redrive = FakeRedrive()
+    dashboard = create_dashboard(
         engine=engine,
         api_token=api_token,
         temporal_ui_url=TEMPORAL_UI + "/",
         namespace=NAMESPACE,
-        replay=replay,
+        redrive=redrive,
     )
-    app = Starlette(routes=[Mount("/dashboard", routes=routes)])
+    app = Starlette(routes=[Mount("/dashboard", app=dashboard)])
     base_url = await serve_app(app, exits)
-    return Dashboard(base_url=base_url, engine=engine, api_token=api_token, replay=replay)
+    return Dashboard(base_url=base_url, engine=engine, api_token=api_token, redrive=redrive)
 
 
 @pytest.fixture
@@ -224,6 +228,17 @@ def csrf_of(page: httpx.Response) -> str:
     found = CSRF.search(page.text)
     assert found, "the page has no CSRF token"
     return found.group(1)
+
+
+def session_cookie(key: str, session: dict[str, Any], *, age: float = 0) -> str:
+    """A cookie value as Starlette's SessionMiddleware signs it with `key`, `age` seconds ago."""
+
+    class Signer(itsdangerous.TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time() - age)
+
+    data = base64.b64encode(json.dumps(session).encode("utf-8"))
+    return Signer(key).sign(data).decode("utf-8")
 
 
 def text_of(page: httpx.Response) -> str:
@@ -273,7 +288,7 @@ async def test_posts_redirect_to_sign_in_when_signed_out(
         response = await browser.post(path, data={"csrf_token": "anything"})
         assert response.status_code == 303
         assert response.headers["location"] == "/dashboard/sign-in"
-    assert dashboard.replay.calls == []
+    assert dashboard.redrive.calls == []
 
 
 async def test_a_wrong_token_is_refused_with_the_form_again(
@@ -297,13 +312,14 @@ async def test_the_right_token_sets_a_session_cookie(
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=")
     attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
-    assert {"httponly", "samesite=lax", "path=/dashboard"} <= attributes
+    assert {"httponly", "samesite=lax", "path=/dashboard", "max-age=43200"} <= attributes
     assert "secure" not in attributes  # plain http on loopback
     assert dashboard.api_token not in cookie
 
     page = await browser.get("/dashboard/")
     assert page.status_code == 200
     assert "SS26 Apparel - Yantian to LA #3" in page.text
+    assert "set-cookie" not in page.headers  # the 12 hours count from sign-in, never slide
 
 
 async def test_the_cookie_is_secure_when_the_request_is_https(
@@ -334,25 +350,26 @@ async def test_sign_in_goes_back_to_the_page_asked_for_but_never_off_site(
 async def test_forged_expired_and_foreign_cookies_are_refused(
     browser: httpx.AsyncClient, dashboard: Dashboard
 ) -> None:
-    now = datetime.now(UTC).timestamp()
-    ours = SessionSigner(dashboard.api_token)
-    theirs = SessionSigner("some other token")
-    good = ours.dumps(ours.new_session(now=now))
-    body, _, signature = good.partition(".")
-    expired = ours.dumps(ours.new_session(now=now - 13 * 3600))
+    key = session_secret(dashboard.api_token)
+    good = session_cookie(key, {"csrf": "a-csrf-token"})
+    body, _, signature = good.rpartition(".")
     for value in (
-        theirs.dumps(theirs.new_session(now=now)),
+        session_cookie(session_secret("some other token"), {"csrf": "a-csrf-token"}),
+        session_cookie(dashboard.api_token, {"csrf": "a-csrf-token"}),  # the token is no key
         f"{body}x.{signature}",
         f"{body}.{signature[:-2]}",
-        expired,
+        session_cookie(key, {"csrf": "a-csrf-token"}, age=SESSION_SECONDS + 60),
+        session_cookie(key, {}),
+        session_cookie(key, {"csrf": 5}),
         "garbage",
     ):
         browser.cookies.clear()
         browser.cookies.set(SESSION_COOKIE, value, path="/dashboard")
         assert (await browser.get("/dashboard/")).status_code == 303, value
-    browser.cookies.clear()
-    browser.cookies.set(SESSION_COOKIE, good, path="/dashboard")
-    assert (await browser.get("/dashboard/")).status_code == 200
+    for value in (good, session_cookie(key, {"csrf": "a-csrf-token"}, age=SESSION_SECONDS - 60)):
+        browser.cookies.clear()
+        browser.cookies.set(SESSION_COOKIE, value, path="/dashboard")
+        assert (await browser.get("/dashboard/")).status_code == 200, value
 
 
 async def test_sign_out_needs_the_csrf_token_then_ends_the_session(
@@ -562,21 +579,23 @@ async def test_replay_needs_the_sessions_csrf_token(
     token = csrf_of(page)
 
     # Another session's token, a wrong one, none, or not a form: refused, nothing replayed.
-    other = SessionSigner(dashboard.api_token).new_session(now=datetime.now(UTC).timestamp())
-    assert other.csrf_token != token
-    for data in ({"csrf_token": other.csrf_token}, {"csrf_token": "x"}, {}):
+    async with httpx.AsyncClient(base_url=dashboard.base_url, timeout=30) as other:
+        assert (await sign_in(other, dashboard.api_token)).status_code == 303
+        other_token = csrf_of(await other.get(f"/dashboard/events/{FAILED_EVENT_ID}"))
+    assert other_token != token
+    for data in ({"csrf_token": other_token}, {"csrf_token": "x"}, {}):
         refused = await signed_in.post(path, data=data)
         assert refused.status_code == 403
     refused = await signed_in.post(path, json={"csrf_token": token})
     assert refused.status_code == 403
-    assert dashboard.replay.calls == []
+    assert dashboard.redrive.calls == []
 
     response = await signed_in.post(path, data={"csrf_token": token})
     assert response.status_code == 303
     assert response.headers["location"] == (
         f"/dashboard/events/{FAILED_EVENT_ID}?replayed=accepted"
     )
-    assert dashboard.replay.calls == [FAILED_EVENT_ID]
+    assert dashboard.redrive.calls == [FAILED_EVENT_ID]
     after = await signed_in.get(response.headers["location"])
     assert "Replay started: accepted." in text_of(after)
     crafted = await signed_in.get(
@@ -595,17 +614,30 @@ async def test_replay_refuses_events_that_did_not_fail(
     assert response.status_code == 409
     missing = await signed_in.post("/dashboard/events/404404/replay", data={"csrf_token": token})
     assert missing.status_code == 404
-    assert dashboard.replay.calls == []
+    assert dashboard.redrive.calls == []
 
 
 async def test_a_replay_that_raises_is_reported_on_the_page(
     signed_in: httpx.AsyncClient, dashboard: Dashboard
 ) -> None:
-    dashboard.replay.error = RuntimeError("Temporal <unreachable>")
+    dashboard.redrive.error = RuntimeError("Temporal <unreachable>")
     token = csrf_of(await signed_in.get("/dashboard/events"))
     response = await signed_in.post(
         f"/dashboard/events/{FAILED_EVENT_ID}/replay", data={"csrf_token": token}
     )
     assert response.status_code == 502
     assert "Replay failed: RuntimeError: Temporal &lt;unreachable&gt;" in response.text
-    assert dashboard.replay.calls == [FAILED_EVENT_ID]
+    assert dashboard.redrive.calls == [FAILED_EVENT_ID]
+
+
+async def test_a_replay_of_an_event_that_vanished_is_not_found(
+    signed_in: httpx.AsyncClient, dashboard: Dashboard
+) -> None:
+    dashboard.redrive.error = LookupError(f"no event {FAILED_EVENT_ID}")
+    token = csrf_of(await signed_in.get("/dashboard/events"))
+    response = await signed_in.post(
+        f"/dashboard/events/{FAILED_EVENT_ID}/replay", data={"csrf_token": token}
+    )
+    assert response.status_code == 404
+    assert "There is no such event." in response.text
+    assert dashboard.redrive.calls == [FAILED_EVENT_ID]

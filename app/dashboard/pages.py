@@ -1,0 +1,183 @@
+"""The dashboard's pages: shipments, one shipment, the event log, one event, its replay.
+
+Each page is `page(request, csrf_token)`, run by `session.signed_in` for a signed-in browser.
+Reads go through read-only database sessions, off the event loop.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from app.core.statuses import EventStatus
+from app.core.taxonomy import MILESTONES
+from app.dashboard.formatting import pretty_json, segment
+from app.dashboard.rendering import base_path, problem, query_string, render
+from app.dashboard.session import FORM_EXPIRED, checked_form
+from app.dashboard.state import state_of
+from app.store import dashboard_reads
+from app.store.db import in_session
+from app.store.filters import EventFilter
+
+log = logging.getLogger("flexhook.dashboard")
+
+LIST_LIMIT = 200
+NO_SUCH_EVENT = "There is no such event."
+
+
+def replay_status(value: str | None) -> str:
+    """The status a replay answered, from the redirect's query: a short word or nothing, so a
+    crafted link cannot put sentences on the page."""
+    if value and len(value) <= 40 and value.replace("_", "").replace("-", "").isalnum():
+        return value
+    return ""
+
+
+async def shipments(request: Request, csrf_token: str) -> Response:
+    """The shipment list, searched by id or name and filtered by status."""
+    engine = state_of(request).engine
+    text = request.query_params.get("q", "").strip()
+    status = request.query_params.get("status", "").strip()
+    rows = await in_session(
+        engine, dashboard_reads.search_shipments, text=text, status=status, limit=LIST_LIMIT
+    )
+    present = await in_session(engine, dashboard_reads.shipment_statuses)
+    statuses = [*MILESTONES, *(s for s in present if s not in MILESTONES)]
+    return render(
+        request,
+        "shipments.html",
+        csrf_token=csrf_token,
+        title="Shipments",
+        nav="shipments",
+        shipments=rows,
+        statuses=statuses,
+        q=text,
+        status=status,
+        limit=LIST_LIMIT,
+    )
+
+
+async def shipment(request: Request, csrf_token: str) -> Response:
+    """One shipment: its timeline, containers, bookings, documents, invoices, alerts, events."""
+    page = await in_session(
+        state_of(request).engine,
+        dashboard_reads.get_shipment_page,
+        shipment_id=request.path_params["shipment_id"],
+    )
+    if page is None:
+        return problem(request, csrf_token, 404, "There is no such shipment.")
+    reached = {m.milestone for m in page.milestones}
+    current = page.shipment.status
+    if current in MILESTONES:
+        reached.update(MILESTONES[: MILESTONES.index(current) + 1])
+    return render(
+        request,
+        "shipment.html",
+        csrf_token=csrf_token,
+        title=page.shipment.name or f"Shipment {page.shipment.id}",
+        nav="shipments",
+        page=page,
+        s=page.shipment,
+        reached=reached,
+    )
+
+
+async def events(request: Request, csrf_token: str) -> Response:
+    """The event log, those that need a person first, filtered by status, type and shipment."""
+    engine = state_of(request).engine
+    params = request.query_params
+    where = EventFilter(
+        status=params.get("status", "").strip(),
+        event_type=params.get("type", "").strip(),
+        shipment_id=params.get("shipment", "").strip(),
+    )
+    rows = await in_session(engine, dashboard_reads.list_events, where=where, limit=LIST_LIMIT)
+    types = await in_session(engine, dashboard_reads.event_types)
+    return render(
+        request,
+        "events.html",
+        csrf_token=csrf_token,
+        title="Events",
+        nav="events",
+        events=rows,
+        statuses=tuple(EventStatus),
+        types=types,
+        status=where.status,
+        type=where.event_type,
+        shipment=where.shipment_id,
+        limit=LIST_LIMIT,
+    )
+
+
+async def _event_page(
+    request: Request,
+    csrf_token: str,
+    *,
+    event_id: str,
+    status_code: int = 200,
+    replay_error: str = "",
+) -> Response:
+    engine = state_of(request).engine
+    row = await in_session(engine, dashboard_reads.get_event, event_id=event_id)
+    if row is None:
+        return problem(request, csrf_token, 404, NO_SUCH_EVENT)
+    notifications = await in_session(engine, dashboard_reads.list_notifications, event_id=event_id)
+    return render(
+        request,
+        "event.html",
+        csrf_token=csrf_token,
+        status_code=status_code,
+        title=f"Event {row.event_id}",
+        nav="events",
+        e=row,
+        payload=pretty_json(row.payload),
+        notifications=notifications,
+        replayed=replay_status(request.query_params.get("replayed")),
+        replay_error=replay_error,
+    )
+
+
+async def event(request: Request, csrf_token: str) -> Response:
+    """One event: its payload pretty-printed, why it failed, the alerts it sent."""
+    return await _event_page(request, csrf_token, event_id=request.path_params["event_id"])
+
+
+async def replay(request: Request, csrf_token: str) -> Response:
+    """Run a failed event again (a CSRF-checked form), then show it with the start's status."""
+    state = state_of(request)
+    event_id = request.path_params["event_id"]
+    if await checked_form(request, csrf_token) is None:
+        return problem(request, csrf_token, 403, FORM_EXPIRED)
+    row = await in_session(state.engine, dashboard_reads.get_event, event_id=event_id)
+    if row is None:
+        return problem(request, csrf_token, 404, NO_SUCH_EVENT)
+    if row.status != EventStatus.FAILED:
+        message = f"Only failed events can be replayed; this one is {row.status}."
+        return problem(request, csrf_token, 409, message)
+    try:
+        outcome = await state.redrive(event_id)
+    except LookupError:  # gone between the read and the redrive
+        return problem(request, csrf_token, 404, NO_SUCH_EVENT)
+    except Exception as exc:
+        log.exception("dashboard replay of event %s failed", event_id)
+        return await _event_page(
+            request,
+            csrf_token,
+            event_id=event_id,
+            status_code=502,
+            replay_error=f"{type(exc).__name__}: {exc}",
+        )
+    log.info("dashboard replayed event %s: %s", event_id, outcome)
+    target = f"{base_path(request)}/events/{segment(event_id)}{query_string(replayed=outcome)}"
+    return RedirectResponse(target, status_code=303)
+
+
+async def stylesheet(request: Request) -> Response:
+    """The stylesheet, cacheable: its link carries a hash of its content."""
+    return Response(
+        state_of(request).stylesheet,
+        media_type="text/css",
+        headers={"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"},
+    )
