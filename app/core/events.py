@@ -19,7 +19,7 @@ from typing import Literal
 from app.core.compact_facts import compact_facts
 from app.core.errors import EventDataError, EventError, MalformedEvent
 from app.core.facts import Facts
-from app.core.flexport_facts import flexport_facts, flexport_shipment_id
+from app.core.flexport_facts import flexport_facts, flexport_shipment_id, resource_object
 from app.core.taxonomy import Classification, classify, classify_compact
 from app.core.values import Json, ident, obj, parse_datetime, text
 
@@ -65,7 +65,9 @@ class Event:
         """The facts this event asserts (`EventDataError` when a value cannot be read)."""
         if self.format == "compact":
             return compact_facts(self.type, obj(self.payload.get("data")))
-        return flexport_facts(self.classification, obj(self.payload.get("data")))
+        return flexport_facts(
+            self.classification, obj(self.payload.get("data")), event_type=self.type
+        )
 
 
 def body_digest_id(body: bytes) -> str:
@@ -105,13 +107,14 @@ def parse_event(body: bytes) -> Event:
     data = obj(payload.get("data"))
     if event_type.startswith("/"):
         resource = obj(data.get("resource"))
-        classification = classify(event_type, resource_object=text(resource.get("_object")))
+        kind = resource_object(event_type, resource)
+        classification = classify(event_type, resource_object=kind)
         return Event(
             event_id=event_id,
             type=event_type,
             format="flexport",
             classification=classification,
-            shipment_id=flexport_shipment_id(data),
+            shipment_id=flexport_shipment_id(data, kind=kind),
             occurred_at_raw=text(payload.get("occurred_at")) or text(payload.get("created_at")),
             payload=payload,
         )

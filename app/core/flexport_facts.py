@@ -28,10 +28,30 @@ from app.core.values import (
     text,
 )
 
+# The resource a type names, where the type's spelling differs from the resource's `_object`.
+_RESOURCE_OF_TYPE = {
+    "/shipments": "/shipment",
+    "/shipment_container_leg": "/ocean/shipment_container_leg",
+    "/ocean/shipment_leg": "/shipment_leg",
+}
 
-def flexport_shipment_id(data: Json) -> str | None:
+
+def resource_object(event_type: str, resource: Json) -> str | None:
+    """What `data.resource` is: its `_object` (`/shipments` read as `/shipment`), or, for a
+    hand-built resource without one, the resource the type names (`/invoice#...` -> `/invoice`)."""
+    declared = text(resource.get("_object"))
+    if declared is not None:
+        return "/shipment" if declared == "/shipments" else declared
+    if not resource:
+        return None
+    named = event_type.partition("#")[0]
+    return _RESOURCE_OF_TYPE.get(named, named) or None
+
+
+def flexport_shipment_id(data: Json, *, kind: str | None) -> str | None:
+    """The shipment an event is about; `kind` is the resource's `resource_object`."""
     resource = obj(data.get("resource"))
-    if resource.get("_object") in ("/shipment", "/shipments"):
+    if kind == "/shipment":
         return ident(resource.get("id"))
     for candidate in (
         ref_id(data.get("shipment")),
@@ -50,7 +70,9 @@ def flexport_shipment_id(data: Json) -> str | None:
 def _node_location(node: object) -> Location | None:
     place = obj(obj(node).get("place"))
     if not place:
-        return None
+        # Hand-built and older payloads name the node without a `place`.
+        name = text(obj(node).get("name"))
+        return Location(name=name) if name else None
     address = obj(place.get("address"))
     return Location(
         name=text(place.get("name")) or text(address.get("city")),
@@ -120,19 +142,19 @@ def _flexport_container(container: Json, shipment_id: str | None) -> ContainerFa
     )
 
 
-def flexport_facts(classification: Classification, data: Json) -> Facts:
+def flexport_facts(classification: Classification, data: Json, *, event_type: str) -> Facts:
     resource = obj(data.get("resource"))
-    resource_object = resource.get("_object")
+    kind = resource_object(event_type, resource)
     shipment_json = obj(data.get("shipment"))
-    if not shipment_json and resource_object in ("/shipment", "/shipments"):
+    if not shipment_json and kind == "/shipment":
         shipment_json = resource
     shipment = _shipment_facts(shipment_json)
-    shipment_id = shipment.shipment_id if shipment else flexport_shipment_id(data)
+    shipment_id = shipment.shipment_id if shipment else flexport_shipment_id(data, kind=kind)
 
     # The container(s) the event is about: the resource itself, or the one its container leg names.
     subject_ids: set[str] = set()
     if classification.category == "container":
-        if resource_object == "/ocean/shipment_container":
+        if kind == "/ocean/shipment_container":
             subject_ids.add(ident(resource.get("id")) or "")
         subject_id = ref_id(resource.get("shipment_container"))
         if subject_id:
@@ -140,7 +162,7 @@ def flexport_facts(classification: Classification, data: Json) -> Facts:
     containers: list[ContainerFacts] = []
     seen: set[str] = set()
     candidates = [obj(c) for c in as_list(data.get("containers"))]
-    if resource_object == "/ocean/shipment_container":
+    if kind == "/ocean/shipment_container":
         candidates.insert(0, resource)
     for raw in candidates:
         facts = _flexport_container(raw, shipment_id)
@@ -166,7 +188,7 @@ def flexport_facts(classification: Classification, data: Json) -> Facts:
         )
 
     invoice = None
-    if resource_object == "/invoice" and ident(resource.get("id")):
+    if kind == "/invoice" and ident(resource.get("id")):
         total = obj(resource.get("total"))
         invoice = InvoiceFacts(
             invoice_id=str(resource["id"]),
@@ -179,7 +201,7 @@ def flexport_facts(classification: Classification, data: Json) -> Facts:
         )
 
     document = None
-    if resource_object == "/document" and ident(resource.get("id")):
+    if kind == "/document" and ident(resource.get("id")):
         document = DocumentFacts(
             document_id=str(resource["id"]),
             shipment_id=ref_id(resource.get("shipment")) or shipment_id,
@@ -189,7 +211,7 @@ def flexport_facts(classification: Classification, data: Json) -> Facts:
         )
 
     purchase_order = None
-    if resource_object == "/purchase_order" and ident(resource.get("id")):
+    if kind == "/purchase_order" and ident(resource.get("id")):
         purchase_order = PurchaseOrderFacts(
             purchase_order_id=str(resource["id"]),
             name=text(resource.get("name")),
@@ -201,9 +223,9 @@ def flexport_facts(classification: Classification, data: Json) -> Facts:
         )
 
     leg_id = None
-    if resource_object == "/shipment_leg":
+    if kind == "/shipment_leg":
         leg_id = ident(resource.get("id"))
-    elif resource_object == "/ocean/shipment_container_leg":
+    elif kind == "/ocean/shipment_container_leg":
         leg_id = ref_id(resource.get("leg"))
 
     if shipment is None and shipment_id is not None:

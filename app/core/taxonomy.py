@@ -117,17 +117,17 @@ def classify(event_type: str, *, resource_object: str | None = None) -> Classifi
             documented=True,
             urgent=event_type in CUSTOMS_HOLDS,
         )
-    category = _RESOURCE_CATEGORIES.get(resource)
-    if category is None and resource_object is not None:
-        category = _RESOURCE_CATEGORIES.get(_RESOURCE_ALIASES.get(resource_object, resource_object))
+    fallback = _RESOURCE_CATEGORIES.get(resource)
+    if fallback is None and resource_object is not None:
+        fallback = _RESOURCE_CATEGORIES.get(_RESOURCE_ALIASES.get(resource_object, resource_object))
     urgent = False
-    if category is None and resource == "/shipment":
+    if fallback is None and resource == "/shipment":
         if part.endswith(_EXCEPTION_SUFFIXES):
-            category = "exception"
+            fallback = "exception"
         elif part.startswith("customs_") and any(word in part for word in _HOLD_WORDS):
-            category, urgent = "customs", True
+            fallback, urgent = "customs", True
     return Classification(
-        category=category or "other",
+        category=fallback or "other",
         milestone=None,
         name=name,
         headline=words(name),

@@ -70,8 +70,15 @@ def amount(value: object) -> str | None:
 
 
 def ref_id(value: object) -> str | None:
-    """The id of an `/api/refs/object` (or of an embedded object)."""
-    return ident(obj(value).get("id"))
+    """The id of an `/api/refs/object` (or of an embedded object); a reference that carries only
+    its `link` (`.../shipments/418563`) is read from the link's last segment."""
+    ref = obj(value)
+    found = ident(ref.get("id"))
+    if found is None and ref.get("_object") == "/api/refs/object":
+        link = text(ref.get("link"))
+        last = link.rstrip("/").rpartition("/")[2] if link else ""
+        found = last or None
+    return found
 
 
 def company_name(value: object) -> str | None:

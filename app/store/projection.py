@@ -104,7 +104,33 @@ def record_event(
         row.category = event.category
         row.name = event.classification.name
         row.workflow_id = workflow_id
+    if not event.known:
+        refresh_shipment_details(session, event=event, now=received_at)
     return row
+
+
+def refresh_shipment_details(session: Session, *, event: Event, now: datetime) -> bool:
+    """Take the details of `data.shipment` (name, mode, dates) from an event of a type flexhook
+    does not know, where they are newer than what the shipment has; its status, place and ETA
+    stay as the known events set them. True if anything changed. A value that cannot be read
+    changes nothing: the event is stored all the same."""
+    try:
+        occurred_at = event.occurred_at()
+        shipment_facts = event.facts().shipment
+    except EventDataError:
+        return False
+    if shipment_facts is None or occurred_at is None:
+        return False
+    details = asdict(shipment_facts)
+    for key in ("shipment_id", "previous_estimated_arrival", "estimated_arrival"):
+        details.pop(key)
+    if all(value is None for value in details.values()):
+        return False
+    shipment = _get_for_update(session, Shipment, shipment_facts.shipment_id)
+    shipment = shipment or Shipment(id=shipment_facts.shipment_id)
+    changed = merge(shipment, make_stamp(occurred_at, event.event_id), details, now=now)
+    session.add(shipment)
+    return changed
 
 
 def mark_failed(session: Session, *, event_id: str, error: str) -> None:

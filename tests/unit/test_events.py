@@ -637,3 +637,88 @@ def test_a_nul_character_anywhere_is_malformed() -> None:
             parse_event(body)
     # An escaped backslash followed by u0000 is plain text, not a NUL.
     assert parse_event(b'{"type": "invoice.created", "data": {"note": "\\\\u0000"}}').known
+
+
+class TestShapesRealSendersUse:
+    """Hand-built and older payloads differ from the documented shape; each still records."""
+
+    def test_a_location_with_only_a_name_still_gives_the_place(self, sample: SampleReader) -> None:
+        def name_only(payload: dict[str, Any]) -> None:
+            payload["data"]["location"] = {"_object": "/shipment_node", "name": "Yantian"}
+
+        facts = parse_event(edited(sample("06"), name_only)).facts()
+
+        assert facts.location == Location(name="Yantian")
+
+    def test_a_resource_without_object_is_the_resource_its_type_names(self) -> None:
+        body = json.dumps(
+            {
+                "_object": "/event",
+                "id": 7001,
+                "type": "/invoice#invoice_payment_made",
+                "occurred_at": "2026-03-20T10:00:00Z",
+                "data": {"resource": {"id": 5001, "status": "paid"}},
+            }
+        ).encode()
+
+        event = parse_event(body)
+        facts = event.facts()
+
+        assert event.category == "invoice"
+        assert facts.invoice is not None
+        assert (facts.invoice.invoice_id, facts.invoice.status) == ("5001", "paid")
+
+    def test_a_shipment_resource_without_object_is_the_shipment(self) -> None:
+        body = json.dumps(
+            {
+                "id": 7002,
+                "type": "/shipment#weather_delay",
+                "occurred_at": "2026-03-20T10:00:00Z",
+                "data": {"resource": {"id": 418563, "name": "SS26 apparel"}},
+            }
+        ).encode()
+
+        event = parse_event(body)
+
+        assert event.shipment_id == "418563"
+        assert event.facts().shipment is not None
+
+    @pytest.mark.parametrize(
+        "reference",
+        [
+            {"_object": "/api/refs/object", "ref_type": "/shipment", "id": 418563},
+            {
+                "_object": "/api/refs/object",
+                "ref_type": "/shipment",
+                "link": "https://api.flexport.com/shipments/418563",
+            },
+        ],
+        ids=["with-id", "link-only"],
+    )
+    def test_resource_shipment_as_a_reference_names_the_shipment(
+        self, sample: SampleReader, reference: dict[str, Any]
+    ) -> None:
+        def by_reference(payload: dict[str, Any]) -> None:
+            payload["data"]["shipment"] = None
+            payload["data"]["resource"]["shipment"] = reference
+
+        event = parse_event(edited(sample("06"), by_reference))
+
+        assert event.shipment_id == "418563"
+        assert event.facts().shipment is not None
+
+    def test_the_plural_shipments_object_is_the_shipment(self) -> None:
+        body = json.dumps(
+            {
+                "id": 7003,
+                "type": "/shipments#commercial_invoices_digitized",
+                "occurred_at": "2026-03-20T10:00:00Z",
+                "data": {"resource": {"_object": "/shipments", "id": 418563, "name": "SS26"}},
+            }
+        ).encode()
+
+        event = parse_event(body)
+
+        assert (event.category, event.shipment_id) == ("document", "418563")
+        shipment = event.facts().shipment
+        assert shipment is not None and shipment.name == "SS26"

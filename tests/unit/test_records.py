@@ -481,3 +481,43 @@ def test_compact_records(engine: Engine, sample: Callable[[str], bytes]) -> None
     assert invoice is not None and invoice.amount == "4820.55"
     assert container is not None and container.last_event == "loaded"
     assert shipment(engine).status == "departed"
+
+
+def unknown_type(sample: Callable[[str], bytes], *, event_id: int, occurred_at: str) -> bytes:
+    """The departure sample under a type Flexport might add later, with a renamed shipment."""
+    payload = json.loads(sample("06"))
+    payload.update(id=event_id, type="/shipment#drone_sighted", occurred_at=occurred_at)
+    payload["data"]["shipment"]["name"] = "SS26 apparel (renamed)"
+    return json.dumps(payload).encode()
+
+
+def test_an_unknown_type_still_refreshes_the_shipment_details_when_newer(
+    engine: Engine, sample: Callable[[str], bytes]
+) -> None:
+    replay(engine, [sample_path for sample_path in SAMPLES if sample_path.name[:2] in ("01", "06")])
+    before = shipment(engine)
+
+    outcome = deliver(
+        engine, unknown_type(sample, event_id=99000002, occurred_at="2026-03-30T00:00:00Z")
+    )
+
+    after = shipment(engine)
+    assert outcome.status == "ignored"
+    assert after.name == "SS26 apparel (renamed)"
+    # Its status, place and ETA are the known events' to set.
+    assert (after.status, after.location_name, after.estimated_arrival) == (
+        before.status,
+        before.location_name,
+        before.estimated_arrival,
+    )
+
+
+def test_an_older_unknown_event_does_not_move_the_details_back(
+    engine: Engine, sample: Callable[[str], bytes]
+) -> None:
+    replay(engine, [sample_path for sample_path in SAMPLES if sample_path.name[:2] in ("01", "06")])
+    name = shipment(engine).name
+
+    deliver(engine, unknown_type(sample, event_id=99000003, occurred_at="2026-01-01T00:00:00Z"))
+
+    assert shipment(engine).name == name != "SS26 apparel (renamed)"

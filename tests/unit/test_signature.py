@@ -141,3 +141,45 @@ def test_any_signed_body_verifies_and_any_flipped_byte_does_not(
     tampered[index] ^= flip
     with pytest.raises(SignatureError):
         verify(bytes(tampered), {SHA256_HEADER: sign(body, secret)}, [secret])
+
+
+class TestSha256InTheLegacyHeader:
+    """`X-Hub-Signature: sha256=<hex>`, as a widely copied Flexport integration guide sends it."""
+
+    def test_verifies_without_enabling_sha1(self) -> None:
+        assert verify(BODY, {SHA1_HEADER: f"sha256={SHA256_HEX}"}, [SECRET]) == "sha256"
+
+    def test_a_wrong_sha256_there_is_rejected(self) -> None:
+        with pytest.raises(SignatureError, match="X-Hub-Signature does not match"):
+            verify(BODY, {SHA1_HEADER: f"sha256={'0' * 64}"}, [SECRET], accept_sha1=True)
+
+    @pytest.mark.parametrize("value", [f"sha1={SHA1_HEX}", SHA1_HEX])
+    def test_its_sha1_forms_still_need_the_opt_in(self, value: str) -> None:
+        with pytest.raises(SignatureError, match="SHA1 signature"):
+            verify(BODY, {SHA1_HEADER: value}, [SECRET])
+        assert verify(BODY, {SHA1_HEADER: value}, [SECRET], accept_sha1=True) == "sha1"
+
+    def test_a_bare_sha256_digest_there_is_not_taken_for_sha256(self) -> None:
+        # Without a prefix the legacy header means SHA1: a bare 64-hex value never verifies.
+        with pytest.raises(SignatureError):
+            verify(BODY, {SHA1_HEADER: SHA256_HEX}, [SECRET], accept_sha1=True)
+
+
+@pytest.mark.parametrize(
+    ("headers", "received", "expected"),
+    [
+        ({SHA256_HEADER: "sha256=" + "0" * 64}, "received sha256=<64 hex digits>", "sha256=<64"),
+        ({SHA256_HEADER: "not a signature"}, "received <15 characters>", "HMAC-SHA256"),
+        ({SHA1_HEADER: SHA1_HEX}, "(<40 hex digits>)", "X-Hub-Signature-256"),
+        ({}, "missing X-Hub-Signature-256", "sha256=<64 hex digits>"),
+    ],
+)
+def test_a_refusal_says_what_was_received_and_what_is_expected(
+    headers: dict[str, str], received: str, expected: str
+) -> None:
+    with pytest.raises(SignatureError) as refused:
+        verify(BODY, headers, [SECRET])
+
+    assert received in str(refused.value)
+    assert expected in str(refused.value)
+    assert SECRET not in str(refused.value)
