@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.types import Delivery, DeliveryFailure, PlanInput
 from app.core.alert import Alert
+from app.core.statuses import NotificationStatus
 from app.store.models import Notification, Subscription
 from notifications.notifier import (
     DeliveryFailed,
@@ -80,29 +81,35 @@ class NotificationActivities:
     def _find(self, session: Session, alert: Alert, destination_id: str) -> Destination | None:
         return next((d for d in self._destinations(session, alert) if d.id == destination_id), None)
 
+    def plan(self, session: Session, alerts: list[Alert], *, now: datetime) -> list[Delivery]:
+        """Write a ledger row per alert and destination in `session` (the caller commits);
+        return the deliveries not yet sent."""
+        deliveries: list[Delivery] = []
+        for alert in alerts:
+            for destination in self._destinations(session, alert):
+                delivery = Delivery(alert=alert, destination_id=destination.id)
+                row = _ledger_row(session, delivery)
+                if row is None:
+                    row = Notification(
+                        dedup_key=alert.dedup_key,
+                        destination_id=destination.id,
+                        destination=destination.privacy_url,
+                        kind=alert.kind,
+                        event_id=alert.event_id,
+                        shipment_id=alert.shipment_id,
+                        created_at=now,
+                    )
+                    session.add(row)
+                if row.status not in (NotificationStatus.SENT, NotificationStatus.SKIPPED):
+                    deliveries.append(delivery)
+        return deliveries
+
     @activity.defn(name="plan_notifications")
     def plan_notifications(self, input: PlanInput) -> list[Delivery]:
-        """Write a ledger row per alert and destination; return those not yet sent."""
-        now = datetime.now(UTC)
-        deliveries: list[Delivery] = []
+        """Write a ledger row per alert and destination; return those not yet sent. (The
+        workflow's path before `process_event`; kept for runs that started on it.)"""
         with Session(self._engine) as session:
-            for alert in input.alerts:
-                for destination in self._destinations(session, alert):
-                    delivery = Delivery(alert=alert, destination_id=destination.id)
-                    row = _ledger_row(session, delivery)
-                    if row is None:
-                        row = Notification(
-                            dedup_key=alert.dedup_key,
-                            destination_id=destination.id,
-                            destination=destination.privacy_url,
-                            kind=alert.kind,
-                            event_id=alert.event_id,
-                            shipment_id=alert.shipment_id,
-                            created_at=now,
-                        )
-                        session.add(row)
-                    if row.status not in ("sent", "skipped"):
-                        deliveries.append(delivery)
+            deliveries = self.plan(session, input.alerts, now=datetime.now(UTC))
             session.commit()
         return deliveries
 

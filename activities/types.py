@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.core.alert import Alert
+from app.core.outcome import EventOutcome
 
 
 @dataclass(frozen=True)
@@ -45,3 +46,21 @@ class Delivery:
 class DeliveryFailure:
     delivery: Delivery
     error: str
+
+
+@dataclass(frozen=True)
+class ProcessEventInput:
+    """Record, apply and plan one event in one local activity (the workflow's current path)."""
+
+    event_id: str
+    body: str
+    workflow_id: str
+    received_at: str  # ISO-8601
+
+
+@dataclass(frozen=True)
+class ProcessedEvent:
+    """What processing did, and the alerts still to send, one per destination."""
+
+    outcome: EventOutcome
+    deliveries: list[Delivery]

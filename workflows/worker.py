@@ -34,7 +34,11 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[FlexportEventWorkflow],
-        activities=[*records.all(), *notifications.all()],
+        activities=[
+            *records.with_planner(notifications).all(),
+            *records.all(),
+            *notifications.all(),
+        ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
     )

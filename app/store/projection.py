@@ -141,14 +141,21 @@ def mark_failed(session: Session, *, event_id: str, error: str) -> None:
 
 
 def apply_event(
-    session: Session, *, event_id: str, now: datetime, eta_slip_hours: float = 24.0
+    session: Session,
+    *,
+    event_id: str,
+    now: datetime,
+    eta_slip_hours: float = 24.0,
+    event: Event | None = None,
 ) -> EventOutcome:
     """Project a recorded event onto the records and decide its alerts. Running it twice
-    changes nothing and returns the alerts decided the first time."""
+    changes nothing and returns the alerts decided the first time. `event` is the recorded
+    event already parsed (parsed again from the log when not given)."""
     row = session.get(EventRecord, event_id)
     if row is None:
         raise LookupError(f"event {event_id} is not recorded")
-    event = parse_event(row.payload.encode("utf-8"))
+    if event is None:
+        event = parse_event(row.payload.encode("utf-8"))
     if row.status in ("processed", "ignored"):
         late = session.exec(select(Milestone.late).where(Milestone.event_id == event_id)).first()
         return EventOutcome(

@@ -25,10 +25,11 @@ from activities.types import (
     DeliveryFailure,
     MarkFailedInput,
     PlanInput,
+    ProcessedEvent,
+    ProcessEventInput,
     RecordEventInput,
 )
 from app.core.alert import Alert
-from app.core.events import EventDataError
 from app.core.outcome import EventOutcome
 from workflows.event import FlexportEventWorkflow
 from workflows.types import EventInput
@@ -73,7 +74,8 @@ WITH_ALERT = EventOutcome(
 
 @dataclass
 class MockActivities:
-    """Mocks of the six activities under their real names; each call is kept, in order."""
+    """Mocks of every activity under its real name; each call is kept, in order. New runs call
+    only `process_event` and the sends; the rest serve runs started before that path."""
 
     recorded: EventOutcome = RECORDED
     applied: EventOutcome | Exception = NO_ALERTS
@@ -86,6 +88,15 @@ class MockActivities:
 
     def inputs(self, name: str) -> list[Any]:
         return [arg for called, arg in self.calls if called == name]
+
+    @activity.defn(name="process_event")
+    async def process_event(self, input: ProcessEventInput) -> ProcessedEvent:
+        self.calls.append(("process_event", input))
+        if self.recorded.status == "ignored":
+            return ProcessedEvent(outcome=self.recorded, deliveries=[])
+        if isinstance(self.applied, Exception):
+            raise self.applied
+        return ProcessedEvent(outcome=self.applied, deliveries=self.planned)
 
     @activity.defn(name="record_event")
     async def record_event(self, input: RecordEventInput) -> EventOutcome:
@@ -122,6 +133,7 @@ class MockActivities:
 
     def all(self) -> list[Any]:
         return [
+            self.process_event,
             self.record_event,
             self.apply_event,
             self.mark_event_failed,
@@ -149,7 +161,7 @@ async def run_workflow(client: Client, mocks: MockActivities) -> EventOutcome:
             )
 
 
-async def test_an_event_that_alerts_nobody_is_recorded_then_applied(
+async def test_an_event_that_alerts_nobody_is_one_local_activity(
     temporal_client: Client,
 ) -> None:
     mocks = MockActivities(applied=NO_ALERTS)
@@ -157,15 +169,14 @@ async def test_an_event_that_alerts_nobody_is_recorded_then_applied(
     result = await run_workflow(temporal_client, mocks)
 
     assert result == NO_ALERTS
-    assert mocks.names() == ["record_event", "apply_event"]
-    [recorded] = mocks.inputs("record_event")
-    assert (recorded.event_id, recorded.body, recorded.received_at) == (
+    assert mocks.names() == ["process_event"]
+    [processed] = mocks.inputs("process_event")
+    assert (processed.event_id, processed.body, processed.received_at) == (
         EVENT_ID,
         BODY,
         RECEIVED_AT,
     )
-    assert recorded.workflow_id.startswith("test-mocked-")
-    assert mocks.inputs("apply_event") == [ApplyEventInput(event_id=EVENT_ID)]
+    assert processed.workflow_id.startswith("test-mocked-")
 
 
 async def test_two_planned_destinations_get_one_send_each(temporal_client: Client) -> None:
@@ -178,32 +189,24 @@ async def test_two_planned_destinations_get_one_send_each(temporal_client: Clien
     result = await run_workflow(temporal_client, mocks)
 
     assert result == WITH_ALERT
-    assert mocks.names() == [
-        "record_event",
-        "apply_event",
-        "plan_notifications",
-        "send_notification",
-        "send_notification",
-    ]
-    assert mocks.inputs("plan_notifications") == [PlanInput(alerts=[DEPARTED])]
+    assert mocks.names() == ["process_event", "send_notification", "send_notification"]
     # The two sends run at once: their order is not the workflow's to promise.
     sent = mocks.inputs("send_notification")
     assert sorted(sent, key=lambda d: d.destination_id) == planned
 
 
-async def test_a_data_error_marks_the_event_failed_then_fails_the_run(
-    temporal_client: Client,
-) -> None:
-    # The real activity raises this; its type is in the workflow's non-retryable list.
-    mocks = MockActivities(applied=EventDataError("occurred_at is not a timestamp: 'soon'"))
+async def test_a_data_error_fails_the_run_without_retrying(temporal_client: Client) -> None:
+    # The real activity logs the event as failed, then raises this, non-retryable.
+    mocks = MockActivities(
+        applied=ApplicationError(
+            "occurred_at is not a timestamp: 'soon'", type="EventDataError", non_retryable=True
+        )
+    )
 
     with pytest.raises(WorkflowFailureError) as failure:
         await run_workflow(temporal_client, mocks)
 
-    assert mocks.names() == ["record_event", "apply_event", "mark_event_failed"]  # not retried
-    [marked] = mocks.inputs("mark_event_failed")
-    assert marked.event_id == EVENT_ID
-    assert "occurred_at is not a timestamp" in marked.error
+    assert mocks.names() == ["process_event"]  # not retried
     cause = failure.value.cause
     assert isinstance(cause, ApplicationError)
     assert cause.non_retryable
@@ -218,7 +221,7 @@ async def test_an_unknown_type_is_recorded_and_nothing_else(temporal_client: Cli
     result = await run_workflow(temporal_client, mocks)
 
     assert result == ignored
-    assert mocks.names() == ["record_event"]
+    assert mocks.names() == ["process_event"]
 
 
 async def test_a_destination_apprise_rejects_is_marked_failed_and_the_run_completes(
@@ -239,8 +242,8 @@ async def test_a_destination_apprise_rejects_is_marked_failed_and_the_run_comple
 
     assert result == WITH_ALERT
     names = mocks.names()
-    assert names[:3] == ["record_event", "apply_event", "plan_notifications"]
-    assert sorted(names[3:]) == [
+    assert names[:1] == ["process_event"]
+    assert sorted(names[1:]) == [
         "mark_notification_failed",
         "send_notification",
         "send_notification",

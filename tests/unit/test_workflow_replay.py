@@ -50,6 +50,33 @@ REQUIRED: dict[str, tuple[list[str], str]] = {
         ["record_event", "apply_event", "plan_notifications", "send_notification"],
         "COMPLETED",
     ),
+    # Recorded after the `one-local-activity` patch: record, apply and plan in one local
+    # activity, then a regular activity per destination.
+    "one_local_activity__no_alerts_shipment_created": (
+        ["patch:one-local-activity", "local:process_event"],
+        "COMPLETED",
+    ),
+    "one_local_activity__departed_one_destination": (
+        ["patch:one-local-activity", "local:process_event", "send_notification"],
+        "COMPLETED",
+    ),
+    "one_local_activity__unknown_type_ignored": (
+        ["patch:one-local-activity", "local:process_event"],
+        "COMPLETED",
+    ),
+    "one_local_activity__bad_timestamp_fails": (
+        ["patch:one-local-activity", "local:process_event"],
+        "FAILED",
+    ),
+    "one_local_activity__departed_two_destinations": (
+        [
+            "patch:one-local-activity",
+            "local:process_event",
+            "send_notification",
+            "send_notification",
+        ],
+        "COMPLETED",
+    ),
 }
 
 
@@ -64,12 +91,25 @@ def load_history(path: Path) -> WorkflowHistory:
     return WorkflowHistory.from_json(started.get("workflowId") or f"replay-{path.stem}", text)
 
 
+def _marker(attributes: Any) -> str:
+    """`patch:<id>` for a patch marker, `local:<activity>` for a local activity's."""
+    field = {"core_patch": "patch-data", "core_local_activity": "data"}[attributes.marker_name]
+    data = json.loads(attributes.details[field].payloads[0].data)
+    if attributes.marker_name == "core_patch":
+        return f"patch:{data['id']}"
+    return f"local:{data['activity_type']}"
+
+
 def scheduled_activities(history: WorkflowHistory) -> list[str]:
-    return [
-        event.activity_task_scheduled_event_attributes.activity_type.name
-        for event in history.events
-        if event.HasField("activity_task_scheduled_event_attributes")
-    ]
+    """The steps a run took, in order: regular activities by name, local ones and patches as
+    their markers."""
+    steps = []
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            steps.append(event.activity_task_scheduled_event_attributes.activity_type.name)
+        elif event.HasField("marker_recorded_event_attributes"):
+            steps.append(_marker(event.marker_recorded_event_attributes))
+    return steps
 
 
 def closing(history: WorkflowHistory) -> str:
@@ -141,13 +181,30 @@ class NoAlertsWorkflow(FlexportEventWorkflow):
         return await super().run(input)
 
 
+@workflow.defn(name=FlexportEventWorkflow.__name__, sandboxed=False)
+class UnpatchedWorkflow(FlexportEventWorkflow):
+    """The one-local-activity path without its `workflow.patched` check: what the change would
+    have been without a patch."""
+
+    @workflow.run
+    async def run(self, input: EventInput) -> EventOutcome:
+        return await self._process(input)
+
+
 @pytest.mark.parametrize(
     ("altered", "history_name"),
     [
         (ApplyBeforeRecordWorkflow, "no_alerts_shipment_created"),
         (NoAlertsWorkflow, "departed_one_destination"),
+        (UnpatchedWorkflow, "departed_one_destination"),
+        (UnpatchedWorkflow, "no_alerts_shipment_created"),
     ],
-    ids=["different-first-activity", "alert-step-dropped"],
+    ids=[
+        "different-first-activity",
+        "alert-step-dropped",
+        "local-activity-unpatched-alerting",
+        "local-activity-unpatched-quiet",
+    ],
 )
 async def test_replay_fails_on_an_altered_workflow(altered: type, history_name: str) -> None:
     history = load_history(HISTORIES / f"{history_name}.json")
