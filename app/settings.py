@@ -6,15 +6,30 @@ everything below them receives plain values.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pytimeparse2 import parse as parse_duration
 
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the environment variable."""
+
+
+def _go_duration(value: object) -> object:
+    """A Go-style duration (`15m`, `72h`, `1h30m`, `0`) as a timedelta; other values as given."""
+    if isinstance(value, str):
+        seconds = parse_duration(value.strip())
+        if seconds is None or seconds < 0:
+            raise ValueError(f"{value!r} is not a duration such as 15m, 72h or 1h30m")
+        return timedelta(seconds=seconds)
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_go_duration)]
 
 
 class Settings(BaseSettings):
@@ -40,6 +55,24 @@ class Settings(BaseSettings):
     worker_metrics_address: str | None = Field(
         default=None, alias="FLEXHOOK_WORKER_METRICS_ADDRESS"
     )
+    # Reconciliation with Flexport's Events API: off without a token.
+    flexport_api_token: str | None = Field(default=None, alias="FLEXPORT_API_TOKEN")
+    flexport_api_url: str = Field(default="https://api.flexport.com", alias="FLEXPORT_API_URL")
+    flexport_api_version: str = Field(default="2", alias="FLEXPORT_API_VERSION")
+    reconcile_every: Duration = Field(
+        default=timedelta(minutes=15), alias="FLEXHOOK_RECONCILE_EVERY"
+    )
+    reconcile_lookback: Duration = Field(
+        default=timedelta(hours=72), alias="FLEXHOOK_RECONCILE_LOOKBACK"
+    )
+    # Alerts.
+    flexport_app_url: str = Field(
+        default="https://app.flexport.com", alias="FLEXHOOK_FLEXPORT_APP_URL"
+    )
+    eta_grace: Duration = Field(default=timedelta(hours=6), alias="FLEXHOOK_ETA_GRACE")
+    ops_alert_after: Duration = Field(
+        default=timedelta(minutes=5), alias="FLEXHOOK_OPS_ALERT_AFTER"
+    )
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -57,6 +90,11 @@ class Settings(BaseSettings):
     def resolved_notify_config(self) -> Path:
         """`FLEXHOOK_NOTIFY_CONFIG`, or `notifications.yml` in the data dir."""
         return self.notify_config or self.data_dir / "notifications.yml"
+
+    @property
+    def reconcile_enabled(self) -> bool:
+        """Reconciliation runs on its schedule only with an API token and a non-zero period."""
+        return bool(self.flexport_api_token) and self.reconcile_every > timedelta(0)
 
     def require_web(self) -> None:
         """The web process cannot verify or guard anything without these two."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,44 @@ class TestRequireWeb:
         settings.require_web()
 
         assert isinstance(settings, Settings)
+
+
+class TestDurations:
+    """FLEXHOOK_RECONCILE_EVERY, _LOOKBACK, FLEXHOOK_ETA_GRACE, _OPS_ALERT_AFTER: Go-style."""
+
+    def test_their_defaults(self) -> None:
+        settings = load_settings()
+
+        assert settings.reconcile_every == timedelta(minutes=15)
+        assert settings.reconcile_lookback == timedelta(hours=72)
+        assert settings.eta_grace == timedelta(hours=6)
+        assert settings.ops_alert_after == timedelta(minutes=5)
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [("15m", timedelta(minutes=15)), ("1h30m", timedelta(minutes=90)), ("0", timedelta(0))],
+    )
+    def test_go_style_values_are_read(
+        self, monkeypatch: pytest.MonkeyPatch, text: str, expected: timedelta
+    ) -> None:
+        monkeypatch.setenv("FLEXHOOK_RECONCILE_EVERY", text)
+
+        assert load_settings().reconcile_every == expected
+
+    @pytest.mark.parametrize("text", ["soon", "-5m", ""])
+    def test_a_bad_duration_names_its_variable(
+        self, monkeypatch: pytest.MonkeyPatch, text: str
+    ) -> None:
+        monkeypatch.setenv("FLEXHOOK_ETA_GRACE", text)
+
+        with pytest.raises(ConfigError, match="FLEXHOOK_ETA_GRACE"):
+            load_settings()
+
+    def test_reconciliation_is_off_without_a_token_or_with_a_zero_period(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        assert not load_settings().reconcile_enabled
+        monkeypatch.setenv("FLEXPORT_API_TOKEN", "t0ken")
+        assert load_settings().reconcile_enabled
+        monkeypatch.setenv("FLEXHOOK_RECONCILE_EVERY", "0")
+        assert not load_settings().reconcile_enabled
