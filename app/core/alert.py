@@ -29,12 +29,18 @@ class Alert:
     estimated_arrival: str | None = None  # the shipment's current ETA
     previous_estimated_arrival: str | None = None  # eta alerts: the ETA before the move
     eta_shift_hours: float | None = None  # eta alerts: new minus old, in hours
+    # Milestone alerts decided since alerts are about facts: the fact's key (shipment, kind, leg,
+    # time), and for a correction the time it corrects. Older alerts have neither.
+    fact_key: str | None = None
+    corrects: str | None = None
 
     @property
     def dedup_key(self) -> str:
         """Alerts with the same key go to a destination at most once."""
         if self.kind == "delivered":
             return f"shipment-{self.shipment_id}:delivered"
+        if self.fact_key is not None:
+            return self.fact_key
         return f"{self.event_id}:{self.kind}"
 
 

@@ -8,7 +8,7 @@ event older than the shipment's status alerts nobody.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from app.core.alert import Alert
 from app.core.events import Event
@@ -16,6 +16,24 @@ from app.core.facts import Location
 from app.core.outcome import ShipmentChange
 
 _MILESTONE_KINDS = {"departed": "departed", "arrived": "arrived", "delivered": "delivered"}
+_LEG_KINDS = ("departed", "arrived")
+# A report of the same leg's departure or arrival within this of one already recorded is the same
+# fact again; further off, it corrects the time and is news once more.
+SAME_FACT_WITHIN = timedelta(hours=1)
+
+
+def milestone_news(
+    occurred_at: datetime, earlier_reports: tuple[datetime, ...]
+) -> tuple[bool, datetime | None]:
+    """Whether a leg milestone at `occurred_at` is news, given the times the same milestone of
+    the same leg was reported at before; and if it is a correction, the time it corrects (the
+    nearest earlier report)."""
+    if not earlier_reports:
+        return True, None
+    nearest = min(earlier_reports, key=lambda when: abs(when - occurred_at))
+    if abs(nearest - occurred_at) <= SAME_FACT_WITHIN:
+        return False, None
+    return True, nearest
 
 
 def _kind_and_headline(event: Event) -> tuple[str, str] | None:
@@ -66,7 +84,24 @@ def decide_alerts(
 
     alerts = []
     kind_and_headline = _kind_and_headline(event)
-    if kind_and_headline is not None:
+    if kind_and_headline is not None and kind_and_headline[0] in _LEG_KINDS:
+        kind, headline = kind_and_headline
+        news, corrects = milestone_news(occurred_at, change.earlier_reports)
+        fact_key = f"shipment-{change.shipment_id}:{kind}:{change.leg_id or '-'}:"
+        fact_key += occurred_at.astimezone(UTC).isoformat()
+        if news and corrects is None:
+            alerts.append(alert(kind, headline, fact_key=fact_key))
+        elif news and corrects is not None:
+            was = f"{corrects.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+            alerts.append(
+                alert(
+                    kind,
+                    f"{headline} (time corrected, was {was})",
+                    fact_key=fact_key,
+                    corrects=corrects.isoformat(),
+                )
+            )
+    elif kind_and_headline is not None:
         alerts.append(alert(*kind_and_headline))
     before, after = change.eta_before, change.eta_after
     if before is not None and after is not None and after != before:

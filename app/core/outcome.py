@@ -32,3 +32,6 @@ class ShipmentChange:
     late: bool  # the event is older than the shipment's status
     eta_before: datetime | None
     eta_after: datetime | None
+    leg_id: str | None = None
+    # The same leg's same milestone recorded before under other event ids: their times.
+    earlier_reports: tuple[datetime, ...] = ()

@@ -301,7 +301,9 @@ def _apply_shipment(
         location["location_timezone"] = facts.location.timezone
         merge(shipment, stamp, location, now=now, whole=True)
 
+    earlier: tuple[datetime, ...] = ()
     if event.milestone is not None:
+        earlier = _earlier_reports(session, event=event, shipment_id=shipment.id, leg=facts.leg_id)
         merge(shipment, stamp, {"status": event.milestone, "status_at": occurred_at}, now=now)
         if (
             session.exec(select(Milestone.id).where(Milestone.event_id == event.event_id)).first()
@@ -349,7 +351,22 @@ def _apply_shipment(
         late=late,
         eta_before=eta_before,
         eta_after=shipment.estimated_arrival,
+        leg_id=facts.leg_id,
+        earlier_reports=earlier,
     )
+
+
+def _earlier_reports(
+    session: Session, *, event: Event, shipment_id: str, leg: str | None
+) -> tuple[datetime, ...]:
+    """When the same milestone of the same leg was reported before, under other event ids."""
+    statement = select(Milestone.occurred_at).where(
+        Milestone.shipment_id == shipment_id,
+        Milestone.milestone == event.milestone,
+        Milestone.event_id != event.event_id,
+        col(Milestone.leg_id).is_(None) if leg is None else Milestone.leg_id == leg,
+    )
+    return tuple(when for when in session.exec(statement).all() if when is not None)
 
 
 def _derive_eta(session: Session, *, shipment: Shipment, now: datetime) -> None:

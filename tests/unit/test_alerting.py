@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from app.core.alert import Alert
 from app.core.alerting import decide_alerts
 from app.core.events import parse_event
 from app.core.facts import Location
@@ -150,7 +152,7 @@ def test_the_eta_alerts_only_past_the_slip_threshold_either_way() -> None:
     assert earlier.previous_estimated_arrival == old.isoformat()
 
 
-def test_delivered_is_once_per_shipment_and_the_rest_once_per_event() -> None:
+def test_delivered_is_once_per_shipment_a_leg_milestone_once_per_fact() -> None:
     leg = decide_alerts(
         parse_event((SAMPLES / "14_leg_delivered.json").read_bytes()),
         change=change(),
@@ -173,4 +175,49 @@ def test_delivered_is_once_per_shipment_and_the_rest_once_per_event() -> None:
         occurred_at=T,
         eta_slip_hours=24,
     )
-    assert departed[0].dedup_key == "48262090:departed"
+    # Once per fact: the shipment, the kind, the leg and the time, whatever the event id.
+    assert departed[0].dedup_key == f"shipment-418563:departed:-:{T.isoformat()}"
+    eta = decide_alerts(
+        parse_event(event("shipment.eta_updated", shipment_id="418563")),
+        change=change(before=T, after=T + timedelta(hours=30)),
+        place=None,
+        occurred_at=T,
+        eta_slip_hours=24,
+    )
+    assert eta[0].dedup_key == "e1:eta"
+
+
+def leg_change(*earlier: datetime) -> ShipmentChange:
+    return dataclasses.replace(change(), leg_id="9051102", earlier_reports=earlier)
+
+
+def departed_alerts(change: ShipmentChange, occurred_at: datetime = T) -> list[Alert]:
+    return decide_alerts(
+        parse_event((SAMPLES / "06_leg_departed.json").read_bytes()),
+        change=change,
+        place=None,
+        occurred_at=occurred_at,
+        eta_slip_hours=24,
+    )
+
+
+class TestOneAlertPerFact:
+    def test_the_same_departure_reported_again_alerts_nobody(self) -> None:
+        assert departed_alerts(leg_change(T)) == []
+        assert departed_alerts(leg_change(T - timedelta(minutes=40))) == []
+
+    def test_a_correction_by_more_than_an_hour_alerts_once_as_a_correction(self) -> None:
+        [corrected] = departed_alerts(leg_change(T - timedelta(hours=3)))
+
+        assert corrected.headline == "Departed (time corrected, was 2026-03-15 22:20 UTC)"
+        assert corrected.corrects == (T - timedelta(hours=3)).isoformat()
+        # Its own fact: not the ledger entry of the departure it corrects.
+        [original] = departed_alerts(leg_change(), occurred_at=T - timedelta(hours=3))
+        assert corrected.dedup_key != original.dedup_key
+
+    def test_the_nearest_earlier_report_decides(self) -> None:
+        assert departed_alerts(leg_change(T - timedelta(hours=5), T + timedelta(minutes=10))) == []
+
+    def test_another_leg_is_another_fact(self) -> None:
+        other_leg = dataclasses.replace(leg_change(T), leg_id="9051101", earlier_reports=())
+        assert [a.kind for a in departed_alerts(other_leg)] == ["departed"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -521,3 +521,43 @@ def test_an_older_unknown_event_does_not_move_the_details_back(
     deliver(engine, unknown_type(sample, event_id=99000003, occurred_at="2026-01-01T00:00:00Z"))
 
     assert shipment(engine).name == name != "SS26 apparel (renamed)"
+
+
+def redelivered_as(body: bytes, *, event_id: int, shift_minutes: int = 0) -> bytes:
+    """The same departure under a new event id, its time moved by `shift_minutes`."""
+    payload = json.loads(body)
+    payload["id"] = event_id
+    occurred = datetime.fromisoformat(payload["occurred_at"].replace("Z", "+00:00"))
+    payload["occurred_at"] = (occurred + timedelta(minutes=shift_minutes)).isoformat()
+    return json.dumps(payload).encode()
+
+
+class TestOneAlertPerFact:
+    def test_the_same_departure_under_a_new_id_is_recorded_and_alerts_nobody(
+        self, engine: Engine, sample: Callable[[str], bytes]
+    ) -> None:
+        first = deliver(engine, sample("06"))
+        again = deliver(engine, redelivered_as(sample("06"), event_id=99100001, shift_minutes=20))
+
+        assert [a.kind for a in first.alerts] == ["departed"]
+        assert again.status == "processed"
+        assert again.alerts == []
+        with Session(engine) as session:
+            milestones = session.exec(
+                select(Milestone).where(Milestone.shipment_id == SHIPMENT_ID)
+            ).all()
+        assert {m.event_id for m in milestones} >= {"48262090", "99100001"}
+
+    def test_a_departure_moved_by_hours_alerts_once_as_a_correction(
+        self, engine: Engine, sample: Callable[[str], bytes]
+    ) -> None:
+        deliver(engine, sample("06"))
+        moved = redelivered_as(sample("06"), event_id=99100002, shift_minutes=180)
+
+        corrected = deliver(engine, moved)
+        replayed = apply(engine, "99100002")
+
+        [alert] = corrected.alerts
+        assert alert.kind == "departed"
+        assert "time corrected" in alert.headline
+        assert replayed.alerts == corrected.alerts  # applying it again decides nothing new
