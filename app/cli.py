@@ -242,7 +242,6 @@ def replay(
     from app import temporal_client
     from app.ingest import redrive
     from app.ingest.starter import EventStarter, TemporalUnavailable
-    from app.store import spool
     from app.store.filters import EventFilter
 
     settings = _settings()
@@ -280,14 +279,13 @@ def replay(
         with click.progressbar(found, label=f"replaying {len(found)} {status} events") as bar:
             for candidate in bar:
                 try:
-                    outcomes[await redrive.replay(candidate, starter=starter)] += 1
+                    started = await redrive.redrive_event(
+                        engine=engine, starter=starter, candidate=candidate
+                    )
                 except TemporalUnavailable:
                     outcomes["unavailable"] += 1
                     continue
-                if candidate.status == "queued":
-                    with Session(engine) as session:
-                        spool.forget(session, event_id=candidate.event_id)
-                        session.commit()
+                outcomes[started] += 1
         return outcomes
 
     outcomes = asyncio.run(run())

@@ -1,23 +1,29 @@
 """Redrive: run logged events through the normal path again.
 
-A failed event runs again; a queued one is started now; an ignored one runs again so that a
-newer flexhook can process a type it did not know; a processed one stays a no-op (Temporal
-answers `duplicate`). Alerts already sent are never sent again: the ledger remembers them.
+A failed event runs again; a queued one is started now (and leaves the spool); an ignored one
+runs again so that a newer flexhook can process a type it did not know; a processed one stays a
+no-op (Temporal answers `duplicate`). Alerts already sent are never sent again: the ledger
+remembers them. The API, the dashboard and `flexhook replay` all go through `redrive_event`.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from app.core.events import parse_event
+from app.core.statuses import EventStatus, StartStatus
+from app.ingest.errors import EventNotFound
 from app.ingest.starter import EventStarter
+from app.store import db, spool
 from app.store.filters import ANY_EVENT, EventFilter
 from app.store.models import EventRecord
 
-REPLAYABLE_STATUSES = ("failed", "queued", "ignored", "processed", "processing")
+log = logging.getLogger("flexhook.web")
 
 
 @dataclass(frozen=True)
@@ -34,14 +40,39 @@ def candidates(session: Session, *, where: EventFilter = ANY_EVENT) -> list[Cand
     return [Candidate(r.event_id, r.status, r.payload, r.received_at) for r in rows.all()]
 
 
-async def replay(candidate: Candidate, *, starter: EventStarter) -> str:
-    """Start the candidate's workflow again; `accepted` or `duplicate` (raises
-    `TemporalUnavailable` when Temporal does not take it)."""
+async def redrive_event(
+    *, engine: Engine, starter: EventStarter, candidate: Candidate
+) -> StartStatus:
+    """Start the candidate's workflow again: `accepted` or `duplicate`. A queued candidate leaves
+    the spool. Raises `TemporalUnavailable` when Temporal does not take it (nothing changes)."""
+    status = await _start(candidate, starter=starter)
+    if candidate.status == EventStatus.QUEUED:
+        await db.in_session(engine, spool.forget, commit=True, event_id=candidate.event_id)
+    log.info(
+        "event %s replayed by an operator: %s",
+        candidate.event_id,
+        status,
+        extra={"event_id": candidate.event_id},
+    )
+    return status
+
+
+async def redrive_by_id(*, engine: Engine, starter: EventStarter, event_id: str) -> StartStatus:
+    """`redrive_event` of one logged event; raises `EventNotFound` (a `LookupError`) if the log
+    has no such event."""
+    found = await db.in_session(engine, candidates, where=EventFilter(event_id=event_id))
+    if not found:
+        raise EventNotFound(f"no event {event_id}")
+    return await redrive_event(engine=engine, starter=starter, candidate=found[0])
+
+
+async def _start(candidate: Candidate, *, starter: EventStarter) -> StartStatus:
+    """Only the start of `redrive_event` (no spool clean-up, no log line)."""
     event = parse_event(candidate.body.encode("utf-8"))
     result = await starter.start(
         event,
         body=candidate.body,
         received_at=candidate.received_at,
-        rerun=candidate.status == "ignored",
+        rerun=candidate.status == EventStatus.IGNORED,
     )
     return result.status

@@ -6,7 +6,6 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -15,21 +14,22 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from app.core.events import Event
 from app.core.ids import event_workflow_id
+from app.core.statuses import StartStatus
+from app.ingest.errors import EventRejected, EventTooLarge, TemporalUnavailable
 from workflows import search_attributes
-from workflows.event import EventInput, FlexportEventWorkflow
+from workflows.event import FlexportEventWorkflow
+from workflows.types import EventInput
 
-
-class TemporalUnavailable(Exception):
-    """Temporal did not take the start request (unreachable, or no answer in time)."""
-
-
-class EventRejected(Exception):
-    """Temporal answered and refused this event for good (it will never start it)."""
-
-
-class EventTooLarge(EventRejected):
-    """The event would exceed Temporal's payload limit once encoded as the workflow input."""
-
+# The errors live in `app.ingest.errors`; these names stay importable from here.
+__all__ = [
+    "MAX_ENCODED_BODY",
+    "EventRejected",
+    "EventStarter",
+    "EventTooLarge",
+    "StartResult",
+    "TemporalUnavailable",
+    "ensure_fits",
+]
 
 # Temporal refuses payloads over 2 MB by default. The body travels JSON-encoded with ASCII
 # escapes, where one character can take up to 12 bytes (an emoji becomes two \uXXXX escapes).
@@ -50,7 +50,7 @@ def ensure_fits(body: str) -> None:
 
 @dataclass(frozen=True)
 class StartResult:
-    status: Literal["accepted", "duplicate"]
+    status: StartStatus
     workflow_id: str
 
 
@@ -75,14 +75,14 @@ class EventStarter:
             async with asyncio.timeout(self._rpc_timeout.total_seconds()):
                 await self._start(event, body=body, received_at=received_at, rerun=rerun)
         except WorkflowAlreadyStartedError:
-            return StartResult(status="duplicate", workflow_id=workflow_id)
+            return StartResult(status=StartStatus.DUPLICATE, workflow_id=workflow_id)
         except RPCError as exc:
             if exc.status == RPCStatusCode.INVALID_ARGUMENT:
                 raise EventRejected(f"Temporal refused the event: {exc.message}") from exc
             raise TemporalUnavailable(type(exc).__name__) from exc
         except (RuntimeError, TimeoutError) as exc:
             raise TemporalUnavailable(type(exc).__name__) from exc
-        return StartResult(status="accepted", workflow_id=workflow_id)
+        return StartResult(status=StartStatus.ACCEPTED, workflow_id=workflow_id)
 
     async def _start(self, event: Event, *, body: str, received_at: datetime, rerun: bool) -> None:
         workflow_id = event_workflow_id(event.event_id)

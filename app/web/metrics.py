@@ -1,63 +1,82 @@
 """Prometheus metrics of the web process (`GET /metrics`).
 
 Counters and the ack histogram count what this process saw. State shared by every process
-(events by status, the spool, alerts by kind and outcome) is read from the database at scrape
-time, so any web replica reports the same truth. Workers export Temporal's own metrics
-(`FLEXHOOK_WORKER_METRICS_ADDRESS`).
+(events by status, the spool, alerts by kind and outcome) is read from the database, in a
+read-only session, at scrape time, so any web replica reports the same truth. Workers export
+Temporal's own metrics (`FLEXHOOK_WORKER_METRICS_ADDRESS`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import Response
 
-from app.store import reads as queries
-from app.store import spool
+from app.store import db, reads, spool
+from app.web.state import web_state
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class DatabaseState(Collector):
-    """Gauges read from the database when Prometheus scrapes."""
+@dataclass(frozen=True)
+class DatabaseCounts:
+    """What the database says at one scrape."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    events: dict[str, int]
+    alerts: dict[tuple[str, str], int]
+    spool: spool.SpoolStats
+
+
+def read_counts(session: Session) -> DatabaseCounts:
+    return DatabaseCounts(
+        events=reads.count_events_by_status(session),
+        alerts=reads.count_alerts(session),
+        spool=spool.stats(session),
+    )
+
+
+class DatabaseState(Collector):
+    """Gauges of one scrape's `DatabaseCounts`."""
+
+    def __init__(self, counts: DatabaseCounts, *, now: datetime) -> None:
+        self._counts = counts
+        self._now = now
 
     def collect(self) -> Iterator[Metric]:
-        with Session(self._engine) as session:
-            events = queries.count_events_by_status(session)
-            alerts = queries.count_alerts(session)
-            spooled = spool.stats(session)
+        counts = self._counts
         by_status = GaugeMetricFamily(
             "flexhook_events", "Logged events by processing status.", labels=["status"]
         )
-        for status, count in sorted(events.items()):
+        for status, count in sorted(counts.events.items()):
             by_status.add_metric([status], count)
         yield by_status
         yield GaugeMetricFamily(
-            "flexhook_spool_depth", "Verified events waiting for Temporal.", value=spooled.depth
+            "flexhook_spool_depth",
+            "Verified events waiting for Temporal.",
+            value=counts.spool.depth,
         )
-        oldest = spooled.oldest_received_at
-        age = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
+        oldest = counts.spool.oldest_received_at
+        age = (self._now - oldest).total_seconds() if oldest else 0.0
         yield GaugeMetricFamily(
             "flexhook_spool_oldest_age_seconds", "Age of the oldest spooled event.", value=age
         )
         by_kind = GaugeMetricFamily(
             "flexhook_alerts", "Alert ledger rows by kind and outcome.", labels=["kind", "status"]
         )
-        for (kind, status), count in sorted(alerts.items()):
+        for (kind, status), count in sorted(counts.alerts.items()):
             by_kind.add_metric([kind, status], count)
         yield by_kind
 
 
 class WebMetrics:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.received = Counter(
             "flexhook_events_received",
@@ -77,8 +96,16 @@ class WebMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
             registry=self.registry,
         )
-        self.registry.register(DatabaseState(engine))
 
-    def render(self) -> bytes:
-        """The exposition text (reads the database: call it off the event loop)."""
-        return generate_latest(self.registry)
+    def render(self, counts: DatabaseCounts) -> bytes:
+        """The exposition text: this process's counters, then the database's gauges."""
+        shared = CollectorRegistry()
+        shared.register(DatabaseState(counts, now=datetime.now(UTC)))
+        return generate_latest(self.registry) + generate_latest(shared)
+
+
+async def metrics(request: Request) -> Response:
+    """`GET /metrics` in Prometheus's text format."""
+    web = web_state(request)
+    counts = await db.in_session(web.engine, read_counts)
+    return Response(web.metrics.render(counts), media_type=CONTENT_TYPE)

@@ -1,0 +1,16 @@
+"""What the web process is configured with: plain values, read from settings by the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    webhook_secrets: tuple[str, ...]
+    api_token: str
+    max_body_bytes: int = 1024 * 1024
+    accept_sha1: bool = False
+    relay_idle_seconds: float = 1.0
+    temporal_ui_url: str = ""
+    namespace: str = "default"

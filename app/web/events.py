@@ -1,0 +1,54 @@
+"""`GET /api/events`, `GET /api/events/{event_id}` and `POST /api/events/{event_id}/replay`."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.core.ids import event_workflow_id
+from app.ingest.errors import EventNotFound
+from app.ingest.redrive import redrive_by_id
+from app.store import db, reads
+from app.store.filters import EventFilter
+from app.web.errors import not_found
+from app.web.params import int_param
+from app.web.state import web_state
+
+
+async def list_events(request: Request) -> Response:
+    """The event log, newest received first; `status`, `type`, `shipment_id`, `limit`."""
+    params = request.query_params
+    rows = await db.in_session(
+        web_state(request).engine,
+        reads.list_events,
+        where=EventFilter(
+            status=params.get("status"),
+            event_type=params.get("type"),
+            shipment_id=params.get("shipment_id"),
+        ),
+        limit=int_param(request, "limit"),
+    )
+    return JSONResponse({"events": rows})
+
+
+async def get_event(request: Request) -> Response:
+    """One logged event with its payload."""
+    found = await db.in_session(
+        web_state(request).engine, reads.get_event, event_id=request.path_params["event_id"]
+    )
+    if found is None:
+        return not_found("no such event")
+    return JSONResponse(found)
+
+
+async def replay_event(request: Request) -> Response:
+    """Redrive one logged event: its start status, or 404 if the log has no such event."""
+    web = web_state(request)
+    event_id = request.path_params["event_id"]
+    try:
+        status = await redrive_by_id(engine=web.engine, starter=web.starter, event_id=event_id)
+    except EventNotFound:
+        return not_found("no such event")
+    return JSONResponse(
+        {"status": status, "event_id": event_id, "workflow_id": event_workflow_id(event_id)}
+    )

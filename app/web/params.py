@@ -1,0 +1,22 @@
+"""Query and path parameters of the read API, checked before they reach the database."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from app.web.errors import BadRequest
+
+
+def is_number(value: str) -> bool:
+    """ASCII digits only: `isdigit` alone admits ² and other digits `int` refuses."""
+    return value.isascii() and value.isdigit()
+
+
+def int_param(request: Request, name: str) -> int | None:
+    """A non-negative integer parameter; absurdly long ones count as huge (and get clamped)."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    if not is_number(value):
+        raise BadRequest(f"{name} must be a positive integer")
+    return int(value) if len(value) <= 9 else 10**9

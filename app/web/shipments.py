@@ -1,0 +1,32 @@
+"""`GET /api/shipments` and `GET /api/shipments/{id}`: shipments as their events left them."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.store import db, reads
+from app.web.errors import not_found
+from app.web.params import int_param
+from app.web.state import web_state
+
+
+async def list_shipments(request: Request) -> Response:
+    """Newest updated first; `status` and `limit` narrow the list."""
+    rows = await db.in_session(
+        web_state(request).engine,
+        reads.list_shipments,
+        status=request.query_params.get("status"),
+        limit=int_param(request, "limit"),
+    )
+    return JSONResponse({"shipments": rows})
+
+
+async def get_shipment(request: Request) -> Response:
+    """One shipment with its milestones and containers."""
+    found = await db.in_session(
+        web_state(request).engine, reads.get_shipment, shipment_id=request.path_params["id"]
+    )
+    if found is None:
+        return not_found("no such shipment")
+    return JSONResponse(found)

@@ -1,0 +1,44 @@
+"""What the endpoints need, built once at start-up and kept on `app.state.web`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
+
+from app.ingest.intake import Intake
+from app.ingest.starter import EventStarter
+from app.web.config import WebConfig
+
+if TYPE_CHECKING:  # metrics.py serves /metrics and so reads this module
+    from app.web.metrics import WebMetrics
+
+
+@dataclass(frozen=True)
+class WebState:
+    config: WebConfig
+    engine: Engine
+    starter: EventStarter
+    intake: Intake
+    metrics: WebMetrics
+
+
+def install(app: Starlette, state: WebState) -> None:
+    """Make `state` what `web_state` answers for requests to `app`."""
+    app.state.web = state
+
+
+def app_state(app: Starlette) -> WebState:
+    """The state `install` put on `app` (the app's lifespan must have started)."""
+    state = getattr(app.state, "web", None)
+    if not isinstance(state, WebState):
+        raise RuntimeError("the web app has not started: its lifespan installs its state")
+    return state
+
+
+def web_state(request: HTTPConnection) -> WebState:
+    """The state of the app serving `request`."""
+    return app_state(request.app)

@@ -1,0 +1,89 @@
+"""Who is alerted about a shipment: `GET`/`POST /api/shipments/{id}/subscribers` and
+`DELETE /api/shipments/{id}/subscribers/{sid}`. Destinations are Apprise URLs; answers show
+them in Apprise's privacy form only."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.store import db, subscriptions
+from app.web.errors import BadRequest, not_found
+from app.web.params import is_number
+from app.web.state import web_state
+
+log = logging.getLogger("flexhook.web")
+
+
+async def subscribers(request: Request) -> Response:
+    """The collection: `GET` lists, `POST` adds (one route, so a 405 names both methods)."""
+    if request.method == "POST":
+        return await add_subscriber(request)
+    return await list_subscribers(request)
+
+
+async def list_subscribers(request: Request) -> Response:
+    found = await db.in_session(
+        web_state(request).engine,
+        subscriptions.list_subscriptions,
+        shipment_id=request.path_params["id"],
+    )
+    return JSONResponse({"subscribers": [subscriptions.as_json(s) for s in found]})
+
+
+async def _subscription_body(request: Request) -> tuple[str, list[str] | None]:
+    """The `url` and `kinds` of a `{"url": "<apprise url>", "kinds": [...]}` body."""
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+        raise BadRequest('expected {"url": "<apprise url>", "kinds": [...]}')
+    kinds = body.get("kinds")
+    if kinds is not None and not (
+        isinstance(kinds, list) and all(isinstance(k, str) for k in kinds)
+    ):
+        raise BadRequest("kinds must be a list of strings")
+    return body["url"], kinds
+
+
+def _add(
+    session: Session, *, shipment_id: str, url: str, kinds: list[str] | None
+) -> dict[str, Any]:
+    added = subscriptions.add_subscription(
+        session, shipment_id=shipment_id, url=url, kinds=kinds, now=datetime.now(UTC)
+    )
+    return subscriptions.as_json(added)
+
+
+async def add_subscriber(request: Request) -> Response:
+    """201 with the new subscription; 400 `bad_request` or `invalid_subscription` otherwise."""
+    shipment_id = request.path_params["id"]
+    url, kinds = await _subscription_body(request)
+    created = await db.in_session(
+        web_state(request).engine, _add, commit=True, shipment_id=shipment_id, url=url, kinds=kinds
+    )
+    log.info("subscriber %s added to shipment %s", created["id"], shipment_id)
+    return JSONResponse(created, status_code=201)
+
+
+async def remove_subscriber(request: Request) -> Response:
+    """204, or 404 when the shipment has no such subscriber."""
+    sid = request.path_params["sid"]
+    if not is_number(sid) or len(sid) > 18:
+        return not_found("no such subscriber")
+    removed = await db.in_session(
+        web_state(request).engine,
+        subscriptions.remove_subscription,
+        commit=True,
+        shipment_id=request.path_params["id"],
+        subscription_id=int(sid),
+    )
+    if not removed:
+        return not_found("no such subscriber")
+    return Response(status_code=204)
