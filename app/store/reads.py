@@ -193,6 +193,23 @@ def count_events_by_status(session: Session) -> dict[str, int]:
     return {status: int(count) for status, count in rows}
 
 
+# Types are Flexport's (only signed events are stored), but bound the label set all the same.
+MAX_UNKNOWN_TYPES = 50
+
+
+def count_unknown_types(session: Session) -> dict[str, int]:
+    """Logged events of types flexhook does not know, by type (the most frequent ones)."""
+    count = func.count().label("n")
+    rows = session.exec(
+        select(EventRecord.type, count)
+        .where(EventRecord.category == "other")
+        .group_by(col(EventRecord.type))
+        .order_by(count.desc())
+        .limit(MAX_UNKNOWN_TYPES)
+    ).all()
+    return {event_type[:120]: int(n) for event_type, n in rows}
+
+
 def count_alerts(session: Session) -> dict[tuple[str, str], int]:
     """Ledger rows by (kind, status)."""
     rows = session.exec(

@@ -30,6 +30,7 @@ class DatabaseCounts:
     """What the database says at one scrape."""
 
     events: dict[str, int]
+    unknown_types: dict[str, int]
     alerts: dict[tuple[str, str], int]
     spool: spool.SpoolStats
 
@@ -37,6 +38,7 @@ class DatabaseCounts:
 def read_counts(session: Session) -> DatabaseCounts:
     return DatabaseCounts(
         events=reads.count_events_by_status(session),
+        unknown_types=reads.count_unknown_types(session),
         alerts=reads.count_alerts(session),
         spool=spool.stats(session),
     )
@@ -57,6 +59,14 @@ class DatabaseState(Collector):
         for status, count in sorted(counts.events.items()):
             by_status.add_metric([status], count)
         yield by_status
+        unknown = GaugeMetricFamily(
+            "flexhook_unknown_type_events",
+            "Logged events of types flexhook does not know (stored, acknowledged), by type.",
+            labels=["type"],
+        )
+        for event_type, count in sorted(counts.unknown_types.items()):
+            unknown.add_metric([event_type], count)
+        yield unknown
         yield GaugeMetricFamily(
             "flexhook_spool_depth",
             "Verified events waiting for Temporal.",

@@ -44,6 +44,7 @@ XSS_NAME = "<script>alert(1)</script>"
 XSS_SHIPMENT_ID = "990001"
 FAILED_EVENT_ID = "99000001"
 PROCESSING_EVENT_ID = "99000002"
+UNKNOWN_EVENT_ID = "99000005"  # a type Flexport might add later
 DEPARTED_EVENT_ID = "48262090"
 TEMPORAL_UI = "http://temporal.test:8233"
 NAMESPACE = "default"
@@ -123,6 +124,11 @@ def populate(engine: Engine) -> None:
     unreadable["id"] = int(FAILED_EVENT_ID)
     unreadable["occurred_at"] = "yesterday-ish"
     deliver(engine, unreadable, received_at=start + timedelta(hours=2))
+
+    unknown = sample("06_leg_departed")
+    unknown["id"] = int(UNKNOWN_EVENT_ID)
+    unknown["type"] = "/shipment#drone_sighted"
+    deliver(engine, unknown, received_at=start + timedelta(hours=2, minutes=30))
 
     queued = sample("06_leg_departed")
     queued["id"] = int(PROCESSING_EVENT_ID)
@@ -641,3 +647,16 @@ async def test_a_replay_of_an_event_that_vanished_is_not_found(
     assert response.status_code == 404
     assert "There is no such event." in response.text
     assert dashboard.redrive.calls == [FAILED_EVENT_ID]
+
+
+async def test_an_event_of_an_unknown_type_shows_as_such(signed_in: httpx.AsyncClient) -> None:
+    listing = await signed_in.get("/dashboard/events")
+    page = await signed_in.get(f"/dashboard/events/{UNKNOWN_EVENT_ID}")
+
+    assert listing.status_code == page.status_code == 200
+    row = listing.text.split(f"id {UNKNOWN_EVENT_ID}")[1].split("</tr>")[0]
+    assert "Unknown type" in row
+    assert "Unknown type" in page.text
+    assert "/shipment#drone_sighted" in page.text
+    departed = listing.text.split(f"id {DEPARTED_EVENT_ID}")[1].split("</tr>")[0]
+    assert "Unknown type" not in departed

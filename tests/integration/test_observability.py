@@ -56,6 +56,19 @@ async def test_metrics_count_deliveries_refusals_and_processing(
     assert sample_value(text, "flexhook_spool_oldest_age_seconds") == 0
 
 
+async def test_metrics_count_events_of_unknown_types_by_type(
+    stack: Stack, samples: Samples
+) -> None:
+    new_type = "/shipment#drone_sighted"
+    await stack.deliver(samples.body("06_leg_departed", type=new_type))
+    await stack.deliver(samples.body("09_leg_arrived", type=new_type))
+
+    text = (await stack.http.get("/metrics")).text
+
+    assert sample_value(text, "flexhook_unknown_type_events", type=new_type) == 2
+    assert sample_value(text, "flexhook_unknown_type_events", type="/shipment_leg#departed") is None
+
+
 async def test_a_worker_exports_temporals_own_metrics(temporal_env: WorkflowEnvironment) -> None:
     address = f"127.0.0.1:{free_port()}"
     runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
