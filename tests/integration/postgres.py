@@ -61,7 +61,6 @@ def running_postgres() -> Iterator[PostgresServer]:
         shutil.chown(directory, "postgres", "postgres")
     data = directory / "data"
     port = free_port()
-    run = {"check": True, "capture_output": True, "text": True}
     subprocess.run(
         _as_server_user(
             [
@@ -77,7 +76,9 @@ def running_postgres() -> Iterator[PostgresServer]:
                 "--no-sync",
             ]
         ),
-        **run,  # type: ignore[arg-type]
+        check=True,
+        capture_output=True,
+        text=True,
     )
     options = (
         f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 "
@@ -97,7 +98,9 @@ def running_postgres() -> Iterator[PostgresServer]:
                 "start",
             ]
         ),
-        **run,  # type: ignore[arg-type]
+        check=True,
+        capture_output=True,
+        text=True,
     )
     try:
         yield PostgresServer(port=port)

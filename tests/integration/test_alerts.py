@@ -255,7 +255,9 @@ async def test_slack_hears_the_departure_through_the_pipeline(
         slack.add(responses.POST, "https://hooks.slack.com/services/TA/TB/TC", body="ok")
         await stack.deliver(samples.body("06_leg_departed"))
         [call] = slack.calls
-        payload = json.loads(call.request.body or b"{}")
+        body = call.request.body
+        assert isinstance(body, (bytes, str))
+        payload = json.loads(body)
 
     text = json.dumps(payload)
     assert NAME in text
