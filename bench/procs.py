@@ -1,18 +1,17 @@
-"""The benchmark's child processes: started in their own process groups with their output in a
-log file, told to die with the benchmark (even on SIGKILL), and all stopped on the way out."""
+"""The benchmark's child processes: `app.dev.process.ChildProcess`es with their output in a log
+file, told to die with the benchmark (even on SIGKILL), counted for CPU time, and all stopped on
+the way out."""
 
 from __future__ import annotations
 
-import http.client
 import os
 import socket
-import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import Self
 
-from app.dev.supervisor import die_with_parent
+from app.dev import process
+from app.dev.errors import DevStackError
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -21,47 +20,26 @@ class BenchError(Exception):
     """The benchmark cannot go on; the message says why."""
 
 
-class Proc:
+class Proc(process.ChildProcess):
     """One child process; `Proc.everything` lists those not yet stopped, newest last."""
 
     everything: list[Proc] = []  # noqa: RUF012  (one registry per benchmark process)
 
     def __init__(self, name: str, argv: list[str], *, env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.argv = argv
-        self.env = env
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log_file: IO[bytes] | None = None
+        super().__init__(name, argv, env=env, log_path=log)
 
-    def start(self, *, stdout: int | None = None) -> Proc:
-        """Start it; its stdout goes to the log unless `stdout` (e.g. PIPE) says otherwise."""
-        self._log_file = self.log.open("ab")
-        self.process = subprocess.Popen(
-            self.argv,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file if stdout is None else stdout,
-            stderr=self._log_file,
-            process_group=0,  # a Ctrl-C reaches the benchmark only; it stops us itself
-            preexec_fn=die_with_parent(),
-        )
+    def start(self, *, capture_stdout: bool = False) -> Self:
+        """Start it; its stdout goes to the log unless `capture_stdout` (then `output` reads it)."""
+        super().start(capture_stdout=capture_stdout)
         Proc.everything.append(self)
         return self
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def check(self) -> None:
         """Raise `BenchError` if it died."""
-        if self.process is not None and self.process.poll() is not None:
-            tail = self.log.read_text("utf-8", errors="replace")[-2000:]
-            raise BenchError(f"{self.name} exited ({self.process.returncode}); log tail:\n{tail}")
+        try:
+            self.raise_if_exited()
+        except DevStackError as exc:
+            raise BenchError(str(exc)) from None
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time so far (Linux), or 0 when it cannot be read."""
@@ -72,16 +50,8 @@ class Proc:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
     def stop(self, grace: float = 15.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        """SIGTERM, SIGKILL after `grace` seconds, and forget it."""
+        self.terminate(grace=grace)
         if self in Proc.everything:
             Proc.everything.remove(self)
 
@@ -115,30 +85,16 @@ def free_port() -> int:
 
 
 def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
+    return process.port_open("127.0.0.1", port)
 
 
 def http_ok(port: int, path: str = "/healthz") -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
-    try:
-        connection.request("GET", path)
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
+    return process.http_ok(f"http://127.0.0.1:{port}{path}", timeout=2.0)
 
 
 def wait_until(what: str, ready: Callable[[], bool], *, proc: Proc, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        proc.check()
-        if ready():
-            return
-        if time.monotonic() > deadline:
-            raise BenchError(f"{what} was not ready within {timeout:.0f} s (log: {proc.log})")
-        time.sleep(0.1)
+    """Until `ready()`; `BenchError` if `proc` dies first or `timeout` seconds pass."""
+    try:
+        proc.wait_ready(ready, what=what, timeout=timeout, interval=0.1)
+    except DevStackError as exc:
+        raise BenchError(str(exc)) from None

@@ -141,17 +141,15 @@ class Bench:
             engine.dispose()
 
     def start_temporal(self) -> Proc:
-        from app.dev.supervisor import temporal_binary
-        from workflows.search_attributes import dev_server_flags
+        from app.dev.temporal_dev import dev_server_argv, temporal_binary
 
-        argv = [
+        argv = dev_server_argv(
             temporal_binary(),
-            *("server", "start-dev", "--ip", "127.0.0.1"),
-            *("--port", str(self.temporal_port), "--ui-port", str(free_port())),
-            *("--db-filename", str(self.work / "temporal.db")),
-            *("--sqlite-pragma", "journal_mode=wal", "--log-level", "warn"),
-            *dev_server_flags(),
-        ]
+            host="127.0.0.1",
+            port=self.temporal_port,
+            ui_port=free_port(),
+            db_file=self.work / "temporal.db",
+        )
         proc = Proc("temporal", argv, env=dict(os.environ), log=self.log("temporal")).start()
         wait_until("Temporal", lambda: port_open(self.temporal_port), proc=proc)
         # The port opens before the namespace answers; wait for a real call.
@@ -278,8 +276,8 @@ class Bench:
         time.sleep(0.5)
         yield
         for sampler in samplers:
-            assert sampler.process is not None
-            sampler.process.wait(timeout=60)
+            if not sampler.wait(timeout=60):
+                raise BenchError(f"py-spy did not finish within 60 s; see {self.log('py-spy')}")
             sampler.stop()
         for kind, out in outs.items():
             self.echo(f"  profile of {proc.name} ({kind}): {out}")
@@ -324,13 +322,12 @@ class Bench:
             *("--duration", str(duration), "--warmup", str(warmup)),
         )
         return Proc("http-load", argv, env=dict(os.environ), log=self.log("http-load")).start(
-            stdout=subprocess.PIPE
+            capture_stdout=True
         )
 
     def finish_http(self, proc: Proc, requests: Path, *, timeout: float) -> dict[str, Any]:
-        assert proc.process is not None
         try:
-            out, _ = proc.process.communicate(timeout=timeout)
+            out = proc.output(timeout=timeout)
         finally:
             proc.stop()
             requests.unlink(missing_ok=True)
@@ -383,11 +380,10 @@ class Bench:
         for name, value in params.items():
             argv += [f"--{name.replace('_', '-')}", str(value)]
         proc = Proc(f"load-{mode}", argv, env=dict(os.environ), log=self.log("load")).start(
-            stdout=subprocess.PIPE
+            capture_stdout=True
         )
-        assert proc.process is not None
         try:
-            out, _ = proc.process.communicate(timeout=self.o.duration + self.o.warmup + 900)
+            out = proc.output(timeout=self.o.duration + self.o.warmup + 900)
         finally:
             proc.stop()
         lines = out.decode("utf-8").strip().splitlines()
@@ -750,7 +746,7 @@ def machine() -> dict[str, Any]:
         for line in Path("/etc/os-release").read_text().splitlines():
             if line.startswith("PRETTY_NAME="):
                 os_name = line.split("=", 1)[1].strip('"') + f" (Linux {platform.release()})"
-    from app.dev.supervisor import temporal_binary
+    from app.dev.temporal_dev import temporal_binary
 
     temporal = subprocess.run(
         [temporal_binary(), "--version"], capture_output=True, text=True, check=False

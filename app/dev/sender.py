@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 
 from app.core.signature import sign
-from app.dev import supervisor as devstack
+from app.dev.secrets import read_generated_secrets
+from app.dev.state import read_dev_state
 
 DEFAULT_WEBHOOK_URL = "http://127.0.0.1:8000/webhooks/flexport"
 SEND_TIMEOUT_SECONDS = 30.0
@@ -68,11 +69,11 @@ def resolve_target(
     The secret, in order: `secret`; the generated one when the stack in `data_dir` runs with it;
     the first of `configured_secrets` (FLEXPORT_WEBHOOK_SECRET); a generated one in `data_dir`.
     """
-    state = devstack.read_dev_state(data_dir)
+    state = read_dev_state(data_dir)
     url = url or (state.webhook_url if state else DEFAULT_WEBHOOK_URL)
     if secret:
         return Target(url, secret)
-    generated = devstack.read_generated_secrets(data_dir)
+    generated = read_generated_secrets(data_dir)
     if state and state.webhook_secret_generated and generated:
         return Target(url, generated.webhook_secret)
     if configured_secrets:

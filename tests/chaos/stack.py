@@ -29,10 +29,10 @@ from activities.delivery import UNKNOWN_OUTCOME
 from app.core.alert import Alert
 from app.core.ids import event_workflow_id
 from app.core.signature import sign
+from app.dev.temporal_dev import dev_server_argv
 from tests.chaos.journeys import Copy, Delivery, Records, comparable
 from tests.chaos.processes import Process
 from tests.integration.harness import Inbox, free_port, temporal_binary
-from workflows.search_attributes import dev_server_flags
 
 log = logging.getLogger("tests.chaos")
 
@@ -114,14 +114,13 @@ class ChaosStack:
         }
         self.temporal = Process(
             "temporal",
-            [
+            dev_server_argv(
                 temporal_binary(),
-                *("server", "start-dev", "--headless", "--ip", "127.0.0.1"),
-                *("--port", str(self.temporal_port), "--log-level", "warn"),
-                *("--db-filename", str(root / "temporal.db")),
-                *("--sqlite-pragma", "journal_mode=wal"),
-                *dev_server_flags(),
-            ],
+                host="127.0.0.1",
+                port=self.temporal_port,
+                ui_port=None,  # headless
+                db_file=root / "temporal.db",
+            ),
             env=base,
             cwd=root,
         )

@@ -112,8 +112,11 @@ def _healthz_ok(web_url: str) -> bool:
 
 
 @contextmanager
-def flexhook_dev(tmp_path: Path, data_dir: Path) -> Iterator[Dev]:
-    """A ready `flexhook dev`; whatever the test leaves running is killed afterwards."""
+def flexhook_dev(
+    tmp_path: Path, data_dir: Path, *, env: dict[str, str] | None = None
+) -> Iterator[Dev]:
+    """A ready `flexhook dev` (with `env` on top of a clean environment); whatever the test
+    leaves running is killed afterwards."""
     web, temporal, ui = free_ports(3)
     argv = [FLEXHOOK, "dev", "--port", str(web), "--temporal-port", str(temporal)]
     argv += ["--ui-port", str(ui), "--data-dir", str(data_dir)]
@@ -122,7 +125,7 @@ def flexhook_dev(tmp_path: Path, data_dir: Path) -> Iterator[Dev]:
         process = subprocess.Popen(
             argv,
             cwd=tmp_path,  # no stray .env
-            env=clean_env(),
+            env={**clean_env(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -175,6 +178,8 @@ def test_dev_runs_the_readme_path_and_stops_cleanly(tmp_path: Path) -> None:
         secrets = dev.generated_secrets()
         assert (data_dir / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
         assert secrets["webhook_secret"] in dev.log()  # the banner shows what to paste
+        assert secrets["api_token"] in dev.log()
+        assert "(from FLEXPORT_WEBHOOK_SECRET)" not in dev.log()
 
         sent = send_sample(tmp_path, data_dir, "06_leg_departed")
         assert sent.returncode == 0, sent.stdout + sent.stderr + dev.log()
@@ -194,6 +199,24 @@ def test_dev_runs_the_readme_path_and_stops_cleanly(tmp_path: Path) -> None:
         for pid in dev.child_pids.values():
             with pytest.raises(ProcessLookupError):  # stopped and reaped by dev itself
                 os.kill(pid, 0)
+
+
+@pytest.mark.timeout(180)
+def test_dev_names_but_never_prints_secrets_from_the_environment(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    secret, token = "whsec-from-env-5c1d9e", "token-from-env-8b2f7a"
+    configured = {"FLEXPORT_WEBHOOK_SECRET": secret, "FLEXHOOK_API_TOKEN": token}
+    with flexhook_dev(tmp_path, data_dir, env=configured) as dev:
+        # The children run with the configured values, and dev generated none.
+        assert api_get(dev, "/shipments", token=token).status_code == 200
+        assert not (data_dir / "dev-secrets.json").exists()
+        dev.process.send_signal(signal.SIGTERM)
+        assert dev.wait_exit() == 0, dev.log()
+    output = dev.log()  # all of it: the banner and whatever dev and its children wrote
+    assert "  Webhook secret: (from FLEXPORT_WEBHOOK_SECRET)\n" in output
+    assert "  API token:      (from FLEXHOOK_API_TOKEN)\n" in output
+    assert secret not in output
+    assert token not in output
 
 
 @pytest.mark.timeout(180)

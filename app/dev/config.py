@@ -1,0 +1,32 @@
+"""Where a `flexhook dev` stack listens and keeps its files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class DevConfig:
+    data_dir: Path
+    web_port: int = 8000
+    temporal_port: int = 7233
+    ui_port: int = 8233
+    namespace: str = "default"
+    host: str = "127.0.0.1"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.host}:{self.web_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.web_url}/webhooks/flexport"
+
+    @property
+    def temporal_address(self) -> str:
+        return f"{self.host}:{self.temporal_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.host}:{self.ui_port}"
