@@ -42,6 +42,7 @@ def notifier(settings: Settings) -> Notifier:
         public_url=settings.public_url,
         temporal_ui_url=settings.temporal_ui_url,
         namespace=settings.temporal_namespace,
+        flexport_app_url=settings.flexport_app_url,
         timeout=NOTIFY_SEND_TIMEOUT_SECONDS,
     )
 

@@ -24,7 +24,7 @@ import apprise
 
 from app.core.alert import Alert, Links
 from app.core.ids import event_workflow_id
-from notifications.render import Renderer
+from notifications.render import Dialect, Renderer, markdown_text
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,10 @@ CHAT_SCHEMES: Final = frozenset(
         "zulip",
     }
 )
+# Chat services whose Markdown Apprise converts to Slack's mrkdwn; the rest read CommonMark.
+SLACK_SCHEMES: Final = frozenset({"slack"})
+# Teams shows the title in an Adaptive Card TextBlock, which is Markdown like the body.
+_MARKDOWN_TITLE_SCHEMES: Final = frozenset({"workflow", "workflows"})
 _BODY_FORMATS: Final[dict[Form, apprise.NotifyFormat]] = {
     "email": apprise.NotifyFormat.HTML,
     "chat": apprise.NotifyFormat.MARKDOWN,
@@ -252,6 +256,17 @@ def _form(plugin: apprise.NotifyBase) -> Form:
     return "text"
 
 
+def _dialect(plugin: apprise.NotifyBase) -> Dialect:
+    return "slack" if _protocols(plugin) & SLACK_SCHEMES else "markdown"
+
+
+def _title_is_markdown(plugin: apprise.NotifyBase) -> bool:
+    """Whether the service reads a chat title as Markdown: Teams' card, or any service whose
+    title Apprise blends into the body (no title of its own: `title_maxlen` 0)."""
+    title_maxlen: int = plugin.title_maxlen
+    return title_maxlen <= 0 or bool(_protocols(plugin) & _MARKDOWN_TITLE_SCHEMES)
+
+
 def _plugin_url(plugin: apprise.NotifyBase, *, privacy: bool) -> str:
     """The plugin's URL as Apprise writes it; with `privacy`, secrets elided."""
     url: str = plugin.url(privacy=privacy)  # type: ignore[no-untyped-call]
@@ -313,12 +328,15 @@ class Notifier:
         public_url: str = "",
         temporal_ui_url: str = "",
         namespace: str = "default",
+        flexport_app_url: str = "https://app.flexport.com",
         timeout: float = 60.0,
     ) -> None:
-        """`timeout` bounds one send in seconds (Apprise's service timeout); the activity that
-        calls `send` needs a longer start-to-close timeout."""
+        """`flexport_app_url` is where Flexport's app shows a shipment at `/shipments/<id>`
+        (empty: no link). `timeout` bounds one send in seconds (Apprise's service timeout); the
+        activity that calls `send` needs a longer start-to-close timeout."""
         self._renderer = renderer
         self._public_url = public_url.rstrip("/")
+        self._flexport_app_url = flexport_app_url.rstrip("/")
         self._temporal_ui_url = temporal_ui_url.rstrip("/")
         self._namespace = namespace
         self._asset = apprise.AppriseAsset(
@@ -329,24 +347,33 @@ class Notifier:
 
     def links(self, alert: Alert) -> Links:
         """Where to look further; empty when the base URL is not configured."""
-        shipment_url = workflow_url = ""
+        shipment = quote(alert.shipment_id, safe="")
+        shipment_url = workflow_url = flexport_url = ""
         if self._public_url:
-            shipment_url = f"{self._public_url}/api/shipments/{quote(alert.shipment_id, safe='')}"
+            shipment_url = f"{self._public_url}/api/shipments/{shipment}"
+        if self._flexport_app_url:
+            flexport_url = f"{self._flexport_app_url}/shipments/{shipment}"
         if self._temporal_ui_url:
             workflow_url = (
                 f"{self._temporal_ui_url}/namespaces/{quote(self._namespace, safe='')}"
                 f"/workflows/{quote(event_workflow_id(alert.event_id), safe='')}"
             )
-        return Links(shipment_url=shipment_url, workflow_url=workflow_url)
+        return Links(
+            shipment_url=shipment_url, workflow_url=workflow_url, flexport_url=flexport_url
+        )
 
-    def _message(self, form: Form, alert: Alert) -> tuple[str, str]:
-        """(title, body) in the form the destination takes."""
+    def _message(self, form: Form, plugin: apprise.NotifyBase, alert: Alert) -> tuple[str, str]:
+        """(title, body) in the form the destination takes, escaped for its service."""
         links = self.links(alert)
         if form == "email":
             email = self._renderer.email(alert, links)
             return email.subject, email.html
         if form == "chat":
-            chat = self._renderer.chat(alert, links)
+            dialect = _dialect(plugin)
+            chat = self._renderer.chat(alert, links, dialect=dialect)
+            # Slack's title is plain text, which Apprise escapes itself.
+            if dialect == "markdown" and _title_is_markdown(plugin):
+                return markdown_text(chat.title), chat.markdown
             return chat.title, chat.markdown
         text = self._renderer.text(alert, links)
         return text.title, text.body
@@ -358,7 +385,7 @@ class Notifier:
         DeliveryFailed: the service did not take the message (retryable).
         """
         plugin = _plugin(destination.url, self._asset)
-        title, body = self._message(destination.form, alert)
+        title, body = self._message(destination.form, plugin, alert)
         notifier = apprise.Apprise(asset=self._asset)
         notifier.add(plugin)
         with (

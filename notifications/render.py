@@ -10,16 +10,26 @@ Template names, per form (`<kind>` is `Alert.kind`; `alert` is the fallback for 
   email/<kind>.html         extends email/layout.html (facts.html and links.html are shared)
   chat/<kind>.md            extends chat/layout.md (facts.md and links.md are shared)
   text/<kind>.txt           extends text/layout.txt (facts.txt and links.txt are shared)
-Each template sees `alert` (an `Alert`), `links` (a `Links`) and, in the bodies, `title`.
+Each template sees `alert` (an `Alert`), `links` (a `Links`) and, in the bodies, `title`; chat
+templates also `dialect`.
+
+Chat messages are Markdown, and event data (shipment names, headlines, places: text people type
+into Flexport) must never become markup there. Every value a chat template prints goes through the
+`chat_text` filter, which escapes it for the `dialect` of the service the message is rendered for:
+`slack_text` for Slack, `markdown_text` for Teams and the other Markdown services (both are
+filters too, for a template written for one service). Only the links' URLs, flexhook's own, are
+printed as they are. A chat title is plain text; the notifier escapes it where a service reads it
+as Markdown. Email needs no filter: `.html` templates are autoescaped, attributes included.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import (
@@ -29,12 +39,18 @@ from jinja2 import (
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
+    pass_context,
     select_autoescape,
 )
+from jinja2.runtime import Context
 
 from app.core.alert import Alert, Links
 
 log = logging.getLogger(__name__)
+
+# How a chat service reads Markdown: "slack" through Apprise's conversion to Slack's mrkdwn,
+# "markdown" as CommonMark (Teams' Adaptive Cards, Discord, Mattermost and the rest).
+Dialect = Literal["slack", "markdown"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,43 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+# Apprise converts a Markdown body to Slack's mrkdwn itself (`_commonmark_to_slack` in
+# apprise/plugins/slack.py), [t](u) into a live <u|t> included. It turns \< and \> into &lt; and
+# &gt;, a bare & into &amp; (Slack's own escaping), \[ \] \( \) \# into the bare character, and
+# keeps every other backslash pair as it is. Slack has no escape for * _ ~ `: a backslash keeps
+# Apprise (which turns *x* into _x_) and Slack from formatting them, and Slack shows it. Inside a
+# word _ and ~ never format, so they are left alone: PO_1234_A reads as typed.
+_SLACK_SPECIAL: Final = re.compile(r"[\\`*<>\[\]()#]|(?<![^\W_])[_~]|[_~](?![^\W_])")
+# CommonMark lets any ASCII punctuation be backslash-escaped. These are the ones that format,
+# link or mention (Apprise makes a Teams mention of <at>..</at>) anywhere in a line; & only where
+# it would start an entity, so that "Smith & Co" stays as typed.
+_MARKDOWN_SPECIAL: Final = re.compile(r"[\\`*_\[\]()#<>|~]|&(?=#?\w+;)")
+# What would start a list, a heading underline or a rule if the value began a line.
+_MARKDOWN_BLOCK_START: Final = re.compile(r"^(?:[-+=](?=[\s=-]|$)|\d+[.)](?=\s|$))")
+
+
+def slack_text(value: str) -> str:
+    """`value` as text in a Slack message that Apprise converts from Markdown: never a link, a
+    mention or formatting; & < > reach Slack as &amp; &lt; &gt;, exactly as Slack's docs ask."""
+    return _SLACK_SPECIAL.sub(r"\\\g<0>", one_line(value))
+
+
+def markdown_text(value: str) -> str:
+    """`value` as literal text in CommonMark (Teams and the other Markdown chat services)."""
+    text = _MARKDOWN_SPECIAL.sub(r"\\\g<0>", one_line(value))
+    return _MARKDOWN_BLOCK_START.sub(lambda start: start[0][:-1] + "\\" + start[0][-1], text)
+
+
+_CHAT_TEXT: Final = {"slack": slack_text, "markdown": markdown_text}
+
+
+@pass_context
+def chat_text(context: Context, value: str) -> str:
+    """`value` escaped for the dialect of the chat message being rendered; as is elsewhere."""
+    escape = _CHAT_TEXT.get(context.get("dialect"))
+    return escape(value) if escape else value
+
+
 # Helpers are filters rather than macros on purpose: a filter returns a plain string, which an
 # HTML template escapes, whereas a macro imported from a non-HTML template returns text the
 # calling HTML template would treat as safe markup.
@@ -127,6 +180,9 @@ FILTERS: dict[str, Any] = {
     "hours": hours,
     "place": place,
     "shipment": shipment,
+    "chat_text": chat_text,
+    "slack_text": slack_text,
+    "markdown_text": markdown_text,
 }
 
 
@@ -163,9 +219,10 @@ class Renderer:
         html = self._render("email", "html", alert, links=links, title=subject)
         return RenderedEmail(subject=subject, html=html.strip() + "\n")
 
-    def chat(self, alert: Alert, links: Links) -> RenderedChat:
+    def chat(self, alert: Alert, links: Links, *, dialect: Dialect = "markdown") -> RenderedChat:
+        """The chat message for a service of `dialect`; the title is plain text."""
         title = self._title(alert, links)
-        markdown = self._render("chat", "md", alert, links=links, title=title)
+        markdown = self._render("chat", "md", alert, links=links, title=title, dialect=dialect)
         return RenderedChat(title=title, markdown=markdown.strip())
 
     def text(self, alert: Alert, links: Links) -> RenderedText:

@@ -50,3 +50,4 @@ class Links:
 
     shipment_url: str = ""
     workflow_url: str = ""
+    flexport_url: str = ""  # the shipment in Flexport's own app

@@ -1,17 +1,20 @@
 """Notifier.send over real channels: a real SMTP server, Slack and Teams at the HTTP transport,
-and a real HTTP server for json://."""
+and a real HTTP server for json://. What each channel receives: the Flexport link, and shipment
+names people typed arriving as text, never as markup."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import re
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
 
+from app.core.alert import Alert
 from notifications.notifier import DeliveryFailed, Notifier, check_url
 from notifications.render import Renderer
 from tests.alerts import DEPARTED, NAME
@@ -32,19 +35,97 @@ for credential in (*SLACK_TOKENS, SIGNATURE):  # the log watch fails the run if 
     register_secret(credential)
 
 
-@pytest.fixture
-def notifier() -> Notifier:
+FLEXPORT_URL = "https://app.flexport.com/shipments/418563"
+FLEXHOOK_URL = "https://flexhook.example.com/api/shipments/418563"
+WORKFLOW_URL = "http://localhost:8233/namespaces/default/workflows/flexport-event-48262090"
+# Shipment names are typed by people: both must arrive as text, the second not as a Slack link.
+LESS_THAN = "Calais < UK // Part #03"
+SLACK_LINK = "<https://example.com|click here>"
+SLACK_URL = "slack://{}/{}/{}/#ops".format(*SLACK_TOKENS)
+SLACK_HOOK = "https://hooks.slack.com/services/{}/{}/{}".format(*SLACK_TOKENS)
+TEAMS_URL = f"workflows://{TEAMS_HOST}:443/{WORKFLOW_ID}/{SIGNATURE}/?pa=yes"
+TEAMS_ENDPOINT = re.compile(
+    rf"https://{re.escape(TEAMS_HOST)}(:443)?/powerautomate/automations/direct"
+    rf"/workflows/{WORKFLOW_ID}/triggers/manual/paths/invoke"
+)
+
+
+def make_notifier(**options: Any) -> Notifier:
     return Notifier(
         Renderer(),
         public_url="https://flexhook.example.com",
         temporal_ui_url="http://localhost:8233",
         namespace="default",
         timeout=10,
+        **options,
     )
+
+
+@pytest.fixture
+def notifier() -> Notifier:
+    return make_notifier(flexport_app_url="https://app.flexport.com")
 
 
 def mailto(port: int) -> str:
     return f"mailto://127.0.0.1:{port}?from=flexhook@example.com&to=ops@example.com&mode=insecure"
+
+
+def slack_payload(call: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads(call.request.body)
+    return payload
+
+
+def send_to_slack(notifier: Notifier, alert: Alert) -> dict[str, Any]:
+    """The attachment Slack's webhook receives."""
+    with responses.RequestsMock() as transport:
+        transport.post(SLACK_HOOK, body="ok")
+        notifier.send(check_url(SLACK_URL), alert)
+        [call] = transport.calls
+    [attachment] = slack_payload(call)["attachments"]
+    return attachment
+
+
+def send_to_teams(notifier: Notifier, alert: Alert) -> dict[str, Any]:
+    """The Adaptive Card Power Automate receives."""
+    with responses.RequestsMock() as transport:
+        transport.post(TEAMS_ENDPOINT, status=202)
+        notifier.send(check_url(TEAMS_URL), alert)
+        [call] = transport.calls
+    card: dict[str, Any] = json.loads(call.request.body)["attachments"][0]["content"]
+    return card
+
+
+def text_blocks(card: dict[str, Any]) -> dict[str, str]:
+    return {block["id"]: block["text"] for block in card["body"] if block["type"] == "TextBlock"}
+
+
+def slack_shows(text: str) -> str:
+    """What Slack displays of text it does not format: it decodes &amp; &lt; &gt; only."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def unescaped_links(markdown: str) -> list[str]:
+    return re.findall(r"(?<!\\)\[([^\]]*)\]\((?:[^)]*)\)", markdown)
+
+
+class Html(HTMLParser):
+    """The text and the link targets of an HTML body."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.chunks: list[str] = []
+        self.hrefs: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [value or "" for name, value in attrs if name == "href"]
+
+    def handle_data(self, data: str) -> None:
+        self.chunks.append(data)
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(self.chunks).split())
 
 
 def test_email_goes_out_as_html_with_a_plain_text_part(
@@ -69,7 +150,8 @@ def test_email_goes_out_as_html_with_a_plain_text_part(
         assert "Yantian" in body
         assert "2026-02-26 21:20 CST (UTC+08:00)" in body
         # The URL is the link text, so Apprise's HTML-to-text conversion keeps it.
-        assert "https://flexhook.example.com/api/shipments/418563" in body
+        assert FLEXPORT_URL in body
+        assert FLEXHOOK_URL in body
     workflow_url = "http://localhost:8233/namespaces/default/workflows/flexport-event-48262090"
     assert f'<a href="{workflow_url}"' in html
 
@@ -94,11 +176,6 @@ def test_smtp_down_is_a_retryable_failure(notifier: Notifier) -> None:
         notifier.send(destination, DEPARTED)
     assert destination.privacy_url in str(failed.value)
     assert "Connection error" in str(failed.value)
-
-
-def slack_payload(call: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads(call.request.body)
-    return payload
 
 
 def test_slack_gets_the_chat_message(notifier: Notifier, caplog: pytest.LogCaptureFixture) -> None:
@@ -144,7 +221,7 @@ def test_slack_refusing_is_a_retryable_failure_without_tokens(
 @pytest.mark.parametrize(
     "url",
     [
-        f"workflows://{TEAMS_HOST}:443/{WORKFLOW_ID}/{SIGNATURE}/?pa=yes",
+        TEAMS_URL,
         f"https://{TEAMS_HOST}:443/powerautomate/automations/direct/workflows/{WORKFLOW_ID}"
         f"/triggers/manual/paths/invoke?api-version=2022-03-01-preview"
         f"&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={SIGNATURE}",
@@ -154,19 +231,16 @@ def test_slack_refusing_is_a_retryable_failure_without_tokens(
 def test_teams_gets_an_adaptive_card_through_power_automate(notifier: Notifier, url: str) -> None:
     destination = check_url(url)
     assert destination.form == "chat"
-    endpoint = re.compile(
-        rf"https://{re.escape(TEAMS_HOST)}(:443)?/powerautomate/automations/direct"
-        rf"/workflows/{WORKFLOW_ID}/triggers/manual/paths/invoke"
-    )
     with responses.RequestsMock() as transport:
-        transport.post(endpoint, status=202)
+        transport.post(TEAMS_ENDPOINT, status=202)
         notifier.send(destination, DEPARTED)
         [call] = transport.calls
     assert parse_qs(urlsplit(call.request.url).query)["sig"] == [SIGNATURE]
-    card = json.dumps(json.loads(call.request.body), ensure_ascii=False)
-    assert NAME in card
-    assert "Departed" in card
-    assert "Yantian, CN" in card
+    blocks = text_blocks(json.loads(call.request.body)["attachments"][0]["content"])
+    # "#" escaped: Teams shows the name as it is.
+    name = r"SS26 Apparel - Yantian to LA \#3 \(418563\)"
+    assert blocks["title"] == f"Departed Yantian, CN — {name}"
+    assert blocks["body"].startswith(f"**{name}** departed Yantian, CN on ")
 
 
 def test_json_endpoint_gets_plain_text(
@@ -185,3 +259,146 @@ def test_json_endpoint_gets_plain_text(
     workflow = "Workflow in Temporal: http://localhost:8233/namespaces/default/workflows/"
     assert workflow in body["message"]
     assert "**" not in body["message"] and "<" not in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("name", "in_slack"),
+    [
+        (LESS_THAN, "Calais &lt; UK // Part #03"),
+        (SLACK_LINK, "&lt;https://example.com|click here&gt;"),
+    ],
+    ids=["less-than", "slack-link"],
+)
+def test_slack_shows_the_name_people_typed_as_text(
+    notifier: Notifier, name: str, in_slack: str
+) -> None:
+    attachment = send_to_slack(notifier, dataclasses.replace(DEPARTED, shipment_name=name))
+
+    assert attachment["title"] == f"Departed Yantian, CN — {in_slack} (418563)"
+    lede, _blank, shipment, *_ = attachment["text"].splitlines()
+    assert (
+        lede == f"*{in_slack} (418563)* departed Yantian, CN on 2026-02-26 21:20 CST (UTC+08:00)."
+    )
+    assert shipment == f"- *Shipment:* {in_slack} (418563)"
+    assert slack_shows(shipment) == f"- *Shipment:* {name} (418563)"
+    # <...> is Slack's markup for links and mentions: the only ones are flexhook's links.
+    assert re.findall(r"<[^>]*>", attachment["text"]) == [
+        f"<{FLEXPORT_URL}|Shipment in Flexport>",
+        f"<{FLEXHOOK_URL}|Shipment in flexhook>",
+        f"<{WORKFLOW_URL}|Workflow in Temporal>",
+    ]
+
+
+def test_slack_gets_no_link_from_markdown_in_a_name(notifier: Notifier) -> None:
+    name = "[click here](https://example.com) *rush* PO_12_A"
+    attachment = send_to_slack(notifier, dataclasses.replace(DEPARTED, shipment_name=name))
+    # Slack has no escape for *: the backslash keeps Apprise and Slack from making it bold.
+    assert (
+        r"- *Shipment:* [click here](https://example.com) \*rush\* PO_12_A (418563)"
+        in (attachment["text"])
+    )
+    assert "example.com|" not in attachment["text"]
+
+
+@pytest.mark.parametrize(
+    ("name", "in_teams"),
+    [
+        (LESS_THAN, r"Calais \< UK // Part \#03"),
+        (SLACK_LINK, r"\<https://example.com\|click here\>"),
+    ],
+    ids=["less-than", "slack-link"],
+)
+def test_teams_gets_the_name_people_typed_as_escaped_markdown(
+    notifier: Notifier, name: str, in_teams: str
+) -> None:
+    blocks = text_blocks(send_to_teams(notifier, dataclasses.replace(DEPARTED, shipment_name=name)))
+
+    # The card's title is a Markdown TextBlock too.
+    assert blocks["title"] == rf"Departed Yantian, CN — {in_teams} \(418563\)"
+    lede, _blank, shipment, *_ = blocks["body"].splitlines()
+    assert lede == (
+        rf"**{in_teams} \(418563\)** departed Yantian, CN on 2026-02-26 21:20 CST \(UTC+08:00\)."
+    )
+    assert shipment == rf"- **Shipment:** {in_teams} \(418563\)"
+    assert blocks["body"].endswith(
+        f"[Shipment in Flexport]({FLEXPORT_URL}) · [Shipment in flexhook]({FLEXHOOK_URL})"
+        f" · [Workflow in Temporal]({WORKFLOW_URL})"
+    )
+
+
+def test_teams_gets_no_link_or_mention_from_a_name(notifier: Notifier) -> None:
+    name = "<at>ceo@example.com</at> [click here](https://example.com) **rush**"
+    card = send_to_teams(notifier, dataclasses.replace(DEPARTED, shipment_name=name))
+    blocks = text_blocks(card)
+    # Apprise turns <at>...</at> in the body into a Teams mention; escaped, it is text.
+    assert "entities" not in card["msteams"]
+    for text in blocks.values():
+        assert (
+            r"\<at\>ceo@example.com\</at\> \[click here\]\(https://example.com\) \*\*rush\*\*"
+            in (text)
+        )
+    assert unescaped_links(blocks["title"]) == []
+    assert unescaped_links(blocks["body"]) == [
+        "Shipment in Flexport",
+        "Shipment in flexhook",
+        "Workflow in Temporal",
+    ]
+
+
+@pytest.mark.parametrize("name", [LESS_THAN, SLACK_LINK], ids=["less-than", "slack-link"])
+def test_email_holds_the_name_as_text_and_links_flexport(
+    smtp: tuple[Inbox, int], notifier: Notifier, name: str
+) -> None:
+    inbox, port = smtp
+    notifier.send(check_url(mailto(port)), dataclasses.replace(DEPARTED, shipment_name=name))
+
+    [message] = inbox.messages()
+    assert message["Subject"] == f"Departed Yantian, CN — {name} (418563)"
+    html_part = message.get_body(("html",))
+    plain_part = message.get_body(("plain",))
+    assert html_part is not None and plain_part is not None
+    html = Html(html_part.get_content())
+    assert f"{name} (418563) departed Yantian, CN on" in html.text
+    assert f"Shipment {name} (418563)" in html.text
+    assert html.hrefs == [FLEXPORT_URL, FLEXHOOK_URL, WORKFLOW_URL]
+    plain = plain_part.get_content().replace("\r\n", "\n")
+    assert f"\n{name} (418563) departed Yantian, CN on" in plain
+    assert f"Shipment in Flexport\n{FLEXPORT_URL}\n" in plain
+
+
+def test_json_text_links_flexport(
+    json_endpoint: tuple[list[dict[str, Any]], int], notifier: Notifier
+) -> None:
+    received, port = json_endpoint
+    notifier.send(check_url(f"json://127.0.0.1:{port}/alerts"), DEPARTED)
+    [request] = received
+    assert f"\nShipment in Flexport: {FLEXPORT_URL}\n" in request["body"]["message"]
+
+
+def test_no_flexport_link_anywhere_when_the_setting_is_empty(
+    smtp: tuple[Inbox, int], json_endpoint: tuple[list[dict[str, Any]], int]
+) -> None:
+    inbox, port = smtp
+    received, json_port = json_endpoint
+    notifier = make_notifier(flexport_app_url="")
+
+    notifier.send(check_url(mailto(port)), DEPARTED)
+    notifier.send(check_url(f"json://127.0.0.1:{json_port}/alerts"), DEPARTED)
+    slack = send_to_slack(notifier, DEPARTED)
+    teams = send_to_teams(notifier, DEPARTED)
+
+    [message] = inbox.messages()
+    html_part = message.get_body(("html",))
+    plain_part = message.get_body(("plain",))
+    assert html_part is not None and plain_part is not None
+    received_texts = {
+        "email html": html_part.get_content(),
+        "email text": plain_part.get_content(),
+        "json": json.dumps(received[0]["body"]),
+        "slack": json.dumps(slack),
+        "teams": json.dumps(teams),
+    }
+    for channel, text in received_texts.items():
+        assert "app.flexport.com" not in text, channel
+        assert "in Flexport" not in text, channel
+        assert "Shipment in flexhook" in text, channel  # the other links stay

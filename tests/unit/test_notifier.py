@@ -3,6 +3,7 @@ routing, links, and that no credential reaches a log line."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from pathlib import Path
@@ -184,8 +185,18 @@ def test_links_point_at_the_api_and_the_temporal_ui() -> None:
     assert links.workflow_url == (
         "http://localhost:8233/namespaces/default/workflows/flexport-event-48262090"
     )
-    bare = Notifier(Renderer()).links(ALERT)
-    assert (bare.shipment_url, bare.workflow_url) == ("", "")
+    assert links.flexport_url == "https://app.flexport.com/shipments/418563"
+    bare = Notifier(Renderer(), flexport_app_url="").links(ALERT)
+    assert (bare.shipment_url, bare.workflow_url, bare.flexport_url) == ("", "", "")
+
+
+def test_flexport_link_has_a_configurable_base_and_a_path_escaped_id() -> None:
+    odd = dataclasses.replace(ALERT, shipment_id="41/85 63?x#y")
+    assert Notifier(Renderer()).links(odd).flexport_url == (
+        "https://app.flexport.com/shipments/41%2F85%2063%3Fx%23y"
+    )
+    staging = Notifier(Renderer(), flexport_app_url="https://staging.flexport.example/")
+    assert staging.links(ALERT).flexport_url == "https://staging.flexport.example/shipments/418563"
 
 
 def test_send_to_a_url_apprise_no_longer_accepts_is_permanent() -> None:
