@@ -82,7 +82,15 @@ def send_to_slack(notifier: Notifier, alert: Alert) -> dict[str, Any]:
         notifier.send(check_url(SLACK_URL), alert)
         [call] = transport.calls
     [attachment] = slack_payload(call)["attachments"]
-    return attachment
+    found: dict[str, Any] = attachment
+    return found
+
+
+def request_body(call: Any) -> str | bytes:
+    """The body an intercepted request carried."""
+    body = call.request.body
+    assert isinstance(body, (str, bytes)), body
+    return body
 
 
 def send_to_teams(notifier: Notifier, alert: Alert) -> dict[str, Any]:
@@ -91,7 +99,7 @@ def send_to_teams(notifier: Notifier, alert: Alert) -> dict[str, Any]:
         transport.post(TEAMS_ENDPOINT, status=202)
         notifier.send(check_url(TEAMS_URL), alert)
         [call] = transport.calls
-    card: dict[str, Any] = json.loads(call.request.body)["attachments"][0]["content"]
+    card: dict[str, Any] = json.loads(request_body(call))["attachments"][0]["content"]
     return card
 
 
@@ -235,8 +243,8 @@ def test_teams_gets_an_adaptive_card_through_power_automate(notifier: Notifier, 
         transport.post(TEAMS_ENDPOINT, status=202)
         notifier.send(destination, DEPARTED)
         [call] = transport.calls
-    assert parse_qs(urlsplit(call.request.url).query)["sig"] == [SIGNATURE]
-    blocks = text_blocks(json.loads(call.request.body)["attachments"][0]["content"])
+    assert parse_qs(urlsplit(str(call.request.url)).query)["sig"] == [SIGNATURE]
+    blocks = text_blocks(json.loads(request_body(call))["attachments"][0]["content"])
     # "#" escaped: Teams shows the name as it is.
     name = r"SS26 Apparel - Yantian to LA \#3 \(418563\)"
     assert blocks["title"] == f"Departed Yantian, CN — {name}"
