@@ -1,4 +1,5 @@
-"""Replay recorded histories of `FlexportEventWorkflow` against the current workflow code.
+"""Replay recorded histories of `FlexportEventWorkflow` and `EtaWatchWorkflow` against the
+current workflow code.
 
 Every `tests/histories/*.json` is the history of a real run (a real dev server, the production
 worker and activities, a signed event through the web app), exported with
@@ -28,11 +29,18 @@ from temporalio.workflow import NondeterminismError
 # (activities and app only for the altered workflows of the negative control)
 from activities.types import ApplyEventInput, RecordEventInput
 from app.core.outcome import EventOutcome
-from workflows.event import RECORDS_RETRY, RECORDS_TIMEOUT, FlexportEventWorkflow
-from workflows.types import EventInput
+from workflows.eta_watch import EtaWatchWorkflow
+from workflows.event import FlexportEventWorkflow
+from workflows.event_v1 import FlexportEventWorkflowV1
+from workflows.policies import RECORDS_RETRY, RECORDS_TIMEOUT
+from workflows.types import EtaUpdate, EtaWatchInput, EventInput
 
 # ------------------------------------------------------------------------------------------------
 
+
+# What the worker registers (`workflows.worker.build_worker`), for the histories' types.
+REGISTERED = [FlexportEventWorkflow, FlexportEventWorkflowV1, EtaWatchWorkflow]
+FIRST_SHAPE = "FlexportEventWorkflow"  # the type name the first shape's runs started with
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 
@@ -50,33 +58,27 @@ REQUIRED: dict[str, tuple[list[str], str]] = {
         ["record_event", "apply_event", "plan_notifications", "send_notification"],
         "COMPLETED",
     ),
-    # Recorded after the `one-local-activity` patch: record, apply and plan in one local
-    # activity, then a regular activity per destination.
-    "one_local_activity__no_alerts_shipment_created": (
-        ["patch:one-local-activity", "local:process_event"],
+    # The current type, `FlexportEvent`: record, apply and plan in one local activity, then a
+    # regular activity per destination.
+    "flexport_event__no_alerts_shipment_created": (["local:process_event"], "COMPLETED"),
+    "flexport_event__departed_one_destination": (
+        ["local:process_event", "send_notification"],
         "COMPLETED",
     ),
-    "one_local_activity__departed_one_destination": (
-        ["patch:one-local-activity", "local:process_event", "send_notification"],
+    "flexport_event__unknown_type_ignored": (["local:process_event"], "COMPLETED"),
+    "flexport_event__bad_timestamp_fails": (["local:process_event"], "FAILED"),
+    "flexport_event__departed_two_destinations": (
+        ["local:process_event", "send_notification", "send_notification"],
         "COMPLETED",
     ),
-    "one_local_activity__unknown_type_ignored": (
-        ["patch:one-local-activity", "local:process_event"],
+    "flexport_event__compact_shipment_milestone": (
+        ["local:process_event", "send_notification"],
         "COMPLETED",
     ),
-    "one_local_activity__bad_timestamp_fails": (
-        ["patch:one-local-activity", "local:process_event"],
-        "FAILED",
-    ),
-    "one_local_activity__departed_two_destinations": (
-        [
-            "patch:one-local-activity",
-            "local:process_event",
-            "send_notification",
-            "send_notification",
-        ],
-        "COMPLETED",
-    ),
+    # `EtaWatchWorkflow`: a durable timer, then the missed-ETA alert and its send.
+    "eta_watch__missed_one_destination": (["alert_eta_missed", "send_notification"], "COMPLETED"),
+    "eta_watch__moved_then_missed": (["alert_eta_missed", "send_notification"], "COMPLETED"),
+    "eta_watch__arrived": ([], "COMPLETED"),
 }
 
 
@@ -126,7 +128,7 @@ async def test_a_recorded_history_replays_on_the_current_workflow(path: Path) ->
     history = load_history(path)
     assert closing(history) in ("COMPLETED", "FAILED"), f"{path.name} is not a complete run"
 
-    await Replayer(workflows=[FlexportEventWorkflow]).replay_workflow(history)
+    await Replayer(workflows=REGISTERED).replay_workflow(history)
 
 
 def test_the_histories_cover_every_required_case() -> None:
@@ -142,7 +144,7 @@ def test_the_histories_cover_every_required_case() -> None:
 # -- negative control ------------------------------------------------------------------------------
 
 
-@workflow.defn(name=FlexportEventWorkflow.__name__, sandboxed=False)
+@workflow.defn(name=FIRST_SHAPE, sandboxed=False)
 class ApplyBeforeRecordWorkflow:
     """The event workflow with its first two steps swapped: not what the histories recorded."""
 
@@ -169,8 +171,8 @@ class ApplyBeforeRecordWorkflow:
         return outcome
 
 
-@workflow.defn(name=FlexportEventWorkflow.__name__, sandboxed=False)
-class NoAlertsWorkflow(FlexportEventWorkflow):
+@workflow.defn(name=FIRST_SHAPE, sandboxed=False)
+class NoAlertsWorkflow(FlexportEventWorkflowV1):
     """The event workflow with its alert step (plan, then send to each destination) dropped."""
 
     async def _notify(self, outcome: Any) -> None:
@@ -181,29 +183,43 @@ class NoAlertsWorkflow(FlexportEventWorkflow):
         return await super().run(input)
 
 
-@workflow.defn(name=FlexportEventWorkflow.__name__, sandboxed=False)
-class UnpatchedWorkflow(FlexportEventWorkflow):
-    """The one-local-activity path without its `workflow.patched` check: what the change would
-    have been without a patch."""
+@workflow.defn(name=FIRST_SHAPE, sandboxed=False)
+class NewShapeUnderTheOldNameWorkflow(FlexportEventWorkflow):
+    """The one-local-activity shape registered under the first shape's type name: what the
+    change would have been without a new workflow type (or a patch)."""
 
     @workflow.run
     async def run(self, input: EventInput) -> EventOutcome:
-        return await self._process(input)
+        return await super().run(input)
+
+
+@workflow.defn(name=EtaWatchWorkflow.__name__, sandboxed=False)
+class NoTimerWatchWorkflow(EtaWatchWorkflow):
+    """The ETA watch alerting at once, without waiting on its timer."""
+
+    async def _deadline_passed(self, eta: EtaUpdate) -> bool:
+        return True
+
+    @workflow.run
+    async def run(self, input: EtaWatchInput) -> str:
+        return await super().run(input)
 
 
 @pytest.mark.parametrize(
     ("altered", "history_name"),
     [
+        (NoTimerWatchWorkflow, "eta_watch__missed_one_destination"),
         (ApplyBeforeRecordWorkflow, "no_alerts_shipment_created"),
         (NoAlertsWorkflow, "departed_one_destination"),
-        (UnpatchedWorkflow, "departed_one_destination"),
-        (UnpatchedWorkflow, "no_alerts_shipment_created"),
+        (NewShapeUnderTheOldNameWorkflow, "departed_one_destination"),
+        (NewShapeUnderTheOldNameWorkflow, "no_alerts_shipment_created"),
     ],
     ids=[
+        "eta-watch-without-its-timer",
         "different-first-activity",
         "alert-step-dropped",
-        "local-activity-unpatched-alerting",
-        "local-activity-unpatched-quiet",
+        "new-shape-under-the-old-name-alerting",
+        "new-shape-under-the-old-name-quiet",
     ],
 )
 async def test_replay_fails_on_an_altered_workflow(altered: type, history_name: str) -> None:

@@ -1,0 +1,33 @@
+"""Timeouts and retry policies of the activities flexhook's workflows run.
+
+The values are those of `workflows/event.py`, which keeps its own copies until it is next
+edited (a unit test pins them equal); new workflows take them from here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.common import RetryPolicy
+
+# Data errors never heal by retrying; anything else (the database away, a lock) is retried until
+# it heals.
+DATA_ERRORS = ["EventDataError", "MalformedEvent"]
+RECORDS_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=DATA_ERRORS,
+)
+RECORDS_TIMEOUT = timedelta(seconds=30)
+
+# An alert that cannot get through is retried with backoff for a bounded time, then recorded as
+# failed; a URL Apprise rejects is not retried at all.
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    non_retryable_error_types=["InvalidDestination"],
+)
+NOTIFY_ATTEMPT_TIMEOUT = timedelta(seconds=60)
+NOTIFY_DEADLINE = timedelta(minutes=15)
