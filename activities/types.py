@@ -64,3 +64,48 @@ class ProcessedEvent:
 
     outcome: EventOutcome
     deliveries: list[Delivery]
+
+
+@dataclass(frozen=True)
+class EtaMissedInput:
+    """An ETA watch's timer fired with no arrival: the ETA it watched, and when it fired."""
+
+    shipment_id: str
+    estimated_arrival: str  # ISO-8601, UTC
+    stamp: str  # the ETA observation's version stamp
+    event_id: str  # the event that set the ETA
+    observed_at: str  # ISO-8601: the workflow time the timer fired
+
+
+@dataclass(frozen=True)
+class ReconcilePageInput:
+    since: str  # ISO-8601, inclusive bounds of occurred_at
+    until: str
+    next_url: str | None = None  # None: the window's first page
+
+
+@dataclass(frozen=True)
+class ReconcilePageResult:
+    next_url: str | None  # None: that was the last page
+    listed: int
+    known: int
+    missing: int
+    started: int
+    errors: list[str]
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    """A finished run, as `record_reconcile_run` stores it and the workflow returns it."""
+
+    trigger: str  # "schedule" or "cli"
+    since: str  # ISO-8601
+    until: str
+    started_at: str
+    finished_at: str
+    listed: int
+    known: int
+    missing: int
+    started: int
+    errors: list[str]
+    workflow_id: str | None = None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,9 @@ from app.settings import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from app.store.models import Recipient
+    from app.store.reconcile_runs import Tally
 
 log = logging.getLogger("flexhook")
 
@@ -86,7 +91,10 @@ def web(host: str, port: int) -> None:
         bootstrap.web_config(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    app = bootstrap.web_app(settings, _engine(settings))
+    try:
+        app = bootstrap.web_app(settings, _engine(settings))
+    except NotADirectoryError as exc:  # the ops watch renders with the templates
+        raise click.ClickException(f"FLEXHOOK_TEMPLATES_DIR: {exc}") from None
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -110,6 +118,9 @@ def worker() -> None:
             metrics_address=settings.worker_metrics_address,
             records=activities.records,
             notifications=activities.notifications,
+            recipients=activities.recipients,
+            reconcile=lambda client: bootstrap.reconcile_activities(settings, engine, client),
+            reconcile_schedule=bootstrap.reconcile_schedule(settings),
         )
     )
 
@@ -200,6 +211,100 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
         click.echo(
             f"subscriber {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
         )
+
+
+@main.group()
+def subscribers() -> None:
+    """Recipients of alerts about any shipment, with delivery preferences (as /api/subscribers)."""
+
+
+def _listed(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value is not None else None
+
+
+def _describe(recipient: Recipient) -> str:
+    """One line per recipient; the URL in Apprise's privacy form."""
+    delivery = (
+        f"digest at {recipient.digest_at}"
+        if recipient.delivery == "digest"
+        else "at once" + (f", quiet {recipient.quiet_hours}" if recipient.quiet_hours else "")
+    )
+    return (
+        f"{recipient.id}\t{recipient.privacy_url}\t{','.join(recipient.kinds or ['every kind'])}"
+        f"\t{','.join(recipient.shipments or ['every shipment'])}\t{delivery} "
+        f"({recipient.timezone})"
+    )
+
+
+@subscribers.command("add")
+@click.argument("url")
+@click.option("--kinds", help="Comma-separated kinds [default: all].")
+@click.option("--shipments", help="Comma-separated shipment ids [default: all].")
+@click.option("--delivery", type=click.Choice(["instant", "digest"]), default="instant")
+@click.option("--digest-at", metavar="HH:MM", help="When the daily digest goes out (digest).")
+@click.option("--timezone", metavar="IANA", help="Where the times are read [default: UTC].")
+@click.option("--quiet-hours", metavar="HH:MM-HH:MM", help="Hold routine alerts (instant).")
+def subscribers_add(
+    url: str,
+    kinds: str | None,
+    shipments: str | None,
+    delivery: str,
+    digest_at: str | None,
+    timezone: str | None,
+    quiet_hours: str | None,
+) -> None:
+    """Send alerts about every shipment (or --shipments) to an Apprise URL."""
+    from sqlmodel import Session
+
+    from app.store import recipients
+
+    engine = _engine(_settings())
+    with Session(engine) as session:
+        try:
+            added = recipients.add_recipient(
+                session,
+                url=url,
+                kinds=_listed(kinds),
+                shipments=_listed(shipments),
+                delivery=delivery,
+                digest_at=digest_at,
+                timezone=timezone,
+                quiet_hours=quiet_hours,
+                now=datetime.now(UTC),
+            )
+        except recipients.InvalidRecipient as exc:
+            raise click.ClickException(str(exc)) from None
+        session.commit()
+        click.echo(_describe(added))
+
+
+@subscribers.command("list")
+def subscribers_list() -> None:
+    """Every recipient: id, URL (privacy form), kinds, shipments, delivery."""
+    from sqlmodel import Session
+
+    from app.store import recipients
+
+    with Session(_engine(_settings())) as session:
+        for recipient in recipients.list_recipients(session):
+            click.echo(_describe(recipient))
+
+
+@subscribers.command("remove")
+@click.argument("recipient_id", type=int)
+def subscribers_remove(recipient_id: int) -> None:
+    """Remove a recipient; what was held for it is skipped."""
+    from sqlmodel import Session
+
+    from app.store import recipients
+
+    with Session(_engine(_settings())) as session:
+        if not recipients.remove_recipient(
+            session, recipient_id=recipient_id, now=datetime.now(UTC)
+        ):
+            raise click.ClickException(f"no recipient {recipient_id}")
+        session.commit()
+    click.echo(f"recipient {recipient_id} removed")
 
 
 def _prepare_dev_database(settings: Settings) -> None:
@@ -298,6 +403,120 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """An ISO 8601 time (`2026-03-01`, `2026-03-01T08:00:00+08:00`, `...Z`); UTC if no zone."""
+    if value is None:
+        return None
+    try:
+        return _utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time such as 2026-03-01T00:00:00Z"
+        ) from None
+
+
+@main.command()
+@click.option(
+    "--since",
+    metavar="ISO-8601",
+    callback=_iso_time,
+    help="Events that occurred at or after (UTC if no zone) "
+    "[default: --until minus FLEXHOOK_RECONCILE_LOOKBACK].",
+)
+@click.option(
+    "--until", metavar="ISO-8601", callback=_iso_time, help="...and at or before [default: now]."
+)
+@click.option("--dry-run", is_flag=True, help="Compare and report what is missing; start nothing.")
+def reconcile(since: datetime | None, until: datetime | None, dry_run: bool) -> None:
+    """Start every event Flexport's Events API lists that the event log lacks.
+
+    Events are listed by when they occurred, which can be long before their delivery. One known
+    to the log in any status, failed included, is not missing (redrive failed ones with
+    `flexhook replay`). Prints `listed N, known N, missing N, started N`.
+    """
+    from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+    from app import bootstrap
+    from app import temporal_client as temporal
+    from app.flexport.api import FlexportAuthError
+    from app.ingest import reconcile as reconciling
+
+    settings = _settings()
+    if not settings.flexport_api_token:
+        raise click.ClickException(
+            "FLEXPORT_API_TOKEN is not set: reconcile lists Flexport's events with it"
+        )
+    try:
+        window = reconciling.Window.ending(
+            until or datetime.now(UTC), lookback=settings.reconcile_lookback, since=since
+        )
+    except ValueError:
+        raise click.BadParameter(
+            "must not be after --until (default: now)", param_hint="--since"
+        ) from None
+    engine = _engine(settings)
+
+    async def run() -> reconciling.RunResult:
+        client = None
+        if not dry_run:
+            try:
+                client = await temporal.connect(
+                    address=settings.temporal_address, namespace=settings.temporal_namespace
+                )
+            except RuntimeError as exc:
+                raise click.ClickException(
+                    f"Temporal at {settings.temporal_address}: {exc}"
+                ) from None
+        with bootstrap.flexport_client(settings) as flexport, _progress() as on_page:
+            return await reconciling.run_and_record(
+                engine=engine,
+                flexport=flexport,
+                reconciler=bootstrap.reconciler(settings, engine, client),
+                window=window,
+                trigger="cli",
+                dry_run=dry_run,
+                on_page=on_page,
+            )
+
+    try:
+        result = asyncio.run(run())
+    except SQLAlchemyError as exc:
+        # Not str(exc): SQLAlchemy's message carries the statement's parameters (event bodies).
+        detail = exc.orig if isinstance(exc, DBAPIError) else type(exc).__name__
+        raise click.ClickException(f"the database failed: {detail}") from None
+    if isinstance(result.error, FlexportAuthError):
+        raise click.ClickException(f"configuration error: {result.error}")
+    if result.error is not None:
+        raise click.ClickException(f"Flexport's API: {result.error}")
+    tally = result.tally
+    if dry_run:
+        for event_id in tally.missing_ids:
+            click.echo(f"missing\t{event_id}")
+    click.echo(tally.summary() + (" (dry run)" if dry_run else ""))
+    if tally.errors:
+        more = f" (and {len(tally.errors) - 1} more)" if len(tally.errors) > 1 else ""
+        raise click.ClickException(f"{tally.errors[0]}{more}")
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[Tally], None]]:
+    """A progress bar on stderr when it is a terminal, advanced once per page. Flexport says
+    nothing of the total, so it shows the counts so far rather than a percentage."""
+    import itertools
+
+    from app.store.reconcile_runs import Tally
+
+    with click.progressbar(
+        itertools.repeat(Tally()),  # never iterated; having no length, the bar claims no percent
+        label="reconciling",
+        file=sys.stderr,
+        hidden=not sys.stderr.isatty(),
+        show_eta=False,
+        item_show_func=lambda tally: tally.summary() if tally else None,
+    ) as bar:
+        yield lambda tally: bar.update(1, tally)
 
 
 @main.command()

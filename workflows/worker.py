@@ -1,20 +1,47 @@
-"""The worker: polls the task queue and runs `FlexportEventWorkflow` and its activities."""
+"""The worker: polls the task queue and runs `FlexportEventWorkflow`, `EtaWatchWorkflow` and
+their activities."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
 
-from temporalio.client import Client
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleHandle,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleState,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.delivery import NotificationActivities
 from activities.processing import RecordActivities
+from activities.recipient import RecipientActivities
+from activities.reconcile import ReconcileActivities
 from app import temporal_client
+from workflows.eta_feed import EtaWatchSignals
+from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import FlexportEventWorkflow
+from workflows.event_v1 import FlexportEventWorkflowV1
+from workflows.recipient import RecipientWorkflow
+from workflows.recipient_starter import RecipientStarter, resume_waiting
+from workflows.reconcile import ReconcileWorkflow
+from workflows.types import ReconcileInput
 
 ACTIVITY_THREADS = 16
 
@@ -28,16 +55,36 @@ def build_worker(
     records: RecordActivities,
     notifications: NotificationActivities,
     executor: ThreadPoolExecutor,
+    reconcile: ReconcileActivities | None = None,
+    recipients: RecipientActivities | None = None,
 ) -> Worker:
-    """A worker for the event workflow; the caller owns `executor` (`ACTIVITY_THREADS` threads)."""
+    """A worker for the event and ETA watch workflows; the caller owns `executor`
+    (`ACTIVITY_THREADS` threads). Call it on the event loop the worker will run on: event
+    processing signals the ETA watches through it. With `reconcile`, also `ReconcileWorkflow`
+    and its activities. `RecipientWorkflow` (held alerts, digests) runs on `recipients`, by
+    default over the engine and configuration file of `notifications`."""
+    watch = EtaWatchSignals(client, task_queue=task_queue, loop=asyncio.get_running_loop())
+    recipients = recipients or RecipientActivities.beside(notifications)
+    notifications.start_recipients_with(
+        RecipientStarter(client, task_queue=task_queue, loop=asyncio.get_running_loop())
+    )
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[FlexportEventWorkflow],
+        workflows=[
+            FlexportEventWorkflow,
+            FlexportEventWorkflowV1,  # runs started on the first shape, until none is open
+            EtaWatchWorkflow,
+            RecipientWorkflow,
+            *([ReconcileWorkflow] if reconcile else []),
+        ],
         activities=[
-            *records.with_planner(notifications).all(),
+            *records.with_planner(notifications, watch=watch).all(),
             *records.all(),
+            *records.eta_watch(notifications).all(),
             *notifications.all(),
+            *recipients.all(),
+            *(reconcile.all() if reconcile else []),
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
@@ -68,6 +115,121 @@ async def ensure_search_attributes(client: Client, *, namespace: str) -> None:
         )
 
 
+# -- the reconcile schedule -------------------------------------------------------------------
+
+RECONCILE_SCHEDULE_ID = "flexhook-reconcile"
+
+
+@dataclass(frozen=True)
+class ReconcileSchedule:
+    """How often `ReconcileWorkflow` runs and over how much of the past; `every` None: the
+    schedule is off, and `off_reason` says why."""
+
+    every: timedelta | None
+    lookback: timedelta
+    off_reason: str = ""
+    schedule_id: str = RECONCILE_SCHEDULE_ID
+
+
+def _duration(value: timedelta) -> str:
+    """`72h`, `15m`, `1h30m`: durations as the settings write them."""
+    seconds, parts = int(value.total_seconds()), list[str]()
+    for unit, size in (("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts)
+
+
+def reconcile_schedule(
+    *,
+    task_queue: str,
+    every: timedelta,
+    lookback: timedelta,
+    schedule_id: str = RECONCILE_SCHEDULE_ID,
+) -> Schedule:
+    """A run every `every` over the `lookback` before it; a run still going when the next is
+    due makes that one skip, and after downtime only the latest missed run is caught up (each
+    run looks back far enough to cover the others)."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileWorkflow.run,
+            ReconcileInput(lookback_seconds=lookback.total_seconds(), trigger="schedule"),
+            id=schedule_id,  # each run's id is this plus its scheduled time
+            task_queue=task_queue,
+            static_summary=f"reconcile with Flexport's Events API, lookback {_duration(lookback)}",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(
+            overlap=ScheduleOverlapPolicy.SKIP, catchup_window=max(every, timedelta(minutes=1))
+        ),
+        state=ScheduleState(
+            note=f"kept by flexhook worker: every {_duration(every)}, lookback "
+            f"{_duration(lookback)} (FLEXHOOK_RECONCILE_EVERY, FLEXHOOK_RECONCILE_LOOKBACK)"
+        ),
+    )
+
+
+async def ensure_reconcile_schedule(
+    client: Client,
+    *,
+    task_queue: str,
+    every: timedelta,
+    lookback: timedelta,
+    schedule_id: str = RECONCILE_SCHEDULE_ID,
+) -> ScheduleHandle:
+    """Create the schedule, or update it to these settings (an operator's pause stands)."""
+    schedule = reconcile_schedule(
+        task_queue=task_queue, every=every, lookback=lookback, schedule_id=schedule_id
+    )
+    try:
+        return await client.create_schedule(schedule_id, schedule)
+    except ScheduleAlreadyRunningError:
+        pass
+    handle = client.get_schedule_handle(schedule_id)
+
+    def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
+        if current.description.schedule.state.paused:
+            schedule.state = current.description.schedule.state  # with the operator's note
+        return ScheduleUpdate(schedule=schedule)
+
+    await handle.update(update)
+    return handle
+
+
+async def apply_reconcile_schedule(
+    client: Client, *, task_queue: str, schedule: ReconcileSchedule
+) -> None:
+    """Create or update the schedule when it is on; when off, touch nothing and say so. A
+    failure is logged: the events keep flowing without the schedule."""
+    if schedule.every is None:
+        log.info(
+            "reconcile schedule %s not created (%s); nothing is deleted: an existing one stays "
+            "as it is (remove it with `temporal schedule delete --schedule-id %s`)",
+            schedule.schedule_id,
+            schedule.off_reason or "reconciliation is off",
+            schedule.schedule_id,
+        )
+        return
+    try:
+        await ensure_reconcile_schedule(
+            client,
+            task_queue=task_queue,
+            every=schedule.every,
+            lookback=schedule.lookback,
+            schedule_id=schedule.schedule_id,
+        )
+    except RPCError as exc:
+        log.error("could not create or update schedule %s: %s", schedule.schedule_id, exc)
+        return
+    log.info(
+        "reconcile schedule %s: every %s, lookback %s",
+        schedule.schedule_id,
+        _duration(schedule.every),
+        _duration(schedule.lookback),
+    )
+
+
 async def connect(
     address: str, *, namespace: str, runtime: Runtime | None = None, attempts: int = 60
 ) -> Client:
@@ -92,11 +254,15 @@ async def serve(
     records: RecordActivities,
     notifications: NotificationActivities,
     metrics_address: str | None = None,
+    reconcile: Callable[[Client], ReconcileActivities] | None = None,
+    reconcile_schedule: ReconcileSchedule | None = None,
+    recipients: RecipientActivities | None = None,
 ) -> None:
     """Run a worker until SIGINT or SIGTERM, then drain it and return.
 
     With `metrics_address` (host:port), Temporal's own Prometheus metrics of this worker are
-    served there at /metrics: task latencies, slots, activity outcomes.
+    served there at /metrics: task latencies, slots, activity outcomes. `reconcile` builds the
+    reconcile activities over the worker's client; `reconcile_schedule` is applied at start.
     """
     runtime = None
     if metrics_address:
@@ -105,6 +271,9 @@ async def serve(
         )
     client = await connect(address, namespace=namespace, runtime=runtime)
     await ensure_search_attributes(client, namespace=namespace)
+    reconciling = reconcile(client) if reconcile else None
+    if reconcile_schedule is not None:
+        await apply_reconcile_schedule(client, task_queue=task_queue, schedule=reconcile_schedule)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -116,8 +285,19 @@ async def serve(
             records=records,
             notifications=notifications,
             executor=executor,
+            reconcile=reconciling,
+            recipients=recipients,
         )
-        async with worker:
-            log.info("worker polling %s on %s (namespace %s)", task_queue, address, namespace)
-            await stop.wait()
-            log.info("worker stopping")
+        try:
+            async with worker:
+                log.info("worker polling %s on %s (namespace %s)", task_queue, address, namespace)
+                await resume_waiting(
+                    client,
+                    task_queue=task_queue,
+                    recipients=recipients or RecipientActivities.beside(notifications),
+                )
+                await stop.wait()
+                log.info("worker stopping")
+        finally:
+            if reconciling is not None:
+                reconciling.close()

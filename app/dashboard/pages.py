@@ -17,7 +17,7 @@ from app.dashboard.formatting import pretty_json, segment
 from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_form
 from app.dashboard.state import state_of
-from app.store import dashboard_reads
+from app.store import dashboard_reads, reconcile_runs
 from app.store.db import in_session
 from app.store.filters import EventFilter
 
@@ -95,9 +95,11 @@ async def events(request: Request, csrf_token: str) -> Response:
     )
     rows = await in_session(engine, dashboard_reads.list_events, where=where, limit=LIST_LIMIT)
     types = await in_session(engine, dashboard_reads.event_types)
+    last_runs = await in_session(engine, reconcile_runs.recent_runs, limit=1)
     return render(
         request,
         "events.html",
+        reconcile=last_runs[0] if last_runs else None,
         csrf_token=csrf_token,
         title="Events",
         nav="events",

@@ -65,6 +65,9 @@ class EventRecord(SQLModel, table=True):
     payload: str = Field(sa_type=sa.Text)
     # The alerts decided when the event was first applied, so a redrive sends the same ones.
     alerts: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    # How the event reached the log when it was not a delivery: `reconcile` for an event that
+    # reconciliation found missing and started. None for webhook deliveries (and the spool).
+    source: str | None = Field(default=None, max_length=20)
 
 
 class Shipment(SQLModel, table=True):
@@ -193,6 +196,24 @@ class Subscription(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class Recipient(SQLModel, table=True):
+    """A stakeholder's Apprise URL for alerts of any shipment, with delivery preferences: every
+    alert at once (`instant`, optionally held in quiet hours) or one `digest` a day."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    # The URL's destination id (`url-` + hash of Apprise's normal form): one recipient per URL.
+    destination_id: str = Field(unique=True, max_length=64)
+    url: str  # holds credentials: only ever shown as `privacy_url`
+    privacy_url: str
+    kinds: list[str] | None = Field(default=None, sa_type=sa.JSON)  # None: every kind
+    shipments: list[str] | None = Field(default=None, sa_type=sa.JSON)  # None: every shipment
+    delivery: str = Field(default="instant", max_length=10)  # instant | digest
+    digest_at: str | None = Field(default=None, max_length=5)  # HH:MM, with digest
+    timezone: str = Field(default="UTC", max_length=64)  # IANA name
+    quiet_hours: str | None = Field(default=None, max_length=11)  # HH:MM-HH:MM, with instant
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
 NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
 
 
@@ -232,3 +253,47 @@ class SpooledEvent(SQLModel, table=True):
     leased_until: datetime | None = _when(index=True)
     attempts: int = 0
     last_error: str | None = None
+
+
+RECONCILE_TRIGGERS = ("cli", "schedule")
+RECONCILE_OUTCOMES = ("ok", "error")
+
+
+class ReconcileRun(SQLModel, table=True):
+    """One reconciliation with Flexport's Events API: its window, what it counted, how it ended."""
+
+    __tablename__ = "reconcile_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trigger: str = Field(max_length=20)
+    outcome: str = Field(max_length=20)
+    dry_run: bool = False
+    # occurred_at bounds of the events listed, both inclusive.
+    since: datetime = Field(sa_type=UTCDateTime)
+    until: datetime = Field(sa_type=UTCDateTime)
+    listed: int = 0
+    known: int = 0
+    missing: int = 0
+    started: int = 0
+    errors: str | None = Field(default=None, sa_type=sa.Text)  # one problem a line, no secrets
+    started_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    finished_at: datetime = Field(sa_type=UTCDateTime)
+    # The scheduled run's workflow: recording it twice (an activity retried) keeps one row.
+    workflow_id: str | None = Field(default=None, unique=True, max_length=240)
+
+
+class OpsIncident(SQLModel, table=True):
+    """One ops incident per key (`event-failed:<event id>`, `destination-failing:<destination
+    id>`, `spool-stuck`; see `app.core.ops`), reused when the key's trouble comes back.
+
+    The timestamps are claims, each taken by one conditional UPDATE, so that workers and web
+    replicas alert an incident once and its recovery once, across retries and restarts.
+    """
+
+    __tablename__ = "ops_incident"
+
+    key: str = Field(primary_key=True, max_length=240)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    alerted_at: datetime | None = _when()  # the opening alert was claimed (and sent)
+    recovered_at: datetime | None = _when()  # None: the incident is open
+    recovery_alerted_at: datetime | None = _when()  # the recovery alert was claimed (and sent)

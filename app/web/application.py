@@ -21,13 +21,24 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from activities.ops import OpsReporter
 from app.dashboard.app import create_dashboard
 from app.dashboard.state import Redrive
 from app.ingest.intake import Intake
+from app.ingest.ops_watch import OpsWatch
 from app.ingest.redrive import redrive_by_id
 from app.ingest.relay import SpoolRelay, TemporalBreaker
 from app.ingest.starter import EventStarter
-from app.web import events, health, notifications, records, shipments, subscribers
+from app.web import (
+    events,
+    health,
+    notifications,
+    recipients,
+    reconcile,
+    records,
+    shipments,
+    subscribers,
+)
 from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.metrics import WebMetrics, metrics
@@ -45,11 +56,14 @@ API_ROUTES: list[BaseRoute] = [
     Route("/shipments/{id}", shipments.get_shipment),
     Route("/shipments/{id}/subscribers", subscribers.subscribers, methods=["GET", "POST"]),
     Route("/shipments/{id}/subscribers/{sid}", subscribers.remove_subscriber, methods=["DELETE"]),
+    Route("/subscribers", recipients.subscribers, methods=["GET", "POST"]),
+    Route("/subscribers/{id}", recipients.remove_subscriber, methods=["DELETE"]),
     Route("/notifications", notifications.list_notifications),
     Route("/events", events.list_events),
     Route("/events/{event_id}", events.get_event),
     Route("/events/{event_id}/replay", events.replay_event, methods=["POST"]),
     Route("/spool", health.spool_stats),
+    Route("/reconcile", reconcile.list_runs),
     Route("/{kind}/{key}", records.get_record),
 ]
 
@@ -60,9 +74,15 @@ async def to_dashboard(request: Request) -> Response:
 
 @contextlib.asynccontextmanager
 async def lifespan(
-    app: Starlette, *, config: WebConfig, engine: Engine, starter_factory: StarterFactory
+    app: Starlette,
+    *,
+    config: WebConfig,
+    engine: Engine,
+    starter_factory: StarterFactory,
+    ops: OpsReporter | None = None,
 ) -> AsyncIterator[None]:
-    """Connect the starter, install the endpoints' state and run the spool relay meanwhile."""
+    """Connect the starter, install the endpoints' state and run the spool relay meanwhile,
+    and with `ops` the ops watch (a stuck spool, Temporal away) beside it."""
     starter = await starter_factory()
     breaker = TemporalBreaker()
     relay = SpoolRelay(engine, starter, breaker, idle=timedelta(seconds=config.relay_idle_seconds))
@@ -73,13 +93,18 @@ async def lifespan(
             config=config, engine=engine, starter=starter, intake=intake, metrics=WebMetrics()
         ),
     )
-    relay_task = asyncio.create_task(relay.run(), name="spool-relay")
+    tasks = [asyncio.create_task(relay.run(), name="spool-relay")]
+    if ops is not None:
+        watch = OpsWatch(engine, starter, breaker, ops, after=config.ops_alert_after)
+        tasks.append(asyncio.create_task(watch.run(), name="ops-watch"))
     try:
         yield
     finally:
-        relay_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay_task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def dashboard_redrive(app: Starlette) -> Redrive:
@@ -117,12 +142,21 @@ def routes(*, config: WebConfig, engine: Engine, redrive: Redrive) -> list[BaseR
     ]
 
 
-def create_app(*, config: WebConfig, engine: Engine, starter_factory: StarterFactory) -> Starlette:
-    """The ASGI app. `starter_factory` runs once at start-up (it connects to Temporal)."""
+def create_app(
+    *,
+    config: WebConfig,
+    engine: Engine,
+    starter_factory: StarterFactory,
+    ops: OpsReporter | None = None,
+) -> Starlette:
+    """The ASGI app. `starter_factory` runs once at start-up (it connects to Temporal); `ops`
+    alerts the operators of a stuck spool (None: nobody)."""
     app = Starlette(
         middleware=[Middleware(NulGuardMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
-        lifespan=partial(lifespan, config=config, engine=engine, starter_factory=starter_factory),
+        lifespan=partial(
+            lifespan, config=config, engine=engine, starter_factory=starter_factory, ops=ops
+        ),
     )
     # The dashboard's replay button runs with the started app's state: the routes come second.
     app.router.routes.extend(routes(config=config, engine=engine, redrive=dashboard_redrive(app)))

@@ -19,7 +19,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.store import db, reads, spool
+from app.store import db, reads, reconcile_runs, spool
 from app.web.state import web_state
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -33,6 +33,7 @@ class DatabaseCounts:
     unknown_types: dict[str, int]
     alerts: dict[tuple[str, str], int]
     spool: spool.SpoolStats
+    reconcile: reconcile_runs.ReconcileCounts
 
 
 def read_counts(session: Session) -> DatabaseCounts:
@@ -41,6 +42,7 @@ def read_counts(session: Session) -> DatabaseCounts:
         unknown_types=reads.count_unknown_types(session),
         alerts=reads.count_alerts(session),
         spool=spool.stats(session),
+        reconcile=reconcile_runs.run_counts(session),
     )
 
 
@@ -83,6 +85,49 @@ class DatabaseState(Collector):
         for (kind, status), count in sorted(counts.alerts.items()):
             by_kind.add_metric([kind, status], count)
         yield by_kind
+        yield from _reconcile_metrics(counts.reconcile)
+
+
+def _reconcile_metrics(counts: reconcile_runs.ReconcileCounts) -> Iterator[Metric]:
+    """Reconciliation with Flexport's Events API: runs by outcome and what they found."""
+    runs = GaugeMetricFamily(
+        "flexhook_reconcile_runs",
+        "Reconciliation runs by trigger (cli, schedule) and outcome (ok, error).",
+        labels=["trigger", "outcome"],
+    )
+    for (trigger, outcome), count in sorted(counts.runs.items()):
+        runs.add_metric([trigger, outcome], count)
+    yield runs
+    yield GaugeMetricFamily(
+        "flexhook_reconcile_started_events",
+        "Events reconciliation found missing and started.",
+        value=counts.started,
+    )
+    yield GaugeMetricFamily(
+        "flexhook_reconciled_events",
+        "Events in the log that came from reconciliation, not from a webhook.",
+        value=counts.reconciled_events,
+    )
+    if counts.last_missing is not None:
+        yield GaugeMetricFamily(
+            "flexhook_reconcile_last_missing",
+            "Events the latest run found missing: above 0 run after run, webhooks are lost.",
+            value=counts.last_missing,
+        )
+    finished = GaugeMetricFamily(
+        "flexhook_reconcile_last_finished_timestamp_seconds",
+        "When the latest run of each trigger finished (Unix time).",
+        labels=["trigger"],
+    )
+    for trigger, at in sorted(counts.last_finished_at.items()):
+        finished.add_metric([trigger], at.timestamp())
+    yield finished
+    if counts.last_ok_at is not None:
+        yield GaugeMetricFamily(
+            "flexhook_reconcile_last_ok_timestamp_seconds",
+            "When the latest run without errors finished (Unix time).",
+            value=counts.last_ok_at.timestamp(),
+        )
 
 
 class WebMetrics:

@@ -35,7 +35,7 @@ from app.core.events import EventDataError, parse_event
 from app.dashboard.app import create_dashboard
 from app.dashboard.session import SESSION_COOKIE, SESSION_SECONDS, session_secret
 from app.store import db
-from app.store.models import Notification
+from app.store.models import Notification, ReconcileRun
 from app.store.projection import apply_event, mark_failed, record_event
 from tests.integration.harness import serve_app
 
@@ -660,3 +660,35 @@ async def test_an_event_of_an_unknown_type_shows_as_such(signed_in: httpx.AsyncC
     assert "/shipment#drone_sighted" in page.text
     departed = listing.text.split(f"id {DEPARTED_EVENT_ID}")[1].split("</tr>")[0]
     assert "Unknown type" not in departed
+
+
+async def test_the_event_log_shows_the_last_reconciliation_and_its_gaps(
+    dashboard: Dashboard, signed_in: httpx.AsyncClient
+) -> None:
+    before = await signed_in.get("/dashboard/events")
+    assert "Reconciliation with Flexport" not in before.text  # no run yet: no panel
+    now = datetime.now(UTC)
+    with Session(dashboard.engine) as session:
+        session.add(
+            ReconcileRun(
+                trigger="schedule",
+                outcome="error",
+                since=now - timedelta(hours=72),
+                until=now,
+                listed=40,
+                known=37,
+                missing=3,
+                started=2,
+                errors="event 48262999 was refused by Temporal <script>",
+                started_at=now - timedelta(seconds=5),
+                finished_at=now,
+            )
+        )
+        session.commit()
+
+    page = await signed_in.get("/dashboard/events")
+
+    assert page.status_code == 200
+    panel = page.text.split("Reconciliation with Flexport")[1].split("</section>")[0]
+    assert "missing 3" in panel and "started 2" in panel and "listed 40" in panel
+    assert "refused by Temporal &lt;script&gt;" in panel
