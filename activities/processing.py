@@ -7,7 +7,7 @@ the path before it, kept registered for workflow runs that started on it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.delivery import NotificationActivities
+from activities.eta_watch import EtaWatchActivities, EtaWatchFeed, tell_watch
 from activities.types import (
     ApplyEventInput,
     MarkFailedInput,
@@ -23,23 +24,48 @@ from activities.types import (
     ProcessEventInput,
     RecordEventInput,
 )
+from app.core import ops
 from app.core.events import Event, EventDataError, parse_event
 from app.core.outcome import EventOutcome
 from app.core.statuses import EventStatus
 from app.store import projection as records
 from app.store.models import EventRecord
 
+# How long after a shipment's ETA an arrival may still come before the watch alerts
+# (`FLEXHOOK_ETA_GRACE`); the default of the setting.
+DEFAULT_ETA_GRACE = timedelta(hours=6)
+
 
 class RecordActivities:
     """Sync activities (run on the worker's thread pool) over one injected engine."""
 
-    def __init__(self, engine: Engine, *, eta_slip_hours: float = 24.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        eta_slip_hours: float = 24.0,
+        eta_grace: timedelta = DEFAULT_ETA_GRACE,
+    ) -> None:
         self._engine = engine
         self._eta_slip_hours = eta_slip_hours
+        self._eta_grace = eta_grace
 
-    def with_planner(self, notifications: NotificationActivities) -> EventActivities:
-        """The one-local-activity path over the same engine and ETA threshold."""
-        return EventActivities(self._engine, notifications, eta_slip_hours=self._eta_slip_hours)
+    def with_planner(
+        self, notifications: NotificationActivities, *, watch: EtaWatchFeed | None = None
+    ) -> EventActivities:
+        """The one-local-activity path over the same engine, ETA threshold and grace; `watch`
+        hears what each event changed of its shipment's ETA."""
+        return EventActivities(
+            self._engine,
+            notifications,
+            eta_slip_hours=self._eta_slip_hours,
+            eta_grace=self._eta_grace,
+            watch=watch,
+        )
+
+    def eta_watch(self, notifications: NotificationActivities) -> EtaWatchActivities:
+        """The ETA watch's activities over the same engine."""
+        return EtaWatchActivities(self._engine, notifications)
 
     @activity.defn(name="record_event")
     def record_event(self, input: RecordEventInput) -> EventOutcome:
@@ -90,20 +116,36 @@ class EventActivities:
     """The one local activity that processes an event, over an injected engine and planner."""
 
     def __init__(
-        self, engine: Engine, notifications: NotificationActivities, *, eta_slip_hours: float
+        self,
+        engine: Engine,
+        notifications: NotificationActivities,
+        *,
+        eta_slip_hours: float,
+        eta_grace: timedelta = DEFAULT_ETA_GRACE,
+        watch: EtaWatchFeed | None = None,
     ) -> None:
         self._engine = engine
         self._notifications = notifications
         self._eta_slip_hours = eta_slip_hours
+        self._eta_grace = eta_grace
+        self._watch = watch
 
     @activity.defn(name="process_event")
     def process_event(self, input: ProcessEventInput) -> ProcessedEvent:
         """Log the event, project it onto the records and plan its alerts, all in one
         transaction. A value that cannot be read marks the event failed (committed) and raises
-        a non-retryable `EventDataError`; database trouble raises and is retried."""
+        a non-retryable `EventDataError`; database trouble raises and is retried. Once committed,
+        an applied event tells its shipment's ETA watch what changed (a retry tells it again)."""
         event = parse_event(input.body.encode("utf-8"))
         now = datetime.now(UTC)
         with Session(self._engine) as session:
+            # Read before `_record` changes it (which then finds the row in the session). A
+            # failed event redelivered while Temporal was away comes back through the spool.
+            earlier = session.get(EventRecord, event.event_id)
+            was_failed = earlier is not None and earlier.status in (
+                EventStatus.FAILED,
+                EventStatus.QUEUED,
+            )
             row = self._record(session, event, input)
             if row.status == EventStatus.IGNORED:
                 outcome = EventOutcome(
@@ -129,11 +171,16 @@ class EventActivities:
                 self._record(session, event, input)
                 records.mark_failed(session, event_id=event.event_id, error=str(exc))
                 session.commit()
+                self._report_failed(event, error=str(exc), now=now)
                 raise ApplicationError(
                     str(exc), type="EventDataError", non_retryable=True
                 ) from None
             deliveries = self._notifications.plan(session, outcome.alerts, now=now)
             session.commit()
+        if was_failed:
+            self._report_recovered(event, now=now)
+        if self._watch is not None:
+            tell_watch(self._watch, outcome, grace=self._eta_grace, now=now)
         return ProcessedEvent(outcome=outcome, deliveries=deliveries)
 
     @staticmethod
@@ -144,6 +191,36 @@ class EventActivities:
             body=input.body,
             workflow_id=input.workflow_id,
             received_at=datetime.fromisoformat(input.received_at),
+        )
+
+    def _report_failed(self, event: Event, *, error: str, now: datetime) -> None:
+        """Tell the operators, once per event however often it fails (best effort)."""
+        if self._notifications.ops is None:
+            return
+        alert = ops.event_failed(
+            event_id=event.event_id,
+            event_type=event.type,
+            shipment_id=event.shipment_id,
+            error=error,
+            failed_at=now,
+        )
+        self._notifications.ops.incident(alert, now=now)
+
+    def _report_recovered(self, event: Event, *, now: datetime) -> None:
+        """A failed event processed after all (a redrive): the operators who heard of the
+        failure hear of this too."""
+        if self._notifications.ops is None:
+            return
+        self._notifications.ops.recovered(
+            ops.event_failed_key(event.event_id),
+            lambda incident: ops.event_recovered(
+                event_id=event.event_id,
+                event_type=event.type,
+                shipment_id=event.shipment_id,
+                failed_at=incident.opened_at,
+                processed_at=now,
+            ),
+            now=now,
         )
 
     def all(self) -> list[Callable[..., Any]]:

@@ -27,3 +27,8 @@ def for_event(*, shipment_id: str | None, event_type: str, category: str) -> Typ
     if shipment_id:
         pairs.append(SearchAttributePair(SHIPMENT_ID, shipment_id[:200]))
     return TypedSearchAttributes(pairs)
+
+
+def for_shipment(shipment_id: str) -> TypedSearchAttributes:
+    """A shipment's own workflow (its ETA watch): found by `ShipmentId` beside its events."""
+    return TypedSearchAttributes([SearchAttributePair(SHIPMENT_ID, shipment_id[:200])])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Final
 
 # The kinds of alert; Apprise tags of the same names route them.
-KINDS: Final = ("departed", "arrived", "delivered", "eta", "customs", "exception")
+KINDS: Final = ("departed", "arrived", "delivered", "eta", "customs", "exception", "eta_missed")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Alert:
     estimated_arrival: str | None = None  # the shipment's current ETA
     previous_estimated_arrival: str | None = None  # eta alerts: the ETA before the move
     eta_shift_hours: float | None = None  # eta alerts: new minus old, in hours
+    late_hours: float | None = None  # eta_missed alerts: how long ago the ETA passed, in hours
     # Milestone alerts decided since alerts are about facts: the fact's key (shipment, kind, leg,
     # time), and for a correction the time it corrects. Older alerts have neither.
     fact_key: str | None = None

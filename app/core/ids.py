@@ -12,3 +12,12 @@ EVENT_WORKFLOW_PREFIX: Final = "flexport-event-"
 def event_workflow_id(event_id: str) -> str:
     """The id of the workflow that processes the event `event_id`."""
     return EVENT_WORKFLOW_PREFIX + event_id
+
+
+# One ETA watch per shipment: every event of the shipment signals the same workflow.
+ETA_WATCH_PREFIX: Final = "eta-watch-"
+
+
+def eta_watch_workflow_id(shipment_id: str) -> str:
+    """The id of the workflow that watches the ETA of the shipment `shipment_id`."""
+    return ETA_WATCH_PREFIX + shipment_id

@@ -20,6 +20,11 @@ class EventOutcome:
     milestone: str | None = None
     late: bool = False
     alerts: list[Alert] = field(default_factory=list)
+    # The shipment's ETA after the event (ISO-8601, UTC), the version stamp of the observation
+    # that set it, and whether this event set it (first set, or moved): what the ETA watch hears.
+    estimated_arrival: str | None = None
+    eta_stamp: str | None = None
+    eta_changed: bool = False
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,7 @@ def apply_event(
             milestone=event.milestone,
             late=bool(late),
             alerts=[Alert(**alert) for alert in row.alerts or []],
+            **_eta_news(session, event_id=event_id, shipment_id=row.shipment_id),
         )
 
     occurred_at = event.occurred_at() or row.received_at
@@ -199,7 +200,33 @@ def apply_event(
         milestone=event.milestone,
         late=change.late if change else False,
         alerts=alerts,
+        **_eta_news(session, event_id=event_id, shipment_id=row.shipment_id),
     )
+
+
+def _eta_news(session: Session, *, event_id: str, shipment_id: str | None) -> dict[str, Any]:
+    """The outcome's ETA fields: the shipment's current ETA, the stamp of the observation that
+    set it, and whether this event set it (its observation is the newest and differs from the one
+    before). Applied again, an event answers the same unless a newer ETA came in since."""
+    if shipment_id is None:
+        return {}
+    newest = session.exec(
+        select(EtaObservation)
+        .where(EtaObservation.shipment_id == shipment_id)
+        .order_by(col(EtaObservation.stamp).desc())
+        .limit(2)
+    ).all()
+    if not newest:
+        return {}
+    current = newest[0]
+    changed = current.event_id == event_id and (
+        len(newest) == 1 or newest[1].estimated_arrival != current.estimated_arrival
+    )
+    return {
+        "estimated_arrival": current.estimated_arrival.astimezone(UTC).isoformat(),
+        "eta_stamp": current.stamp,
+        "eta_changed": changed,
+    }
 
 
 def _location_values(location: Location | None) -> dict[str, Any]:

@@ -23,11 +23,13 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.delivery import NotificationActivities
+from activities.ops import OpsReporter
 from activities.processing import RecordActivities
 from app.ingest.starter import EventStarter
 from app.store import db
 from app.web.application import WebConfig, create_app
 from notifications.notifier import Notifier
+from notifications.ops import OpsNotifier
 from notifications.render import Renderer
 from tests.integration.harness import (
     Samples,
@@ -92,10 +94,13 @@ async def make_stack(
             rpc_timeout: float = 5.0,
             notify_config: Path | None = None,
             eta_slip_hours: float = 24.0,
+            eta_grace: timedelta = timedelta(hours=6),
             database_url: str | None = None,
             workers: int = 1,
             accept_sha1: bool = False,
             webhook_secrets: tuple[str, ...] | None = None,
+            ops_alert_after: timedelta = timedelta(minutes=5),
+            give_up_after: timedelta | None = None,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -115,6 +120,17 @@ async def make_stack(
                 temporal_ui_url="http://127.0.0.1:8233",
                 timeout=10,
             )
+            # Ops alerts go to the `ops`-tagged targets of the same configuration.
+            ops = OpsReporter(
+                engine,
+                OpsNotifier(
+                    Renderer(),
+                    config_path=notify_config,
+                    public_url="http://flexhook.test",
+                    temporal_ui_url="http://127.0.0.1:8233",
+                    timeout=10,
+                ),
+            )
             for index in range(workers if with_worker else 0):
                 # A second worker gets a connection of its own, as a second process would.
                 worker_client = temporal_client
@@ -126,9 +142,15 @@ async def make_stack(
                 worker = build_worker(
                     worker_client,
                     task_queue=task_queue,
-                    records=RecordActivities(engine, eta_slip_hours=eta_slip_hours),
+                    records=RecordActivities(
+                        engine, eta_slip_hours=eta_slip_hours, eta_grace=eta_grace
+                    ),
                     notifications=NotificationActivities(
-                        engine, notifier, config_path=notify_config
+                        engine,
+                        notifier,
+                        config_path=notify_config,
+                        ops=ops,
+                        give_up_after=give_up_after,
                     ),
                     executor=executor,
                 )
@@ -150,9 +172,11 @@ async def make_stack(
                     api_token=api_token,
                     max_body_bytes=max_body_bytes,
                     accept_sha1=accept_sha1,
+                    ops_alert_after=ops_alert_after,
                 ),
                 engine=engine,
                 starter_factory=starter,
+                ops=ops,
             )
             base_url = await serve_app(app, exits)
             http = await exits.enter_async_context(httpx.AsyncClient(base_url=base_url, timeout=30))
