@@ -8,19 +8,25 @@ again, and a row being sent belongs to one workflow at a time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.ops import OpsReporter
+from activities.preferences import ConfigPreferences, preferences_for
 from activities.types import Delivery, DeliveryFailure, PlanInput
+from app.core import ops
 from app.core.alert import Alert
+from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
 from app.store.models import Notification, Subscription
+from app.store.recipients import recipients_for
 from notifications.notifier import (
     DeliveryFailed,
     Destination,
@@ -50,14 +56,32 @@ def _ledger_row(session: Session, delivery: Delivery) -> Notification | None:
 class NotificationActivities:
     """Sync activities over an injected engine, notifier and Apprise configuration file."""
 
-    def __init__(self, engine: Engine, notifier: Notifier, *, config_path: Path | None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        notifier: Notifier,
+        *,
+        config_path: Path | None,
+        ops: OpsReporter | None = None,
+        give_up_after: timedelta | None = None,
+    ) -> None:
+        """`ops` tells the operators of destinations whose retries ran out (and of events that
+        failed, for `EventActivities`); None: nobody. `give_up_after`: a destination still
+        failing this long after an alert's first attempt is not retried; None leaves it to the
+        workflow's deadline (15 minutes)."""
         self._engine = engine
         self._notifier = notifier
         self._config_path = config_path
+        self._preferences = ConfigPreferences(config_path)
+        # Starts the recipient workflows of destinations whose alerts wait (the worker sets it).
+        self._start_recipients: Callable[[list[str]], None] | None = None
+        self.ops = ops
+        self._give_up_after = give_up_after
 
     def _destinations(self, session: Session, alert: Alert) -> list[Destination]:
-        """Who hears about `alert`: configured URLs tagged with its kind or shipment, and the
-        shipment's subscribers. The same URL twice is one destination."""
+        """Who hears about `alert`: configured URLs tagged with its kind or shipment, the
+        shipment's subscribers and the recipients who want its kind and shipment. The same URL
+        twice is one destination."""
         configured = load_config(self._config_path) if self._config_path else []
         found = {d.id: d for d in route(configured, kind=alert.kind, shipment_id=alert.shipment_id)}
         subscriptions = session.exec(
@@ -76,15 +100,54 @@ class NotificationActivities:
                 )
                 continue
             found.setdefault(destination.id, destination)
+        for recipient in recipients_for(session, kind=alert.kind, shipment_id=alert.shipment_id):
+            try:
+                destination = check_url(recipient.url)
+            except InvalidDestination:
+                activity.logger.warning(
+                    "recipient %s (%s) is no longer accepted by Apprise",
+                    recipient.id,
+                    recipient.privacy_url,
+                )
+                continue
+            found.setdefault(destination.id, destination)
         return list(found.values())
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def config_path(self) -> Path | None:
+        return self._config_path
+
+    def start_recipients_with(self, start: Callable[[list[str]], None]) -> None:
+        """`start(destination_ids)` runs after a plan that held alerts commits: it gets their
+        recipient workflows going (`workflows.recipient_starter.RecipientStarter`)."""
+        self._start_recipients = start
+
+    def _waits(
+        self, session: Session, destination: Destination, alert: Alert, now: datetime
+    ) -> bool:
+        """Whether the destination's digest or quiet hours hold this alert back."""
+        preferences = preferences_for(session, destination, self._preferences)
+        return preferences is not None and hold_until(preferences, alert, now=now) is not None
+
+    def _start_after_commit(self, session: Session, destination_ids: set[str]) -> None:
+        start = self._start_recipients
+        if start is not None:
+            ids = sorted(destination_ids)
+            event.listen(session, "after_commit", lambda _session: start(ids), once=True)
 
     def _find(self, session: Session, alert: Alert, destination_id: str) -> Destination | None:
         return next((d for d in self._destinations(session, alert) if d.id == destination_id), None)
 
     def plan(self, session: Session, alerts: list[Alert], *, now: datetime) -> list[Delivery]:
         """Write a ledger row per alert and destination in `session` (the caller commits);
-        return the deliveries not yet sent."""
+        return the deliveries not yet sent. An alert a destination's preferences hold back is
+        `held`, for that destination's recipient workflow (started once this commits)."""
         deliveries: list[Delivery] = []
+        waiting: set[str] = set()
         for alert in alerts:
             for destination in self._destinations(session, alert):
                 delivery = Delivery(alert=alert, destination_id=destination.id)
@@ -99,9 +162,15 @@ class NotificationActivities:
                         shipment_id=alert.shipment_id,
                         created_at=now,
                     )
+                    if self._waits(session, destination, alert, now):
+                        row.status = NotificationStatus.HELD
                     session.add(row)
-                if row.status not in (NotificationStatus.SENT, NotificationStatus.SKIPPED):
+                if row.status == NotificationStatus.HELD:
+                    waiting.add(destination.id)
+                elif row.status not in (NotificationStatus.SENT, NotificationStatus.SKIPPED):
                     deliveries.append(delivery)
+        if waiting:
+            self._start_after_commit(session, waiting)
         return deliveries
 
     @activity.defn(name="plan_notifications")
@@ -150,13 +219,64 @@ class NotificationActivities:
             ) from None
         except DeliveryFailed as exc:
             self._finish(delivery, status="pending", error=str(exc))  # known unsent: retry it
+            if self._given_up():
+                raise ApplicationError(
+                    str(exc), type="DeliveryFailed", non_retryable=True
+                ) from None
             raise
         self._finish(delivery, status="sent", error=None)
+        self._report_reached(delivery, destination)
         return "sent"
+
+    def _given_up(self) -> bool:
+        if self._give_up_after is None:
+            return False
+        return datetime.now(UTC) - activity.info().scheduled_time >= self._give_up_after
 
     @activity.defn(name="mark_notification_failed")
     def mark_notification_failed(self, failure: DeliveryFailure) -> None:
+        """The alert's retries ran out: `failed` in the ledger, and the operators hear of the
+        destination once (best effort: this never fails for them)."""
+        earlier = self._ledger_facts(failure.delivery)  # before its last error is overwritten
         self._finish(failure.delivery, status="failed", error=failure.error)
+        if self.ops is None or earlier is None:
+            return
+        privacy_url, attempts, last_error = earlier
+        alert = failure.delivery.alert
+        self.ops.incident(
+            ops.destination_failing(
+                destination_id=failure.delivery.destination_id,
+                destination=privacy_url,
+                alert_kind=alert.kind,
+                event_id=alert.event_id,
+                shipment_id=alert.shipment_id,
+                error=last_error or failure.error,
+                attempts=attempts,
+            ),
+            now=datetime.now(UTC),
+        )
+
+    def _ledger_facts(self, delivery: Delivery) -> tuple[str, int, str | None] | None:
+        """(destination in privacy form, attempts, last error) of the ledger row, if any."""
+        with Session(self._engine) as session:
+            row = _ledger_row(session, delivery)
+            return (row.destination, row.attempts, row.last_error) if row else None
+
+    def _report_reached(self, delivery: Delivery, destination: Destination) -> None:
+        """A destination that was failing took an alert: its incident is over."""
+        if self.ops is None:
+            return
+        now = datetime.now(UTC)
+        self.ops.recovered(
+            ops.destination_failing_key(delivery.destination_id),
+            lambda incident: ops.destination_recovered(
+                destination_id=delivery.destination_id,
+                destination=destination.privacy_url,
+                failing_since=incident.opened_at,
+                now=now,
+            ),
+            now=now,
+        )
 
     def _finish(self, delivery: Delivery, *, status: str, error: str | None) -> None:
         with Session(self._engine) as session:

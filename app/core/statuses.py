@@ -19,6 +19,7 @@ class NotificationStatus(StrEnum):
     """Where one alert to one destination is."""
 
     PENDING = "pending"
+    HELD = "held"  # waits for the recipient's digest or the end of their quiet hours
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"

@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from app.dashboard import pages
+from app.dashboard import pages, recipients
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
 from app.dashboard.state import DashboardState, Redrive
@@ -31,6 +31,12 @@ ROUTES = [
         name="dashboard_replay",
     ),
     Route("/events/{event_id:path}", signed_in(pages.event), name="dashboard_event"),
+    Route(
+        "/recipients",
+        signed_in(recipients.recipients),
+        methods=["GET", "POST"],
+        name="dashboard_recipients",
+    ),
     Route("/static/dashboard.css", pages.stylesheet, name="dashboard_css"),
 ]
 

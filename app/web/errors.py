@@ -14,6 +14,7 @@ from starlette.types import ExceptionHandler
 from app.core.events import MalformedEvent
 from app.core.signature import SignatureError
 from app.ingest.errors import EventRejected, EventTooLarge, TemporalUnavailable, Unavailable
+from app.store.recipients import InvalidRecipient, RecipientExists
 from app.store.subscriptions import InvalidSubscription
 
 
@@ -38,6 +39,8 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     MalformedEvent: (400, "malformed_event"),
     BadRequest: (400, "bad_request"),
     InvalidSubscription: (400, "invalid_subscription"),
+    InvalidRecipient: (400, "invalid_recipient"),
+    RecipientExists: (409, "recipient_exists"),
     BodyTooLarge: (413, "body_too_large"),
     UnsupportedEncoding: (415, "unsupported_encoding"),
     EventTooLarge: (413, "body_too_large"),

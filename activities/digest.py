@@ -1,0 +1,88 @@
+"""Put a digest into words and send it: the templates `title/digest.txt`, `email/digest.html`,
+`chat/digest.md` and `text/digest.txt` (packaged beside the alert templates, overridable from
+`FLEXHOOK_TEMPLATES_DIR` the same way), sent through the `Notifier`, whose redaction keeps the
+URL's credentials out of every log line.
+
+The `Notifier` sends an alert in the form its destination takes by asking its renderer for that
+form; a `DigestRenderer` answers every such question with the digest it was made for, so the
+digest goes out through `Notifier.send` unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from app.core.alert import Alert, Links
+from app.core.digest import Digest
+from notifications.notifier import Destination, Notifier
+from notifications.render import (
+    Dialect,
+    RenderedChat,
+    RenderedEmail,
+    RenderedText,
+    Renderer,
+    one_line,
+)
+
+DIGEST_KIND = "digest"
+
+
+class DigestRenderer(Renderer):
+    """Renders one digest, whatever alert it is asked about, with the templates, loaders and
+    filters of `base` (its one environment, not a second one)."""
+
+    def __init__(self, base: Renderer, digest: Digest) -> None:
+        # No super().__init__(): the environment is the base renderer's own.
+        self.environment = base.environment
+        self._digest = digest
+
+    def _digest_template(self, name: str, **context: object) -> str:
+        return self.environment.get_template(name).render(digest=self._digest, **context)
+
+    def title(self) -> str:
+        return one_line(self._digest_template("title/digest.txt"))
+
+    def email(self, alert: Alert, links: Links) -> RenderedEmail:
+        subject = self.title()
+        html = self._digest_template("email/digest.html", title=subject)
+        return RenderedEmail(subject=subject, html=html.strip() + "\n")
+
+    def chat(self, alert: Alert, links: Links, *, dialect: Dialect = "markdown") -> RenderedChat:
+        title = self.title()
+        markdown = self._digest_template("chat/digest.md", title=title, dialect=dialect)
+        return RenderedChat(title=title, markdown=markdown.strip())
+
+    def text(self, alert: Alert, links: Links) -> RenderedText:
+        title = self.title()
+        body = self._digest_template("text/digest.txt", title=title)
+        return RenderedText(title=title, body=body.strip())
+
+
+class DigestSender:
+    """Sends digests with the templates of `renderer`; `timeout` bounds one send in seconds."""
+
+    def __init__(self, renderer: Renderer, *, timeout: float = 30.0) -> None:
+        self._renderer = renderer
+        self._timeout = timeout
+
+    def render(self, digest: Digest) -> DigestRenderer:
+        return DigestRenderer(self._renderer, digest)
+
+    def send(self, destination: Destination, digest: Digest) -> None:
+        """Deliver `digest` to `destination` or raise `InvalidDestination` (permanent) or
+        `DeliveryFailed` (worth retrying), as `Notifier.send` does."""
+        renderer = self.render(digest)
+        notifier = Notifier(renderer, timeout=self._timeout)
+        notifier.send(destination, _as_alert(digest, headline=renderer.title()))
+
+
+def _as_alert(digest: Digest, *, headline: str) -> Alert:
+    """What `Notifier.send` is told it sends: kind `digest` (an informational message)."""
+    return Alert(
+        kind=DIGEST_KIND,
+        event_id=f"digest-{digest.local_date}",
+        event_type=DIGEST_KIND,
+        shipment_id="-",
+        headline=headline,
+        occurred_at=datetime.now(UTC).isoformat(),
+    )

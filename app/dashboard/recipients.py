@@ -1,0 +1,114 @@
+"""The dashboard's recipients page: who hears about every shipment and how (at once, in quiet
+hours, or one digest a day); add one, remove one. Each POST form carries the session's CSRF
+token. URLs are only ever shown in Apprise's privacy form, and a refused form is shown again
+without the URL it was given."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from app.core.alert import KINDS
+from app.dashboard.rendering import base_path, problem, query_string, render
+from app.dashboard.session import FORM_EXPIRED, checked_form
+from app.dashboard.state import state_of
+from app.store import recipients as store
+from app.store.db import in_session
+
+log = logging.getLogger("flexhook.dashboard")
+
+# The form's fields other than the URL, kept when a refused form is shown again.
+KEPT: Final = ("shipments", "delivery", "digest_at", "timezone", "quiet_from", "quiet_to")
+_SPLIT_RE: Final = re.compile(r"[\s,]+")
+
+
+def _wanted(form: dict[str, str]) -> dict[str, Any]:
+    """What `store.add_recipient` takes, from the form: no kind ticked means every kind, no
+    shipment means every shipment, no time zone means UTC."""
+    kinds = [kind for kind in KINDS if form.get(f"kind_{kind}")]
+    shipments = [s for s in _SPLIT_RE.split(form.get("shipments", "")) if s]
+    quiet_from, quiet_to = form.get("quiet_from", "").strip(), form.get("quiet_to", "").strip()
+    if bool(quiet_from) != bool(quiet_to):
+        raise store.InvalidRecipient("quiet hours need both a start and an end")
+    delivery = form.get("delivery", "").strip() or None
+    return {
+        "url": form.get("url", "").strip(),
+        "kinds": kinds or None,
+        "shipments": shipments or None,
+        "delivery": delivery,
+        # The form always has a time field; it counts only with a digest.
+        "digest_at": (form.get("digest_at", "").strip() or None) if delivery == "digest" else None,
+        "timezone": form.get("timezone", "").strip() or None,
+        "quiet_hours": f"{quiet_from}-{quiet_to}" if quiet_from else None,
+    }
+
+
+def _add(session: Session, form: dict[str, str]) -> str:
+    added = store.add_recipient(session, now=datetime.now(UTC), **_wanted(form))
+    return f"{added.id}"
+
+
+async def _page(
+    request: Request,
+    csrf_token: str,
+    *,
+    status_code: int = 200,
+    error: str = "",
+    form: dict[str, str] | None = None,
+) -> Response:
+    rows = await in_session(state_of(request).engine, store.list_recipients)
+    added = request.query_params.get("added", "")
+    return render(
+        request,
+        "recipients.html",
+        csrf_token=csrf_token,
+        status_code=status_code,
+        title="Recipients",
+        nav="recipients",
+        recipients=rows,
+        kinds=KINDS,
+        error=error,
+        form={name: (form or {}).get(name, "") for name in KEPT},
+        ticked={kind for kind in KINDS if (form or {}).get(f"kind_{kind}")},
+        added=added if added.isascii() and added.isdigit() and len(added) < 19 else "",
+        removed=request.query_params.get("removed") == "1",
+    )
+
+
+async def recipients(request: Request, csrf_token: str) -> Response:
+    """GET: the recipients and the form to add one. POST: add (`action=add`) or remove
+    (`action=remove`, `id`) one, then back here."""
+    if request.method != "POST":
+        return await _page(request, csrf_token)
+    form = await checked_form(request, csrf_token)
+    if form is None:
+        return problem(request, csrf_token, 403, FORM_EXPIRED)
+    engine, here = state_of(request).engine, f"{base_path(request)}/recipients"
+    if form.get("action") == "remove":
+        rid = form.get("id", "")
+        removed = rid.isascii() and rid.isdigit() and len(rid) < 19
+        if removed:
+            removed = await in_session(
+                engine,
+                store.remove_recipient,
+                commit=True,
+                recipient_id=int(rid),
+                now=datetime.now(UTC),
+            )
+        if not removed:
+            return problem(request, csrf_token, 404, "There is no such recipient.")
+        log.info("dashboard removed recipient %s", rid)
+        return RedirectResponse(f"{here}{query_string(removed='1')}", status_code=303)
+    try:
+        rid = await in_session(engine, _add, commit=True, form=form)
+    except store.InvalidRecipient as exc:
+        status = 409 if isinstance(exc, store.RecipientExists) else 400
+        return await _page(request, csrf_token, status_code=status, error=str(exc), form=form)
+    log.info("dashboard added recipient %s", rid)
+    return RedirectResponse(f"{here}{query_string(added=rid)}", status_code=303)
