@@ -140,13 +140,15 @@ def preflight(config: DevConfig) -> None:
 EXAMPLE_NOTIFY_CONFIG = """\
 # Who hears about what: an Apprise configuration file (https://github.com/caronc/apprise).
 # Every target is a URL; its tags route alerts to it. An alert of kind K about shipment S goes to
-# the URLs tagged K or shipment-S. Kinds: departed, arrived, delivered, eta, customs, exception.
+# the URLs tagged K or shipment-S. Kinds: departed, arrived, delivered, eta, eta_missed, customs,
+# exception.
+# URLs tagged ops hear flexhook's own trouble: failed events, failing targets, a stuck spool.
 # Uncomment and fill in what you use; flexhook reads this file for every alert.
 #
 # urls:
 #   # Email through an SMTP server (mailtos:// for TLS):
 #   - "mailtos://user:app-password@smtp.example.com?to=ops@example.com&from=flexhook@example.com":
-#       tag: departed, arrived, delivered, eta, customs, exception
+#       tag: departed, arrived, delivered, eta, eta_missed, customs, exception, ops
 #   # Slack: the three tokens of an incoming webhook, then the channel:
 #   - "slack://T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX/#shipments":
 #       tag: eta, customs, exception

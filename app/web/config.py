@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 @dataclass(frozen=True)
@@ -14,3 +15,5 @@ class WebConfig:
     relay_idle_seconds: float = 1.0
     temporal_ui_url: str = ""
     namespace: str = "default"
+    # Spool non-empty, or Temporal unreachable, this long: the operators hear it (tag `ops`).
+    ops_alert_after: timedelta = timedelta(minutes=5)

@@ -1,0 +1,98 @@
+"""The ops watch: in each web process, next to the relay, a periodic look at the spool and at
+Temporal. When events have waited in the spool, or Temporal has not answered, for longer than
+`FLEXHOOK_OPS_ALERT_AFTER`, the operators hear it once, and once more when the spool is empty
+and Temporal answers again.
+
+It alerts from the web process itself, through the notifier, because it is about Temporal being
+away. The incident (`spool-stuck`) lives in the database, so several replicas and restarts make
+one incident of it; with the database away too, nothing can be kept and nothing is alerted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from activities.ops import OpsReporter
+from app.core import ops
+from app.ingest.errors import TemporalUnavailable
+from app.ingest.relay import TemporalBreaker
+from app.ingest.starter import EventStarter
+from app.store import db, spool
+
+log = logging.getLogger("flexhook.ops")
+
+
+class OpsWatch:
+    """Looks every `ops.check_every(after)` and opens, alerts or closes the `spool-stuck`
+    incident through `reporter`."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        starter: EventStarter,
+        breaker: TemporalBreaker,
+        reporter: OpsReporter,
+        *,
+        after: timedelta,
+    ) -> None:
+        self._engine = engine
+        self._starter = starter
+        self._breaker = breaker
+        self._reporter = reporter
+        self._after = after
+        self._every = ops.check_every(after).total_seconds()
+
+    async def run(self) -> None:
+        """Look forever; cancel the task to stop."""
+        while True:
+            try:
+                await self.check(now=datetime.now(UTC))
+            except Exception:  # the database may be away; keep watching
+                log.exception("ops watch round failed")
+            await asyncio.sleep(self._every)
+
+    async def look(self) -> ops.SpoolState:
+        """The spool's depth and oldest event, and whether Temporal answers now."""
+        stats = await db.in_session(self._engine, spool.stats)
+        return ops.SpoolState(
+            depth=stats.depth,
+            oldest_received_at=stats.oldest_received_at,
+            temporal_answers=await self._temporal_answers(),
+        )
+
+    async def check(self, *, now: datetime) -> None:
+        """One look, and what follows from it."""
+        state = await self.look()
+        key = ops.SPOOL_STUCK
+        if not state.troubled:
+            await run_in_threadpool(
+                self._reporter.recovered,
+                key,
+                lambda incident: ops.spool_recovered(since=incident.opened_at, now=now),
+                now=now,
+            )
+            return
+        incident = await run_in_threadpool(
+            self._reporter.open, key, opened_at=ops.trouble_began(state, now=now)
+        )
+        if incident is None or incident.alerted_at is not None:
+            return
+        if ops.is_stuck(state, since=incident.opened_at, now=now, after=self._after):
+            alert = ops.spool_stuck(state, since=incident.opened_at, now=now)
+            await run_in_threadpool(self._reporter.alert, alert, now=now)
+
+    async def _temporal_answers(self) -> bool:
+        # An open breaker is a start that just failed; otherwise ask, since with no traffic
+        # nothing else would notice Temporal away.
+        if self._breaker.is_open:
+            return False
+        try:
+            await self._starter.check()
+        except TemporalUnavailable:
+            return False
+        return True

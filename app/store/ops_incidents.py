@@ -1,0 +1,142 @@
+"""Ops incidents: one row per key, and the claims that make each alert go out once.
+
+Every step that may lead to an alert is a conditional UPDATE (or an insert on the primary key):
+of two workers or web replicas doing the same step at the same moment, one changes the row and
+may alert, the other changes nothing and stays quiet. Keyword-only functions over a caller's
+session; the caller commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.store.models import OpsIncident
+
+
+@dataclass(frozen=True)
+class Incident:
+    key: str
+    opened_at: datetime
+    alerted_at: datetime | None
+    recovered_at: datetime | None
+    recovery_alerted_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.recovered_at is None
+
+    @property
+    def recovery_unannounced(self) -> bool:
+        """Alerted, over, and nobody has said so yet."""
+        return (
+            self.alerted_at is not None
+            and self.recovered_at is not None
+            and self.recovery_alerted_at is None
+        )
+
+
+# The columns, for conditions.
+_key: Any = col(OpsIncident.key)
+_alerted: Any = col(OpsIncident.alerted_at)
+_recovered: Any = col(OpsIncident.recovered_at)
+_recovery_alerted: Any = col(OpsIncident.recovery_alerted_at)
+
+
+def find(session: Session, *, key: str) -> Incident | None:
+    """The incident of `key` as the database has it now (refreshed past the session's identity
+    map, since the other functions change rows with plain UPDATEs)."""
+    statement = select(OpsIncident).where(_key == key).execution_options(populate_existing=True)
+    row = session.exec(statement).first()
+    if row is None:
+        return None
+    return Incident(
+        key=row.key,
+        opened_at=row.opened_at,
+        alerted_at=row.alerted_at,
+        recovered_at=row.recovered_at,
+        recovery_alerted_at=row.recovery_alerted_at,
+    )
+
+
+def _update(session: Session, key: str, *conditions: Any, **values: Any) -> bool:
+    """UPDATE the row of `key` where `conditions` hold; whether it changed."""
+    statement = sa.update(OpsIncident).where(_key == key, *conditions).values(**values)
+    return bool(session.exec(statement).rowcount)
+
+
+def open_incident(session: Session, *, key: str, opened_at: datetime) -> Incident:
+    """Open `key`'s incident at `opened_at` unless it is open already; return it as it stands.
+
+    A recovered incident whose recovery was never announced goes on where it was (the operators
+    never heard it was over, so they hear nothing new); one that is over and announced starts
+    afresh, to be alerted again.
+    """
+    if find(session, key=key) is None:
+        try:
+            with session.begin_nested():  # another process may insert it meanwhile
+                session.add(OpsIncident(key=key, opened_at=opened_at))
+        except IntegrityError:
+            pass
+    elif not _update(
+        session,
+        key,
+        _recovered.is_not(None),
+        _alerted.is_not(None),
+        _recovery_alerted.is_(None),
+        recovered_at=None,
+    ):
+        _update(
+            session,
+            key,
+            _recovered.is_not(None),
+            opened_at=opened_at,
+            alerted_at=None,
+            recovered_at=None,
+            recovery_alerted_at=None,
+        )
+    found = find(session, key=key)
+    assert found is not None
+    return found
+
+
+def claim_alert(session: Session, *, key: str, now: datetime) -> bool:
+    """Take the right to send the opening alert of `key`'s open incident; False if another
+    process took it, or the incident is not open."""
+    return _update(session, key, _recovered.is_(None), _alerted.is_(None), alerted_at=now)
+
+
+def release_alert(session: Session, *, key: str, claimed_at: datetime) -> None:
+    """Give the claim back: the alert reached nobody, so the next occasion tries again."""
+    _update(session, key, _alerted == claimed_at, _recovery_alerted.is_(None), alerted_at=None)
+
+
+def recover(session: Session, *, key: str, now: datetime) -> Incident | None:
+    """Close `key`'s incident if it is open. Return it when the caller has won the right to
+    announce the recovery (it had been alerted and no one has announced it), else None."""
+    _update(session, key, _recovered.is_(None), recovered_at=now)
+    claimed = _update(
+        session,
+        key,
+        _recovered.is_not(None),
+        _alerted.is_not(None),
+        _recovery_alerted.is_(None),
+        recovery_alerted_at=now,
+    )
+    return find(session, key=key) if claimed else None
+
+
+def release_recovery(session: Session, *, key: str, claimed_at: datetime) -> None:
+    """Give the recovery claim back: its alert reached nobody."""
+    _update(session, key, _recovery_alerted == claimed_at, recovery_alerted_at=None)
+
+
+def has_news(session: Session, *, key: str) -> bool:
+    """Whether `recover` could change anything for `key`: a cheap read for hot paths."""
+    incident = find(session, key=key)
+    return incident is not None and (incident.is_open or incident.recovery_unannounced)

@@ -1,0 +1,85 @@
+"""Ops alerts in words, per form: email (HTML, escaped), chat (Markdown, escaped), plain text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.core import ops
+from notifications.notifier import check_url
+from notifications.ops import OpsNotifier, ops_destinations
+from notifications.render import Renderer
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+FAILED = ops.event_failed(
+    event_id="48262090",
+    event_type="/shipment_leg#departed",
+    shipment_id="418563",
+    error="bad value <b>*soon*</b>_x_",
+    failed_at=NOW,
+)
+
+
+def notifier(templates_dir: Path | None = None) -> OpsNotifier:
+    return OpsNotifier(
+        Renderer(templates_dir),
+        config_path=None,
+        public_url="http://flexhook.test/",
+        temporal_ui_url="http://127.0.0.1:8233",
+    )
+
+
+def test_the_email_is_escaped_html_with_facts_and_links() -> None:
+    destination = check_url("mailto://127.0.0.1:25?from=a@example.com&to=b@example.com")
+
+    title, html = notifier().render(FAILED, destination)
+
+    assert title == "flexhook: event 48262090 failed processing"
+    assert "<b>*soon*</b>" not in html
+    assert "&lt;b&gt;*soon*&lt;/b&gt;" in html
+    assert "/shipment_leg#departed" in html
+    assert "http://flexhook.test/dashboard/events/48262090" in html
+    assert "http://127.0.0.1:8233/namespaces/default/workflows/flexport-event-48262090" in html
+
+
+def test_the_chat_message_never_formats_what_it_quotes() -> None:
+    destination = check_url("json://127.0.0.1:9/hook")
+    chat = type(destination)(
+        id=destination.id, url=destination.url, privacy_url=destination.privacy_url, form="chat"
+    )
+
+    _, markdown = notifier().render(FAILED, chat)
+
+    assert r"\*soon\*" in markdown and r"\_x\_" in markdown
+    assert "- **Shipment:** 418563" in markdown
+    assert "[Event in flexhook](http://flexhook.test/dashboard/events/48262090)" in markdown
+
+
+def test_plain_text_lists_the_facts_one_a_line() -> None:
+    destination = check_url("json://127.0.0.1:9/hook")
+
+    _, text = notifier().render(FAILED, destination)
+
+    assert destination.form == "text"
+    assert text.splitlines()[0].startswith("Event 48262090 (/shipment_leg#departed) could not")
+    assert "Error: bad value <b>*soon*</b>_x_" in text
+    assert "Event in flexhook: http://flexhook.test/dashboard/events/48262090" in text
+
+
+def test_a_template_of_the_same_name_in_the_users_folder_wins(tmp_path: Path) -> None:
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "ops.txt").write_text("OPS {{ ops.key }}\n", encoding="utf-8")
+
+    _, text = notifier(tmp_path).render(FAILED, check_url("json://127.0.0.1:9/hook"))
+
+    assert text == "OPS event-failed:48262090"
+
+
+def test_only_targets_tagged_ops_hear_ops_alerts() -> None:
+    tagged = [
+        check_url("json://127.0.0.1:9/a", tags=["ops"]),
+        check_url("json://127.0.0.1:9/b", tags=["departed", "always"]),
+        check_url("json://127.0.0.1:9/c", tags=["OPS", "eta"]),
+    ]
+
+    assert [d.url for d in ops_destinations(tagged)] == [tagged[0].url, tagged[2].url]
