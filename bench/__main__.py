@@ -23,7 +23,7 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="one short run of each, 200 e2e events, a 50k-event large store",
+        help="one short run of each, 200 e2e events, 60 per cost kind, a 50k-event large store",
     )
     parser.add_argument("--runs", type=int, help=f"runs of each measurement [{defaults.runs}]")
     parser.add_argument(
@@ -33,6 +33,16 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--concurrency", help="comma-separated [1,8,32]")
     parser.add_argument("--e2e-events", type=int, help=f"[{defaults.e2e_events}]")
     parser.add_argument("--workers", type=int, help="worker processes in the e2e case [1]")
+    parser.add_argument(
+        "--cost-events",
+        type=int,
+        help=f"events of each kind in the cost phase [{defaults.cost_events}]",
+    )
+    parser.add_argument(
+        "--no-worker-profile",
+        action="store_true",
+        help="skip the extra e2e run under py-spy that profiles the worker",
+    )
     parser.add_argument(
         "--events-1m",
         dest="large_store_events",
@@ -57,6 +67,7 @@ def parse(argv: list[str]) -> Options:
         "warmup",
         "e2e_events",
         "workers",
+        "cost_events",
         "large_store_events",
         "work_dir",
         "output",
@@ -67,6 +78,8 @@ def parse(argv: list[str]) -> Options:
         values["keep"] = True
     if args.profile:
         values["profile"] = True
+    if args.no_worker_profile:
+        values["worker_profile"] = False
     if args.concurrency:
         values["concurrencies"] = tuple(int(c) for c in args.concurrency.split(","))
     if args.phases:

@@ -5,7 +5,8 @@ policies, search attributes, summary and RPC timeout), from `--concurrency` task
 client, for `--duration` seconds after `--warmup`. The baseline for flexhook's ack rate.
 
 `noop`: start `--count` one-activity no-op workflows (bench/noop.py), then wait until Temporal
-says all of them completed. The baseline for flexhook's end-to-end rate.
+says all of them completed. The baseline for flexhook's end-to-end rate, and (with `--sample`,
+every body that one sample's) for its actions and history per event.
 """
 
 from __future__ import annotations
@@ -125,9 +126,14 @@ async def start_rate(args: argparse.Namespace) -> dict[str, Any]:
 async def noop_e2e(args: argparse.Namespace) -> dict[str, Any]:
     client = await Client.connect(args.address)
     prefix = f"noop-{args.tag}-"
+    source = (
+        payloads.one_kind(args.sample, args.tag, secret=args.secret, first_shipment=0)
+        if args.sample
+        else payloads.deliveries(args.tag, secret=args.secret)
+    )
     inputs = deque(
         NoopInput(event_id=d.event_id, body=d.body.decode("utf-8"))
-        for d in _take(payloads.deliveries(args.tag, secret=args.secret), args.count)
+        for d in _take(source, args.count)
     )
     errors: Counter[str] = Counter()
     started = time.perf_counter()
@@ -187,6 +193,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--sample", help="noop: carry this bundled sample's body (all: cycle)")
     args = parser.parse_args()
     run = start_rate if args.mode == "start" else noop_e2e
     result = uvloop.run(run(args))

@@ -70,6 +70,24 @@ def deliveries(tag: str, *, secret: str, shipments: int = 1000) -> Iterator[Deli
         yield Delivery(event_id, body, sign(body, secret))
 
 
+def template(name: str) -> Template:
+    """The template of one bundled sample, by name (`06_leg_departed`)."""
+    for found in templates():
+        if found.name == name:
+            return found
+    raise KeyError(f"no bundled sample {name}")
+
+
+def one_kind(name: str, tag: str, *, secret: str, first_shipment: int) -> Iterator[Delivery]:
+    """Signed deliveries of one sample, each with its own id `<tag>-<n>` and its own shipment
+    (`first_shipment + n`), so that every one is news: the first of its kind for its shipment."""
+    sample = template(name)
+    for n in itertools.count():
+        event_id = f"{tag}-{n:07d}"
+        body = sample.render(event_id, str(first_shipment + n)).encode("utf-8")
+        yield Delivery(event_id, body, sign(body, secret))
+
+
 def post_request(delivery: Delivery, *, host: str) -> bytes:
     """The raw HTTP/1.1 request Flexport would send for `delivery`."""
     head = (

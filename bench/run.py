@@ -5,6 +5,11 @@ WAL, search attributes). flexhook's web process and workers are started with `fl
 `flexhook worker`, the bare ceiling app with the same uvicorn call; HTTP load comes from
 bench/http_load.py and SDK load from bench/load.py, each in its own process. Every figure is
 the median of `runs`.
+
+The `cost` phase counts what one event asks of Temporal (billable actions from the dev server's
+`action` counter, history events), of the database (bench/counted_worker.py) and of the worker's
+CPU, for an event that alerts nobody and one that alerts one destination (a local json:// sink,
+bench/sink.py), next to the no-op workflow; bench/report.py scales those into the sizing table.
 """
 
 from __future__ import annotations
@@ -24,14 +29,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata, util
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from bench import payloads, profile, report, store
+from temporalio.client import Client
+
+from app.core.ids import event_workflow_id
+from bench import counted_worker, payloads, profile, report, store, temporal_stats
 from bench.procs import (
     BenchError,
     Proc,
@@ -43,10 +51,17 @@ from bench.procs import (
     wait_until,
 )
 
+T = TypeVar("T")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PHASES = ("ceiling", "start", "e2e", "store", "spool")
+PHASES = ("ceiling", "start", "e2e", "cost", "store", "spool")
 SMALL_STORE_SHIPMENTS = 40  # 1,000 events
+PROFILE_RATE = 200  # py-spy samples per second
+WORKER_PROFILE_RATE = 500  # the worker holds the GIL a third of the time: more samples
+# The cost phase's two kinds of event, both full Flexport-format bodies of ~13 KB, each on a
+# shipment of its own: a booking that alerts nobody, and a departure that alerts one destination.
+COST_KINDS = {"no_alert": "01_shipment_created", "one_alert": "06_leg_departed"}
+ALERT_KINDS = "departed, arrived, delivered, eta, customs, exception"
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,8 @@ class Options:
     e2e_events: int = 600
     e2e_concurrency: int = 8
     workers: int = 1
+    cost_events: int = 200  # per kind in the cost phase
+    worker_profile: bool = True  # one more e2e run under py-spy, when it is installed
     large_store_events: int = 1_000_000
     store_concurrency: int = 8
     phases: tuple[str, ...] = PHASES
@@ -71,8 +88,20 @@ QUICK: dict[str, Any] = {
     "runs": 1,
     "duration": 3.0,
     "e2e_events": 200,
+    "cost_events": 60,
     "large_store_events": 50_000,
 }
+
+
+@dataclass(frozen=True)
+class CostBatch:
+    """What the cost phase's measurements share: its processes and where to read counts."""
+
+    port: int  # the web process
+    sink_port: int
+    counts: list[Path]  # the counting workers' files
+    watched: dict[str, Proc | None]  # CPU recorded for each
+    groups: dict[str, list[Proc]]  # CPU per event summed per group
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -81,6 +110,14 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("rate", "p50_ms", "p99_ms"):
         values = [run[key] for run in runs if run.get(key) is not None]
         summary[key] = statistics.median(values) if values else None
+    groups = {name for run in runs for name in run.get("cpu_ms_per_event", {})}
+    if groups:
+        summary["cpu_ms_per_event"] = {
+            name: statistics.median(
+                run["cpu_ms_per_event"][name] for run in runs if name in run["cpu_ms_per_event"]
+            )
+            for name in sorted(groups)
+        }
     return summary
 
 
@@ -95,6 +132,9 @@ class Bench:
         self.temporal_port = free_port()
         self.temporal_address = f"127.0.0.1:{self.temporal_port}"
         self.temporal: Proc | None = None
+        self.metrics_url = ""
+        # The last settled scrape of the action counter, while nothing has run since.
+        self.actions_now: dict[str, float] | None = None
         self.files = itertools.count()
         self.tags = itertools.count()
         # Expected rates, to size the files of unique requests (a little over is cheap).
@@ -150,8 +190,13 @@ class Bench:
             ui_port=free_port(),
             db_file=self.work / "temporal.db",
         )
+        # Its Prometheus endpoint: the `action` counter (billable actions) for the cost phase.
+        metrics_port = free_port()
+        argv += ["--metrics-port", str(metrics_port)]
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         proc = Proc("temporal", argv, env=dict(os.environ), log=self.log("temporal")).start()
         wait_until("Temporal", lambda: port_open(self.temporal_port), proc=proc)
+        wait_until("Temporal's metrics", lambda: port_open(metrics_port), proc=proc)
         # The port opens before the namespace answers; wait for a real call.
         wait_until("Temporal's namespace", lambda: self.pollers("_ready") >= 0, proc=proc)
         self.temporal = proc
@@ -192,12 +237,27 @@ class Bench:
         wait_until(f"flexhook web ({name})", lambda: http_ok(port), proc=proc)
         return proc, port
 
-    def start_workers(self, name: str, *, queue: str, database: Path) -> list[Proc]:
+    def start_workers(
+        self,
+        name: str,
+        *,
+        queue: str,
+        database: Path,
+        notify_config: Path | None = None,
+        counts: list[Path] | None = None,
+    ) -> list[Proc]:
+        """`flexhook worker` processes; with `counts`, each under bench/counted_worker.py, which
+        writes its database statement counts to its file."""
+        env = self.flexhook_env(name=name, queue=queue, database=database)
+        if notify_config is not None:
+            env["FLEXHOOK_NOTIFY_CONFIG"] = str(notify_config)
         procs = [
             Proc(
                 f"worker-{name}-{i}",
-                self.python("-m", "app.cli", "worker"),
-                env=self.flexhook_env(name=name, queue=queue, database=database),
+                self.python("-m", "bench.counted_worker", "--counts", str(counts[i]))
+                if counts
+                else self.python("-m", "app.cli", "worker"),
+                env=env,
                 log=self.log(f"worker-{name}-{i}"),
             ).start()
             for i in range(self.o.workers)
@@ -239,21 +299,40 @@ class Bench:
             - own_before
             + sum(p.cpu_seconds() - before_all[id(p)] for p in everyone if p.running())
         )
-        into["cpu_pct"] = {
-            name: round(100 * (proc.cpu_seconds() - before[name]) / elapsed)
-            for name, proc in live.items()
-        }
+        used = {name: proc.cpu_seconds() - before[name] for name, proc in live.items()}
+        into["cpu_s"] = {name: round(seconds, 3) for name, seconds in used.items()}
+        into["cpu_pct"] = {name: round(100 * seconds / elapsed) for name, seconds in used.items()}
         into["cpu_pct"]["others"] = max(
             0, round(100 * (machine_busy_seconds() - machine_before - ours) / elapsed)
         )
 
+    @staticmethod
+    def py_spy() -> str | None:
+        """py-spy: on PATH, beside this Python (the virtualenv's bin/), or PY_SPY."""
+        beside = Path(sys.executable).parent / "py-spy"
+        return (
+            os.environ.get("PY_SPY")
+            or shutil.which("py-spy")
+            or (str(beside) if beside.exists() else None)
+        )
+
     @contextlib.contextmanager
-    def profiled(self, name: str, proc: Proc) -> Iterator[None]:
-        """Sample `proc` with py-spy over the block: every busy thread (lock waits included)
-        into <results>/profile-<name>.txt, the thread holding the GIL into ...-gil.txt."""
-        spy = shutil.which("py-spy") or os.environ.get("PY_SPY")
+    def profiled(
+        self,
+        name: str,
+        proc: Proc,
+        *,
+        seconds: float | None = None,
+        rate: int = PROFILE_RATE,
+        areas: tuple[tuple[str, str], ...] = (),
+    ) -> Iterator[dict[str, Any]]:
+        """Sample `proc` with py-spy over the block (`seconds`, default warm-up + duration): every
+        busy thread (lock waits included) into <results>/profile-<name>.txt, the thread holding
+        the GIL into ...-gil.txt. Yields a dict that gets the paths and summaries."""
+        spy = self.py_spy()
         if not spy:
             raise BenchError("--profile needs py-spy on PATH (or PY_SPY=/path/to/py-spy)")
+        seconds = self.o.warmup + self.o.duration + 1 if seconds is None else seconds
         outs = {
             "threads": self.o.output.parent / f"profile-{name}.txt",
             "gil": self.o.output.parent / f"profile-{name}-gil.txt",
@@ -263,9 +342,9 @@ class Bench:
             Proc(
                 "py-spy",
                 [
-                    *(spy, "record", "--pid", str(proc.pid), "--rate", "200", "--format", "raw"),
-                    *("--nonblocking", "--output", str(out)),
-                    *("--duration", str(round(self.o.warmup + self.o.duration + 1))),
+                    *(spy, "record", "--pid", str(proc.pid), "--rate", str(rate)),
+                    *("--format", "raw", "--nonblocking", "--output", str(out)),
+                    *("--duration", str(round(seconds))),
                     *(["--gil"] if kind == "gil" else []),
                 ],
                 env=dict(os.environ),
@@ -274,14 +353,23 @@ class Bench:
             for kind, out in outs.items()
         ]
         time.sleep(0.5)
-        yield
+        found: dict[str, Any] = {"seconds": round(seconds)}
+        yield found
         for sampler in samplers:
-            if not sampler.wait(timeout=60):
+            if not sampler.wait(timeout=60 + seconds):
                 raise BenchError(f"py-spy did not finish within 60 s; see {self.log('py-spy')}")
             sampler.stop()
         for kind, out in outs.items():
             self.echo(f"  profile of {proc.name} ({kind}): {out}")
-            self.echo(profile.summary(out))
+            text = profile.summary(out, seconds=seconds, rate=rate, areas=areas)
+            self.echo(text)
+            samples = profile.load(out)[-1]
+            found[kind] = {
+                "path": str(out),
+                "summary": text,
+                "samples": samples,
+                "sampled_pct": round(100 * samples / (seconds * rate), 1),
+            }
 
     # -- load generators --------------------------------------------------------------------------
 
@@ -471,9 +559,11 @@ class Bench:
         procs: list[Proc] = [web]
         flexhook_runs: list[dict[str, Any]] = []
         noop_runs: list[dict[str, Any]] = []
+        worker_profile: dict[str, Any] | None = None
         try:
-            procs += self.start_workers("e2e", queue="bench-e2e", database=database)
-            procs += self.start_noop_workers(queue="bench-noop")
+            workers = self.start_workers("e2e", queue="bench-e2e", database=database)
+            noop_workers = self.start_noop_workers(queue="bench-noop")
+            procs += workers + noop_workers
             watched = {"temporal": self.temporal, **{p.name: p for p in procs}}
             warm = max(50, self.o.e2e_events // 10)
             self.e2e_flexhook(port, database, warm)
@@ -482,13 +572,20 @@ class Bench:
                 result: dict[str, Any] = {}
                 with self.cpu(watched, result):
                     result.update(self.e2e_flexhook(port, database, self.o.e2e_events))
+                per_event(
+                    result, events=result["processed"], groups={"worker": workers, "web": [web]}
+                )
                 flexhook_runs.append(result)
                 self.echo(f"  run {run + 1} flexhook events: {report.brief(result)}")
                 result = {}
                 with self.cpu(watched, result):
                     result.update(self.e2e_noop(self.o.e2e_events))
+                per_event(result, events=result["completed"], groups={"worker": noop_workers})
                 noop_runs.append(result)
                 self.echo(f"  run {run + 1} no-op workflows: {report.brief(result)}")
+            if self.o.worker_profile:
+                rate = statistics.median(r["rate"] for r in flexhook_runs)
+                worker_profile = self.profile_worker(port, database, workers[0], rate)
         finally:
             for proc in reversed(procs):
                 proc.stop()
@@ -498,6 +595,34 @@ class Bench:
             "flexhook": summarize(flexhook_runs),
             "noop": summarize(noop_runs),
         }
+        if worker_profile is not None:
+            self.results["worker_profile"] = worker_profile
+
+    def profile_worker(
+        self, port: int, database: Path, worker: Proc, rate: float
+    ) -> dict[str, Any] | None:
+        """One more e2e run (not counted) with py-spy on the worker: where its CPU goes."""
+        if not self.py_spy():
+            self.echo("  no worker profile: py-spy is not installed (pip install py-spy)")
+            return None
+        seconds = max(4.0, self.o.duration)
+        count = max(100, int(rate * (seconds + 3)))  # load outlasts the sampling
+        self.echo(f"  profiling {worker.name} with py-spy over {count} more events ({seconds:g} s)")
+        cpu: dict[str, Any] = {}
+        with (
+            self.profiled(
+                "worker",
+                worker,
+                seconds=seconds,
+                rate=WORKER_PROFILE_RATE,
+                areas=profile.WORKER_AREAS,
+            ) as found,
+            self.cpu({worker.name: worker}, cpu),
+        ):
+            run = self.e2e_flexhook(port, database, count)
+        found["worker_cpu_pct"] = cpu["cpu_pct"].get(worker.name)
+        found["events"] = run["processed"]
+        return found
 
     def e2e_flexhook(self, port: int, database: Path, count: int) -> dict[str, Any]:
         """Post `count` new events, then wait until the log says each was processed."""
@@ -539,6 +664,7 @@ class Bench:
         processed = statuses.get("processed", 0) + statuses.get("ignored", 0)
         return {
             "count": count,
+            "processed": processed,
             "statuses": statuses,
             "seconds": round(finished_at - started, 2),
             "rate": processed / (finished_at - started),
@@ -554,6 +680,191 @@ class Bench:
             count=count,
             concurrency=self.o.e2e_concurrency,
         )
+
+    # -- cost: what one event asks of Temporal, the database and the worker ------------------------
+
+    def temporal_call(self, call: Callable[[Client], Awaitable[T]]) -> T:
+        async def go() -> T:
+            return await call(await Client.connect(self.temporal_address))
+
+        return asyncio.run(go())
+
+    def phase_cost(self) -> None:
+        n = self.o.cost_events
+        self.echo(
+            f"cost: Temporal actions, history events, database work and CPU per event: {n} "
+            f"events of each kind ({', '.join(COST_KINDS.values())}) and {n} no-op workflows "
+            "with the same body; alerts go to a local json:// sink"
+        )
+        sink_port = free_port()
+        sink = Proc(
+            "sink",
+            self.python("-m", "bench.sink", "--port", str(sink_port)),
+            env=dict(os.environ),
+            log=self.log("sink"),
+        ).start()
+        procs: list[Proc] = [sink]
+        kinds: dict[str, dict[str, Any]] = {}
+        try:
+            wait_until("the alert sink", lambda: http_ok(sink_port, "/count"), proc=sink)
+            config = self.work / "notify-cost.yml"
+            config.write_text(
+                f'urls:\n  - "json://127.0.0.1:{sink_port}/alerts":\n      tag: {ALERT_KINDS}\n'
+            )
+            database = self.database("cost")
+            web, port = self.start_web("cost", queue="bench-cost", database=database)
+            procs.append(web)
+            counts = [self.work / f"db-counts-{i}.json" for i in range(self.o.workers)]
+            workers = self.start_workers(
+                "cost", queue="bench-cost", database=database, notify_config=config, counts=counts
+            )
+            noop_workers = self.start_noop_workers(queue="bench-cost-noop")
+            procs += workers + noop_workers
+            batch = CostBatch(
+                port=port,
+                sink_port=sink_port,
+                counts=counts,
+                watched={
+                    "temporal": self.temporal,
+                    "web": web,
+                    "sink": sink,
+                    **{p.name: p for p in workers + noop_workers},
+                },
+                groups={"worker": workers, "web": [web]},
+            )
+            shipments = itertools.count(5_000_000, 100_000)  # a fresh shipment for every event
+            for sample in COST_KINDS.values():  # warm-up, not counted
+                self.cost_post(batch, sample, count=10, first_shipment=next(shipments))
+            self.sdk("noop", queue="bench-cost-noop", tag=self.tag("noop"), count=10)
+            self.actions_now = None  # the first measurement settles the counter itself
+            for name, sample in COST_KINDS.items():
+                kinds[name] = self.cost_flexhook(
+                    batch, sample, count=n, first_shipment=next(shipments)
+                )
+                self.echo(f"  {name} ({sample}): {report.brief_cost(kinds[name])}")
+            kinds["noop"] = self.cost_noop(batch, count=n, noop_workers=noop_workers)
+            self.echo(f"  no-op one-activity workflow: {report.brief_cost(kinds['noop'])}")
+        finally:
+            for proc in reversed(procs):
+                proc.stop()
+        self.results["cost"] = {
+            "events": n,
+            "samples": {**COST_KINDS, "noop": COST_KINDS["no_alert"]},
+            "destinations": {"no_alert": 0, "one_alert": 1},
+            "kinds": kinds,
+        }
+
+    def sink_count(self, port: int) -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request("GET", "/count")
+            return int(json.loads(connection.getresponse().read())["received"])
+        finally:
+            connection.close()
+
+    def cost_post(
+        self, batch: CostBatch, sample: str, *, count: int, first_shipment: int
+    ) -> tuple[temporal_stats.Batch, dict[str, Any], dict[str, int]]:
+        """Post `count` events of `sample` (each on its own shipment) over the web process and
+        wait until Temporal says their workflows closed: the workflows, the post, their states."""
+        tag = self.tag("cost")
+        host = f"127.0.0.1:{batch.port}"
+        deliveries = payloads.one_kind(
+            sample, tag, secret=self.secret, first_shipment=first_shipment
+        )
+        file = self.request_file((payloads.post_request(d, host=host) for d in deliveries), count)
+        workflows = temporal_stats.Batch(event_workflow_id(f"{tag}-"))
+        posted = self.http(
+            batch.port, file, mode="once", concurrency=self.o.e2e_concurrency, warmup=0
+        )
+        statuses = self.temporal_call(
+            lambda client: temporal_stats.wait_closed(
+                client, workflows, expected=posted["accepted"]
+            )
+        )
+        return workflows, posted, statuses
+
+    def cost_flexhook(
+        self, batch: CostBatch, sample: str, *, count: int, first_shipment: int
+    ) -> dict[str, Any]:
+        """What `count` events of `sample` cost, per event: Temporal's actions (the counter's
+        difference) and history, the alerts the sink received, database work, CPU."""
+        actions_before = self.actions_now or temporal_stats.settled_actions(self.metrics_url)
+        db_before = counted_worker.total(batch.counts)
+        sink_before = self.sink_count(batch.sink_port)
+        result: dict[str, Any] = {"sample": sample}
+        with self.cpu(batch.watched, result):
+            started = time.perf_counter()
+            workflows, posted, statuses = self.cost_post(
+                batch, sample, count=count, first_shipment=first_shipment
+            )
+            seconds = time.perf_counter() - started
+        result["posted"] = {k: posted.get(k) for k in ("accepted", "duplicate", "errors")}
+        completed = statuses.get("completed", 0)
+        if completed < count:
+            self.echo(f"    note: {completed} of {count} workflows completed: {statuses}")
+        self.actions_now = temporal_stats.settled_actions(self.metrics_url)
+        actions = temporal_stats.difference(actions_before, self.actions_now)
+        db = counted_worker.difference(db_before, counted_worker.total(batch.counts))
+        sent = self.sink_count(batch.sink_port) - sink_before
+        result.update(self.cost_figures(workflows, statuses, seconds, actions))
+        result["alerts_sent"] = sent
+        if completed:
+            result["alerts_per_event"] = sent / completed
+            result["db_per_event"] = {k: v / completed for k, v in db.items()}
+        per_event(result, events=completed, groups=batch.groups)
+        return result
+
+    def cost_noop(
+        self, batch: CostBatch, *, count: int, noop_workers: list[Proc]
+    ) -> dict[str, Any]:
+        """`count` no-op one-activity workflows carrying the no-alert sample's body."""
+        tag = self.tag("noop")
+        workflows = temporal_stats.Batch(f"noop-{tag}-")
+        before = self.actions_now or temporal_stats.settled_actions(self.metrics_url)
+        result: dict[str, Any] = {"sample": COST_KINDS["no_alert"]}
+        with self.cpu(batch.watched, result):
+            started = time.perf_counter()
+            self.sdk(
+                "noop",
+                queue="bench-cost-noop",
+                tag=tag,
+                count=count,
+                concurrency=self.o.e2e_concurrency,
+                sample=COST_KINDS["no_alert"],
+            )
+            statuses = self.temporal_call(
+                lambda client: temporal_stats.wait_closed(client, workflows, expected=count)
+            )
+            seconds = time.perf_counter() - started
+        self.actions_now = temporal_stats.settled_actions(self.metrics_url)
+        actions = temporal_stats.difference(before, self.actions_now)
+        result.update(self.cost_figures(workflows, statuses, seconds, actions))
+        per_event(result, events=statuses.get("completed", 0), groups={"worker": noop_workers})
+        return result
+
+    def cost_figures(
+        self,
+        workflows: temporal_stats.Batch,
+        statuses: dict[str, int],
+        seconds: float,
+        actions: dict[str, float],
+    ) -> dict[str, Any]:
+        completed = statuses.get("completed", 0)
+        history = self.temporal_call(
+            lambda client: temporal_stats.histories(client, workflows, sample=1)
+        )
+        total = sum(actions.values())
+        return {
+            "statuses": statuses,
+            "completed": completed,
+            "seconds": round(seconds, 2),
+            "rate": completed / seconds if seconds else None,
+            "actions": actions,
+            "actions_per_event": total / completed if completed else None,
+            "actions_by_type": {k: v / completed for k, v in actions.items()} if completed else {},
+            "history": history,
+        }
 
     def phase_store(self) -> None:
         small = SMALL_STORE_SHIPMENTS * store.EVENTS_PER_SHIPMENT
@@ -720,13 +1031,34 @@ class Bench:
         self.results["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         self.echo(f"work dir {self.work}; logs in {self.work / 'logs'}")
         self.start_temporal()
+        took: dict[str, float] = {}
         for phase in PHASES:
             if phase in self.o.phases:
+                began = time.perf_counter()
                 if self.temporal is None and phase != "ceiling":
                     self.start_temporal()
                 getattr(self, f"phase_{phase}")()
+                took[phase] = round(time.perf_counter() - began, 1)
+                self.echo(f"  ({phase}: {took[phase]:.0f} s)")
+        self.results["phase_seconds"] = took
         self.results["seconds"] = round(time.perf_counter() - started, 1)
         return self.results
+
+
+def per_event(result: dict[str, Any], *, events: int, groups: dict[str, list[Proc]]) -> None:
+    """Add CPU milliseconds per event to a measurement: Temporal's, and each group's (the worker
+    processes summed, say)."""
+    used: dict[str, float] = result.get("cpu_s", {})
+    if not events:
+        return
+    ms = {"temporal": 1000 * used["temporal"] / events} if "temporal" in used else {}
+    ms.update(
+        {
+            group: 1000 * sum(used.get(p.name, 0.0) for p in procs) / events
+            for group, procs in groups.items()
+        }
+    )
+    result["cpu_ms_per_event"] = {name: round(value, 2) for name, value in ms.items()}
 
 
 def machine() -> dict[str, Any]:
