@@ -20,7 +20,8 @@ from app.core.statuses import StartStatus
 from app.ingest.errors import TemporalUnavailable, Unavailable
 from app.ingest.relay import TemporalBreaker
 from app.ingest.starter import EventStarter, ensure_fits
-from app.store import db, spool
+from app.store import spool
+from app.store.spool_writer import SpoolWriter
 
 # The webhook's lines, under the logger name operators already filter on.
 log = logging.getLogger("flexhook.web")
@@ -46,10 +47,10 @@ class Intake:
         breaker: TemporalBreaker,
         on_spooled: Callable[[], None] = lambda: None,
     ) -> None:
-        self._engine = engine
         self._starter = starter
         self._breaker = breaker
         self._on_spooled = on_spooled  # the relay's wake-up
+        self._spool_writer = SpoolWriter(engine)  # one commit for all the events spooled meanwhile
 
     async def take(self, event: Event, *, body: str, received_at: datetime) -> StartStatus:
         """`accepted` or `duplicate` (Temporal took it), `queued` (kept in the spool).
@@ -76,14 +77,7 @@ class Intake:
 
     async def _spool(self, event: Event, *, body: str, received_at: datetime) -> StartStatus:
         try:
-            status = await db.in_session(
-                self._engine,
-                spool.enqueue,
-                commit=True,
-                event=event,
-                body=body,
-                received_at=received_at,
-            )
+            status = await self._spool_writer.enqueue(spool.Spooling(event, body, received_at))
         except SQLAlchemyError as exc:
             log.error(
                 "event %s not kept: the database is unavailable too",

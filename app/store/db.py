@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 # Execution option of sessions that only read (`in_session(..., commit=False)`).
 READ_ONLY = "flexhook_read_only"
+# Connections an SQLite engine keeps open (see `create_db_engine`).
+SQLITE_POOL_SIZE = 40
 
 
 def create_db_engine(url: str) -> Engine:
@@ -28,9 +30,14 @@ def create_db_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     database = sa.engine.make_url(url).database
+    pool: dict[str, int] = {}
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A new SQLite connection costs its PRAGMAs and a parse of the schema on first use: keep
+        # one open for each of anyio's 40 worker threads rather than opening and closing the
+        # overflow on every busy request (the overflow serves the spool writer's thread).
+        pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 10}
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -90,10 +97,10 @@ async def in_session(
     """`fn(session, **kwargs)` on a worker thread, off the event loop; committed if `commit`,
     else in a read-only transaction that waits for no writer (SQLite)."""
 
-    bind = engine if commit else engine.execution_options(**{READ_ONLY: True})
-
     def run() -> T:
-        with Session(bind) as session:
+        with Session(engine) as session:
+            if not commit:  # on the connection, not a per-call `engine.execution_options` copy
+                session.connection(execution_options={READ_ONLY: True})
             result = fn(session, **kwargs)
             if commit:
                 session.commit()

@@ -6,6 +6,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import BindParameter, bindparam
 from sqlmodel import Session, SQLModel, col, func, select
 
 from app.store.filters import ANY_EVENT, EventFilter
@@ -45,18 +46,22 @@ def _clamp(limit: int | None, default: int = 100) -> int:
     return max(1, min(limit, MAX_LIMIT))
 
 
-def _location(row: Any) -> dict[str, Any] | None:
+def _location(row: Any, *, zoned: bool = True) -> dict[str, Any] | None:
+    """The row's place; `zoned` for rows with a `location_timezone` (containers have none)."""
     if not (row.location_name or row.location_unlocode):
         return None
-    return {
+    location = {
         "name": row.location_name,
         "unlocode": row.location_unlocode,
         "country": row.location_country,
-        **({"timezone": row.location_timezone} if hasattr(row, "location_timezone") else {}),
     }
+    if zoned:
+        location["timezone"] = row.location_timezone
+    return location
 
 
-def _shipment_summary(shipment: Shipment) -> dict[str, Any]:
+def _shipment_summary(shipment: Any) -> dict[str, Any]:
+    """A `Shipment`, or a row of `_SHIPMENT_COLUMNS`, as the API shows it."""
     return {
         "id": shipment.id,
         "name": shipment.name,
@@ -74,7 +79,8 @@ def _shipment_summary(shipment: Shipment) -> dict[str, Any]:
     }
 
 
-def _milestone(milestone: Milestone) -> dict[str, Any]:
+def _milestone(milestone: Any) -> dict[str, Any]:
+    """A `Milestone`, or a row of `_MILESTONES`."""
     return {
         "event_id": milestone.event_id,
         "milestone": milestone.milestone,
@@ -89,7 +95,7 @@ def _container(container: Container) -> dict[str, Any]:
     data = as_json(
         container, exclude=("versions", "location_name", "location_unlocode", "location_country")
     )
-    data["location"] = _location(container)
+    data["location"] = _location(container, zoned=False)
     return data
 
 
@@ -105,24 +111,76 @@ def list_shipments(
     return [_shipment_summary(s) for s in session.exec(statement).all()]
 
 
+# `get_shipment` reads plain column tuples with statements built once, on the session's
+# connection: no ORM objects or identity map, no `versions` to decode, no statement to build.
+_SHIPMENT_ID: BindParameter[str] = bindparam("shipment_id")
+_SHIPMENT_COLUMNS = (
+    "id",
+    "name",
+    "transportation_mode",
+    "status",
+    "status_at",
+    "location_name",
+    "location_unlocode",
+    "location_country",
+    "location_timezone",
+    "estimated_departure",
+    "actual_departure",
+    "estimated_arrival",
+    "previous_estimated_arrival",
+    "actual_arrival",
+    "delivered_at",
+    "updated_at",
+)
+_SHIPMENT = select(*(getattr(Shipment, name) for name in _SHIPMENT_COLUMNS)).where(
+    col(Shipment.id) == _SHIPMENT_ID
+)
+_MILESTONE_COLUMNS = (
+    "event_id",
+    "milestone",
+    "leg_id",
+    "occurred_at",
+    "location_name",
+    "location_unlocode",
+    "location_country",
+    "location_timezone",
+    "late",
+)
+_MILESTONES = (
+    select(*(getattr(Milestone, name) for name in _MILESTONE_COLUMNS))
+    .where(col(Milestone.shipment_id) == _SHIPMENT_ID)
+    .order_by(col(Milestone.occurred_at), col(Milestone.event_id))
+)
+_CONTAINER_LOCATION = ("location_name", "location_unlocode", "location_country")
+# The container's fields in `as_json` order; its location goes last, as `_container` puts it.
+_CONTAINER_FIELDS = tuple(
+    name for name in Container.model_fields if name not in ("versions", *_CONTAINER_LOCATION)
+)
+_CONTAINERS = (
+    select(*(getattr(Container, name) for name in (*_CONTAINER_FIELDS, *_CONTAINER_LOCATION)))
+    .where(col(Container.shipment_id) == _SHIPMENT_ID)
+    .order_by(col(Container.number))
+)
+
+
+def _container_row(row: Any) -> dict[str, Any]:
+    """A row of `_CONTAINERS` exactly as `_container` shows a `Container`."""
+    data = {name: _value(getattr(row, name)) for name in _CONTAINER_FIELDS}
+    data["location"] = _location(row, zoned=False)
+    return data
+
+
 def get_shipment(session: Session, *, shipment_id: str) -> dict[str, Any] | None:
-    shipment = session.get(Shipment, shipment_id)
+    """A shipment with its milestones (chronological) and containers, or None."""
+    connection = session.connection()
+    bound = {"shipment_id": shipment_id}
+    shipment = connection.execute(_SHIPMENT, bound).first()
     if shipment is None:
         return None
-    milestones = session.exec(
-        select(Milestone)
-        .where(Milestone.shipment_id == shipment_id)
-        .order_by(col(Milestone.occurred_at), col(Milestone.event_id))
-    ).all()
-    containers = session.exec(
-        select(Container)
-        .where(Container.shipment_id == shipment_id)
-        .order_by(col(Container.number))
-    ).all()
     return {
         **_shipment_summary(shipment),
-        "milestones": [_milestone(m) for m in milestones],
-        "containers": [_container(c) for c in containers],
+        "milestones": [_milestone(m) for m in connection.execute(_MILESTONES, bound)],
+        "containers": [_container_row(c) for c in connection.execute(_CONTAINERS, bound)],
     }
 
 

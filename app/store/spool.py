@@ -3,16 +3,40 @@ the relay starts them. Data access only; keyword-only functions over a caller's 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import BindParameter, bindparam, insert, update
 from sqlmodel import Session, col, func, or_, select
 
-from app.core.events import Event
+from app.core.events import Event, EventDataError
 from app.core.ids import event_workflow_id
 from app.store.models import EventRecord, SpooledEvent
-from app.store.projection import new_event_row
+
+Outcome = Literal["queued", "duplicate"]
+# Log statuses of an event Temporal has taken: spooling it again would run it twice.
+_TAKEN = frozenset({"processed", "ignored", "processing"})
+
+# Built once: a batch runs the same few statements, only the bound values change.
+_IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
+_LOGGED = select(EventRecord.event_id, EventRecord.status).where(
+    col(EventRecord.event_id).in_(_IDS)
+)
+_SPOOLED = select(SpooledEvent.event_id).where(col(SpooledEvent.event_id).in_(_IDS))
+_REQUEUE = update(EventRecord).where(col(EventRecord.event_id).in_(_IDS)).values(status="queued")
+_INSERT_LOGGED = insert(EventRecord)
+_INSERT_SPOOLED = insert(SpooledEvent)
+
+
+@dataclass(frozen=True)
+class Spooling:
+    """One verified event to keep: what `enqueue_many` takes."""
+
+    event: Event
+    body: str
+    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -37,34 +61,80 @@ class SpoolStats:
         }
 
 
-def enqueue(
-    session: Session, *, event: Event, body: str, received_at: datetime
-) -> Literal["queued", "duplicate"]:
+def enqueue(session: Session, *, event: Event, body: str, received_at: datetime) -> Outcome:
     """Keep `event` until Temporal answers: `queued` in the log plus a spool row, once per id.
 
     An event the log already has as processed or ignored is a duplicate, as Temporal would say.
     """
-    row = session.get(EventRecord, event.event_id)
-    if row is None:
-        session.add(
-            new_event_row(
-                event,
-                body=body,
-                workflow_id=event_workflow_id(event.event_id),
-                received_at=received_at,
-                status="queued",
+    return enqueue_many(session, items=[Spooling(event, body, received_at)])[0]
+
+
+def enqueue_many(session: Session, *, items: Sequence[Spooling]) -> list[Outcome]:
+    """`enqueue` for each of `items`, in order, in a few statements whatever their number: two
+    lookups, then core inserts of many rows (no ORM objects). One outcome per item, as `enqueue`
+    would answer them one after the other: an id repeated within `items` is `queued` again."""
+    connection = session.connection()
+    ids = {"ids": list(dict.fromkeys(item.event.event_id for item in items))}
+    status: dict[str, str] = {row.event_id: row.status for row in connection.execute(_LOGGED, ids)}
+    spooled: set[str] = set(connection.execute(_SPOOLED, ids).scalars())
+    logged: list[dict[str, Any]] = []
+    requeued: list[str] = []
+    spool_rows: list[dict[str, Any]] = []
+    outcomes: list[Outcome] = []
+    for item in items:
+        event_id = item.event.event_id
+        known = status.get(event_id)
+        if known in _TAKEN:
+            outcomes.append("duplicate")
+            continue
+        if known is None:
+            logged.append(_log_values(item))
+        elif known != "queued":
+            requeued.append(event_id)  # failed: queued again
+        status[event_id] = "queued"
+        if event_id not in spooled:
+            spooled.add(event_id)
+            spool_rows.append(
+                {
+                    "event_id": event_id,
+                    "received_at": item.received_at,
+                    "leased_until": None,
+                    "attempts": 0,
+                    "last_error": None,
+                }
             )
-        )
-    elif row.status in ("processed", "ignored", "processing"):
-        return "duplicate"
-    else:
-        row.status = "queued"
-    spooled = session.exec(
-        select(SpooledEvent.id).where(SpooledEvent.event_id == event.event_id)
-    ).first()
-    if spooled is None:
-        session.add(SpooledEvent(event_id=event.event_id, received_at=received_at))
-    return "queued"
+        outcomes.append("queued")
+    if logged:
+        connection.execute(_INSERT_LOGGED, logged)
+    if requeued:
+        connection.execute(_REQUEUE, {"ids": requeued})
+    if spool_rows:
+        connection.execute(_INSERT_SPOOLED, spool_rows)
+    return outcomes
+
+
+def _log_values(item: Spooling) -> dict[str, Any]:
+    """The columns of a new `queued` log row (what `projection.new_event_row` would hold)."""
+    event = item.event
+    try:
+        occurred_at = event.occurred_at()
+    except EventDataError:
+        occurred_at = None  # the apply step reports the bad value
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "category": event.category,
+        "name": event.classification.name,
+        "shipment_id": event.shipment_id,
+        "occurred_at": occurred_at,
+        "received_at": item.received_at,
+        "processed_at": None,
+        "status": "queued",
+        "error": None,
+        "workflow_id": event_workflow_id(event.event_id),
+        "payload": item.body,
+        "alerts": [],
+    }
 
 
 def lease(session: Session, *, now: datetime, limit: int, hold: timedelta) -> list[Leased]:
