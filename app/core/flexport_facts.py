@@ -151,7 +151,35 @@ def flexport_facts(classification: Classification, data: Json, *, event_type: st
     shipment = _shipment_facts(shipment_json)
     shipment_id = shipment.shipment_id if shipment else flexport_shipment_id(data, kind=kind)
 
-    # The container(s) the event is about: the resource itself, or the one its container leg names.
+    leg_id = None
+    if kind == "/shipment_leg":
+        leg_id = ident(resource.get("id"))
+    elif kind == "/ocean/shipment_container_leg":
+        leg_id = ref_id(resource.get("leg"))
+
+    if shipment is None and shipment_id is not None:
+        shipment = ShipmentFacts(shipment_id=shipment_id)
+    return Facts(
+        shipment=shipment,
+        location=_flexport_location(classification, data),
+        leg_id=leg_id,
+        booking=_booking(classification, shipment_json, shipment_id),
+        purchase_order=_purchase_order(kind, resource),
+        invoice=_invoice(kind, resource, shipment_id),
+        document=_document(kind, resource, shipment_id),
+        containers=_containers(classification, kind, resource, data, shipment_id),
+    )
+
+
+def _containers(
+    classification: Classification,
+    kind: str | None,
+    resource: Json,
+    data: Json,
+    shipment_id: str | None,
+) -> tuple[ContainerFacts, ...]:
+    """The event's containers; the one(s) it is about carry its name as their last event: the
+    resource itself, or the container its container leg names."""
     subject_ids: set[str] = set()
     if classification.category == "container":
         if kind == "/ocean/shipment_container":
@@ -175,68 +203,60 @@ def flexport_facts(classification: Classification, data: Json, *, event_type: st
         if is_subject:
             facts = replace(facts, last_event=classification.name)
         containers.append(facts)
+    return tuple(containers)
 
-    booking = None
+
+def _booking(
+    classification: Classification, shipment_json: Json, shipment_id: str | None
+) -> BookingFacts | None:
     booking_id = ref_id(shipment_json.get("booking"))
-    if booking_id:
-        confirmed = classification.name == "booking_confirmed"
-        booking = BookingFacts(
-            booking_id=booking_id,
-            shipment_id=shipment_id,
-            status="confirmed" if confirmed else None,
-            cargo_ready_date=parse_date(shipment_json.get("cargo_ready_date"), "cargo_ready_date"),
-        )
+    if not booking_id:
+        return None
+    confirmed = classification.name == "booking_confirmed"
+    return BookingFacts(
+        booking_id=booking_id,
+        shipment_id=shipment_id,
+        status="confirmed" if confirmed else None,
+        cargo_ready_date=parse_date(shipment_json.get("cargo_ready_date"), "cargo_ready_date"),
+    )
 
-    invoice = None
-    if kind == "/invoice" and ident(resource.get("id")):
-        total = obj(resource.get("total"))
-        invoice = InvoiceFacts(
-            invoice_id=str(resource["id"]),
-            shipment_id=ref_id(resource.get("shipments")) or shipment_id,
-            name=text(resource.get("name")),
-            status=text(resource.get("status")),
-            amount=amount(total.get("amount")),
-            currency=text(total.get("currency_code")),
-            due_date=parse_date(resource.get("due_date"), "due_date"),
-        )
 
-    document = None
-    if kind == "/document" and ident(resource.get("id")):
-        document = DocumentFacts(
-            document_id=str(resource["id"]),
-            shipment_id=ref_id(resource.get("shipment")) or shipment_id,
-            document_type=text(resource.get("document_type")),
-            file_name=text(resource.get("file_name")),
-            link=text(resource.get("file_link")),
-        )
+def _invoice(kind: str | None, resource: Json, shipment_id: str | None) -> InvoiceFacts | None:
+    if kind != "/invoice" or not ident(resource.get("id")):
+        return None
+    total = obj(resource.get("total"))
+    return InvoiceFacts(
+        invoice_id=str(resource["id"]),
+        shipment_id=ref_id(resource.get("shipments")) or shipment_id,
+        name=text(resource.get("name")),
+        status=text(resource.get("status")),
+        amount=amount(total.get("amount")),
+        currency=text(total.get("currency_code")),
+        due_date=parse_date(resource.get("due_date"), "due_date"),
+    )
 
-    purchase_order = None
-    if kind == "/purchase_order" and ident(resource.get("id")):
-        purchase_order = PurchaseOrderFacts(
-            purchase_order_id=str(resource["id"]),
-            name=text(resource.get("name")),
-            status=text(resource.get("status")),
-            buyer=company_name(resource.get("buyer")),
-            seller=company_name(resource.get("seller")),
-            cargo_ready_date=parse_date(resource.get("cargo_ready_date"), "cargo_ready_date"),
-            must_arrive_date=parse_date(resource.get("must_arrive_date"), "must_arrive_date"),
-        )
 
-    leg_id = None
-    if kind == "/shipment_leg":
-        leg_id = ident(resource.get("id"))
-    elif kind == "/ocean/shipment_container_leg":
-        leg_id = ref_id(resource.get("leg"))
+def _document(kind: str | None, resource: Json, shipment_id: str | None) -> DocumentFacts | None:
+    if kind != "/document" or not ident(resource.get("id")):
+        return None
+    return DocumentFacts(
+        document_id=str(resource["id"]),
+        shipment_id=ref_id(resource.get("shipment")) or shipment_id,
+        document_type=text(resource.get("document_type")),
+        file_name=text(resource.get("file_name")),
+        link=text(resource.get("file_link")),
+    )
 
-    if shipment is None and shipment_id is not None:
-        shipment = ShipmentFacts(shipment_id=shipment_id)
-    return Facts(
-        shipment=shipment,
-        location=_flexport_location(classification, data),
-        leg_id=leg_id,
-        booking=booking,
-        purchase_order=purchase_order,
-        invoice=invoice,
-        document=document,
-        containers=tuple(containers),
+
+def _purchase_order(kind: str | None, resource: Json) -> PurchaseOrderFacts | None:
+    if kind != "/purchase_order" or not ident(resource.get("id")):
+        return None
+    return PurchaseOrderFacts(
+        purchase_order_id=str(resource["id"]),
+        name=text(resource.get("name")),
+        status=text(resource.get("status")),
+        buyer=company_name(resource.get("buyer")),
+        seller=company_name(resource.get("seller")),
+        cargo_ready_date=parse_date(resource.get("cargo_ready_date"), "cargo_ready_date"),
+        must_arrive_date=parse_date(resource.get("must_arrive_date"), "must_arrive_date"),
     )

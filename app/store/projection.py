@@ -332,25 +332,14 @@ def _apply_shipment(
     if event.milestone is not None:
         earlier = _earlier_reports(session, event=event, shipment_id=shipment.id, leg=facts.leg_id)
         merge(shipment, stamp, {"status": event.milestone, "status_at": occurred_at}, now=now)
-        if (
-            session.exec(select(Milestone.id).where(Milestone.event_id == event.event_id)).first()
-            is None
-        ):
-            place = facts.location or Location()
-            session.add(
-                Milestone(
-                    event_id=event.event_id,
-                    shipment_id=shipment.id,
-                    leg_id=facts.leg_id,
-                    milestone=event.milestone,
-                    occurred_at=occurred_at,
-                    location_name=place.name,
-                    location_unlocode=place.unlocode,
-                    location_country=place.country,
-                    location_timezone=place.timezone,
-                    late=late,
-                )
-            )
+        _add_milestone(
+            session,
+            event=event,
+            shipment_id=shipment.id,
+            facts=facts,
+            occurred_at=occurred_at,
+            late=late,
+        )
 
     if shipment_facts.estimated_arrival is not None:
         if session.get(EtaObservation, event.event_id) is None:
@@ -380,6 +369,36 @@ def _apply_shipment(
         eta_after=shipment.estimated_arrival,
         leg_id=facts.leg_id,
         earlier_reports=earlier,
+    )
+
+
+def _add_milestone(
+    session: Session,
+    *,
+    event: Event,
+    shipment_id: str,
+    facts: Facts,
+    occurred_at: datetime,
+    late: bool,
+) -> None:
+    """The event's row in the shipment's milestone history (once per event)."""
+    assert event.milestone is not None
+    if session.exec(select(Milestone.id).where(Milestone.event_id == event.event_id)).first():
+        return
+    place = facts.location or Location()
+    session.add(
+        Milestone(
+            event_id=event.event_id,
+            shipment_id=shipment_id,
+            leg_id=facts.leg_id,
+            milestone=event.milestone,
+            occurred_at=occurred_at,
+            location_name=place.name,
+            location_unlocode=place.unlocode,
+            location_country=place.country,
+            location_timezone=place.timezone,
+            late=late,
+        )
     )
 
 

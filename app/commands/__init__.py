@@ -1,0 +1,1 @@
+"""The `flexhook` commands beyond the processes: subscriptions, redrive, reconciliation."""

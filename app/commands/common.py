@@ -1,0 +1,48 @@
+"""What every `flexhook` command shares: settings read once (a bad one is one clear line), the
+database at the newest migration, and times given on the command line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import click
+from sqlalchemy.engine import Engine
+
+from app.settings import ConfigError, Settings, load_settings
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The database, which must be at the newest migration (`flexhook db upgrade`)."""
+    from app import bootstrap
+    from app.store.db import SchemaOutOfDate
+
+    try:
+        return bootstrap.open_database(settings)
+    except SchemaOutOfDate as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def read_settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """An ISO 8601 time (`2026-03-01`, `2026-03-01T08:00:00+08:00`, `...Z`); UTC if no zone."""
+    if value is None:
+        return None
+    try:
+        return utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time such as 2026-03-01T00:00:00Z"
+        ) from None
