@@ -41,7 +41,7 @@ from app.web import (
 )
 from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
-from app.web.metrics import WebMetrics, metrics
+from app.web.metrics import WebMetrics
 from app.web.middleware import BearerTokenMiddleware, NulGuardMiddleware
 from app.web.state import WebState, app_state, install
 from app.web.webhook import WEBHOOK_PATH, receive_webhook
@@ -131,7 +131,7 @@ def routes(*, config: WebConfig, engine: Engine, redrive: Redrive) -> list[BaseR
         Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
-        Route("/metrics", metrics),
+        Route("/metrics", health.metrics),
         Route("/", to_dashboard),
         Mount(
             "/api",

@@ -1,5 +1,4 @@
-"""`GET /healthz` (the process answers), `GET /readyz` (Temporal and the database answer) and
-`GET /api/spool` (what waits for Temporal)."""
+"""Health, readiness and metrics: `GET /healthz`, `/readyz`, `/api/spool` and `/metrics`."""
 
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.ingest.errors import TemporalUnavailable
 from app.store import db, spool
+from app.web.metrics import CONTENT_TYPE, read_counts
 from app.web.state import web_state
 
 
@@ -48,3 +48,10 @@ async def readyz(request: Request) -> Response:
 async def spool_stats(request: Request) -> Response:
     stats = await db.in_session(web_state(request).engine, spool.stats)
     return JSONResponse(stats.as_json(now=datetime.now(UTC)))
+
+
+async def metrics(request: Request) -> Response:
+    """`GET /metrics` in Prometheus's text format."""
+    web = web_state(request)
+    counts = await db.in_session(web.engine, read_counts)
+    return Response(web.metrics.render(counts), media_type=CONTENT_TYPE)

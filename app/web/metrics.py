@@ -16,11 +16,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlmodel import Session
-from starlette.requests import Request
-from starlette.responses import Response
 
-from app.store import db, reads, reconcile_runs, spool
-from app.web.state import web_state
+from app.store import reads, reconcile_runs, spool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -157,10 +154,3 @@ class WebMetrics:
         shared = CollectorRegistry()
         shared.register(DatabaseState(counts, now=datetime.now(UTC)))
         return generate_latest(self.registry) + generate_latest(shared)
-
-
-async def metrics(request: Request) -> Response:
-    """`GET /metrics` in Prometheus's text format."""
-    web = web_state(request)
-    counts = await db.in_session(web.engine, read_counts)
-    return Response(web.metrics.render(counts), media_type=CONTENT_TYPE)

@@ -27,7 +27,8 @@ from app.web import events, health, webhook
 from app.web.application import create_app, dashboard_redrive
 from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
-from app.web.metrics import WebMetrics, metrics
+from app.web.health import metrics
+from app.web.metrics import WebMetrics
 from app.web.state import WebState, install
 from tests.unit.fake_starter import FakeStarter
 
