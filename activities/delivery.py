@@ -188,24 +188,25 @@ class NotificationActivities:
         claimant = activity.info().workflow_id
         with Session(self._engine) as session:
             row = _ledger_row(session, delivery)
-            if row is None or row.status in ("sent", "skipped"):
-                return row.status if row else "skipped"
-            if row.status == "sending":
+            if row is None or row.status in (NotificationStatus.SENT, NotificationStatus.SKIPPED):
+                return row.status if row else NotificationStatus.SKIPPED
+            if row.status == NotificationStatus.SENDING:
                 if row.claimed_by != claimant:
-                    return "sending"  # another event's workflow holds it (a second `delivered`)
+                    # Another event's workflow holds it (a second `delivered`).
+                    return NotificationStatus.SENDING
                 # Our own earlier attempt died between handing the message over and recording
                 # it: it may have gone out. Never twice beats at least once: record the doubt.
-                row.status = "failed"
+                row.status = NotificationStatus.FAILED
                 row.last_error = UNKNOWN_OUTCOME
                 session.commit()
-                return "failed"
+                return NotificationStatus.FAILED
             destination = self._find(session, delivery.alert, delivery.destination_id)
             if destination is None:
-                row.status = "skipped"
+                row.status = NotificationStatus.SKIPPED
                 row.last_error = "destination no longer configured"
                 session.commit()
-                return "skipped"
-            row.status = "sending"
+                return NotificationStatus.SKIPPED
+            row.status = NotificationStatus.SENDING
             row.claimed_by = claimant
             row.attempts += 1
             session.commit()
@@ -213,20 +214,21 @@ class NotificationActivities:
         try:
             self._notifier.send(destination, delivery.alert)
         except InvalidDestination as exc:
-            self._finish(delivery, status="failed", error=str(exc))
+            self._finish(delivery, status=NotificationStatus.FAILED, error=str(exc))
             raise ApplicationError(
                 str(exc), type="InvalidDestination", non_retryable=True
             ) from None
         except DeliveryFailed as exc:
-            self._finish(delivery, status="pending", error=str(exc))  # known unsent: retry it
+            # Known unsent: retry it.
+            self._finish(delivery, status=NotificationStatus.PENDING, error=str(exc))
             if self._given_up():
                 raise ApplicationError(
                     str(exc), type="DeliveryFailed", non_retryable=True
                 ) from None
             raise
-        self._finish(delivery, status="sent", error=None)
+        self._finish(delivery, status=NotificationStatus.SENT, error=None)
         self._report_reached(delivery, destination)
-        return "sent"
+        return NotificationStatus.SENT
 
     def _given_up(self) -> bool:
         if self._give_up_after is None:
@@ -238,7 +240,7 @@ class NotificationActivities:
         """The alert's retries ran out: `failed` in the ledger, and the operators hear of the
         destination once (best effort: this never fails for them)."""
         earlier = self._ledger_facts(failure.delivery)  # before its last error is overwritten
-        self._finish(failure.delivery, status="failed", error=failure.error)
+        self._finish(failure.delivery, status=NotificationStatus.FAILED, error=failure.error)
         if self.ops is None or earlier is None:
             return
         privacy_url, attempts, last_error = earlier
@@ -281,11 +283,11 @@ class NotificationActivities:
     def _finish(self, delivery: Delivery, *, status: str, error: str | None) -> None:
         with Session(self._engine) as session:
             row = _ledger_row(session, delivery)
-            if row is None or row.status == "sent":
+            if row is None or row.status == NotificationStatus.SENT:
                 return
             row.status = status
             row.last_error = error[:1000] if error else None
-            if status == "sent":
+            if status == NotificationStatus.SENT:
                 row.sent_at = datetime.now(UTC)
             session.commit()
 

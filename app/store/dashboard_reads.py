@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
+from app.core.statuses import EventStatus
 from app.store.filters import ANY_EVENT, EventFilter
 from app.store.models import (
     Booking,
@@ -32,9 +33,9 @@ DEFAULT_LIMIT = 200
 # Events that need a person's eyes come first: failed, then queued (waiting in the spool for
 # Temporal), then still processing.
 _EVENT_PRIORITY = sa.case(
-    (col(EventRecord.status) == "failed", 0),
-    (col(EventRecord.status) == "queued", 1),
-    (col(EventRecord.status) == "processing", 2),
+    (col(EventRecord.status) == EventStatus.FAILED, 0),
+    (col(EventRecord.status) == EventStatus.QUEUED, 1),
+    (col(EventRecord.status) == EventStatus.PROCESSING, 2),
     else_=3,
 )
 

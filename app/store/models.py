@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from app.core.statuses import EventStatus, NotificationStatus
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on every database (SQLite drops zones)."""
@@ -43,7 +45,7 @@ def _versions() -> Any:
     return Field(default_factory=dict, sa_type=sa.JSON)
 
 
-EVENT_STATUSES = ("queued", "processing", "processed", "ignored", "failed")
+EVENT_STATUSES = tuple(EventStatus)
 
 
 class EventRecord(SQLModel, table=True):
@@ -214,7 +216,7 @@ class Recipient(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "skipped")
+NOTIFICATION_STATUSES = tuple(NotificationStatus)
 
 
 class Notification(SQLModel, table=True):
@@ -229,7 +231,7 @@ class Notification(SQLModel, table=True):
     kind: str = Field(max_length=20)
     event_id: str = Field(index=True, max_length=200)
     shipment_id: str = Field(index=True, max_length=64)
-    status: str = Field(default="pending", index=True, max_length=20)
+    status: str = Field(default=NotificationStatus.PENDING, index=True, max_length=20)
     # The workflow that holds the row while sending, so two events never both send it.
     claimed_by: str | None = None
     attempts: int = 0

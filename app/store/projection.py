@@ -16,6 +16,7 @@ from app.core.alerting import decide_alerts
 from app.core.events import Event, EventDataError, parse_event
 from app.core.facts import Facts, Location
 from app.core.outcome import EventOutcome, ShipmentChange
+from app.core.statuses import EventStatus
 from app.store.models import (
     Booking,
     Container,
@@ -93,13 +94,13 @@ def record_event(
     a redrive after an upgrade that knows its type processes it.
     """
     row = session.get(EventRecord, event.event_id)
-    status = "processing" if event.known else "ignored"
+    status = EventStatus.PROCESSING if event.known else EventStatus.IGNORED
     if row is None:
         row = new_event_row(
             event, body=body, workflow_id=workflow_id, received_at=received_at, status=status
         )
         session.add(row)
-    elif row.status in ("queued", "failed", "ignored"):
+    elif row.status in (EventStatus.QUEUED, EventStatus.FAILED, EventStatus.IGNORED):
         row.status = status
         row.category = event.category
         row.name = event.classification.name
@@ -135,8 +136,8 @@ def refresh_shipment_details(session: Session, *, event: Event, now: datetime) -
 
 def mark_failed(session: Session, *, event_id: str, error: str) -> None:
     row = session.get(EventRecord, event_id)
-    if row is not None and row.status != "processed":
-        row.status = "failed"
+    if row is not None and row.status != EventStatus.PROCESSED:
+        row.status = EventStatus.FAILED
         row.error = error[:2000]
 
 
@@ -156,7 +157,7 @@ def apply_event(
         raise LookupError(f"event {event_id} is not recorded")
     if event is None:
         event = parse_event(row.payload.encode("utf-8"))
-    if row.status in ("processed", "ignored"):
+    if row.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
         late = session.exec(select(Milestone.late).where(Milestone.event_id == event_id)).first()
         return EventOutcome(
             event_id=event_id,
@@ -186,7 +187,7 @@ def apply_event(
         if change is not None
         else []
     )
-    row.status = "processed"
+    row.status = EventStatus.PROCESSED
     row.processed_at = now
     row.error = None
     row.alerts = [asdict(alert) for alert in alerts]
@@ -194,7 +195,7 @@ def apply_event(
         row.shipment_id = facts.shipment.shipment_id
     return EventOutcome(
         event_id=event_id,
-        status="processed",
+        status=EventStatus.PROCESSED,
         category=row.category,
         shipment_id=row.shipment_id,
         milestone=event.milestone,

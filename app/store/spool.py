@@ -13,11 +13,12 @@ from sqlmodel import Session, col, func, or_, select
 
 from app.core.events import Event, EventDataError
 from app.core.ids import event_workflow_id
+from app.core.statuses import EventStatus, StartStatus
 from app.store.models import EventRecord, SpooledEvent
 
-Outcome = Literal["queued", "duplicate"]
+Outcome = Literal[StartStatus.QUEUED, StartStatus.DUPLICATE]
 # Log statuses of an event Temporal has taken: spooling it again would run it twice.
-_TAKEN = frozenset({"processed", "ignored", "processing"})
+_TAKEN = frozenset({EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.PROCESSING})
 
 # Built once: a batch runs the same few statements, only the bound values change.
 _IDS: BindParameter[list[str]] = bindparam("ids", expanding=True)
@@ -25,7 +26,9 @@ _LOGGED = select(EventRecord.event_id, EventRecord.status).where(
     col(EventRecord.event_id).in_(_IDS)
 )
 _SPOOLED = select(SpooledEvent.event_id).where(col(SpooledEvent.event_id).in_(_IDS))
-_REQUEUE = update(EventRecord).where(col(EventRecord.event_id).in_(_IDS)).values(status="queued")
+_REQUEUE = (
+    update(EventRecord).where(col(EventRecord.event_id).in_(_IDS)).values(status=EventStatus.QUEUED)
+)
 _INSERT_LOGGED = insert(EventRecord)
 _INSERT_SPOOLED = insert(SpooledEvent)
 
@@ -85,13 +88,13 @@ def enqueue_many(session: Session, *, items: Sequence[Spooling]) -> list[Outcome
         event_id = item.event.event_id
         known = status.get(event_id)
         if known in _TAKEN:
-            outcomes.append("duplicate")
+            outcomes.append(StartStatus.DUPLICATE)
             continue
         if known is None:
             logged.append(_log_values(item))
-        elif known != "queued":
+        elif known != EventStatus.QUEUED:
             requeued.append(event_id)  # failed: queued again
-        status[event_id] = "queued"
+        status[event_id] = EventStatus.QUEUED
         if event_id not in spooled:
             spooled.add(event_id)
             spool_rows.append(
@@ -103,7 +106,7 @@ def enqueue_many(session: Session, *, items: Sequence[Spooling]) -> list[Outcome
                     "last_error": None,
                 }
             )
-        outcomes.append("queued")
+        outcomes.append(StartStatus.QUEUED)
     if logged:
         connection.execute(_INSERT_LOGGED, logged)
     if requeued:
@@ -129,7 +132,7 @@ def _log_values(item: Spooling) -> dict[str, Any]:
         "occurred_at": occurred_at,
         "received_at": item.received_at,
         "processed_at": None,
-        "status": "queued",
+        "status": EventStatus.QUEUED,
         "error": None,
         "workflow_id": event_workflow_id(event.event_id),
         "payload": item.body,
@@ -176,7 +179,7 @@ def reject(session: Session, *, spool_id: int, event_id: str, error: str) -> Non
     remove(session, spool_id=spool_id)
     row = session.get(EventRecord, event_id)
     if row is not None:
-        row.status = "failed"
+        row.status = EventStatus.FAILED
         row.error = error[:2000]
 
 
