@@ -7,6 +7,7 @@ again, and a row being sent belongs to one workflow at a time.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -164,6 +165,7 @@ class NotificationActivities:
                     )
                     if self._waits(session, destination, alert, now):
                         row.status = NotificationStatus.HELD
+                        row.alert = dataclasses.asdict(alert)
                     session.add(row)
                 if row.status == NotificationStatus.HELD:
                     waiting.add(destination.id)

@@ -139,10 +139,14 @@ class RecipientActivities:
     def _alerts(
         self, session: Session, rows: list[Notification]
     ) -> list[tuple[Notification, Alert]]:
-        """Each row with its alert, read back from the event log; rows without one are skipped."""
+        """Each row with its alert: the row's own copy, or (rows held before it kept one) read back
+        from the event log; rows without either are skipped."""
         found: list[tuple[Notification, Alert]] = []
         decided: dict[str, list[Alert]] = {}
         for row in rows:
+            if row.alert is not None:
+                found.append((row, Alert(**row.alert)))
+                continue
             if row.event_id not in decided:
                 event = session.get(EventRecord, row.event_id)
                 decided[row.event_id] = [Alert(**a) for a in (event.alerts if event else [])]

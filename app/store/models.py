@@ -238,6 +238,8 @@ class Notification(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = _when()
+    # A held alert's own copy (quiet hours, digests): some alerts are in no event's log entry.
+    alert: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
 
 
 class SpooledEvent(SQLModel, table=True):
