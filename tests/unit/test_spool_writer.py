@@ -126,7 +126,7 @@ def test_a_batch_answers_for_events_the_log_has_as_enqueue_does(
     ):
         log_as(engine, item, status)
     with Session(engine) as session:
-        assert spool.enqueue(session, **vars(queued)) == "queued"
+        assert spool.enqueue(session, **vars(queued)) == StartStatus.QUEUED
         session.commit()
 
     with Session(engine) as session:
@@ -209,7 +209,7 @@ async def test_events_queued_while_a_batch_is_written_go_into_the_next_one(
     await asyncio.sleep(0.05)
     go_on.set()
 
-    assert await alone == "queued"
+    assert await alone == StartStatus.QUEUED
     assert await asyncio.gather(*later) == ["queued"] * 19
     assert len(seen) == 2  # the first alone, then all that came while it was written
     assert stored(engine)[1] == [item.event.event_id for item in (first, *rest)]
@@ -259,7 +259,8 @@ async def test_a_failed_batch_fails_each_caller_and_stores_none_of_it(
 
     with engine.begin() as connection:
         connection.exec_driver_sql("DROP TRIGGER refuse_spool")
-    assert await writer.enqueue(items[0]) == "queued"  # the writer goes on with the next batch
+    # The writer goes on with the next batch.
+    assert await writer.enqueue(items[0]) == StartStatus.QUEUED
 
 
 async def test_a_caller_that_gives_up_leaves_the_rest_of_its_batch_answered(
@@ -273,7 +274,7 @@ async def test_a_caller_that_gives_up_leaves_the_rest_of_its_batch_answered(
     await asyncio.sleep(0)
     gives_up.cancel()
 
-    assert await waits == "queued"
+    assert await waits == StartStatus.QUEUED
     assert gives_up.cancelled()
     # What was handed to the writer is stored all the same: a redelivery finds it queued.
     assert stored(engine)[1] == [impatient.event.event_id, patient.event.event_id]

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from app.core.events import parse_event
 from app.core.signature import sign
-from app.core.statuses import EventStatus
+from app.core.statuses import EventStatus, StartStatus
 from app.ingest.errors import TemporalUnavailable
 from app.ingest.intake import Intake
 from app.ingest.relay import TemporalBreaker
@@ -124,7 +124,7 @@ async def test_a_redrive_of_a_queued_event_starts_it_and_empties_its_spool_row(
         replayed = await http.post(f"/events/{event.event_id}/replay")
         missing = await http.post("/events/nope/replay")
 
-    assert queued == "queued"
+    assert queued == StartStatus.QUEUED
     assert replayed.json()["status"] == "accepted"
     assert [(s.event_id, s.rerun) for s in starter.starts] == [(event.event_id, False)]
     assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
