@@ -220,5 +220,27 @@ main.add_command(subscribers.subscribers)
 main.add_command(redrive.replay)
 main.add_command(reconcile.reconcile)
 
+
+def run() -> None:
+    """The `flexhook` program: `main`, then an exit that does not wait for interpreter shutdown.
+
+    The Temporal SDK's Rust threads (a client's runtime) can still call into Python while the
+    interpreter finalizes, which aborts the process ("PyGILState_Release ... finalizing") after
+    the command itself succeeded. Everything a command does is done and flushed by then, so the
+    process leaves at once with the command's exit code. Tests call `main` in process instead.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    main()
+    run()
