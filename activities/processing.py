@@ -36,6 +36,30 @@ from app.store.models import EventRecord
 DEFAULT_ETA_GRACE = timedelta(hours=6)
 
 
+def _log(
+    session: Session, event: Event, input: RecordEventInput | ProcessEventInput
+) -> EventRecord:
+    """The event's entry in the log, written (or brought back to processing) in `session`."""
+    return records.record_event(
+        session,
+        event=event,
+        body=input.body,
+        workflow_id=input.workflow_id,
+        received_at=datetime.fromisoformat(input.received_at),
+    )
+
+
+def _recorded(row: EventRecord, event: Event) -> EventOutcome:
+    """The outcome of an event that is logged and not (yet) applied."""
+    return EventOutcome(
+        event_id=row.event_id,
+        status=row.status,
+        category=row.category,
+        shipment_id=row.shipment_id,
+        milestone=event.milestone,
+    )
+
+
 class RecordActivities:
     """Sync activities (run on the worker's thread pool) over one injected engine."""
 
@@ -72,20 +96,7 @@ class RecordActivities:
         """Store the event in the log; unknown types are stored as `ignored`."""
         event = parse_event(input.body.encode("utf-8"))
         with Session(self._engine) as session:
-            row = records.record_event(
-                session,
-                event=event,
-                body=input.body,
-                workflow_id=input.workflow_id,
-                received_at=datetime.fromisoformat(input.received_at),
-            )
-            outcome = EventOutcome(
-                event_id=row.event_id,
-                status=row.status,
-                category=row.category,
-                shipment_id=row.shipment_id,
-                milestone=event.milestone,
-            )
+            outcome = _recorded(_log(session, event, input), event)
             session.commit()
         return outcome
 
@@ -139,24 +150,17 @@ class EventActivities:
         event = parse_event(input.body.encode("utf-8"))
         now = datetime.now(UTC)
         with Session(self._engine) as session:
-            # Read before `_record` changes it (which then finds the row in the session). A
+            # Read before `_log` changes it (which then finds the row in the session). A
             # failed event redelivered while Temporal was away comes back through the spool.
             earlier = session.get(EventRecord, event.event_id)
             was_failed = earlier is not None and earlier.status in (
                 EventStatus.FAILED,
                 EventStatus.QUEUED,
             )
-            row = self._record(session, event, input)
+            row = _log(session, event, input)
             if row.status == EventStatus.IGNORED:
-                outcome = EventOutcome(
-                    event_id=row.event_id,
-                    status=row.status,
-                    category=row.category,
-                    shipment_id=row.shipment_id,
-                    milestone=event.milestone,
-                )
                 session.commit()
-                return ProcessedEvent(outcome=outcome, deliveries=[])
+                return ProcessedEvent(outcome=_recorded(row, event), deliveries=[])
             try:
                 outcome = records.apply_event(
                     session,
@@ -168,7 +172,7 @@ class EventActivities:
             except EventDataError as exc:
                 # Nothing of the projection stays; the log says why, for a redrive.
                 session.rollback()
-                self._record(session, event, input)
+                _log(session, event, input)
                 records.mark_failed(session, event_id=event.event_id, error=str(exc))
                 session.commit()
                 self._report_failed(event, error=str(exc), now=now)
@@ -182,16 +186,6 @@ class EventActivities:
         if self._watch is not None:
             tell_watch(self._watch, outcome, grace=self._eta_grace, now=now)
         return ProcessedEvent(outcome=outcome, deliveries=deliveries)
-
-    @staticmethod
-    def _record(session: Session, event: Event, input: ProcessEventInput) -> EventRecord:
-        return records.record_event(
-            session,
-            event=event,
-            body=input.body,
-            workflow_id=input.workflow_id,
-            received_at=datetime.fromisoformat(input.received_at),
-        )
 
     def _report_failed(self, event: Event, *, error: str, now: datetime) -> None:
         """Tell the operators, once per event however often it fails (best effort)."""
