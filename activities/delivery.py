@@ -8,7 +8,7 @@ again, and a row being sent belongs to one workflow at a time.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from app.core import ops
 from app.core.alert import Alert
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
-from app.store.models import Notification, Subscription
+from app.store.models import Notification, Recipient, Subscription
 from app.store.recipients import recipients_for
 from notifications.notifier import (
     DeliveryFailed,
@@ -52,6 +52,18 @@ def _ledger_row(session: Session, delivery: Delivery) -> Notification | None:
         .with_for_update()
     )
     return session.exec(statement).first()
+
+
+def _accepted(what: str, rows: Sequence[Subscription | Recipient]) -> Iterator[Destination]:
+    """The destinations of stored URLs that Apprise still accepts; the others are logged (in
+    Apprise's privacy form) and passed over."""
+    for row in rows:
+        try:
+            yield check_url(row.url)
+        except InvalidDestination:
+            activity.logger.warning(
+                "%s %s (%s) is no longer accepted by Apprise", what, row.id, row.privacy_url
+            )
 
 
 class NotificationActivities:
@@ -88,29 +100,12 @@ class NotificationActivities:
         subscriptions = session.exec(
             select(Subscription).where(Subscription.shipment_id == alert.shipment_id)
         ).all()
-        for subscription in subscriptions:
-            if subscription.kinds is not None and alert.kind not in subscription.kinds:
-                continue
-            try:
-                destination = check_url(subscription.url)
-            except InvalidDestination:
-                activity.logger.warning(
-                    "subscription %s (%s) is no longer accepted by Apprise",
-                    subscription.id,
-                    subscription.privacy_url,
-                )
-                continue
-            found.setdefault(destination.id, destination)
-        for recipient in recipients_for(session, kind=alert.kind, shipment_id=alert.shipment_id):
-            try:
-                destination = check_url(recipient.url)
-            except InvalidDestination:
-                activity.logger.warning(
-                    "recipient %s (%s) is no longer accepted by Apprise",
-                    recipient.id,
-                    recipient.privacy_url,
-                )
-                continue
+        wanted = [s for s in subscriptions if s.kinds is None or alert.kind in s.kinds]
+        recipients = recipients_for(session, kind=alert.kind, shipment_id=alert.shipment_id)
+        for destination in [
+            *_accepted("subscription", wanted),
+            *_accepted("recipient", recipients),
+        ]:
             found.setdefault(destination.id, destination)
         return list(found.values())
 
