@@ -6,7 +6,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam
+from sqlalchemy import BindParameter, Connection, bindparam
 from sqlmodel import Session, SQLModel, col, func, select
 
 from app.store.filters import ANY_EVENT, EventFilter
@@ -111,8 +111,8 @@ def list_shipments(
     return [_shipment_summary(s) for s in session.exec(statement).all()]
 
 
-# `get_shipment` reads plain column tuples with statements built once, on the session's
-# connection: no ORM objects or identity map, no `versions` to decode, no statement to build.
+# `get_shipment` reads plain column tuples with statements built once, on a Core connection: no
+# session, ORM objects or identity map, no `versions` to decode, no statement to build.
 _SHIPMENT_ID: BindParameter[str] = bindparam("shipment_id")
 _SHIPMENT_COLUMNS = (
     "id",
@@ -170,9 +170,8 @@ def _container_row(row: Any) -> dict[str, Any]:
     return data
 
 
-def get_shipment(session: Session, *, shipment_id: str) -> dict[str, Any] | None:
+def get_shipment(connection: Connection, *, shipment_id: str) -> dict[str, Any] | None:
     """A shipment with its milestones (chronological) and containers, or None."""
-    connection = session.connection()
     bound = {"shipment_id": shipment_id}
     shipment = connection.execute(_SHIPMENT, bound).first()
     if shipment is None:

@@ -24,7 +24,7 @@ async def list_shipments(request: Request) -> Response:
 
 async def get_shipment(request: Request) -> Response:
     """One shipment with its milestones and containers."""
-    found = await db.in_session(
+    found = await db.read_by_key(
         web_state(request).engine, reads.get_shipment, shipment_id=request.path_params["id"]
     )
     if found is None:

@@ -133,7 +133,7 @@ def calm_records(copies: list[Copy], database: Path) -> Records:
         with Session(engine) as session:
             shipments = {}
             for copy in copies:
-                shipment = queries.get_shipment(session, shipment_id=copy.shipment_id)
+                shipment = queries.get_shipment(session.connection(), shipment_id=copy.shipment_id)
                 assert shipment is not None
                 shipments[copy.shipment_id] = comparable(shipment)
             invoices = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -42,3 +43,25 @@ async def test_writes_commit_through_the_same_helper(tmp_path: Path) -> None:
 
     with Session(engine) as session:
         assert session.get(Shipment, "418563") is not None
+
+
+async def test_a_read_by_key_on_sqlite_runs_on_the_loop_and_sees_only_committed_rows(
+    tmp_path: Path,
+) -> None:
+    engine = db.create_db_engine(f"sqlite:///{tmp_path / 'flexhook.db'}")
+    db.upgrade(engine)
+    with Session(engine) as session:
+        session.add(Shipment(id="418563", status="departed"))
+        session.commit()
+
+    def read(connection: sa.Connection) -> tuple[str, int]:
+        status = connection.execute(sa.text("SELECT status FROM shipment")).scalar_one()
+        return status, threading.get_ident()
+
+    with engine.connect() as writer:
+        writer.execute(sa.text("UPDATE shipment SET status = 'arrived'"))  # holds the write lock
+        status, thread = await asyncio.wait_for(db.read_by_key(engine, read), timeout=5)
+        writer.rollback()
+
+    assert status == "departed"
+    assert thread == threading.get_ident()  # no hop to a worker thread
