@@ -75,6 +75,10 @@ class Intake:
                 return result.status
         return await self._spool(event, body=body, received_at=received_at)
 
+    async def close(self) -> None:
+        """Release the spool writer's connection (the app is shutting down)."""
+        await self._spool_writer.close()
+
     async def _spool(self, event: Event, *, body: str, received_at: datetime) -> StartStatus:
         try:
             status = await self._spool_writer.enqueue(spool.Spooling(event, body, received_at))

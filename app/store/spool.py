@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import BindParameter, bindparam, insert, update
+from sqlalchemy import BindParameter, Connection, bindparam, insert, update
 from sqlmodel import Session, col, func, or_, select
 
 from app.core.events import Event, EventDataError
@@ -69,14 +69,14 @@ def enqueue(session: Session, *, event: Event, body: str, received_at: datetime)
 
     An event the log already has as processed or ignored is a duplicate, as Temporal would say.
     """
-    return enqueue_many(session, items=[Spooling(event, body, received_at)])[0]
+    return enqueue_many(session.connection(), items=[Spooling(event, body, received_at)])[0]
 
 
-def enqueue_many(session: Session, *, items: Sequence[Spooling]) -> list[Outcome]:
+def enqueue_many(connection: Connection, *, items: Sequence[Spooling]) -> list[Outcome]:
     """`enqueue` for each of `items`, in order, in a few statements whatever their number: two
-    lookups, then core inserts of many rows (no ORM objects). One outcome per item, as `enqueue`
-    would answer them one after the other: an id repeated within `items` is `queued` again."""
-    connection = session.connection()
+    lookups, then core inserts of many rows (no ORM objects), in the caller's transaction on
+    `connection`. One outcome per item, as `enqueue` would answer them one after the other: an
+    id repeated within `items` is `queued` again."""
     ids = {"ids": list(dict.fromkeys(item.event.event_id for item in items))}
     status: dict[str, str] = {row.event_id: row.status for row in connection.execute(_LOGGED, ids)}
     spooled: set[str] = set(connection.execute(_SPOOLED, ids).scalars())

@@ -3,7 +3,8 @@
 Callers queue an event and wait; one task takes everything queued meanwhile, writes it in one
 transaction off the event loop (`spool.enqueue_many`), commits once and then answers each caller.
 An answer therefore still means the event is stored, while a burst costs one commit, not one per
-event and one wait for SQLite's write lock each.
+event and one wait for SQLite's write lock each. The writer keeps one connection open for its
+batches (no session, no pool checkout per batch) and opens a new one after a database error.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import asyncio
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from app.store import spool
 
@@ -30,6 +31,7 @@ class SpoolWriter:
         self._max_batch = max_batch
         self._linger = linger
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-writer")
+        self._connection: Connection | None = None  # used on `_thread` only
         self._queue: list[_Waiting] = []
         self._task: asyncio.Task[None] | None = None
         self._last_batch = 1
@@ -97,10 +99,35 @@ class SpoolWriter:
                 future.set_result(outcome)
 
     async def _commit(self, items: list[spool.Spooling]) -> list[spool.Outcome]:
-        def write() -> list[spool.Outcome]:
-            with Session(self._engine) as session:
-                outcomes = spool.enqueue_many(session, items=items)
-                session.commit()
-                return outcomes
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._store, items)
 
-        return await asyncio.get_running_loop().run_in_executor(self._thread, write)
+    def _store(self, items: list[spool.Spooling]) -> list[spool.Outcome]:
+        """One transaction for `items` on the writer's connection (on `_thread`); once more on a
+        new connection when the held one turns out dead (the database restarted meanwhile)."""
+        try:
+            return self._store_once(items)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return self._store_once(items)
+
+    def _store_once(self, items: list[spool.Spooling]) -> list[spool.Outcome]:
+        if self._connection is None:
+            self._connection = self._engine.connect()
+        try:
+            with self._connection.begin():
+                return spool.enqueue_many(self._connection, items=items)
+        except SQLAlchemyError:
+            self._close()  # it may be broken (the database went away): the next batch reconnects
+            raise
+
+    async def close(self) -> None:
+        """Give the writer's connection back and end its thread (at shutdown, once idle)."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close)
+        self._thread.shutdown(wait=False)
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                connection.close()

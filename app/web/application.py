@@ -105,6 +105,7 @@ async def lifespan(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await intake.close()
 
 
 def dashboard_redrive(app: Starlette) -> Redrive:

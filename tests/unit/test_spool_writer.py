@@ -105,7 +105,7 @@ def test_a_batch_logs_and_spools_each_new_event_once_in_order(
 ) -> None:
     first, second = spoolings(2)
     with Session(engine) as session:
-        outcomes = spool.enqueue_many(session, items=[first, second, first, first])
+        outcomes = spool.enqueue_many(session.connection(), items=[first, second, first, first])
         session.commit()
 
     assert outcomes == ["queued"] * 4  # a repeat inside the batch finds it queued, as enqueue would
@@ -131,7 +131,8 @@ def test_a_batch_answers_for_events_the_log_has_as_enqueue_does(
 
     with Session(engine) as session:
         outcomes = spool.enqueue_many(
-            session, items=[processed, ignored, processing, failed, queued, new, failed]
+            session.connection(),
+            items=[processed, ignored, processing, failed, queued, new, failed],
         )
         session.commit()
 
@@ -153,7 +154,7 @@ def test_a_spooled_log_row_holds_what_the_projection_would_write(
 ) -> None:
     (item,) = spoolings(1)
     with Session(engine) as session:
-        spool.enqueue_many(session, items=[item])
+        spool.enqueue_many(session.connection(), items=[item])
         session.commit()
 
     with Session(engine) as session:
@@ -261,6 +262,26 @@ async def test_a_failed_batch_fails_each_caller_and_stores_none_of_it(
         connection.exec_driver_sql("DROP TRIGGER refuse_spool")
     # The writer goes on with the next batch.
     assert await writer.enqueue(items[0]) == StartStatus.QUEUED
+
+
+async def test_a_writer_whose_connection_the_database_dropped_stores_on_a_new_one(
+    engine: Engine, spoolings: Spoolings
+) -> None:
+    opened: list[Any] = []
+    engine.dispose()  # every connection from here on is a new one, seen opening
+    sa.event.listen(
+        engine, "connect", lambda dbapi_connection, _record: opened.append(dbapi_connection)
+    )
+    first, second = spoolings(2)
+    writer = SpoolWriter(engine)
+    assert await writer.enqueue(first) == StartStatus.QUEUED
+    for dbapi_connection in opened:  # as a database restart leaves the writer's connection
+        dbapi_connection.close()
+
+    assert await writer.enqueue(second) == StartStatus.QUEUED  # not a 503 for the first batch after
+
+    log, _ = stored(engine)
+    assert log == {first.event.event_id: "queued", second.event.event_id: "queued"}
 
 
 async def test_a_caller_that_gives_up_leaves_the_rest_of_its_batch_answered(
