@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +26,12 @@ READ_ONLY = "flexhook_read_only"
 SQLITE_POOL_SIZE = 40
 
 
+# Seconds an SQLite writer waits for the write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+# Marks a connection whose transaction holds the engine's in-process writer lock.
+_HOLDS_WRITERS = "flexhook_holds_writers"
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine for `url`. SQLite files get WAL, a busy timeout and write-locking transactions."""
     if not url.startswith("sqlite"):
@@ -37,7 +44,11 @@ def create_db_engine(url: str) -> Engine:
         # one open for each of anyio's 40 worker threads rather than opening and closing the
         # overflow on every busy request (the overflow serves the spool writer's thread).
         pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 10}
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+        **pool,
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -45,9 +56,18 @@ def create_db_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    # SQLite's own wait for its write lock sleeps in growing steps (up to 100 ms a try), so
+    # under contention the lock often lies free while every waiter sleeps. Writers of this
+    # process therefore queue on a lock of their own first and are woken the moment it is
+    # free; only writers of other processes meet SQLite's wait (measured with `make bench`:
+    # the p90 wait of the worker's transactions went 431 -> 257 ms, events/s 52 -> 56).
+    # A plain lock, not a reentrant one: a connection handed back to the pool unfinished
+    # (its checkin may run on another thread) gives it back too.
+    writers = threading.Lock()
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
@@ -55,8 +75,28 @@ def create_db_engine(url: str) -> Engine:
         # then serializes instead of failing on a lock upgrade. Readers never queue for it.
         if connection.get_execution_options().get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
-        else:
+            return
+        # After the busy timeout, go on without it and let SQLite's own wait time out as usual.
+        if writers.acquire(timeout=SQLITE_BUSY_TIMEOUT_SECONDS):
+            connection.info[_HOLDS_WRITERS] = True
+        try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection)
+            raise
+
+    @sa.event.listens_for(engine, "commit")
+    @sa.event.listens_for(engine, "rollback")
+    def _release(connection: sa.Connection) -> None:
+        _release_for(connection.info)
+
+    @sa.event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        _release_for(record.info)
+
+    def _release_for(info: dict[Any, Any]) -> None:
+        if info.pop(_HOLDS_WRITERS, False):
+            writers.release()
 
     return engine
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
@@ -65,3 +67,23 @@ async def test_a_read_by_key_on_sqlite_runs_on_the_loop_and_sees_only_committed_
 
     assert status == "departed"
     assert thread == threading.get_ident()  # no hop to a worker thread
+
+
+@pytest.mark.parametrize("ending", ["commit", "rollback", "close"])
+def test_however_a_write_transaction_ends_the_next_writer_gets_in(
+    tmp_path: Path, ending: str
+) -> None:
+    engine = db.create_db_engine(f"sqlite:///{tmp_path / 'flexhook.db'}")
+    db.upgrade(engine)
+    first = engine.connect()
+    first.begin()
+    first.execute(sa.text("INSERT INTO shipment (id, versions) VALUES ('1', '{}')"))
+    getattr(first, ending)()
+
+    def write() -> None:
+        with engine.begin() as second:
+            second.execute(sa.text("INSERT INTO shipment (id, versions) VALUES ('2', '{}')"))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(write).result(timeout=5)  # a writer lock left held would keep it 30 s
+    first.close()
