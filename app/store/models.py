@@ -41,8 +41,19 @@ def _when(*, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, index=index)
 
 
+# Default factories are plain functions: for a builtin such as `list`, pydantic asks
+# `inspect.signature` on every new row, which parses the builtin's text signature each time
+# (80 µs of a new `EventRecord`'s 115, measured).
+def _no_versions() -> dict[str, str]:
+    return {}
+
+
+def _no_alerts() -> list[dict[str, Any]]:
+    return []
+
+
 def _versions() -> Any:
-    return Field(default_factory=dict, sa_type=sa.JSON)
+    return Field(default_factory=_no_versions, sa_type=sa.JSON)
 
 
 EVENT_STATUSES = tuple(EventStatus)
@@ -66,7 +77,7 @@ class EventRecord(SQLModel, table=True):
     workflow_id: str = Field(max_length=240)
     payload: str = Field(sa_type=sa.Text)
     # The alerts decided when the event was first applied, so a redrive sends the same ones.
-    alerts: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    alerts: list[dict[str, Any]] = Field(default_factory=_no_alerts, sa_type=sa.JSON)
     # How the event reached the log when it was not a delivery: `reconcile` for an event that
     # reconciliation found missing and started. None for webhook deliveries (and the spool).
     source: str | None = Field(default=None, max_length=20)
