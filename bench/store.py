@@ -4,7 +4,8 @@ Shipment k has `EVENTS_PER_SHIPMENT` processed events in the log (compact sample
 their own ids), `MILESTONES_PER_SHIPMENT` milestones and `CONTAINERS_PER_SHIPMENT` containers,
 so every shipment answers `GET /api/shipments/{id}` with the same shape whatever the store's size.
 Shipments are written interleaved, a window of them at a time, so one shipment's rows are spread
-over the tables as they would be after months of deliveries.
+over the tables as they would be after months of deliveries. Each shipment then gets the
+document the worker keeps with it (`app.store.documents`), as after real deliveries.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from app.core.events import parse_event
 from app.core.ids import event_workflow_id
+from app.store import db, documents
 from bench import payloads
 
 EVENTS_PER_SHIPMENT = 25
@@ -194,10 +196,19 @@ def seed(database: Path, *, first_shipment: int, shipments: int, window: int = 1
                 if events % BATCH == 0:
                     flush()
         flush()
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return events
     finally:
         connection.close()
+    engine = db.create_db_engine(f"sqlite:///{database}")
+    try:
+        documents.fill_missing(engine)
+    finally:
+        engine.dispose()
+    connection = sqlite3.connect(database, isolation_level=None)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+    return events
 
 
 def count_events(database: Path) -> int:

@@ -16,7 +16,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 from starlette.concurrency import run_in_threadpool
 
-from app.store import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.store import (  # noqa: F401
+    documents,  # keeps each shipment's API document current as sessions commit
+    models,  # registers the tables on SQLModel.metadata
+)
 
 T = TypeVar("T")
 
@@ -117,6 +120,7 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    documents.fill_missing(engine)  # shipments from before 0006 kept no document
 
 
 def check_schema(engine: Engine) -> None:

@@ -101,6 +101,9 @@ class Shipment(SQLModel, table=True):
     delivered_at: datetime | None = _when()
     updated_at: datetime | None = _when(index=True)
     versions: dict[str, str] = _versions()
+    # The JSON `GET /api/shipments/{id}` answers with, rebuilt on every change of the shipment,
+    # its milestones or its containers (`app/store/documents.py`); None on rows written before.
+    document: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class Milestone(SQLModel, table=True):

@@ -183,6 +183,28 @@ def get_shipment(connection: Connection, *, shipment_id: str) -> dict[str, Any] 
     }
 
 
+def encode(document: dict[str, Any]) -> str:
+    """A document as the API sends it: compact UTF-8 JSON, as Starlette's `JSONResponse` writes."""
+    return json.dumps(
+        document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    )
+
+
+_DOCUMENT = select(Shipment.document).where(col(Shipment.id) == _SHIPMENT_ID)
+
+
+def shipment_document(connection: Connection, *, shipment_id: str) -> str | None:
+    """`get_shipment` as JSON text, in one lookup of the document kept with the shipment (built
+    live for a shipment written before documents were kept); None when there is no shipment."""
+    row = connection.execute(_DOCUMENT, {"shipment_id": shipment_id}).first()
+    if row is None:
+        return None
+    if row.document is not None:
+        return str(row.document)
+    built = get_shipment(connection, shipment_id=shipment_id)
+    return None if built is None else encode(built)
+
+
 def _event_summary(row: EventRecord) -> dict[str, Any]:
     return as_json(row, exclude=("payload",))
 

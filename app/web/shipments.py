@@ -23,10 +23,10 @@ async def list_shipments(request: Request) -> Response:
 
 
 async def get_shipment(request: Request) -> Response:
-    """One shipment with its milestones and containers."""
-    found = await db.read_by_key(
-        web_state(request).engine, reads.get_shipment, shipment_id=request.path_params["id"]
+    """One shipment with its milestones and containers: the document kept with it, as stored."""
+    document = await db.read_by_key(
+        web_state(request).engine, reads.shipment_document, shipment_id=request.path_params["id"]
     )
-    if found is None:
+    if document is None:
         return not_found("no such shipment")
-    return JSONResponse(found)
+    return Response(document, media_type="application/json")

@@ -1,0 +1,82 @@
+"""Each shipment's API document kept beside its row, so `GET /api/shipments/{id}` reads one
+column instead of three tables.
+
+A session that changes a shipment, one of its milestones or one of its containers rebuilds, as it
+commits, the documents of the shipments it touched, from the rows as they are then and with the
+read that builds a document live (`reads.get_shipment`). A stored document is therefore never
+older than its rows, whichever code path wrote them. Shipments written before documents were
+kept get theirs from `flexhook db upgrade` (`fill_missing`); until then their reads build one live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select, update
+
+from app.store import reads
+from app.store.models import Container, Milestone, Shipment
+
+# Session.info key: the ids of the shipments the transaction has touched so far.
+_TOUCHED = "flexhook_touched_shipments"
+
+
+def _shipment_ids(row: object) -> set[str]:
+    """The shipments whose document `row`, being written, changes (both, for a container that
+    moves from one shipment to another)."""
+    if isinstance(row, Shipment):
+        return {row.id}
+    if isinstance(row, (Milestone, Container)):
+        ids = {row.shipment_id} if row.shipment_id else set()
+        ids.update(old for old in sa.inspect(row).attrs.shipment_id.history.deleted if old)
+        return ids
+    return set()
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _note_touched(session: Session, _context: Any, _instances: Any) -> None:
+    touched: set[str] = session.info.setdefault(_TOUCHED, set())
+    for row in (*session.new, *session.dirty, *session.deleted):
+        touched |= _shipment_ids(row)
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _rebuild_touched(session: Session) -> None:
+    session.flush()  # what is still pending counts too
+    touched: set[str] = session.info.pop(_TOUCHED, set())
+    if not touched:
+        return
+    rebuild(session.connection(), shipment_ids=sorted(touched))
+
+
+def rebuild(connection: sa.Connection, *, shipment_ids: Iterable[str]) -> None:
+    """Write the documents of `shipment_ids` from their rows, in the caller's transaction."""
+    for shipment_id in shipment_ids:
+        document = reads.get_shipment(connection, shipment_id=shipment_id)
+        if document is not None:
+            connection.execute(
+                update(Shipment)
+                .where(col(Shipment.id) == shipment_id)
+                .values(document=reads.encode(document))
+            )
+
+
+def fill_missing(engine: sa.Engine, *, batch: int = 500) -> int:
+    """Write a document for every shipment that has none (rows from before documents were
+    kept), `batch` shipments per transaction; how many were written."""
+    written = 0
+    missing = select(Shipment.id).where(col(Shipment.document).is_(None)).limit(batch)
+    while True:
+        with engine.begin() as connection:
+            ids = list(connection.execute(missing).scalars())
+            rebuild(connection, shipment_ids=ids)
+        written += len(ids)
+        if len(ids) < batch:
+            return written
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def _forget_touched(session: Session) -> None:
+    session.info.pop(_TOUCHED, None)
