@@ -51,15 +51,21 @@ def _rebuild_touched(session: Session) -> None:
     rebuild(session.connection(), shipment_ids=sorted(touched))
 
 
+# Built once: every rebuild runs the same statement with other values.
+_WRITE = (
+    update(Shipment)
+    .where(col(Shipment.id) == sa.bindparam("shipment_id"))
+    .values(document=sa.bindparam("document"))
+)
+
+
 def rebuild(connection: sa.Connection, *, shipment_ids: Iterable[str]) -> None:
     """Write the documents of `shipment_ids` from their rows, in the caller's transaction."""
     for shipment_id in shipment_ids:
         document = reads.get_shipment(connection, shipment_id=shipment_id)
         if document is not None:
             connection.execute(
-                update(Shipment)
-                .where(col(Shipment.id) == shipment_id)
-                .values(document=reads.encode(document))
+                _WRITE, {"shipment_id": shipment_id, "document": reads.encode(document)}
             )
 
 
