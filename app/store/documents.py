@@ -51,7 +51,8 @@ def _rebuild_touched(session: Session) -> None:
     rebuild(session.connection(), shipment_ids=sorted(touched))
 
 
-# Built once: every rebuild runs the same statement with other values.
+# Built once: every rebuild runs the same statements with other values.
+_LOCK = select(Shipment.id).where(col(Shipment.id) == sa.bindparam("shipment_id")).with_for_update()
 _WRITE = (
     update(Shipment)
     .where(col(Shipment.id) == sa.bindparam("shipment_id"))
@@ -60,8 +61,14 @@ _WRITE = (
 
 
 def rebuild(connection: sa.Connection, *, shipment_ids: Iterable[str]) -> None:
-    """Write the documents of `shipment_ids` from their rows, in the caller's transaction."""
+    """Write the documents of `shipment_ids` from their rows, in the caller's transaction.
+
+    Each shipment's row is locked first (PostgreSQL; SQLite serializes writers anyway): two
+    transactions that change one shipment's milestones or containers then rebuild one after the
+    other, the second reading what the first committed, so neither writes a document without
+    the other's change."""
     for shipment_id in shipment_ids:
+        connection.execute(_LOCK, {"shipment_id": shipment_id})
         document = reads.get_shipment(connection, shipment_id=shipment_id)
         if document is not None:
             connection.execute(
