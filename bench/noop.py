@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,14 @@ async def serve(address: str, task_queue: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with Worker(client, task_queue=task_queue, workflows=[NoopWorkflow], activities=[noop]):
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[NoopWorkflow],
+        activities=[noop],
+        # The poller behaviour of flexhook's worker, so the baseline differs in its work only.
+        workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
+    ):
         print(f"noop worker polling {task_queue}", flush=True)
         await stop.wait()
 
