@@ -170,7 +170,7 @@ class NotificationActivities:
             self._start_after_commit(session, waiting)
         return deliveries
 
-    @activity.defn(name="plan_notifications")
+    @activity.defn(name="plan_notifications", no_thread_cancel_exception=True)
     def plan_notifications(self, input: PlanInput) -> list[Delivery]:
         """Write a ledger row per alert and destination; return those not yet sent. (The
         workflow's path before `process_event`; kept for runs that started on it.)"""
@@ -179,7 +179,7 @@ class NotificationActivities:
             session.commit()
         return deliveries
 
-    @activity.defn(name="send_notification")
+    @activity.defn(name="send_notification", no_thread_cancel_exception=True)
     def send_notification(self, delivery: Delivery) -> str:
         """Send one alert to one destination unless the ledger says it went out already."""
         claimant = activity.info().workflow_id
@@ -232,7 +232,7 @@ class NotificationActivities:
             return False
         return datetime.now(UTC) - activity.info().scheduled_time >= self._give_up_after
 
-    @activity.defn(name="mark_notification_failed")
+    @activity.defn(name="mark_notification_failed", no_thread_cancel_exception=True)
     def mark_notification_failed(self, failure: DeliveryFailure) -> None:
         """The alert's retries ran out: `failed` in the ledger, and the operators hear of the
         destination once (best effort: this never fails for them)."""

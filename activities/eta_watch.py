@@ -127,7 +127,7 @@ class EtaWatchActivities:
         self._engine = engine
         self._notifications = notifications
 
-    @activity.defn(name="alert_eta_missed")
+    @activity.defn(name="alert_eta_missed", no_thread_cancel_exception=True)
     def alert_eta_missed(self, input: EtaMissedInput) -> list[Delivery]:
         """Plan the `eta_missed` alert of the watched ETA unless the records say the shipment
         arrived or has a newer ETA; return the deliveries not yet sent."""

@@ -2,7 +2,12 @@
 
 `process_event` is the current path: record, apply and plan alerts in one local activity and one
 transaction, parsing the body once. `record_event`, `apply_event` and `mark_event_failed` are
-the path before it, kept registered for workflow runs that started on it."""
+the path before it, kept registered for workflow runs that started on it.
+
+Every synchronous activity of flexhook's is defined with `no_thread_cancel_exception=True`: the
+SDK would otherwise cancel it by raising inside its thread, at any bytecode, in the middle of a
+database transaction or between taking the engine's writer lock and noting that it holds it.
+A cancelled activity finishes its short transaction instead; its result is then ignored."""
 
 from __future__ import annotations
 
@@ -91,7 +96,7 @@ class RecordActivities:
         """The ETA watch's activities over the same engine."""
         return EtaWatchActivities(self._engine, notifications)
 
-    @activity.defn(name="record_event")
+    @activity.defn(name="record_event", no_thread_cancel_exception=True)
     def record_event(self, input: RecordEventInput) -> EventOutcome:
         """Store the event in the log; unknown types are stored as `ignored`."""
         event = parse_event(input.body.encode("utf-8"))
@@ -100,7 +105,7 @@ class RecordActivities:
             session.commit()
         return outcome
 
-    @activity.defn(name="apply_event")
+    @activity.defn(name="apply_event", no_thread_cancel_exception=True)
     def apply_event(self, input: ApplyEventInput) -> EventOutcome:
         """Update the records the event speaks of; return the alerts it deserves."""
         with Session(self._engine) as session:
@@ -113,7 +118,7 @@ class RecordActivities:
             session.commit()
         return outcome
 
-    @activity.defn(name="mark_event_failed")
+    @activity.defn(name="mark_event_failed", no_thread_cancel_exception=True)
     def mark_event_failed(self, input: MarkFailedInput) -> None:
         with Session(self._engine) as session:
             records.mark_failed(session, event_id=input.event_id, error=input.error)
@@ -141,7 +146,7 @@ class EventActivities:
         self._eta_grace = eta_grace
         self._watch = watch
 
-    @activity.defn(name="process_event")
+    @activity.defn(name="process_event", no_thread_cancel_exception=True)
     def process_event(self, input: ProcessEventInput) -> ProcessedEvent:
         """Log the event, project it onto the records and plan its alerts, all in one
         transaction. A value that cannot be read marks the event failed (committed) and raises

@@ -168,7 +168,7 @@ class RecipientActivities:
 
     # -- activities --------------------------------------------------------------------------------
 
-    @activity.defn(name="wake_recipient")
+    @activity.defn(name="wake_recipient", no_thread_cancel_exception=True)
     def wake_recipient(self, input: WakeInput) -> RecipientWake:
         """What is due for the destination now, and when to look again: held alerts once quiet
         hours are over (all of them once nothing waits for it any more); or the latest digest
@@ -197,7 +197,7 @@ class RecipientActivities:
             session.commit()
             return RecipientWake(releases, None, next_release(quiet, zone, now=now).isoformat())
 
-    @activity.defn(name="send_digest")
+    @activity.defn(name="send_digest", no_thread_cancel_exception=True)
     def send_digest(self, input: DigestInput) -> str:
         """Send the digest of `input.local_date` once: `sent`, `empty` (nothing happened, nothing
         sent), or what the ledger says of an earlier attempt."""
@@ -261,7 +261,7 @@ class RecipientActivities:
         )
         return Status.SENT
 
-    @activity.defn(name="mark_digest_failed")
+    @activity.defn(name="mark_digest_failed", no_thread_cancel_exception=True)
     def mark_digest_failed(self, failure: DigestFailure) -> None:
         """The digest's retries ran out: failed in the ledger. Alerts that waited for it wait
         for the next one (those an attempt that died while sending carried fail with it)."""

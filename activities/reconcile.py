@@ -84,7 +84,7 @@ class ReconcileActivities:
             errors=list(tally.errors),
         )
 
-    @activity.defn(name="record_reconcile_run")
+    @activity.defn(name="record_reconcile_run", no_thread_cancel_exception=True)
     def record_reconcile_run(self, input: ReconcileReport) -> int:
         """Store the run (once per workflow id); its row id."""
         with Session(self._engine) as session:

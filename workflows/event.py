@@ -9,11 +9,11 @@ started with: a new workflow type rather than `workflow.patched`, because a patc
 `TemporalChangeVersion` search attribute, one more billable action on every run.
 
 The workflow runs outside Temporal's sandbox (`sandboxed=False`). The sandbox re-imports a
-workflow's modules and proxies its globals for every new run; for a workflow that lives for one
-workflow task, that is the largest part of the worker's CPU outside the activity (measured with
-`make bench`: 15.0 -> 12.0 ms of worker CPU per event, end to end 1.1x -> 1.4x the no-op
-workflow). What the sandbox would catch cannot happen here: the code calls no clock, random
-source or I/O of its own, only `execute_local_activity` and `send_alert`, and the replay test
+workflow's modules and proxies its globals for every new run; for a workflow of one or a few
+workflow tasks, that is the largest part of the worker's CPU outside the activity (measured with
+`make bench`: 15.0 -> 12.0 ms of worker CPU per event). What the sandbox would catch cannot
+happen here: the code calls no clock, random source or I/O of its own, only
+`execute_local_activity` and `send_alert`, and the replay test
 (`tests/unit/test_workflow_replay.py`) replays recorded histories on every change.
 """
 

@@ -88,10 +88,11 @@ def build_worker(
         ],
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
-        # An event's workflow lives for one workflow task, so its tasks come from the task
-        # queue, not a sticky queue: the SDK's default of five pollers, four of them sticky,
-        # kept the worker waiting for work (measured with `make bench`: end to end 44 -> 57
-        # events/s, 1.26 -> 1.57 of the no-op). Autoscaling pollers follow the backlog.
+        # Every event starts a new workflow, whose first (for most events only) task comes from
+        # the task queue, not a sticky queue: the SDK's default of five pollers, four of them
+        # sticky, kept the worker waiting for work (measured with `make bench`: end to end 44
+        # -> 57-62 events/s; 1.26 -> 1.40 of a no-op baseline polling the same way).
+        # Autoscaling pollers follow the backlog.
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
     )
 

@@ -65,11 +65,11 @@ def create_db_engine(url: str) -> Engine:
 
     # SQLite's own wait for its write lock sleeps in growing steps (up to 100 ms a try), so
     # under contention the lock often lies free while every waiter sleeps. Writers of this
-    # process therefore queue on a lock of their own first and are woken the moment it is
-    # free; only writers of other processes meet SQLite's wait (measured with `make bench`:
-    # the p90 wait of the worker's transactions went 431 -> 257 ms, events/s 52 -> 56).
-    # A plain lock, not a reentrant one: a connection handed back to the pool unfinished
-    # (its checkin may run on another thread) gives it back too.
+    # process therefore queue on a lock of their own first, given back right after their
+    # COMMIT or ROLLBACK, and are woken then; only writers of other processes meet SQLite's
+    # wait (measured with `make bench`: the p90 wait of the worker's transactions went
+    # 431 -> 257 ms, events/s 52 -> 56). A plain lock, not a reentrant one: a connection
+    # handed back to the pool unfinished (its checkin may run on another thread) gives it back.
     writers = threading.Lock()
 
     @sa.event.listens_for(engine, "begin")
@@ -85,13 +85,28 @@ def create_db_engine(url: str) -> Engine:
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            _release(connection)
+            _release_for(connection.info)
             raise
 
     @sa.event.listens_for(engine, "commit")
+    def _on_commit(connection: sa.Connection) -> None:
+        _end(connection, "COMMIT")
+
     @sa.event.listens_for(engine, "rollback")
-    def _release(connection: sa.Connection) -> None:
-        _release_for(connection.info)
+    def _on_rollback(connection: sa.Connection) -> None:
+        _end(connection, "ROLLBACK")
+
+    def _end(connection: sa.Connection, statement: str) -> None:
+        # SQLAlchemy tells of the end before it ends the transaction: end it here, so that the
+        # lock is given back once SQLite's is (SQLAlchemy's own COMMIT then finds none open).
+        if connection.invalidated:
+            return  # its pool record is checked in next, which gives the lock back
+        if not connection.info.get(_HOLDS_WRITERS):
+            return
+        try:
+            connection.exec_driver_sql(statement)
+        finally:
+            _release_for(connection.info)
 
     @sa.event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:

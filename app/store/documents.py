@@ -4,8 +4,10 @@ column instead of three tables.
 A session that changes a shipment, one of its milestones or one of its containers rebuilds, as it
 commits, the documents of the shipments it touched, from the rows as they are then and with the
 read that builds a document live (`reads.get_shipment`). A stored document is therefore never
-older than its rows, whichever code path wrote them. Shipments written before documents were
-kept get theirs from `flexhook db upgrade` (`fill_missing`); until then their reads build one live.
+older than its rows, whichever path through a session wrote them. flexhook writes these tables
+through the ORM only; a process of a version before 0006 would not, so migrate with none left.
+Shipments written before documents were kept get theirs from `flexhook db upgrade`
+(`fill_missing`); until then their reads build one live.
 """
 
 from __future__ import annotations
@@ -90,6 +92,9 @@ def fill_missing(engine: sa.Engine, *, batch: int = 500) -> int:
             return written
 
 
-@sa.event.listens_for(Session, "after_rollback")
-def _forget_touched(session: Session) -> None:
-    session.info.pop(_TOUCHED, None)
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_touched(session: Session, transaction: Any) -> None:
+    # Only the outermost transaction: a savepoint rolled back leaves what the transaction around
+    # it flushed before (and that still gets committed) to be rebuilt.
+    if transaction.parent is None:
+        session.info.pop(_TOUCHED, None)

@@ -94,19 +94,23 @@ def test_a_container_that_moves_to_another_shipment_rewrites_both_documents(
     assert [c["number"] for c in kept(engine, "900001")["containers"]] == [container["number"]]
 
 
-def test_a_rolled_back_change_leaves_the_document_as_it_was(
+def test_a_savepoint_rolled_back_leaves_what_was_flushed_before_it_to_be_rebuilt(
     engine: Engine, sample: Callable[[str], bytes]
 ) -> None:
     deliver(engine, sample("06_leg_departed"))
-    before = kept(engine)
     with Session(engine) as session:
         row = session.get(Shipment, SHIPMENT_ID)
         assert row is not None
-        row.status = "delivered"
+        row.name = "renamed before the savepoint"
         session.flush()
-        session.rollback()
+        with session.begin_nested() as savepoint:
+            session.add(Shipment(id="900002"))
+            session.flush()
+            savepoint.rollback()
+        session.commit()
 
-    assert kept(engine) == before
+    assert kept(engine)["name"] == "renamed before the savepoint"
+    assert kept(engine) == live(engine)
 
 
 def test_a_shipment_written_before_documents_were_kept_is_read_live(

@@ -2,7 +2,7 @@
 
 Each shipment keeps the JSON document `GET /api/shipments/{id}` answers with, rebuilt whenever
 the shipment, its milestones or its containers change (`app/store/documents.py`). Rows written
-before this revision have none until their next change; their reads build one live.
+before this revision get theirs from `flexhook db upgrade` right after it (`fill_missing`).
 
 Revision ID: 0006
 Revises: 0005
