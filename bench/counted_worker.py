@@ -28,6 +28,8 @@ def _statement(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
     verb = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "?"
+    if verb in ("COMMIT", "ROLLBACK"):
+        return  # the SQLite engine ends its transactions by statement: counted once, by event
     with _lock:
         _counts[verb] += 1
         if executemany and isinstance(parameters, list | tuple):
