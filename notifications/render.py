@@ -7,7 +7,8 @@ not HTML and must not be HTML-escaped.
 
 Template names, per form (`<kind>` is `Alert.kind`; `alert` is the fallback for any other kind):
   title/<kind>.txt          one line: the email subject, the chat title, the text title
-  email/<kind>.html         extends email/layout.html (facts.html and links.html are shared)
+  email/<kind>.html         extends email/layout.html (facts.html and links.html are shared),
+                            which, like the digest and ops emails, extends email/page.html
   chat/<kind>.md            extends chat/layout.md (facts.md and links.md are shared)
   text/<kind>.txt           extends text/layout.txt (facts.txt and links.txt are shared)
 Each template sees `alert` (an `Alert`), `links` (a `Links`) and, in the bodies, `title`; chat
