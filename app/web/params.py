@@ -20,3 +20,10 @@ def int_param(request: Request, name: str) -> int | None:
     if not is_number(value):
         raise BadRequest(f"{name} must be a positive integer")
     return int(value) if len(value) <= 9 else 10**9
+
+
+def row_id(request: Request, name: str) -> int | None:
+    """The path parameter `name` as a row id, or None when it cannot be one (not digits, or more
+    than fit in a 64-bit key): the caller answers 404, as for an id that matches no row."""
+    value = request.path_params[name]
+    return int(value) if is_number(value) and len(value) <= 18 else None

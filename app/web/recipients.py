@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.store import db, recipients
 from app.web.errors import BadRequest, not_found
-from app.web.params import is_number
+from app.web.params import row_id
 from app.web.state import web_state
 
 log = logging.getLogger("flexhook.web")
@@ -83,14 +83,14 @@ async def add_subscriber(request: Request) -> Response:
 
 async def remove_subscriber(request: Request) -> Response:
     """204, or 404 when there is no such recipient. What was held for it is skipped."""
-    rid = request.path_params["id"]
-    if not is_number(rid) or len(rid) > 18:
+    rid = row_id(request, "id")
+    if rid is None:
         return not_found("no such subscriber")
     removed = await db.in_session(
         web_state(request).engine,
         recipients.remove_recipient,
         commit=True,
-        recipient_id=int(rid),
+        recipient_id=rid,
         now=datetime.now(UTC),
     )
     if not removed:

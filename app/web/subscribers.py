@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.store import db, subscriptions
 from app.web.errors import BadRequest, not_found
-from app.web.params import is_number
+from app.web.params import row_id
 from app.web.state import web_state
 
 log = logging.getLogger("flexhook.web")
@@ -74,15 +74,15 @@ async def add_subscriber(request: Request) -> Response:
 
 async def remove_subscriber(request: Request) -> Response:
     """204, or 404 when the shipment has no such subscriber."""
-    sid = request.path_params["sid"]
-    if not is_number(sid) or len(sid) > 18:
+    sid = row_id(request, "sid")
+    if sid is None:
         return not_found("no such subscriber")
     removed = await db.in_session(
         web_state(request).engine,
         subscriptions.remove_subscription,
         commit=True,
         shipment_id=request.path_params["id"],
-        subscription_id=int(sid),
+        subscription_id=sid,
     )
     if not removed:
         return not_found("no such subscriber")
