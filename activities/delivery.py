@@ -22,7 +22,7 @@ from temporalio.exceptions import ApplicationError
 from activities.ops import OpsReporter
 from activities.preferences import ConfigPreferences, preferences_for
 from activities.types import Delivery, DeliveryFailure, PlanInput
-from app.core import ops
+from app.core import ops_alerts
 from app.core.alert import Alert
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
@@ -243,7 +243,7 @@ class NotificationActivities:
         privacy_url, attempts, last_error = earlier
         alert = failure.delivery.alert
         self.ops.incident(
-            ops.destination_failing(
+            ops_alerts.destination_failing(
                 destination_id=failure.delivery.destination_id,
                 destination=privacy_url,
                 alert_kind=alert.kind,
@@ -267,8 +267,8 @@ class NotificationActivities:
             return
         now = datetime.now(UTC)
         self.ops.recovered(
-            ops.destination_failing_key(delivery.destination_id),
-            lambda incident: ops.destination_recovered(
+            ops_alerts.destination_failing_key(delivery.destination_id),
+            lambda incident: ops_alerts.destination_recovered(
                 destination_id=delivery.destination_id,
                 destination=destination.privacy_url,
                 failing_since=incident.opened_at,

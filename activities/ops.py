@@ -1,7 +1,7 @@
 """Ops alerts, once per incident: claim in the database, send, give the claim back if nobody got
 it. The worker's activities report through this (an event marked failed, a destination whose
 retries ran out, and their recoveries), and so does the web process's spool watch
-(`app.ingest.ops_watch`), which must alert while Temporal is away.
+(`app.ingest.spool_watch`), which must alert while Temporal is away.
 
 Best effort: nothing here raises, and a send is waited for `wait` at most, so that an ops alert
 never fails or holds up the activity that reports it; a slower send finishes on its own thread.
@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.core.ops import OpsAlert
+from app.core.ops_alerts import OpsAlert
 from app.store import db, ops_incidents
 from app.store.ops_incidents import Incident
-from notifications.ops import OpsNotifier
+from notifications.ops_notifier import OpsNotifier
 
 log = logging.getLogger("flexhook.ops")
 

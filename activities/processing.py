@@ -29,7 +29,7 @@ from activities.types import (
     ProcessEventInput,
     RecordEventInput,
 )
-from app.core import ops
+from app.core import ops_alerts
 from app.core.events import Event, EventDataError, parse_event
 from app.core.outcome import EventOutcome
 from app.core.statuses import EventStatus
@@ -196,7 +196,7 @@ class EventActivities:
         """Tell the operators, once per event however often it fails (best effort)."""
         if self._notifications.ops is None:
             return
-        alert = ops.event_failed(
+        alert = ops_alerts.event_failed(
             event_id=event.event_id,
             event_type=event.type,
             shipment_id=event.shipment_id,
@@ -211,8 +211,8 @@ class EventActivities:
         if self._notifications.ops is None:
             return
         self._notifications.ops.recovered(
-            ops.event_failed_key(event.event_id),
-            lambda incident: ops.event_recovered(
+            ops_alerts.event_failed_key(event.event_id),
+            lambda incident: ops_alerts.event_recovered(
                 event_id=event.event_id,
                 event_type=event.type,
                 shipment_id=event.shipment_id,

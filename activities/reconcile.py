@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.types import ReconcilePageInput, ReconcilePageResult, ReconcileReport
-from app.flexport.api import FlexportApiError, FlexportClient, FlexportUnavailable
+from app.flexport_api.client import FlexportApiError, FlexportClient, FlexportUnavailable
 from app.store import reconcile_runs
 from app.store.reconcile_runs import Tally
 

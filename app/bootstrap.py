@@ -19,14 +19,14 @@ from activities.processing import RecordActivities
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from app import temporal_client
-from app.flexport.api import FlexportClient
+from app.flexport_api.client import FlexportClient
 from app.ingest.reconcile import Reconciler
 from app.ingest.starter import EventStarter
 from app.settings import ConfigError, Settings
 from app.store import db
 from app.web.application import WebConfig, create_app
 from notifications.notifier import Notifier
-from notifications.ops import OpsNotifier
+from notifications.ops_notifier import OpsNotifier
 from notifications.render import Renderer
 from workflows.worker import ReconcileSchedule
 

@@ -7,16 +7,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from app.commands import reconcile, redrive, subscribers
-from app.commands.common import open_engine, read_settings
+from app.commands import recipients, reconcile, redrive
+from app.commands.common import deprecated_alias, open_engine, read_settings
 from app.settings import ConfigError, Settings
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("flexhook")
 
@@ -117,11 +113,11 @@ def dev(
     ctx: click.Context, port: int, temporal_port: int, ui_port: int, data_dir: Path | None
 ) -> None:
     """Run a Temporal dev server, a worker and the web process together until Ctrl-C."""
-    from app.dev import supervisor as devstack
+    from app.dev import supervisor
 
     settings = read_settings(data_dir=data_dir)
     _prepare_dev_database(settings)
-    config = devstack.DevConfig(
+    config = supervisor.DevConfig(
         data_dir=settings.data_dir.resolve(),
         web_port=port,
         temporal_port=temporal_port,
@@ -129,7 +125,7 @@ def dev(
         namespace=settings.temporal_namespace,
     )
     try:
-        devstack.run_dev(
+        supervisor.run_dev(
             config,
             webhook_secrets=settings.webhook_secrets,
             api_token=settings.api_token,
@@ -140,9 +136,9 @@ def dev(
             public_url=settings.public_url,
             temporal_ui_url=settings.temporal_ui_url,
         )
-    except devstack.ChildDied as exc:
+    except supervisor.ChildDied as exc:
         raise click.ClickException(f"{exc}; stopped the others") from None
-    except devstack.DevStackError as exc:
+    except supervisor.DevStackError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -215,10 +211,12 @@ def send(
         sys.exit(1)
 
 
-main.add_command(subscribers.subscribe)
-main.add_command(subscribers.subscribers)
-main.add_command(redrive.replay)
+main.add_command(recipients.subscribe)
+main.add_command(recipients.recipients)
+main.add_command(redrive.redrive)
 main.add_command(reconcile.reconcile)
+main.add_command(deprecated_alias(recipients.recipients, old_name="subscribers"))
+main.add_command(deprecated_alias(redrive.redrive, old_name="replay"))
 
 
 def run() -> None:

@@ -1,6 +1,6 @@
 """The Temporal SDK load generator, run as its own process; prints one JSON line.
 
-`start`: start `FlexportEventWorkflow` exactly as the web process does (same input, id, id
+`start`: start `EventWorkflow` exactly as the web process does (same input, id, id
 policies, search attributes, summary and RPC timeout), from `--concurrency` tasks sharing one
 client, for `--duration` seconds after `--warmup`. The baseline for flexhook's ack rate.
 
@@ -31,7 +31,7 @@ from app.core.ids import event_workflow_id
 from bench import payloads
 from bench.noop import NoopInput
 from workflows import search_attributes
-from workflows.event import FlexportEventWorkflow
+from workflows.event import EventWorkflow
 from workflows.types import EventInput
 
 RPC_TIMEOUT = timedelta(seconds=2)  # FLEXHOOK_START_TIMEOUT's default, as the web process uses
@@ -74,7 +74,7 @@ def flexhook_starts(
             received_at=datetime.now(UTC).isoformat(),
         )
         yield lambda arg=arg, kwargs=kwargs: client.start_workflow(  # type: ignore[misc]
-            FlexportEventWorkflow.run, arg, **kwargs
+            EventWorkflow.run, arg, **kwargs
         )
 
 

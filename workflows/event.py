@@ -1,4 +1,4 @@
-"""`FlexportEventWorkflow` (workflow type `FlexportEvent`): one run per Flexport event id, from
+"""`EventWorkflow` (workflow type `FlexportEvent`): one run per Flexport event id, from
 the log entry to the records and the alerts.
 
 One local activity, `process_event`, records the event, applies it and plans its alerts in one
@@ -32,12 +32,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sending import send_alert
     from workflows.types import EventInput
 
-# The workflow type new events start as (`FlexportEventWorkflow` was the first shape's).
+# The workflow type new events start as (`EventWorkflow` was the first shape's).
 EVENT_WORKFLOW_TYPE = "FlexportEvent"
 
 
 @workflow.defn(name=EVENT_WORKFLOW_TYPE, sandboxed=False)
-class FlexportEventWorkflow:
+class EventWorkflow:
     @workflow.run
     async def run(self, input: EventInput) -> EventOutcome:
         """Record, apply and plan in one local activity; then one send per destination."""

@@ -1,5 +1,5 @@
 """The event workflow's first shape, frozen: record, apply and plan as three regular activities,
-then one send per destination. Registered under its original type name, `FlexportEventWorkflow`,
+then one send per destination. Registered under its original type name, `EventWorkflow`,
 only so that runs started on it before `FlexportEvent` replaced it finish (and replay). Delete it
 once none is open: `temporal workflow list --query 'WorkflowType="FlexportEventWorkflow" AND
 ExecutionStatus="Running"'` lists none. Never change what it does."""
@@ -27,7 +27,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 @workflow.defn(name="FlexportEventWorkflow")
-class FlexportEventWorkflowV1:
+class EventWorkflowV1:
     @workflow.run
     async def run(self, input: EventInput) -> EventOutcome:
         recorded: EventOutcome = await workflow.execute_activity(

@@ -1,4 +1,4 @@
-"""The worker: polls the task queue and runs `FlexportEventWorkflow`, `EtaWatchWorkflow` and
+"""The worker: polls the task queue and runs `EventWorkflow`, `EtaWatchWorkflow` and
 their activities."""
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from activities.reconcile import ReconcileActivities
 from app import temporal_client
 from workflows.eta_feed import EtaWatchSignals
 from workflows.eta_watch import EtaWatchWorkflow
-from workflows.event import FlexportEventWorkflow
-from workflows.event_v1 import FlexportEventWorkflowV1
+from workflows.event import EventWorkflow
+from workflows.event_v1 import EventWorkflowV1
 from workflows.recipient import RecipientWorkflow
 from workflows.recipient_starter import RecipientStarter, resume_waiting
 from workflows.reconcile import ReconcileWorkflow
@@ -72,8 +72,8 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[
-            FlexportEventWorkflow,
-            FlexportEventWorkflowV1,  # runs started on the first shape, until none is open
+            EventWorkflow,
+            EventWorkflowV1,  # runs started on the first shape, until none is open
             EtaWatchWorkflow,
             RecipientWorkflow,
             *([ReconcileWorkflow] if reconcile else []),

@@ -3,6 +3,7 @@ database at the newest migration, and times given on the command line."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,3 +47,12 @@ def iso_time(ctx: click.Context, param: click.Parameter, value: str | None) -> d
         raise click.BadParameter(
             f"{value!r} is not an ISO 8601 time such as 2026-03-01T00:00:00Z"
         ) from None
+
+
+def deprecated_alias(command: click.Command, *, old_name: str) -> click.Command:
+    """`command` under the name it had before the glossary settled it: it works as before and
+    says, on stderr and in `--help`, which name replaces it."""
+    alias = copy.copy(command)
+    alias.name = old_name
+    alias.deprecated = f"use `flexhook {command.name}`"
+    return alias

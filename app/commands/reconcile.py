@@ -34,13 +34,13 @@ def reconcile(since: datetime | None, until: datetime | None, dry_run: bool) -> 
 
     Events are listed by when they occurred, which can be long before their delivery. One known
     to the log in any status, failed included, is not missing (redrive failed ones with
-    `flexhook replay`). Prints `listed N, known N, missing N, started N`.
+    `flexhook redrive`). Prints `listed N, known N, missing N, started N`.
     """
     from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
     from app import bootstrap
     from app import temporal_client as temporal
-    from app.flexport.api import FlexportAuthError
+    from app.flexport_api.client import FlexportAuthError
     from app.ingest import reconcile as reconciling
 
     settings = read_settings()

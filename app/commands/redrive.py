@@ -1,4 +1,4 @@
-"""`flexhook replay`: run logged events through the normal path again (the one redrive)."""
+"""`flexhook redrive`: run logged events through the normal path again."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from app.commands.common import open_engine, read_settings, utc
 @click.option("--since", type=click.DateTime(), help="Received at or after (ISO, UTC if no zone).")
 @click.option("--until", type=click.DateTime(), help="Received before (ISO, UTC if no zone).")
 @click.option("--dry-run", is_flag=True, help="List what would run again; start nothing.")
-def replay(
+def redrive(
     status: str,
     event_type: str | None,
     shipment: str | None,
@@ -74,7 +74,7 @@ def replay(
             rpc_timeout=timedelta(seconds=max(settings.start_timeout_seconds, 10)),
         )
         outcomes: Counter[str] = Counter()
-        with click.progressbar(found, label=f"replaying {len(found)} {status} events") as bar:
+        with click.progressbar(found, label=f"redriving {len(found)} {status} events") as bar:
             for candidate in bar:
                 try:
                     started = await redrive.redrive_event(

@@ -25,10 +25,10 @@ ROUTES = [
     Route("/shipments/{shipment_id:path}", signed_in(pages.shipment), name="dashboard_shipment"),
     Route("/events", signed_in(pages.events), name="dashboard_events"),
     Route(
-        "/events/{event_id:path}/replay",
-        signed_in(pages.replay),
+        "/events/{event_id:path}/redrive",
+        signed_in(pages.redrive),
         methods=["POST"],
-        name="dashboard_replay",
+        name="dashboard_redrive",
     ),
     Route("/events/{event_id:path}", signed_in(pages.event), name="dashboard_event"),
     Route(
@@ -49,7 +49,7 @@ def create_dashboard(
     namespace: str,
     redrive: Redrive,
 ) -> Starlette:
-    """The dashboard application. Signing in takes `api_token`; the replay button calls
+    """The dashboard application. Signing in takes `api_token`; the redrive button calls
     `redrive(event_id)`. `temporal_ui_url` may be empty: the pages then show no workflow links.
     """
     if not api_token:

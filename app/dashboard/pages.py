@@ -1,4 +1,4 @@
-"""The dashboard's pages: shipments, one shipment, the event log, one event, its replay.
+"""The dashboard's pages: shipments, one shipment, the event log, one event, its redrive.
 
 Each page is `page(request, csrf_token)`, run by `session.signed_in` for a signed-in browser.
 Reads go through read-only database sessions, off the event loop.
@@ -27,8 +27,8 @@ LIST_LIMIT = 200
 NO_SUCH_EVENT = "There is no such event."
 
 
-def replay_status(value: str | None) -> str:
-    """The status a replay answered, from the redirect's query: a short word or nothing, so a
+def redrive_status(value: str | None) -> str:
+    """The status a redrive answered, from the redirect's query: a short word or nothing, so a
     crafted link cannot put sentences on the page."""
     if value and len(value) <= 40 and value.replace("_", "").replace("-", "").isalnum():
         return value
@@ -119,7 +119,7 @@ async def _event_page(
     *,
     event_id: str,
     status_code: int = 200,
-    replay_error: str = "",
+    redrive_error: str = "",
 ) -> Response:
     engine = state_of(request).engine
     row = await in_session(engine, dashboard_reads.get_event, event_id=event_id)
@@ -136,8 +136,8 @@ async def _event_page(
         e=row,
         payload=pretty_json(row.payload),
         notifications=notifications,
-        replayed=replay_status(request.query_params.get("replayed")),
-        replay_error=replay_error,
+        redriven=redrive_status(request.query_params.get("redriven")),
+        redrive_error=redrive_error,
     )
 
 
@@ -146,7 +146,7 @@ async def event(request: Request, csrf_token: str) -> Response:
     return await _event_page(request, csrf_token, event_id=request.path_params["event_id"])
 
 
-async def replay(request: Request, csrf_token: str) -> Response:
+async def redrive(request: Request, csrf_token: str) -> Response:
     """Run a failed event again (a CSRF-checked form), then show it with the start's status."""
     state = state_of(request)
     event_id = request.path_params["event_id"]
@@ -156,23 +156,23 @@ async def replay(request: Request, csrf_token: str) -> Response:
     if row is None:
         return problem(request, csrf_token, 404, NO_SUCH_EVENT)
     if row.status != EventStatus.FAILED:
-        message = f"Only failed events can be replayed; this one is {row.status}."
+        message = f"Only failed events can be redriven; this one is {row.status}."
         return problem(request, csrf_token, 409, message)
     try:
         outcome = await state.redrive(event_id)
     except LookupError:  # gone between the read and the redrive
         return problem(request, csrf_token, 404, NO_SUCH_EVENT)
     except Exception as exc:
-        log.exception("dashboard replay of event %s failed", event_id)
+        log.exception("dashboard redrive of event %s failed", event_id)
         return await _event_page(
             request,
             csrf_token,
             event_id=event_id,
             status_code=502,
-            replay_error=f"{type(exc).__name__}: {exc}",
+            redrive_error=f"{type(exc).__name__}: {exc}",
         )
-    log.info("dashboard replayed event %s: %s", event_id, outcome)
-    target = f"{base_path(request)}/events/{segment(event_id)}{query_string(replayed=outcome)}"
+    log.info("dashboard redriven event %s: %s", event_id, outcome)
+    target = f"{base_path(request)}/events/{segment(event_id)}{query_string(redriven=outcome)}"
     return RedirectResponse(target, status_code=303)
 
 

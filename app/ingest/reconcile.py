@@ -4,7 +4,7 @@ own workflow id, the reuse policy that turns a second start into a `duplicate`),
 delivery never reached flexhook still runs, and runs once.
 
 The rule: an event is *missing* when the log has no row for its id, whatever the status of a row
-it has. A `failed` event is known: a redrive runs it again (`flexhook replay`, the dashboard), not
+it has. A `failed` event is known: a redrive runs it again (`flexhook redrive`, the dashboard), not
 reconciliation. A `queued` one is the relay's, a `processing` one is running, a `processed` or
 `ignored` one is done. So a second run over the same window finds nothing missing.
 
@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 
 from app.core.events import Event, MalformedEvent, parse_event
 from app.core.statuses import StartStatus
-from app.flexport.api import FlexportApiError, FlexportClient, Page
+from app.flexport_api.client import FlexportApiError, FlexportClient, Page
 from app.ingest.errors import EventRejected, IngestError, TemporalUnavailable
 from app.ingest.intake import log_fields
 from app.ingest.starter import EventStarter, ensure_fits

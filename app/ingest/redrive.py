@@ -3,7 +3,7 @@
 A failed event runs again; a queued one is started now (and leaves the spool); an ignored one
 runs again so that a newer flexhook can process a type it did not know; a processed one stays a
 no-op (Temporal answers `duplicate`). Alerts already sent are never sent again: the ledger
-remembers them. The API, the dashboard and `flexhook replay` all go through `redrive_event`.
+remembers them. The API, the dashboard and `flexhook redrive` all go through `redrive_event`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ async def redrive_event(
     if candidate.status == EventStatus.QUEUED:
         await db.in_session(engine, spool.forget, commit=True, event_id=candidate.event_id)
     log.info(
-        "event %s replayed by an operator: %s",
+        "event %s redriven by an operator: %s",
         candidate.event_id,
         status,
         extra={"event_id": candidate.event_id},

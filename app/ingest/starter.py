@@ -1,4 +1,4 @@
-"""Temporal adapter for the web process: start one `FlexportEventWorkflow` per event id."""
+"""Temporal adapter for the web process: start one `EventWorkflow` per event id."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from app.core.ids import event_workflow_id
 from app.core.statuses import StartStatus
 from app.ingest.errors import EventRejected, EventTooLarge, TemporalUnavailable
 from workflows import search_attributes
-from workflows.event import FlexportEventWorkflow
+from workflows.event import EventWorkflow
 from workflows.types import EventInput
 
 # The errors live in `app.ingest.errors`; these names stay importable from here.
@@ -87,7 +87,7 @@ class EventStarter:
     async def _start(self, event: Event, *, body: str, received_at: datetime, rerun: bool) -> None:
         workflow_id = event_workflow_id(event.event_id)
         await self._client.start_workflow(
-            FlexportEventWorkflow.run,
+            EventWorkflow.run,
             EventInput(event_id=event.event_id, body=body, received_at=received_at.isoformat()),
             id=workflow_id,
             task_queue=self._task_queue,

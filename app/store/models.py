@@ -302,7 +302,7 @@ class ReconcileRun(SQLModel, table=True):
 
 class OpsIncident(SQLModel, table=True):
     """One ops incident per key (`event-failed:<event id>`, `destination-failing:<destination
-    id>`, `spool-stuck`; see `app.core.ops`), reused when the key's trouble comes back.
+    id>`, `spool-stuck`; see `app.core.ops_alerts`), reused when the key's trouble comes back.
 
     The timestamps are claims, each taken by one conditional UPDATE, so that workers and web
     replicas alert an incident once and its recovery once, across retries and restarts.

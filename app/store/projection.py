@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from sqlmodel import Session, col, select
 
 from app.core.alert import Alert
-from app.core.alerting import decide_alerts
+from app.core.alert_rules import decide_alerts
 from app.core.events import Event, EventDataError, parse_event
 from app.core.facts import Facts, Location
 from app.core.outcome import EventOutcome, ShipmentChange

@@ -25,9 +25,9 @@ from activities.ops import OpsReporter
 from app.dashboard.app import create_dashboard
 from app.dashboard.state import Redrive
 from app.ingest.intake import Intake
-from app.ingest.ops_watch import OpsWatch
 from app.ingest.redrive import redrive_by_id
 from app.ingest.relay import SpoolRelay, TemporalBreaker
+from app.ingest.spool_watch import SpoolWatch
 from app.ingest.starter import EventStarter
 from app.web import (
     events,
@@ -37,9 +37,10 @@ from app.web import (
     reconcile,
     records,
     shipments,
-    subscribers,
+    subscriptions,
 )
 from app.web.config import WebConfig
+from app.web.deprecation import deprecated
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.metrics import WebMetrics
 from app.web.middleware import BearerTokenMiddleware, NulGuardMiddleware
@@ -54,16 +55,59 @@ StarterFactory = Callable[[], Awaitable[EventStarter]]
 API_ROUTES: list[BaseRoute] = [
     Route("/shipments", shipments.list_shipments),
     Route("/shipments/{id}", shipments.get_shipment),
-    Route("/shipments/{id}/subscribers", subscribers.subscribers, methods=["GET", "POST"]),
-    Route("/shipments/{id}/subscribers/{sid}", subscribers.remove_subscriber, methods=["DELETE"]),
-    Route("/subscribers", recipients.subscribers, methods=["GET", "POST"]),
-    Route("/subscribers/{id}", recipients.remove_subscriber, methods=["DELETE"]),
+    Route(
+        "/shipments/{id}/subscriptions",
+        subscriptions.subscriptions_collection,
+        methods=["GET", "POST"],
+    ),
+    Route(
+        "/shipments/{id}/subscriptions/{sid}",
+        subscriptions.remove_subscription,
+        methods=["DELETE"],
+    ),
+    Route("/recipients", recipients.recipients_collection, methods=["GET", "POST"]),
+    Route("/recipients/{id}", recipients.remove_recipient, methods=["DELETE"]),
     Route("/notifications", notifications.list_notifications),
     Route("/events", events.list_events),
     Route("/events/{event_id}", events.get_event),
-    Route("/events/{event_id}/replay", events.replay_event, methods=["POST"]),
+    Route("/events/{event_id}/redrive", events.redrive_event, methods=["POST"]),
     Route("/spool", health.spool_stats),
     Route("/reconcile", reconcile.list_runs),
+    # The names before the glossary settled them (docs/api.md, "Deprecated paths").
+    Route(
+        "/shipments/{id}/subscribers",
+        deprecated(
+            partial(subscriptions.subscriptions_collection, key="subscribers"),
+            successor="/api/shipments/{id}/subscriptions",
+        ),
+        methods=["GET", "POST"],
+    ),
+    Route(
+        "/shipments/{id}/subscribers/{sid}",
+        deprecated(
+            subscriptions.remove_subscription,
+            successor="/api/shipments/{id}/subscriptions/{sid}",
+        ),
+        methods=["DELETE"],
+    ),
+    Route(
+        "/subscribers",
+        deprecated(
+            partial(recipients.recipients_collection, key="subscribers"),
+            successor="/api/recipients",
+        ),
+        methods=["GET", "POST"],
+    ),
+    Route(
+        "/subscribers/{id}",
+        deprecated(recipients.remove_recipient, successor="/api/recipients/{id}"),
+        methods=["DELETE"],
+    ),
+    Route(
+        "/events/{event_id}/replay",
+        deprecated(events.redrive_event, successor="/api/events/{event_id}/redrive"),
+        methods=["POST"],
+    ),
     Route("/{kind}/{key}", records.get_record),
 ]
 
@@ -95,7 +139,7 @@ async def lifespan(
     )
     tasks = [asyncio.create_task(relay.run(), name="spool-relay")]
     if ops is not None:
-        watch = OpsWatch(engine, starter, breaker, ops, after=config.ops_alert_after)
+        watch = SpoolWatch(engine, starter, breaker, ops, after=config.ops_alert_after)
         tasks.append(asyncio.create_task(watch.run(), name="ops-watch"))
     try:
         yield
@@ -109,7 +153,7 @@ async def lifespan(
 
 
 def dashboard_redrive(app: Starlette) -> Redrive:
-    """The dashboard's replay button: `redrive_by_id` with the running app's engine and starter
+    """The dashboard's redrive button: `redrive_by_id` with the running app's engine and starter
     (raises `LookupError` when the log has no such event)."""
 
     async def redrive(event_id: str) -> str:
@@ -159,6 +203,6 @@ def create_app(
             lifespan, config=config, engine=engine, starter_factory=starter_factory, ops=ops
         ),
     )
-    # The dashboard's replay button runs with the started app's state: the routes come second.
+    # The dashboard's redrive button runs with the started app's state: the routes come second.
     app.router.routes.extend(routes(config=config, engine=engine, redrive=dashboard_redrive(app)))
     return app

@@ -1,4 +1,4 @@
-"""`GET /api/events`, `GET /api/events/{event_id}` and `POST /api/events/{event_id}/replay`."""
+"""`GET /api/events`, `GET /api/events/{event_id}` and `POST /api/events/{event_id}/redrive`."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ async def get_event(request: Request) -> Response:
     return JSONResponse(found)
 
 
-async def replay_event(request: Request) -> Response:
+async def redrive_event(request: Request) -> Response:
     """Redrive one logged event: its start status, or 404 if the log has no such event."""
     web = web_state(request)
     event_id = request.path_params["event_id"]

@@ -1,7 +1,7 @@
 """Recipients of alerts about any shipment, with delivery preferences: `GET`/`POST
 /api/subscribers` and `DELETE /api/subscribers/{id}`. Destinations are Apprise URLs; answers
 show them in Apprise's privacy form only. (Subscribers of one shipment are
-`/api/shipments/{id}/subscribers`, in `app.web.subscribers`.)"""
+`/api/shipments/{id}/subscribers`, in `app.web.subscriptions`.)"""
 
 from __future__ import annotations
 
@@ -28,12 +28,13 @@ SHAPE: Final = (
 )
 
 
-async def subscribers(request: Request) -> Response:
-    """The collection: `GET` lists, `POST` adds (one route, so a 405 names both methods)."""
+async def recipients_collection(request: Request, *, key: str = "recipients") -> Response:
+    """The collection: `GET` lists (under `key`), `POST` adds (one route, so a 405 names both
+    methods)."""
     if request.method == "POST":
-        return await add_subscriber(request)
+        return await add_recipient(request)
     found = await db.in_session(web_state(request).engine, recipients.list_recipients)
-    return JSONResponse({"subscribers": [recipients.as_json(r) for r in found]})
+    return JSONResponse({key: [recipients.as_json(r) for r in found]})
 
 
 def _strings(body: dict[str, Any], name: str) -> list[str] | None:
@@ -72,7 +73,7 @@ def _add(session: Session, **fields: Any) -> dict[str, Any]:
     return recipients.as_json(added)
 
 
-async def add_subscriber(request: Request) -> Response:
+async def add_recipient(request: Request) -> Response:
     """201 with the new recipient; 400 `bad_request` or `invalid_recipient` saying why, 409
     `recipient_exists` for a URL that is one already."""
     fields = await _body(request)
@@ -81,11 +82,11 @@ async def add_subscriber(request: Request) -> Response:
     return JSONResponse(created, status_code=201)
 
 
-async def remove_subscriber(request: Request) -> Response:
+async def remove_recipient(request: Request) -> Response:
     """204, or 404 when there is no such recipient. What was held for it is skipped."""
     rid = row_id(request, "id")
     if rid is None:
-        return not_found("no such subscriber")
+        return not_found("no such recipient")
     removed = await db.in_session(
         web_state(request).engine,
         recipients.remove_recipient,
@@ -94,6 +95,6 @@ async def remove_subscriber(request: Request) -> Response:
         now=datetime.now(UTC),
     )
     if not removed:
-        return not_found("no such subscriber")
+        return not_found("no such recipient")
     log.info("recipient %s removed", rid)
     return Response(status_code=204)

@@ -29,7 +29,7 @@ from app.ingest.starter import EventStarter
 from app.store import db
 from app.web.application import WebConfig, create_app
 from notifications.notifier import Notifier
-from notifications.ops import OpsNotifier
+from notifications.ops_notifier import OpsNotifier
 from notifications.render import Renderer
 from tests.integration.harness import (
     Samples,

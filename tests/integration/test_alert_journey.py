@@ -50,7 +50,7 @@ from activities.ops import OpsReporter
 from activities.processing import RecordActivities
 from app.core.ids import eta_watch_workflow_id
 from notifications.notifier import Notifier
-from notifications.ops import OpsNotifier
+from notifications.ops_notifier import OpsNotifier
 from notifications.render import Renderer
 from tests.integration.harness import Inbox, Samples, Stack, StackFactory, free_port
 from workflows.eta_watch import ALERTED

@@ -206,15 +206,15 @@ async def test_subscriptions_route_alerts_for_their_shipment_only(
     headers = {"authorization": f"Bearer {stack.api_token}"}
 
     rejected = await stack.http.post(
-        "/api/shipments/418563/subscribers", json={"url": "bogus://nowhere"}, headers=headers
+        "/api/shipments/418563/subscriptions", json={"url": "bogus://nowhere"}, headers=headers
     )
     bad_kind = await stack.http.post(
-        "/api/shipments/418563/subscribers",
+        "/api/shipments/418563/subscriptions",
         json={"url": f"json://127.0.0.1:{port}", "kinds": ["gossip"]},
         headers=headers,
     )
     created = await stack.http.post(
-        "/api/shipments/418563/subscribers",
+        "/api/shipments/418563/subscriptions",
         json={"url": f"json://user:hunter2@127.0.0.1:{port}/hook", "kinds": ["departed"]},
         headers=headers,
     )
@@ -224,7 +224,7 @@ async def test_subscriptions_route_alerts_for_their_shipment_only(
     assert bad_kind.status_code == 400
     assert created.status_code == 201
     assert "hunter2" not in created.text
-    listed = (await stack.api("/shipments/418563/subscribers")).json()["subscribers"]
+    listed = (await stack.api("/shipments/418563/subscriptions")).json()["subscriptions"]
     assert [s["id"] for s in listed] == [created.json()["id"]]
     assert "hunter2" not in json.dumps(listed)
 
@@ -239,10 +239,10 @@ async def test_subscriptions_route_alerts_for_their_shipment_only(
     assert len(posted) == 1
 
     removed = await stack.http.delete(
-        f"/api/shipments/418563/subscribers/{created.json()['id']}", headers=headers
+        f"/api/shipments/418563/subscriptions/{created.json()['id']}", headers=headers
     )
     assert removed.status_code == 204
-    assert (await stack.api("/shipments/418563/subscribers")).json()["subscribers"] == []
+    assert (await stack.api("/shipments/418563/subscriptions")).json()["subscriptions"] == []
 
 
 async def test_slack_hears_the_departure_through_the_pipeline(

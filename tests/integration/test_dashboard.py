@@ -290,7 +290,7 @@ async def test_sign_in_page_and_stylesheet_need_no_session(browser: httpx.AsyncC
 async def test_posts_redirect_to_sign_in_when_signed_out(
     browser: httpx.AsyncClient, dashboard: Dashboard
 ) -> None:
-    for path in (f"/dashboard/events/{FAILED_EVENT_ID}/replay", "/dashboard/sign-out"):
+    for path in (f"/dashboard/events/{FAILED_EVENT_ID}/redrive", "/dashboard/sign-out"):
         response = await browser.post(path, data={"csrf_token": "anything"})
         assert response.status_code == 303
         assert response.headers["location"] == "/dashboard/sign-in"
@@ -530,7 +530,7 @@ async def test_failed_and_processing_events_come_first(signed_in: httpx.AsyncCli
     ids = event_ids(page)
     assert ids[:2] == [FAILED_EVENT_ID, PROCESSING_EVENT_ID]
     assert DEPARTED_EVENT_ID in ids
-    assert "/replay" not in page.text
+    assert "/redrive" not in page.text
 
 
 async def test_event_filters(signed_in: httpx.AsyncClient) -> None:
@@ -561,30 +561,30 @@ async def test_an_event_shows_its_payload_pretty_printed(signed_in: httpx.AsyncC
     assert "slack://T0.../B0..." in page.text  # the alerts it sent
 
 
-# -- replay ---------------------------------------------------------------------------------------
+# -- redrive ---------------------------------------------------------------------------------------
 
 
-async def test_only_failed_events_offer_a_replay_button(signed_in: httpx.AsyncClient) -> None:
+async def test_only_failed_events_offer_a_redrive_button(signed_in: httpx.AsyncClient) -> None:
     failed = await signed_in.get(f"/dashboard/events/{FAILED_EVENT_ID}")
     assert failed.status_code == 200
-    assert f'action="/dashboard/events/{FAILED_EVENT_ID}/replay"' in failed.text
-    assert "Replay event" in failed.text
+    assert f'action="/dashboard/events/{FAILED_EVENT_ID}/redrive"' in failed.text
+    assert "Redrive event" in failed.text
     assert "EventDataError" in failed.text  # why it failed
     for other in (DEPARTED_EVENT_ID, PROCESSING_EVENT_ID, "99000003"):
         page = await signed_in.get(f"/dashboard/events/{other}")
         assert page.status_code == 200
-        assert "/replay" not in page.text
-        assert "Replay event" not in page.text
+        assert "/redrive" not in page.text
+        assert "Redrive event" not in page.text
 
 
-async def test_replay_needs_the_sessions_csrf_token(
+async def test_redrive_needs_the_sessions_csrf_token(
     signed_in: httpx.AsyncClient, dashboard: Dashboard
 ) -> None:
-    path = f"/dashboard/events/{FAILED_EVENT_ID}/replay"
+    path = f"/dashboard/events/{FAILED_EVENT_ID}/redrive"
     page = await signed_in.get(f"/dashboard/events/{FAILED_EVENT_ID}")
     token = csrf_of(page)
 
-    # Another session's token, a wrong one, none, or not a form: refused, nothing replayed.
+    # Another session's token, a wrong one, none, or not a form: refused, nothing redriven.
     async with httpx.AsyncClient(base_url=dashboard.base_url, timeout=30) as other:
         assert (await sign_in(other, dashboard.api_token)).status_code == 303
         other_token = csrf_of(await other.get(f"/dashboard/events/{FAILED_EVENT_ID}"))
@@ -599,50 +599,50 @@ async def test_replay_needs_the_sessions_csrf_token(
     response = await signed_in.post(path, data={"csrf_token": token})
     assert response.status_code == 303
     assert response.headers["location"] == (
-        f"/dashboard/events/{FAILED_EVENT_ID}?replayed=accepted"
+        f"/dashboard/events/{FAILED_EVENT_ID}?redriven=accepted"
     )
     assert dashboard.redrive.calls == [FAILED_EVENT_ID]
     after = await signed_in.get(response.headers["location"])
-    assert "Replay started: accepted." in text_of(after)
+    assert "Redrive started: accepted." in text_of(after)
     crafted = await signed_in.get(
-        f"/dashboard/events/{FAILED_EVENT_ID}", params={"replayed": "call +1 555 0100 now"}
+        f"/dashboard/events/{FAILED_EVENT_ID}", params={"redriven": "call +1 555 0100 now"}
     )
-    assert "Replay started" not in crafted.text
+    assert "Redrive started" not in crafted.text
 
 
-async def test_replay_refuses_events_that_did_not_fail(
+async def test_redrive_refuses_events_that_did_not_fail(
     signed_in: httpx.AsyncClient, dashboard: Dashboard
 ) -> None:
     token = csrf_of(await signed_in.get("/dashboard/events"))
     response = await signed_in.post(
-        f"/dashboard/events/{DEPARTED_EVENT_ID}/replay", data={"csrf_token": token}
+        f"/dashboard/events/{DEPARTED_EVENT_ID}/redrive", data={"csrf_token": token}
     )
     assert response.status_code == 409
-    missing = await signed_in.post("/dashboard/events/404404/replay", data={"csrf_token": token})
+    missing = await signed_in.post("/dashboard/events/404404/redrive", data={"csrf_token": token})
     assert missing.status_code == 404
     assert dashboard.redrive.calls == []
 
 
-async def test_a_replay_that_raises_is_reported_on_the_page(
+async def test_a_redrive_that_raises_is_reported_on_the_page(
     signed_in: httpx.AsyncClient, dashboard: Dashboard
 ) -> None:
     dashboard.redrive.error = RuntimeError("Temporal <unreachable>")
     token = csrf_of(await signed_in.get("/dashboard/events"))
     response = await signed_in.post(
-        f"/dashboard/events/{FAILED_EVENT_ID}/replay", data={"csrf_token": token}
+        f"/dashboard/events/{FAILED_EVENT_ID}/redrive", data={"csrf_token": token}
     )
     assert response.status_code == 502
-    assert "Replay failed: RuntimeError: Temporal &lt;unreachable&gt;" in response.text
+    assert "Redrive failed: RuntimeError: Temporal &lt;unreachable&gt;" in response.text
     assert dashboard.redrive.calls == [FAILED_EVENT_ID]
 
 
-async def test_a_replay_of_an_event_that_vanished_is_not_found(
+async def test_a_redrive_of_an_event_that_vanished_is_not_found(
     signed_in: httpx.AsyncClient, dashboard: Dashboard
 ) -> None:
     dashboard.redrive.error = LookupError(f"no event {FAILED_EVENT_ID}")
     token = csrf_of(await signed_in.get("/dashboard/events"))
     response = await signed_in.post(
-        f"/dashboard/events/{FAILED_EVENT_ID}/replay", data={"csrf_token": token}
+        f"/dashboard/events/{FAILED_EVENT_ID}/redrive", data={"csrf_token": token}
     )
     assert response.status_code == 404
     assert "There is no such event." in response.text

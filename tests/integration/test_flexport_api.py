@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.flexport.api import (
+from app.flexport_api.client import (
     FlexportApiError,
     FlexportAuthError,
     FlexportClient,
@@ -331,10 +331,10 @@ def test_retries_are_logged_without_token_or_payload(
 ) -> None:
     flexport.fail_next(1, status=503)
 
-    with caplog.at_level(logging.WARNING, logger="app.flexport"):
+    with caplog.at_level(logging.WARNING, logger="app.flexport_api"):
         event = client.get_event(sample_events()[0]["id"])
 
-    messages = [r.getMessage() for r in caplog.records if r.name.startswith("app.flexport")]
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("app.flexport_api")]
     assert len(messages) == 1
     assert "503" in messages[0]
     assert f"/events/{event['id']}" in messages[0]

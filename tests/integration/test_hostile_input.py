@@ -514,9 +514,9 @@ async def test_the_read_api_answers_hostile_requests_with_json_and_never_a_5xx(
         ("GET", "/api/__class__/1", token, 404),
         ("GET", "/api/containers/%27%20OR%20%271%27%3D%271", token, 404),
         ("GET", "/api/bookings/%F0%9F%92%A5", token, 404),
-        ("POST", "/api/events/nope/replay", token, 404),
-        ("DELETE", "/api/shipments/1/subscribers/abc", token, 404),
-        ("DELETE", "/api/shipments/1/subscribers/99999", token, 404),
+        ("POST", "/api/events/nope/redrive", token, 404),
+        ("DELETE", "/api/shipments/1/subscriptions/abc", token, 404),
+        ("DELETE", "/api/shipments/1/subscriptions/99999", token, 404),
         ("GET", "/api/shipments", {}, 401),
         ("GET", "/api/shipments", {"authorization": "Basic " + stack.api_token}, 401),
         ("GET", "/api/shipments", {"authorization": "Bearer"}, 401),
@@ -563,7 +563,7 @@ async def test_hostile_subscriptions_are_400_and_credentials_stay_out_of_answers
     password = "Pa55-" + secrets.token_urlsafe(12)
     register_secret(password)
     url = f"mailtos://alerts:{password}@smtp.example.com?to=ops@example.com"
-    path = "/api/shipments/418563/subscribers"
+    path = "/api/shipments/418563/subscriptions"
     token = {"authorization": f"Bearer {stack.api_token}"}
     bad: dict[str, bytes] = {
         "not JSON": b"{nope",
@@ -587,7 +587,7 @@ async def test_hostile_subscriptions_are_400_and_credentials_stay_out_of_answers
     assert created.status_code == 201, created.text
     assert password not in created.text
     assert password not in listed.text
-    assert created.json()["id"] in {str(s["id"]) for s in listed.json()["subscribers"]}
+    assert created.json()["id"] in {str(s["id"]) for s in listed.json()["subscriptions"]}
 
 
 async def test_a_limit_of_digits_int_refuses_is_400_and_a_huge_one_is_clamped(
@@ -602,13 +602,13 @@ async def test_a_limit_of_digits_int_refuses_is_400_and_a_huge_one_is_clamped(
 async def test_a_subscriber_id_of_digits_int_refuses_is_404(stack: Stack) -> None:
     token = {"authorization": f"Bearer {stack.api_token}"}
     for sid in ("²", "9" * 5000):
-        response = await stack.http.delete(f"/api/shipments/1/subscribers/{sid}", headers=token)
+        response = await stack.http.delete(f"/api/shipments/1/subscriptions/{sid}", headers=token)
         assert response.status_code == 404, (sid[:10], response.status_code)
 
 
 async def test_a_deeply_nested_subscription_is_400(stack: Stack) -> None:
     response = await stack.http.post(
-        "/api/shipments/1/subscribers",
+        "/api/shipments/1/subscriptions",
         content=b"[" * DEEP,
         headers={"authorization": f"Bearer {stack.api_token}"},
     )

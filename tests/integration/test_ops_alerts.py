@@ -94,10 +94,10 @@ async def test_a_failing_event_alerts_ops_once_however_often_it_runs(
     await run_fails(stack, first["event_id"])
     redelivered = (await stack.post(body)).json()  # Flexport again: a new run, failing again
     await run_fails(stack, first["event_id"])
-    replayed = await stack.http.post(f"/api/events/{first['event_id']}/replay", headers=headers)
+    redriven = await stack.http.post(f"/api/events/{first['event_id']}/redrive", headers=headers)
     await run_fails(stack, first["event_id"])
 
-    assert (redelivered["status"], replayed.json()["status"]) == ("accepted", "accepted")
+    assert (redelivered["status"], redriven.json()["status"]) == ("accepted", "accepted")
     [message] = inbox.messages()
     assert message["To"] == "oncall@example.com"
     assert message["Subject"] == f"flexhook: event {first['event_id']} failed processing"
@@ -130,7 +130,7 @@ async def test_a_failed_event_that_a_redrive_processes_tells_ops_it_is_over(
         session.commit()
 
     headers = {"authorization": f"Bearer {stack.api_token}"}
-    rerun = await stack.http.post(f"/api/events/{event_id}/replay", headers=headers)
+    rerun = await stack.http.post(f"/api/events/{event_id}/redrive", headers=headers)
     await stack.wait(event_id)
 
     assert rerun.json()["status"] == "accepted"

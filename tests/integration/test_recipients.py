@@ -1,4 +1,4 @@
-"""Recipients with preferences through the whole pipeline (`/api/subscribers`): quiet hours hold
+"""Recipients with preferences through the whole pipeline (`/api/recipients`): quiet hours hold
 routine alerts until they end while urgent ones go through; a digest recipient hears nothing at
 once and one digest a day, worker restarts included. Real SMTP, json:// to a real local HTTP
 server, the real dev server's timers (quiet hours and digests set to end a few seconds ahead)."""
@@ -94,7 +94,7 @@ def exception_event(samples: Samples) -> bytes:
 
 async def add(stack: Stack, **body: Any) -> httpx.Response:
     return await stack.http.post(
-        "/api/subscribers", json=body, headers={"authorization": f"Bearer {stack.api_token}"}
+        "/api/recipients", json=body, headers={"authorization": f"Bearer {stack.api_token}"}
     )
 
 
@@ -161,7 +161,7 @@ async def test_recipients_are_validated_and_shown_in_privacy_form_only(
     assert again.status_code == 409
     assert again.json()["error"] == "recipient_exists"
 
-    listed = (await stack.api("/subscribers")).json()["subscribers"]
+    listed = (await stack.api("/recipients")).json()["recipients"]
     assert [r["id"] for r in listed] == [created.json()["id"]]
     [recipient] = listed
     assert recipient["url"].startswith("json://user:") and "hunter2" not in json.dumps(listed)
@@ -170,12 +170,12 @@ async def test_recipients_are_validated_and_shown_in_privacy_form_only(
     assert "hunter2" not in created.text and "hunter2" not in again.text
 
     headers = {"authorization": f"Bearer {stack.api_token}"}
-    path = f"/api/subscribers/{recipient['id']}"
+    path = f"/api/recipients/{recipient['id']}"
     assert (await stack.http.delete(path, headers=headers)).status_code == 204
     assert (await stack.http.delete(path, headers=headers)).status_code == 404
-    assert (await stack.api("/subscribers")).json()["subscribers"] == []
+    assert (await stack.api("/recipients")).json()["recipients"] == []
     # The per-shipment endpoint is another collection, unchanged.
-    assert (await stack.api("/shipments/418563/subscribers")).json()["subscribers"] == []
+    assert (await stack.api("/shipments/418563/subscriptions")).json()["subscriptions"] == []
 
 
 # -- quiet hours -----------------------------------------------------------------------------
@@ -388,7 +388,7 @@ async def test_the_dashboard_adds_and_removes_recipients_behind_its_csrf_token(
         listing = await browser.get(added.headers["location"])
         assert "Recipient 1 added" in listing.text and "hunter2" not in listing.text
         assert "quiet 22:00-07:00" in listing.text and "418563, 99" in listing.text
-        [recipient] = (await stack.api("/subscribers")).json()["subscribers"]
+        [recipient] = (await stack.api("/recipients")).json()["recipients"]
         assert (recipient["kinds"], recipient["quiet_hours"]) == (["departed"], "22:00-07:00")
 
         removed = await browser.post(
@@ -396,7 +396,7 @@ async def test_the_dashboard_adds_and_removes_recipients_behind_its_csrf_token(
             data={"csrf_token": token, "action": "remove", "id": recipient["id"]},
         )
         assert removed.status_code == 303
-        assert (await stack.api("/subscribers")).json()["subscribers"] == []
+        assert (await stack.api("/recipients")).json()["recipients"] == []
 
 
 def test_the_cli_adds_lists_and_removes_recipients(
@@ -412,7 +412,7 @@ def test_the_cli_adds_lists_and_removes_recipients(
     added = runner.invoke(
         main,
         [
-            "subscribers",
+            "recipients",
             "add",
             url,
             "--delivery",
@@ -425,14 +425,14 @@ def test_the_cli_adds_lists_and_removes_recipients(
             "departed,arrived",
         ],
     )
-    refused = runner.invoke(main, ["subscribers", "add", url, "--quiet-hours", "late"])
-    listed = runner.invoke(main, ["subscribers", "list"])
+    refused = runner.invoke(main, ["recipients", "add", url, "--quiet-hours", "late"])
+    listed = runner.invoke(main, ["recipients", "list"])
 
     assert added.exit_code == 0, added.output
     assert "digest at 08:00 (Europe/Berlin)" in added.output
     assert refused.exit_code != 0 and "quiet_hours" in refused.output
     assert listed.output.startswith("1\tjson://user:") and "arrived,departed" in listed.output
     assert "hunter2" not in added.output + refused.output + listed.output
-    assert runner.invoke(main, ["subscribers", "remove", "1"]).exit_code == 0
-    assert runner.invoke(main, ["subscribers", "remove", "1"]).exit_code != 0
-    assert runner.invoke(main, ["subscribers", "list"]).output == ""
+    assert runner.invoke(main, ["recipients", "remove", "1"]).exit_code == 0
+    assert runner.invoke(main, ["recipients", "remove", "1"]).exit_code != 0
+    assert runner.invoke(main, ["recipients", "list"]).output == ""

@@ -30,7 +30,7 @@ from temporalio.service import RPCError
 from app import bootstrap
 from app.core.events import Event
 from app.core.ids import event_workflow_id
-from app.flexport.api import FlexportClient
+from app.flexport_api.client import FlexportClient
 from app.ingest.reconcile import Reconciler, Window, reconcile_window
 from app.ingest.starter import EventStarter, StartResult
 from app.settings import Settings, load_settings
@@ -114,7 +114,7 @@ async def shipment(stack: Stack) -> dict[str, Any]:
 
 
 async def runs_per_event(stack: Stack, expected: int) -> Counter[str]:
-    """How many runs of `FlexportEventWorkflow` each workflow id of the stack's queue has."""
+    """How many runs of `EventWorkflow` each workflow id of the stack's queue has."""
     query = f'TaskQueue = "{stack.task_queue}" AND WorkflowType = "{EVENT_WORKFLOW_TYPE}"'
     found: Counter[str] = Counter()
     for _ in range(100):  # visibility is eventually consistent

@@ -1,4 +1,4 @@
-"""`FlexportEventWorkflow` on the real dev server with mocked activities, as Temporal's Python
+"""`EventWorkflow` on the real dev server with mocked activities, as Temporal's Python
 samples test workflows (samples-python, tests/hello/hello_activity_test.py): a worker on a task
 queue of its own runs the real workflow with `@activity.defn` functions registered under the real
 activity names, so the workflow's own logic (order of steps, fan-out, error handling, retry
@@ -31,7 +31,7 @@ from activities.types import (
 )
 from app.core.alert import Alert
 from app.core.outcome import EventOutcome
-from workflows.event import FlexportEventWorkflow
+from workflows.event import EventWorkflow
 from workflows.types import EventInput
 
 # ------------------------------------------------------------------------------------------------
@@ -149,12 +149,12 @@ async def run_workflow(client: Client, mocks: MockActivities) -> EventOutcome:
     async with Worker(
         client,
         task_queue=task_queue,
-        workflows=[FlexportEventWorkflow],
+        workflows=[EventWorkflow],
         activities=mocks.all(),
     ):
         async with asyncio.timeout(60):  # a step retried that should not be hangs, not passes
             return await client.execute_workflow(
-                FlexportEventWorkflow.run,
+                EventWorkflow.run,
                 EventInput(event_id=EVENT_ID, body=BODY, received_at=RECEIVED_AT),
                 id=f"test-mocked-{uuid.uuid4()}",
                 task_queue=task_queue,

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.core import ops
+from app.core import ops_alerts
 from notifications.notifier import check_url
-from notifications.ops import OpsNotifier, ops_destinations
+from notifications.ops_notifier import OpsNotifier, ops_destinations
 from notifications.render import Renderer
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-FAILED = ops.event_failed(
+FAILED = ops_alerts.event_failed(
     event_id="48262090",
     event_type="/shipment_leg#departed",
     shipment_id="418563",

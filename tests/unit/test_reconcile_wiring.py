@@ -21,7 +21,7 @@ from activities.reconcile import NOT_CONFIGURED, ReconcileActivities
 from activities.types import ReconcilePageInput, ReconcilePageResult
 from app import bootstrap
 from app.cli import main
-from app.flexport.api import FlexportClient
+from app.flexport_api.client import FlexportClient
 from app.settings import load_settings
 from app.store import db
 from app.store.reconcile_runs import Tally

@@ -119,13 +119,13 @@ async def test_a_redrive_of_a_queued_event_starts_it_and_empties_its_spool_row(
             session, event=event, body=body.decode(), received_at=datetime.now(UTC)
         )
         session.commit()
-    route = Route("/events/{event_id}/replay", events.replay_event, methods=["POST"])
+    route = Route("/events/{event_id}/redrive", events.redrive_event, methods=["POST"])
     async with serve([route]) as http:
-        replayed = await http.post(f"/events/{event.event_id}/replay")
-        missing = await http.post("/events/nope/replay")
+        redriven = await http.post(f"/events/{event.event_id}/redrive")
+        missing = await http.post("/events/nope/redrive")
 
     assert queued == StartStatus.QUEUED
-    assert replayed.json()["status"] == "accepted"
+    assert redriven.json()["status"] == "accepted"
     assert [(s.event_id, s.rerun) for s in starter.starts] == [(event.event_id, False)]
     assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
     with Session(engine) as session:
@@ -146,7 +146,7 @@ async def test_a_redrive_temporal_does_not_take_is_503_and_keeps_the_spool_row(
         spool.enqueue(session, event=event, body=body.decode(), received_at=datetime.now(UTC))
         session.commit()
     starter.error = TemporalUnavailable("TimeoutError")
-    route = Route("/events/{event_id}/replay", events.replay_event, methods=["POST"])
+    route = Route("/events/{event_id}/replay", events.redrive_event, methods=["POST"])
     async with serve([route]) as http:
         answer = await http.post(f"/events/{event.event_id}/replay")
 

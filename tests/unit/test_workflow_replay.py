@@ -1,4 +1,4 @@
-"""Replay recorded histories of `FlexportEventWorkflow` and `EtaWatchWorkflow` against the
+"""Replay recorded histories of `EventWorkflow` and `EtaWatchWorkflow` against the
 current workflow code.
 
 Every `tests/histories/*.json` is the history of a real run (a real dev server, the production
@@ -30,8 +30,8 @@ from temporalio.workflow import NondeterminismError
 from activities.types import ApplyEventInput, RecordEventInput
 from app.core.outcome import EventOutcome
 from workflows.eta_watch import EtaWatchWorkflow
-from workflows.event import FlexportEventWorkflow
-from workflows.event_v1 import FlexportEventWorkflowV1
+from workflows.event import EventWorkflow
+from workflows.event_v1 import EventWorkflowV1
 from workflows.policies import RECORDS_RETRY, RECORDS_TIMEOUT
 from workflows.types import EtaUpdate, EtaWatchInput, EventInput
 
@@ -39,7 +39,7 @@ from workflows.types import EtaUpdate, EtaWatchInput, EventInput
 
 
 # What the worker registers (`workflows.worker.build_worker`), for the histories' types.
-REGISTERED = [FlexportEventWorkflow, FlexportEventWorkflowV1, EtaWatchWorkflow]
+REGISTERED = [EventWorkflow, EventWorkflowV1, EtaWatchWorkflow]
 FIRST_SHAPE = "FlexportEventWorkflow"  # the type name the first shape's runs started with
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -172,7 +172,7 @@ class ApplyBeforeRecordWorkflow:
 
 
 @workflow.defn(name=FIRST_SHAPE, sandboxed=False)
-class NoAlertsWorkflow(FlexportEventWorkflowV1):
+class NoAlertsWorkflow(EventWorkflowV1):
     """The event workflow with its alert step (plan, then send to each destination) dropped."""
 
     async def _notify(self, outcome: Any) -> None:
@@ -184,7 +184,7 @@ class NoAlertsWorkflow(FlexportEventWorkflowV1):
 
 
 @workflow.defn(name=FIRST_SHAPE, sandboxed=False)
-class NewShapeUnderTheOldNameWorkflow(FlexportEventWorkflow):
+class NewShapeUnderTheOldNameWorkflow(EventWorkflow):
     """The one-local-activity shape registered under the first shape's type name: what the
     change would have been without a new workflow type (or a patch)."""
 

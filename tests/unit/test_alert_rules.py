@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.core.alert import Alert
-from app.core.alerting import decide_alerts
+from app.core.alert_rules import decide_alerts
 from app.core.events import parse_event
 from app.core.facts import Location
 from app.core.flexport_types import CUSTOMS_HOLDS, REFERENCE

@@ -104,7 +104,7 @@ async def test_with_temporal_and_the_database_away_the_answer_is_503(
     assert response.json()["error"] == "unavailable"
 
 
-async def test_replay_runs_a_failed_event_again_and_leaves_a_processed_one_alone(
+async def test_redrive_runs_a_failed_event_again_and_leaves_a_processed_one_alone(
     stack: Stack, samples: Samples
 ) -> None:
     broken = samples.payload("21_compact_shipment_milestone")
@@ -114,10 +114,10 @@ async def test_replay_runs_a_failed_event_again_and_leaves_a_processed_one_alone
     await wait_until_failed(stack, failed["event_id"])
     headers = {"authorization": f"Bearer {stack.api_token}"}
 
-    rerun = await stack.http.post(f"/api/events/{failed['event_id']}/replay", headers=headers)
-    no_op = await stack.http.post(f"/api/events/{processed['event_id']}/replay", headers=headers)
-    missing = await stack.http.post("/api/events/nope/replay", headers=headers)
-    unauthorized = await stack.http.post(f"/api/events/{failed['event_id']}/replay")
+    rerun = await stack.http.post(f"/api/events/{failed['event_id']}/redrive", headers=headers)
+    no_op = await stack.http.post(f"/api/events/{processed['event_id']}/redrive", headers=headers)
+    missing = await stack.http.post("/api/events/nope/redrive", headers=headers)
+    unauthorized = await stack.http.post(f"/api/events/{failed['event_id']}/redrive")
 
     assert rerun.json()["status"] == "accepted"
     assert no_op.json()["status"] == "duplicate"
@@ -138,13 +138,13 @@ async def test_replay_runs_a_failed_event_again_and_leaves_a_processed_one_alone
     assert len(runs) == 2
 
 
-async def test_replay_of_an_ignored_event_classifies_it_again(
+async def test_redrive_of_an_ignored_event_classifies_it_again(
     stack: Stack, samples: Samples
 ) -> None:
     answer = await stack.deliver(samples.body("06_leg_departed", type="/shipment_leg#teleported"))
     headers = {"authorization": f"Bearer {stack.api_token}"}
 
-    rerun = await stack.http.post(f"/api/events/{answer['event_id']}/replay", headers=headers)
+    rerun = await stack.http.post(f"/api/events/{answer['event_id']}/redrive", headers=headers)
     outcome = await stack.wait(answer["event_id"])
 
     assert rerun.json()["status"] == "accepted"
@@ -165,7 +165,7 @@ async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
     return process.returncode, output.decode()
 
 
-async def test_the_replay_command_redrives_failed_events_with_a_summary(
+async def test_the_redrive_command_redrives_failed_events_with_a_summary(
     stack: Stack, samples: Samples, temporal_env: WorkflowEnvironment
 ) -> None:
     broken = samples.payload("21_compact_shipment_milestone")
@@ -179,12 +179,12 @@ async def test_the_replay_command_redrives_failed_events_with_a_summary(
         "FLEXHOOK_TASK_QUEUE": stack.task_queue,
     }
 
-    dry_code, dry = await run_cli("replay", "--status", "failed", "--dry-run", env=env)
-    code, output = await run_cli("replay", "--status", "failed", "--shipment", "418563", env=env)
+    dry_code, dry = await run_cli("redrive", "--status", "failed", "--dry-run", env=env)
+    code, output = await run_cli("redrive", "--status", "failed", "--shipment", "418563", env=env)
 
     assert dry_code == 0
     assert failed["event_id"] in dry and "1 failed event(s) match (dry run)" in dry
     assert code == 0, output
     assert "1 accepted" in output
-    none_code, none = await run_cli("replay", "--status", "queued", env=env)
+    none_code, none = await run_cli("redrive", "--status", "queued", env=env)
     assert none_code == 0 and "0 queued event(s) match" in none

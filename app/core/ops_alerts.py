@@ -97,7 +97,7 @@ def event_failed(
         title=f"flexhook: event {event_id} failed processing",
         summary=(
             f"Event {event_id} ({event_type}) could not be processed and is marked failed. "
-            "A redelivery or a replay (flexhook replay --status failed) runs it again."
+            "a redelivery or a redrive (flexhook redrive --status failed) runs it again."
         ),
         facts=(
             ("Event", event_id),

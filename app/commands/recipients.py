@@ -1,6 +1,6 @@
-"""`flexhook subscribe` (one shipment's alerts) and `flexhook subscribers` (recipients of every
-shipment, with their delivery preferences): the CLI beside /api/shipments/{id}/subscribers and
-/api/subscribers."""
+"""`flexhook subscribe` (a subscription to one shipment's alerts) and `flexhook recipients`
+(recipients of every shipment, with their delivery preferences): the CLI beside
+/api/shipments/{id}/subscriptions and /api/recipients."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     "[default: all].",
 )
 def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
-    """Send SHIPMENT_ID's alerts to an Apprise URL (as POST /api/shipments/{id}/subscribers)."""
+    """Send SHIPMENT_ID's alerts to an Apprise URL (as POST /api/shipments/{id}/subscriptions)."""
     from sqlmodel import Session
 
     from app.store import subscriptions
@@ -41,13 +41,13 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
             raise click.ClickException(str(exc)) from None
         session.commit()
         click.echo(
-            f"subscriber {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
+            f"subscription {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
         )
 
 
 @click.group()
-def subscribers() -> None:
-    """Recipients of alerts about any shipment, with delivery preferences (as /api/subscribers)."""
+def recipients() -> None:
+    """Recipients of alerts about any shipment, with delivery preferences (as /api/recipients)."""
 
 
 def _listed(value: str | None) -> list[str] | None:
@@ -68,7 +68,7 @@ def _describe(recipient: Recipient) -> str:
     )
 
 
-@subscribers.command("add")
+@recipients.command("add")
 @click.argument("url")
 @click.option("--kinds", help="Comma-separated kinds [default: all].")
 @click.option("--shipments", help="Comma-separated shipment ids [default: all].")
@@ -76,7 +76,7 @@ def _describe(recipient: Recipient) -> str:
 @click.option("--digest-at", metavar="HH:MM", help="When the daily digest goes out (digest).")
 @click.option("--timezone", metavar="IANA", help="Where the times are read [default: UTC].")
 @click.option("--quiet-hours", metavar="HH:MM-HH:MM", help="Hold routine alerts (instant).")
-def subscribers_add(
+def recipients_add(
     url: str,
     kinds: str | None,
     shipments: str | None,
@@ -110,8 +110,8 @@ def subscribers_add(
         click.echo(_describe(added))
 
 
-@subscribers.command("list")
-def subscribers_list() -> None:
+@recipients.command("list")
+def recipients_list() -> None:
     """Every recipient: id, URL (privacy form), kinds, shipments, delivery."""
     from sqlmodel import Session
 
@@ -122,9 +122,9 @@ def subscribers_list() -> None:
             click.echo(_describe(recipient))
 
 
-@subscribers.command("remove")
+@recipients.command("remove")
 @click.argument("recipient_id", type=int)
-def subscribers_remove(recipient_id: int) -> None:
+def recipients_remove(recipient_id: int) -> None:
     """Remove a recipient; what was held for it is skipped."""
     from sqlmodel import Session
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import apprise
 
 from app.core.ids import event_workflow_id
-from app.core.ops import OPS_TAG, SPOOL_STUCK, OpsAlert
+from app.core.ops_alerts import OPS_TAG, SPOOL_STUCK, OpsAlert
 from notifications.notifier import (
     _BODY_FORMATS,
     _REDACTOR,

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from activities.ops import OpsReporter
-from app.core import ops
+from app.core import ops_alerts
 from app.ingest.errors import TemporalUnavailable
 from app.ingest.relay import TemporalBreaker
 from app.ingest.starter import EventStarter
@@ -27,8 +27,8 @@ from app.store import db, spool
 log = logging.getLogger("flexhook.ops")
 
 
-class OpsWatch:
-    """Looks every `ops.check_every(after)` and opens, alerts or closes the `spool-stuck`
+class SpoolWatch:
+    """Looks every `ops_alerts.check_every(after)` and opens, alerts or closes the `spool-stuck`
     incident through `reporter`."""
 
     def __init__(
@@ -45,7 +45,7 @@ class OpsWatch:
         self._breaker = breaker
         self._reporter = reporter
         self._after = after
-        self._every = ops.check_every(after).total_seconds()
+        self._every = ops_alerts.check_every(after).total_seconds()
 
     async def run(self) -> None:
         """Look forever; cancel the task to stop."""
@@ -56,10 +56,10 @@ class OpsWatch:
                 log.exception("ops watch round failed")
             await asyncio.sleep(self._every)
 
-    async def look(self) -> ops.SpoolState:
+    async def look(self) -> ops_alerts.SpoolState:
         """The spool's depth and oldest event, and whether Temporal answers now."""
         stats = await db.in_session(self._engine, spool.stats)
-        return ops.SpoolState(
+        return ops_alerts.SpoolState(
             depth=stats.depth,
             oldest_received_at=stats.oldest_received_at,
             temporal_answers=await self._temporal_answers(),
@@ -68,22 +68,22 @@ class OpsWatch:
     async def check(self, *, now: datetime) -> None:
         """One look, and what follows from it."""
         state = await self.look()
-        key = ops.SPOOL_STUCK
+        key = ops_alerts.SPOOL_STUCK
         if not state.troubled:
             await run_in_threadpool(
                 self._reporter.recovered,
                 key,
-                lambda incident: ops.spool_recovered(since=incident.opened_at, now=now),
+                lambda incident: ops_alerts.spool_recovered(since=incident.opened_at, now=now),
                 now=now,
             )
             return
         incident = await run_in_threadpool(
-            self._reporter.open, key, opened_at=ops.trouble_began(state, now=now)
+            self._reporter.open, key, opened_at=ops_alerts.trouble_began(state, now=now)
         )
         if incident is None or incident.alerted_at is not None:
             return
-        if ops.is_stuck(state, since=incident.opened_at, now=now, after=self._after):
-            alert = ops.spool_stuck(state, since=incident.opened_at, now=now)
+        if ops_alerts.is_stuck(state, since=incident.opened_at, now=now, after=self._after):
+            alert = ops_alerts.spool_stuck(state, since=incident.opened_at, now=now)
             await run_in_threadpool(self._reporter.alert, alert, now=now)
 
     async def _temporal_answers(self) -> bool:

@@ -1,5 +1,5 @@
-"""Who is alerted about a shipment: `GET`/`POST /api/shipments/{id}/subscribers` and
-`DELETE /api/shipments/{id}/subscribers/{sid}`. Destinations are Apprise URLs; answers show
+"""Subscriptions to one shipment's alerts: `GET`/`POST /api/shipments/{id}/subscriptions` and
+`DELETE /api/shipments/{id}/subscriptions/{sid}`. Destinations are Apprise URLs; answers show
 them in Apprise's privacy form only."""
 
 from __future__ import annotations
@@ -20,20 +20,21 @@ from app.web.state import web_state
 log = logging.getLogger("flexhook.web")
 
 
-async def subscribers(request: Request) -> Response:
-    """The collection: `GET` lists, `POST` adds (one route, so a 405 names both methods)."""
+async def subscriptions_collection(request: Request, *, key: str = "subscriptions") -> Response:
+    """The collection: `GET` lists (under `key`), `POST` adds (one route, so a 405 names both
+    methods)."""
     if request.method == "POST":
-        return await add_subscriber(request)
-    return await list_subscribers(request)
+        return await add_subscription(request)
+    return await list_subscriptions(request, key=key)
 
 
-async def list_subscribers(request: Request) -> Response:
+async def list_subscriptions(request: Request, *, key: str = "subscriptions") -> Response:
     found = await db.in_session(
         web_state(request).engine,
         subscriptions.list_subscriptions,
         shipment_id=request.path_params["id"],
     )
-    return JSONResponse({"subscribers": [subscriptions.as_json(s) for s in found]})
+    return JSONResponse({key: [subscriptions.as_json(s) for s in found]})
 
 
 async def _subscription_body(request: Request) -> tuple[str, list[str] | None]:
@@ -61,22 +62,22 @@ def _add(
     return subscriptions.as_json(added)
 
 
-async def add_subscriber(request: Request) -> Response:
+async def add_subscription(request: Request) -> Response:
     """201 with the new subscription; 400 `bad_request` or `invalid_subscription` otherwise."""
     shipment_id = request.path_params["id"]
     url, kinds = await _subscription_body(request)
     created = await db.in_session(
         web_state(request).engine, _add, commit=True, shipment_id=shipment_id, url=url, kinds=kinds
     )
-    log.info("subscriber %s added to shipment %s", created["id"], shipment_id)
+    log.info("subscription %s added to shipment %s", created["id"], shipment_id)
     return JSONResponse(created, status_code=201)
 
 
-async def remove_subscriber(request: Request) -> Response:
-    """204, or 404 when the shipment has no such subscriber."""
+async def remove_subscription(request: Request) -> Response:
+    """204, or 404 when the shipment has no such subscription."""
     sid = row_id(request, "sid")
     if sid is None:
-        return not_found("no such subscriber")
+        return not_found("no such subscription")
     removed = await db.in_session(
         web_state(request).engine,
         subscriptions.remove_subscription,
@@ -85,5 +86,5 @@ async def remove_subscriber(request: Request) -> Response:
         subscription_id=sid,
     )
     if not removed:
-        return not_found("no such subscriber")
+        return not_found("no such subscription")
     return Response(status_code=204)

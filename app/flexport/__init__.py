@@ -1,4 +1,0 @@
-"""Flexport's REST API, as flexhook calls it: `app.flexport.api.FlexportClient`.
-
-Errors share one base, `app.flexport.api.FlexportApiError`.
-"""
