@@ -135,8 +135,13 @@ class NotificationActivities:
             ids = sorted(destination_ids)
             event.listen(session, "after_commit", lambda _session: start(ids), once=True)
 
-    def _find(self, session: Session, alert: Alert, destination_id: str) -> Destination | None:
-        return next((d for d in self._destinations(session, alert) if d.id == destination_id), None)
+    def destination(self, session: Session, delivery: Delivery) -> Destination | None:
+        """The destination `delivery` goes to, as configured now (None: no longer configured).
+        A delivery carries only the destination's id, which keeps credentials out of Temporal's
+        history."""
+        alert = delivery.alert
+        destinations = self._destinations(session, alert)
+        return next((d for d in destinations if d.id == delivery.destination_id), None)
 
     def plan(self, session: Session, alerts: list[Alert], *, now: datetime) -> list[Delivery]:
         """Write a ledger row per alert and destination in `session` (the caller commits);
@@ -197,7 +202,7 @@ class NotificationActivities:
                 row.last_error = UNKNOWN_OUTCOME
                 session.commit()
                 return NotificationStatus.FAILED
-            destination = self._find(session, delivery.alert, delivery.destination_id)
+            destination = self.destination(session, delivery)
             if destination is None:
                 row.status = NotificationStatus.SKIPPED
                 row.last_error = "destination no longer configured"
