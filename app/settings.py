@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     )
     # Alerts.
     flexport_app_url: str = Field(
-        default="https://app.flexport_api.com", alias="FLEXHOOK_FLEXPORT_APP_URL"
+        default="https://app.flexport.com", alias="FLEXHOOK_FLEXPORT_APP_URL"
     )
     eta_grace: Duration = Field(default=timedelta(hours=6), alias="FLEXHOOK_ETA_GRACE")
     ops_alert_after: Duration = Field(

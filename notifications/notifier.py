@@ -328,7 +328,7 @@ class Notifier:
         public_url: str = "",
         temporal_ui_url: str = "",
         namespace: str = "default",
-        flexport_app_url: str = "https://app.flexport_api.com",
+        flexport_app_url: str = "https://app.flexport.com",
         timeout: float = 60.0,
     ) -> None:
         """`flexport_app_url` is where Flexport's app shows a shipment at `/shipments/<id>`

@@ -35,7 +35,7 @@ for credential in (*SLACK_TOKENS, SIGNATURE):  # the log watch fails the run if 
     register_secret(credential)
 
 
-FLEXPORT_URL = "https://app.flexport_api.com/shipments/418563"
+FLEXPORT_URL = "https://app.flexport.com/shipments/418563"
 FLEXHOOK_URL = "https://flexhook.example.com/api/shipments/418563"
 WORKFLOW_URL = "http://localhost:8233/namespaces/default/workflows/flexport-event-48262090"
 # Shipment names are typed by people: both must arrive as text, the second not as a Slack link.
@@ -63,7 +63,7 @@ def make_notifier(**options: Any) -> Notifier:
 
 @pytest.fixture
 def notifier() -> Notifier:
-    return make_notifier(flexport_app_url="https://app.flexport_api.com")
+    return make_notifier(flexport_app_url="https://app.flexport.com")
 
 
 def mailto(port: int) -> str:
@@ -407,6 +407,6 @@ def test_no_flexport_link_anywhere_when_the_setting_is_empty(
         "teams": json.dumps(teams),
     }
     for channel, text in received_texts.items():
-        assert "app.flexport_api.com" not in text, channel
+        assert "app.flexport.com" not in text, channel
         assert "in Flexport" not in text, channel
         assert "Shipment in flexhook" in text, channel  # the other links stay

@@ -185,7 +185,7 @@ def test_links_point_at_the_api_and_the_temporal_ui() -> None:
     assert links.workflow_url == (
         "http://localhost:8233/namespaces/default/workflows/flexport-event-48262090"
     )
-    assert links.flexport_url == "https://app.flexport_api.com/shipments/418563"
+    assert links.flexport_url == "https://app.flexport.com/shipments/418563"
     bare = Notifier(Renderer(), flexport_app_url="").links(ALERT)
     assert (bare.shipment_url, bare.workflow_url, bare.flexport_url) == ("", "", "")
 
@@ -193,7 +193,7 @@ def test_links_point_at_the_api_and_the_temporal_ui() -> None:
 def test_flexport_link_has_a_configurable_base_and_a_path_escaped_id() -> None:
     odd = dataclasses.replace(ALERT, shipment_id="41/85 63?x#y")
     assert Notifier(Renderer()).links(odd).flexport_url == (
-        "https://app.flexport_api.com/shipments/41%2F85%2063%3Fx%23y"
+        "https://app.flexport.com/shipments/41%2F85%2063%3Fx%23y"
     )
     staging = Notifier(Renderer(), flexport_app_url="https://staging.flexport.example/")
     assert staging.links(ALERT).flexport_url == "https://staging.flexport.example/shipments/418563"

@@ -25,7 +25,7 @@ from tests.alerts import DEPARTED, NAME
 LINKS = Links(
     shipment_url="https://flexhook.example.com/api/shipments/418563",
     workflow_url="http://localhost:8233/namespaces/default/workflows/flexport-event-48262090",
-    flexport_url="https://app.flexport_api.com/shipments/418563",
+    flexport_url="https://app.flexport.com/shipments/418563",
 )
 TEMPLATES = Path(__file__).parents[2] / "notifications" / "templates"
 
@@ -343,10 +343,10 @@ def test_html_puts_event_data_in_text_only_and_escapes_attributes(renderer: Rend
             self.found += [(name, value or "") for name, value in attrs]
 
     evil = dataclasses.replace(DEPARTED, shipment_name='x" onclick="alert(1)', place_name="<b>")
-    odd = Links(flexport_url='https://app.flexport_api.com/shipments/1"><b>')
+    odd = Links(flexport_url='https://app.flexport.com/shipments/1"><b>')
     html = renderer.email(evil, odd).html
     assert "<b>" not in html
-    assert 'href="https://app.flexport_api.com/shipments/1&#34;&gt;&lt;b&gt;"' in html
+    assert 'href="https://app.flexport.com/shipments/1&#34;&gt;&lt;b&gt;"' in html
     parser = Attributes()
     parser.feed(html)
     assert [value for name, value in parser.found if name == "href"] == [odd.flexport_url]
