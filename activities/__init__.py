@@ -1,1 +1,2 @@
-"""Temporal activities: all of flexhook's I/O on the processing side."""
+"""Temporal activities: all of flexhook's I/O on the processing side, each asking the core what
+to decide and the store what to write."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -19,24 +18,17 @@ from sqlmodel import Session, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ops import OpsReporter
-from activities.preferences import ConfigPreferences, preferences_for
+from activities.preferences import preferences_for
 from activities.types import Delivery, DeliveryFailure, PlanInput
 from app.core import ops_alerts
 from app.core.alert import Alert
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
 from app.store.models import Notification, Recipient, Subscription
-from app.store.recipients import recipients_for
-from notifications.notifier import (
-    DeliveryFailed,
-    Destination,
-    InvalidDestination,
-    Notifier,
-    check_url,
-    load_config,
-    route,
-)
+from app.store.recipients import recipient_by_destination, recipients_for
+from notifications.destinations import NotifyConfig, stored_destination
+from notifications.notifier import DeliveryFailed, Destination, InvalidDestination, Notifier
+from notifications.ops_reporter import OpsReporter
 
 UNKNOWN_OUTCOME = (
     "delivery outcome unknown: the worker stopped while sending; not sent again, so that no "
@@ -59,74 +51,91 @@ def _accepted(what: str, rows: Sequence[Subscription | Recipient]) -> Iterator[D
     Apprise's privacy form) and passed over."""
     for row in rows:
         try:
-            yield check_url(row.url)
+            yield stored_destination(row.url)
         except InvalidDestination:
             activity.logger.warning(
                 "%s %s (%s) is no longer accepted by Apprise", what, row.id, row.privacy_url
             )
 
 
+def _wanted_subscriptions(session: Session, alert: Alert) -> list[Subscription]:
+    subscriptions = session.exec(
+        select(Subscription).where(Subscription.shipment_id == alert.shipment_id)
+    ).all()
+    return [s for s in subscriptions if s.kinds is None or alert.kind in s.kinds]
+
+
+def _wants(recipient: Recipient, alert: Alert) -> bool:
+    return (recipient.kinds is None or alert.kind in recipient.kinds) and (
+        recipient.shipments is None or alert.shipment_id in recipient.shipments
+    )
+
+
+StartRecipients = Callable[[list[str]], None]
+
+
 class NotificationActivities:
-    """Sync activities over an injected engine, notifier and Apprise configuration file."""
+    """Sync activities over an injected engine, notifier and Apprise configuration."""
 
     def __init__(
         self,
         engine: Engine,
         notifier: Notifier,
         *,
-        config_path: Path | None,
+        config: NotifyConfig,
         ops: OpsReporter | None = None,
+        start_recipients: StartRecipients | None = None,
         give_up_after: timedelta | None = None,
     ) -> None:
         """`ops` tells the operators of destinations whose retries ran out (and of events that
-        failed, for `EventActivities`); None: nobody. `give_up_after`: a destination still
-        failing this long after an alert's first attempt is not retried; None leaves it to the
-        workflow's deadline (15 minutes)."""
+        failed, for `EventActivities`); None: nobody. `start_recipients(destination_ids)` runs
+        after a plan that held alerts commits: it gets their recipient workflows going
+        (`workflows.recipient_starter.RecipientStarter`); None: nobody starts them.
+        `give_up_after`: a destination still failing this long after an alert's first attempt
+        is not retried; None leaves it to the workflow's deadline (15 minutes)."""
         self._engine = engine
         self._notifier = notifier
-        self._config_path = config_path
-        self._preferences = ConfigPreferences(config_path)
-        # Starts the recipient workflows of destinations whose alerts wait (the worker sets it).
-        self._start_recipients: Callable[[list[str]], None] | None = None
+        self._config = config
+        self._start_recipients = start_recipients
         self.ops = ops
         self._give_up_after = give_up_after
 
     def _destinations(self, session: Session, alert: Alert) -> list[Destination]:
         """Who hears about `alert`: configured URLs tagged with its kind or shipment, the
-        shipment's subscribers and the recipients who want its kind and shipment. The same URL
-        twice is one destination."""
-        configured = load_config(self._config_path) if self._config_path else []
-        found = {d.id: d for d in route(configured, kind=alert.kind, shipment_id=alert.shipment_id)}
-        subscriptions = session.exec(
-            select(Subscription).where(Subscription.shipment_id == alert.shipment_id)
-        ).all()
-        wanted = [s for s in subscriptions if s.kinds is None or alert.kind in s.kinds]
+        shipment's subscriptions and the recipients who want its kind and shipment. The same
+        URL twice is one destination."""
+        found = {
+            d.id: d for d in self._config.route(kind=alert.kind, shipment_id=alert.shipment_id)
+        }
         recipients = recipients_for(session, kind=alert.kind, shipment_id=alert.shipment_id)
         for destination in [
-            *_accepted("subscription", wanted),
+            *_accepted("subscription", _wanted_subscriptions(session, alert)),
             *_accepted("recipient", recipients),
         ]:
             found.setdefault(destination.id, destination)
         return list(found.values())
 
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
-    @property
-    def config_path(self) -> Path | None:
-        return self._config_path
-
-    def start_recipients_with(self, start: Callable[[list[str]], None]) -> None:
-        """`start(destination_ids)` runs after a plan that held alerts commits: it gets their
-        recipient workflows going (`workflows.recipient_starter.RecipientStarter`)."""
-        self._start_recipients = start
+    def destination(self, session: Session, delivery: Delivery) -> Destination | None:
+        """The destination `delivery` goes to, if it still hears the alert (None: no longer
+        configured), looked up by its id: a configured URL, a recipient, or one of the
+        shipment's subscriptions. A delivery carries only the destination's id, which keeps
+        credentials out of Temporal's history."""
+        alert, destination_id = delivery.alert, delivery.destination_id
+        wanted = {alert.kind, f"shipment-{alert.shipment_id}".lower(), "always"}
+        configured = self._config.find(destination_id)
+        if configured is not None and configured.tags & wanted:
+            return configured
+        recipient = recipient_by_destination(session, destination_id=destination_id)
+        if recipient is not None and _wants(recipient, alert):
+            return next(_accepted("recipient", [recipient]), None)
+        subscribed = _accepted("subscription", _wanted_subscriptions(session, alert))
+        return next((d for d in subscribed if d.id == destination_id), None)
 
     def _waits(
         self, session: Session, destination: Destination, alert: Alert, now: datetime
     ) -> bool:
         """Whether the destination's digest or quiet hours hold this alert back."""
-        preferences = preferences_for(session, destination, self._preferences)
+        preferences = preferences_for(session, destination, self._config)
         return preferences is not None and hold_until(preferences, alert, now=now) is not None
 
     def _start_after_commit(self, session: Session, destination_ids: set[str]) -> None:
@@ -134,14 +143,6 @@ class NotificationActivities:
         if start is not None:
             ids = sorted(destination_ids)
             event.listen(session, "after_commit", lambda _session: start(ids), once=True)
-
-    def destination(self, session: Session, delivery: Delivery) -> Destination | None:
-        """The destination `delivery` goes to, as configured now (None: no longer configured).
-        A delivery carries only the destination's id, which keeps credentials out of Temporal's
-        history."""
-        alert = delivery.alert
-        destinations = self._destinations(session, alert)
-        return next((d for d in destinations if d.id == delivery.destination_id), None)
 
     def plan(self, session: Session, alerts: list[Alert], *, now: datetime) -> list[Delivery]:
         """Write a ledger row per alert and destination in `session` (the caller commits);

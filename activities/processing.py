@@ -11,6 +11,7 @@ A cancelled activity finishes its short transaction instead; its result is then 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.delivery import NotificationActivities
-from activities.eta_watch import EtaWatchActivities, EtaWatchFeed, tell_watch
+from activities.eta_watch import EtaWatchFeed, tell_watch
 from activities.types import (
     ApplyEventInput,
     MarkFailedInput,
@@ -30,10 +31,12 @@ from activities.types import (
     RecordEventInput,
 )
 from app.core import ops_alerts
-from app.core.events import Event, EventDataError, parse_event
+from app.core.alert_rules import decide_alerts
+from app.core.errors import EventDataError
+from app.core.events import Event, parse_event
 from app.core.outcome import EventOutcome
 from app.core.statuses import EventStatus
-from app.store import projection as records
+from app.store import projection
 from app.store.models import EventRecord
 
 # How long after a shipment's ETA an arrival may still come before the watch alerts
@@ -45,13 +48,35 @@ def _log(
     session: Session, event: Event, input: RecordEventInput | ProcessEventInput
 ) -> EventRecord:
     """The event's entry in the log, written (or brought back to processing) in `session`."""
-    return records.record_event(
+    return projection.record_event(
         session,
         event=event,
         body=input.body,
         workflow_id=input.workflow_id,
         received_at=datetime.fromisoformat(input.received_at),
     )
+
+
+def apply_and_decide(
+    session: Session, *, event_id: str, now: datetime, eta_slip_hours: float, event: Event | None
+) -> EventOutcome:
+    """Project the event onto the records (the store), then ask the core which alerts it
+    deserves, and keep them with the event: applied again, it answers the alerts of the first
+    time."""
+    applied = projection.apply_event(session, event_id=event_id, now=now, event=event)
+    if applied.decided is not None:
+        return dataclasses.replace(applied.outcome, alerts=applied.decided)
+    alerts = []
+    if applied.change is not None:
+        alerts = decide_alerts(
+            applied.event,
+            change=applied.change,
+            place=applied.place,
+            occurred_at=applied.occurred_at,
+            eta_slip_hours=eta_slip_hours,
+        )
+    projection.keep_alerts(session, event_id=event_id, alerts=alerts)
+    return dataclasses.replace(applied.outcome, alerts=alerts)
 
 
 def _recorded(row: EventRecord, event: Event) -> EventOutcome:
@@ -66,35 +91,12 @@ def _recorded(row: EventRecord, event: Event) -> EventOutcome:
 
 
 class RecordActivities:
-    """Sync activities (run on the worker's thread pool) over one injected engine."""
+    """The first shape's activities (`EventWorkflowV1`), kept for runs that started on it: sync,
+    on the worker's thread pool, over one injected engine."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        eta_slip_hours: float = 24.0,
-        eta_grace: timedelta = DEFAULT_ETA_GRACE,
-    ) -> None:
+    def __init__(self, engine: Engine, *, eta_slip_hours: float = 24.0) -> None:
         self._engine = engine
         self._eta_slip_hours = eta_slip_hours
-        self._eta_grace = eta_grace
-
-    def with_planner(
-        self, notifications: NotificationActivities, *, watch: EtaWatchFeed | None = None
-    ) -> EventActivities:
-        """The one-local-activity path over the same engine, ETA threshold and grace; `watch`
-        hears what each event changed of its shipment's ETA."""
-        return EventActivities(
-            self._engine,
-            notifications,
-            eta_slip_hours=self._eta_slip_hours,
-            eta_grace=self._eta_grace,
-            watch=watch,
-        )
-
-    def eta_watch(self, notifications: NotificationActivities) -> EtaWatchActivities:
-        """The ETA watch's activities over the same engine."""
-        return EtaWatchActivities(self._engine, notifications)
 
     @activity.defn(name="record_event", no_thread_cancel_exception=True)
     def record_event(self, input: RecordEventInput) -> EventOutcome:
@@ -109,11 +111,12 @@ class RecordActivities:
     def apply_event(self, input: ApplyEventInput) -> EventOutcome:
         """Update the records the event speaks of; return the alerts it deserves."""
         with Session(self._engine) as session:
-            outcome = records.apply_event(
+            outcome = apply_and_decide(
                 session,
                 event_id=input.event_id,
                 now=datetime.now(UTC),
                 eta_slip_hours=self._eta_slip_hours,
+                event=None,
             )
             session.commit()
         return outcome
@@ -121,7 +124,7 @@ class RecordActivities:
     @activity.defn(name="mark_event_failed", no_thread_cancel_exception=True)
     def mark_event_failed(self, input: MarkFailedInput) -> None:
         with Session(self._engine) as session:
-            records.mark_failed(session, event_id=input.event_id, error=input.error)
+            projection.mark_failed(session, event_id=input.event_id, error=input.error)
             session.commit()
 
     def all(self) -> list[Callable[..., Any]]:
@@ -167,7 +170,7 @@ class EventActivities:
                 session.commit()
                 return ProcessedEvent(outcome=_recorded(row, event), deliveries=[])
             try:
-                outcome = records.apply_event(
+                outcome = apply_and_decide(
                     session,
                     event_id=event.event_id,
                     now=now,
@@ -178,7 +181,7 @@ class EventActivities:
                 # Nothing of the projection stays; the log says why, for a redrive.
                 session.rollback()
                 _log(session, event, input)
-                records.mark_failed(session, event_id=event.event_id, error=str(exc))
+                projection.mark_failed(session, event_id=event.event_id, error=str(exc))
                 session.commit()
                 self._report_failed(event, error=str(exc), now=now)
                 raise ApplicationError(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy.engine import Engine
@@ -21,9 +20,8 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery import UNKNOWN_OUTCOME, NotificationActivities
+from activities.delivery import UNKNOWN_OUTCOME
 from activities.digest import DIGEST_KIND, DigestSender
-from activities.preferences import ConfigPreferences
 from activities.recipient_types import (
     DigestFailure,
     DigestInput,
@@ -42,14 +40,8 @@ from app.store.recipients import (
     recipient_by_destination,
     shipments_in_transit,
 )
-from notifications.notifier import (
-    DeliveryFailed,
-    Destination,
-    InvalidDestination,
-    check_url,
-    load_config,
-)
-from notifications.render import Renderer
+from notifications.destinations import NotifyConfig, stored_destination
+from notifications.notifier import DeliveryFailed, Destination, InvalidDestination
 
 log = logging.getLogger(__name__)
 
@@ -65,25 +57,12 @@ def digest_key(digest: DigestInput) -> str:
 
 
 class RecipientActivities:
-    """Sync activities over an injected engine, Apprise configuration file and digest sender."""
+    """Sync activities over an injected engine, Apprise configuration and digest sender."""
 
-    def __init__(self, engine: Engine, *, config_path: Path | None, digests: DigestSender) -> None:
+    def __init__(self, engine: Engine, *, config: NotifyConfig, digests: DigestSender) -> None:
         self._engine = engine
-        self._config_path = config_path
-        self._preferences = ConfigPreferences(config_path)
+        self._config = config
         self._digests = digests
-
-    @classmethod
-    def beside(
-        cls, notifications: NotificationActivities, *, digests: DigestSender | None = None
-    ) -> RecipientActivities:
-        """Over the engine and configuration file of `notifications`; digests in the packaged
-        templates unless `digests` says otherwise."""
-        return cls(
-            notifications.engine,
-            config_path=notifications.config_path,
-            digests=digests or DigestSender(Renderer()),
-        )
 
     # -- who the destination is --------------------------------------------------------------
 
@@ -94,15 +73,14 @@ class RecipientActivities:
         recipient = recipient_by_destination(session, destination_id=destination_id)
         if recipient is not None:
             try:
-                destination: Destination | None = check_url(recipient.url)
+                destination: Destination | None = stored_destination(recipient.url)
             except InvalidDestination:
                 destination = None
             return destination, preferences_of(recipient), recipient.shipments
-        configured = load_config(self._config_path) if self._config_path else []
-        found = next((d for d in configured if d.id == destination_id), None)
+        found = self._config.find(destination_id)
         if found is None:
             return None, None, None
-        return found, self._preferences.for_tags(found.tags), _followed(found.tags)
+        return found, self._config.preferences_for(found.tags), _followed(found.tags)
 
     # -- held rows -------------------------------------------------------------------------------
 

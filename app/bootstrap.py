@@ -4,9 +4,11 @@ what runs in production is what the tests run."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -14,8 +16,8 @@ from temporalio.client import Client
 
 from activities.delivery import NotificationActivities
 from activities.digest import DigestSender
-from activities.ops import OpsReporter
-from activities.processing import RecordActivities
+from activities.eta_watch import EtaWatchActivities
+from activities.processing import DEFAULT_ETA_GRACE, EventActivities, RecordActivities
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from app import temporal_client
@@ -24,10 +26,16 @@ from app.ingest.reconcile import Reconciler
 from app.ingest.starter import EventStarter
 from app.settings import ConfigError, Settings
 from app.store import db
-from app.web.application import WebConfig, create_app
+from app.store.ops_incidents import IncidentBook
+from app.web.application import create_app
+from app.web.config import WebConfig
+from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
+from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
+from workflows.eta_feed import EtaWatchSignals
+from workflows.recipient_starter import RecipientStarter
 from workflows.worker import ReconcileSchedule
 
 # One send's bound; the send activity's start-to-close timeout (60 s) must stay above it.
@@ -45,11 +53,10 @@ def open_database(settings: Settings) -> Engine:
     return engine
 
 
-def notifier(settings: Settings) -> Notifier:
-    """The Apprise notifier with the packaged templates, or the user's where they override them
-    (`NotADirectoryError` when `FLEXHOOK_TEMPLATES_DIR` is not a folder)."""
+def notifier(settings: Settings, renderer: Renderer) -> Notifier:
+    """The Apprise notifier of stakeholder alerts, rendering with `renderer`."""
     return Notifier(
-        Renderer(settings.templates_dir),
+        renderer,
         public_url=settings.public_url,
         temporal_ui_url=settings.temporal_ui_url,
         namespace=settings.temporal_namespace,
@@ -58,13 +65,21 @@ def notifier(settings: Settings) -> Notifier:
     )
 
 
-def ops_reporter(settings: Settings, engine: Engine) -> OpsReporter:
+def renderer(settings: Settings) -> Renderer:
+    """The one Jinja environment of a process: the packaged templates, or the user's where they
+    override them (`NotADirectoryError` when `FLEXHOOK_TEMPLATES_DIR` is not a folder)."""
+    return Renderer(settings.templates_dir)
+
+
+def ops_reporter(
+    settings: Settings, engine: Engine, *, config: NotifyConfig, renderer: Renderer
+) -> OpsReporter:
     """Ops alerts (Apprise tag `ops`), once per incident kept in `engine`'s database."""
     return OpsReporter(
-        engine,
+        IncidentBook(engine),
         OpsNotifier(
-            Renderer(settings.templates_dir),
-            config_path=settings.resolved_notify_config,
+            renderer,
+            config=config,
             public_url=settings.public_url,
             temporal_ui_url=settings.temporal_ui_url,
             namespace=settings.temporal_namespace,
@@ -75,34 +90,86 @@ def ops_reporter(settings: Settings, engine: Engine) -> OpsReporter:
 
 @dataclass(frozen=True)
 class WorkerActivities:
-    """Every activity a worker registers, over one engine."""
+    """Every activity a worker registers, each object built once with what it needs."""
 
-    records: RecordActivities
+    events: EventActivities  # process_event
+    first_shape: RecordActivities  # record_event, apply_event, mark_event_failed
     notifications: NotificationActivities
-    recipients: RecipientActivities | None = None  # held alerts and digests
+    eta_watch: EtaWatchActivities
+    recipients: RecipientActivities
+    reconcile: ReconcileActivities | None = None
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            *self.events.all(),
+            *self.first_shape.all(),
+            *self.notifications.all(),
+            *self.eta_watch.all(),
+            *self.recipients.all(),
+            *(self.reconcile.all() if self.reconcile else []),
+        ]
+
+
+def wire_activities(
+    engine: Engine,
+    *,
+    client: Client,
+    task_queue: str,
+    notifier: Notifier,
+    config: NotifyConfig,
+    digests: DigestSender,
+    ops: OpsReporter | None = None,
+    eta_slip_hours: float = 24.0,
+    eta_grace: timedelta = DEFAULT_ETA_GRACE,
+    give_up_after: timedelta | None = None,
+    reconcile: ReconcileActivities | None = None,
+) -> WorkerActivities:
+    """The worker's activities over one engine and one Apprise configuration. Call it on the
+    event loop the worker runs on: event processing signals the ETA watches, and a plan that
+    holds alerts starts recipient workflows, through `client` on that loop."""
+    loop = asyncio.get_running_loop()
+    notifications = NotificationActivities(
+        engine,
+        notifier,
+        config=config,
+        ops=ops,
+        start_recipients=RecipientStarter(client, task_queue=task_queue, loop=loop),
+        give_up_after=give_up_after,
+    )
+    return WorkerActivities(
+        events=EventActivities(
+            engine,
+            notifications,
+            eta_slip_hours=eta_slip_hours,
+            eta_grace=eta_grace,
+            watch=EtaWatchSignals(client, task_queue=task_queue, loop=loop),
+        ),
+        first_shape=RecordActivities(engine, eta_slip_hours=eta_slip_hours),
+        notifications=notifications,
+        eta_watch=EtaWatchActivities(engine, notifications),
+        recipients=RecipientActivities(engine, config=config, digests=digests),
+        reconcile=reconcile,
+    )
 
 
 def worker_activities(
-    settings: Settings, engine: Engine, *, alert_notifier: Notifier | None = None
+    settings: Settings, engine: Engine, client: Client, *, alert_notifier: Notifier | None = None
 ) -> WorkerActivities:
-    """The worker's activities; `alert_notifier` defaults to `notifier(settings)`."""
-    return WorkerActivities(
-        records=RecordActivities(
-            engine, eta_slip_hours=settings.eta_slip_hours, eta_grace=settings.eta_grace
-        ),
-        notifications=NotificationActivities(
-            engine,
-            alert_notifier or notifier(settings),
-            config_path=settings.resolved_notify_config,
-            ops=ops_reporter(settings, engine),
-        ),
-        recipients=RecipientActivities(
-            engine,
-            config_path=settings.resolved_notify_config,
-            digests=DigestSender(
-                Renderer(settings.templates_dir), timeout=NOTIFY_SEND_TIMEOUT_SECONDS
-            ),
-        ),
+    """The production worker's activities over `client` (see `wire_activities`);
+    `alert_notifier` defaults to `notifier(settings, ...)`."""
+    templates = renderer(settings)
+    config = NotifyConfig(settings.resolved_notify_config)
+    return wire_activities(
+        engine,
+        client=client,
+        task_queue=settings.task_queue,
+        notifier=alert_notifier or notifier(settings, templates),
+        config=config,
+        digests=DigestSender(templates, timeout=NOTIFY_SEND_TIMEOUT_SECONDS),
+        ops=ops_reporter(settings, engine, config=config, renderer=templates),
+        eta_slip_hours=settings.eta_slip_hours,
+        eta_grace=settings.eta_grace,
+        reconcile=reconcile_activities(settings, engine, client),
     )
 
 
@@ -145,7 +212,12 @@ def web_app(
         config=web_config(settings),
         engine=engine,
         starter_factory=starter or starter_factory(settings),
-        ops=ops_reporter(settings, engine),
+        ops=ops_reporter(
+            settings,
+            engine,
+            config=NotifyConfig(settings.resolved_notify_config),
+            renderer=renderer(settings),
+        ),
     )
 
 

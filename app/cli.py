@@ -81,7 +81,7 @@ def worker() -> None:
     settings = read_settings()
     engine = open_engine(settings)
     try:
-        activities = bootstrap.worker_activities(settings, engine)
+        bootstrap.renderer(settings)  # a bad FLEXHOOK_TEMPLATES_DIR is said before connecting
     except NotADirectoryError as exc:
         raise click.ClickException(f"FLEXHOOK_TEMPLATES_DIR: {exc}") from None
     asyncio.run(
@@ -90,10 +90,7 @@ def worker() -> None:
             namespace=settings.temporal_namespace,
             task_queue=settings.task_queue,
             metrics_address=settings.worker_metrics_address,
-            records=activities.records,
-            notifications=activities.notifications,
-            recipients=activities.recipients,
-            reconcile=lambda client: bootstrap.reconcile_activities(settings, engine, client),
+            activities=lambda client: bootstrap.worker_activities(settings, engine, client),
             reconcile_schedule=bootstrap.reconcile_schedule(settings),
         )
     )

@@ -1,1 +1,2 @@
-"""Stakeholder alerts: Jinja2 rendering and Apprise delivery."""
+"""Alerts out: Jinja2 rendering, the Apprise configuration and destinations, Apprise delivery,
+and ops alerts with their reporter."""

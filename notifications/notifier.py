@@ -23,7 +23,7 @@ from urllib.parse import quote, unquote
 import apprise
 
 from app.core.alert import Alert, Links
-from app.core.ids import event_workflow_id
+from app.core.ids import event_workflow_url
 from notifications.render import Dialect, Renderer, markdown_text
 
 log = logging.getLogger(__name__)
@@ -213,7 +213,7 @@ def _scheme(url: str) -> str | None:
     return match.group(1).lower() if match else None
 
 
-def _plugin(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
+def plugin_for(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
     """The Apprise plugin for `url`, or InvalidDestination saying why there is none."""
     _guard_apprise_logs()
     scheme = _scheme(url)
@@ -256,11 +256,11 @@ def _form(plugin: apprise.NotifyBase) -> Form:
     return "text"
 
 
-def _dialect(plugin: apprise.NotifyBase) -> Dialect:
+def chat_dialect(plugin: apprise.NotifyBase) -> Dialect:
     return "slack" if _protocols(plugin) & SLACK_SCHEMES else "markdown"
 
 
-def _title_is_markdown(plugin: apprise.NotifyBase) -> bool:
+def title_is_markdown(plugin: apprise.NotifyBase) -> bool:
     """Whether the service reads a chat title as Markdown: Teams' card, or any service whose
     title Apprise blends into the body (no title of its own: `title_maxlen` 0)."""
     title_maxlen: int = plugin.title_maxlen
@@ -288,7 +288,7 @@ def _destination(url: str, plugin: apprise.NotifyBase, tags: Iterable[str]) -> D
 
 def check_url(url: str, *, tags: Iterable[str] = ()) -> Destination:
     """The destination for `url` if Apprise accepts it, else InvalidDestination with a reason."""
-    return _destination(url, _plugin(url), tags)
+    return _destination(url, plugin_for(url), tags)
 
 
 def load_config(path: Path) -> list[Destination]:
@@ -348,16 +348,14 @@ class Notifier:
     def links(self, alert: Alert) -> Links:
         """Where to look further; empty when the base URL is not configured."""
         shipment = quote(alert.shipment_id, safe="")
-        shipment_url = workflow_url = flexport_url = ""
+        shipment_url = flexport_url = ""
         if self._public_url:
             shipment_url = f"{self._public_url}/api/shipments/{shipment}"
         if self._flexport_app_url:
             flexport_url = f"{self._flexport_app_url}/shipments/{shipment}"
-        if self._temporal_ui_url:
-            workflow_url = (
-                f"{self._temporal_ui_url}/namespaces/{quote(self._namespace, safe='')}"
-                f"/workflows/{quote(event_workflow_id(alert.event_id), safe='')}"
-            )
+        workflow_url = event_workflow_url(
+            alert.event_id, temporal_ui_url=self._temporal_ui_url, namespace=self._namespace
+        )
         return Links(
             shipment_url=shipment_url, workflow_url=workflow_url, flexport_url=flexport_url
         )
@@ -369,10 +367,10 @@ class Notifier:
             email = self._renderer.email(alert, links)
             return email.subject, email.html
         if form == "chat":
-            dialect = _dialect(plugin)
+            dialect = chat_dialect(plugin)
             chat = self._renderer.chat(alert, links, dialect=dialect)
             # Slack's title is plain text, which Apprise escapes itself.
-            if dialect == "markdown" and _title_is_markdown(plugin):
+            if dialect == "markdown" and title_is_markdown(plugin):
                 return markdown_text(chat.title), chat.markdown
             return chat.title, chat.markdown
         text = self._renderer.text(alert, links)
@@ -384,31 +382,48 @@ class Notifier:
         InvalidDestination: Apprise no longer accepts the URL (permanent).
         DeliveryFailed: the service did not take the message (retryable).
         """
-        plugin = _plugin(destination.url, self._asset)
+        plugin = plugin_for(destination.url, self._asset)
         title, body = self._message(destination.form, plugin, alert)
-        notifier = apprise.Apprise(asset=self._asset)
-        notifier.add(plugin)
-        with (
-            _REDACTOR.sending(_private_values(plugin, destination.url)),
-            notifier.notify(
-                body=body,
-                title=title,
-                body_format=_BODY_FORMATS[destination.form],
-                notify_type=_NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO),
-            ) as result,
-        ):
-            if result:
-                log.info(
-                    "sent %s alert for shipment %s to %s",
-                    alert.kind,
-                    alert.shipment_id,
-                    destination.privacy_url,
-                )
-                return
-            # Apprise's own warnings say what went wrong; they passed through _REDACTOR.
-            reasons = "; ".join(dict.fromkeys(entry.message for entry in result.logs()))
-            problem = _REDACTOR.redact(reasons)[:500] or "no reason given"
-        raise DeliveryFailed(
-            f"{destination.privacy_url}: Apprise could not deliver "
-            f"({result.status.name.lower()}): {problem}"
+        notify_type = _NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO)
+        send_message(
+            destination, plugin, title=title, body=body, notify_type=notify_type, asset=self._asset
         )
+        log.info(
+            "sent %s alert for shipment %s to %s",
+            alert.kind,
+            alert.shipment_id,
+            destination.privacy_url,
+        )
+
+
+def send_message(
+    destination: Destination,
+    plugin: apprise.NotifyBase,
+    *,
+    title: str,
+    body: str,
+    notify_type: apprise.NotifyType,
+    asset: apprise.AppriseAsset,
+) -> None:
+    """Hand one rendered message to Apprise for `destination` (whose `plugin_for` is `plugin`),
+    or raise DeliveryFailed with Apprise's reasons, credentials masked."""
+    notifier = apprise.Apprise(asset=asset)
+    notifier.add(plugin)
+    with (
+        _REDACTOR.sending(_private_values(plugin, destination.url)),
+        notifier.notify(
+            body=body,
+            title=title,
+            body_format=_BODY_FORMATS[destination.form],
+            notify_type=notify_type,
+        ) as result,
+    ):
+        if result:
+            return
+        # Apprise's own warnings say what went wrong; they passed through _REDACTOR.
+        reasons = "; ".join(dict.fromkeys(entry.message for entry in result.logs()))
+        problem = _REDACTOR.redact(reasons)[:500] or "no reason given"
+    raise DeliveryFailed(
+        f"{destination.privacy_url}: Apprise could not deliver "
+        f"({result.status.name.lower()}): {problem}"
+    )

@@ -23,7 +23,6 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +32,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.helpers import sample_paths
 
 Json = dict[str, Any]
 
@@ -49,9 +50,7 @@ _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 def sample_events() -> list[Json]:
     """The Flexport-format Event objects among the shipped samples (`app/samples`), in file-name
     order: shipment 418563's journey, an invoice, a document and a purchase order."""
-    folder = resources.files("app").joinpath("samples")
-    files = sorted((f for f in folder.iterdir() if f.name.endswith(".json")), key=lambda f: f.name)
-    payloads = [json.loads(f.read_text("utf-8")) for f in files]
+    payloads = [json.loads(path.read_bytes()) for path in sample_paths()]
     return [payload for payload in payloads if payload.get("_object") == "/event"]
 
 

@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sending import send_alert
     from workflows.types import EventInput
 
-# The workflow type new events start as (`EventWorkflow` was the first shape's).
+# The workflow type new events start as (`FlexportEventWorkflow` was the first shape's).
 EVENT_WORKFLOW_TYPE = "FlexportEvent"
 
 

@@ -1,5 +1,5 @@
 """The event workflow's first shape, frozen: record, apply and plan as three regular activities,
-then one send per destination. Registered under its original type name, `EventWorkflow`,
+then one send per destination. Registered under its original type name, `FlexportEventWorkflow`,
 only so that runs started on it before `FlexportEvent` replaced it finish (and replay). Delete it
 once none is open: `temporal workflow list --query 'WorkflowType="FlexportEventWorkflow" AND
 ExecutionStatus="Running"'` lists none. Never change what it does."""

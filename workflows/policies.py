@@ -1,8 +1,5 @@
-"""Timeouts and retry policies of the activities flexhook's workflows run.
-
-The values are those of `workflows/event.py`, which keeps its own copies until it is next
-edited (a unit test pins them equal); new workflows take them from here.
-"""
+"""Timeouts and retry policies of the activities flexhook's workflows run: every workflow
+takes them from here."""
 
 from __future__ import annotations
 

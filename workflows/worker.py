@@ -1,5 +1,6 @@
-"""The worker: polls the task queue and runs `EventWorkflow`, `EtaWatchWorkflow` and
-their activities."""
+"""The worker: polls the task queue and runs flexhook's workflows (`EventWorkflow`,
+`EventWorkflowV1`, `EtaWatchWorkflow`, `RecipientWorkflow`, `ReconcileWorkflow`) and the
+activities `app.bootstrap` wires for them; keeps the reconcile schedule."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, Protocol
 
 from temporalio.client import (
     Client,
@@ -29,17 +31,14 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
 from temporalio.worker import PollerBehaviorAutoscaling, Worker
 
-from activities.delivery import NotificationActivities
-from activities.processing import RecordActivities
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from app import temporal_client
-from workflows.eta_feed import EtaWatchSignals
 from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import EventWorkflow
 from workflows.event_v1 import EventWorkflowV1
 from workflows.recipient import RecipientWorkflow
-from workflows.recipient_starter import RecipientStarter, resume_waiting
+from workflows.recipient_starter import resume_waiting
 from workflows.reconcile import ReconcileWorkflow
 from workflows.types import ReconcileInput
 
@@ -48,26 +47,25 @@ ACTIVITY_THREADS = 16
 log = logging.getLogger("flexhook.worker")
 
 
+class ActivitySet(Protocol):
+    """What a worker registers: every activity, and the parts it starts and stops itself
+    (`app.bootstrap.WorkerActivities`)."""
+
+    @property
+    def recipients(self) -> RecipientActivities: ...
+
+    @property
+    def reconcile(self) -> ReconcileActivities | None: ...
+
+    def all(self) -> list[Callable[..., Any]]: ...
+
+
 def build_worker(
-    client: Client,
-    *,
-    task_queue: str,
-    records: RecordActivities,
-    notifications: NotificationActivities,
-    executor: ThreadPoolExecutor,
-    reconcile: ReconcileActivities | None = None,
-    recipients: RecipientActivities | None = None,
+    client: Client, *, task_queue: str, activities: ActivitySet, executor: ThreadPoolExecutor
 ) -> Worker:
-    """A worker for the event and ETA watch workflows; the caller owns `executor`
-    (`ACTIVITY_THREADS` threads). Call it on the event loop the worker will run on: event
-    processing signals the ETA watches through it. With `reconcile`, also `ReconcileWorkflow`
-    and its activities. `RecipientWorkflow` (held alerts, digests) runs on `recipients`, by
-    default over the engine and configuration file of `notifications`."""
-    watch = EtaWatchSignals(client, task_queue=task_queue, loop=asyncio.get_running_loop())
-    recipients = recipients or RecipientActivities.beside(notifications)
-    notifications.start_recipients_with(
-        RecipientStarter(client, task_queue=task_queue, loop=asyncio.get_running_loop())
-    )
+    """A worker for every workflow and `activities`; the caller owns `executor`
+    (`ACTIVITY_THREADS` threads). `ReconcileWorkflow` is registered when `activities` can
+    reconcile."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -76,23 +74,15 @@ def build_worker(
             EventWorkflowV1,  # runs started on the first shape, until none is open
             EtaWatchWorkflow,
             RecipientWorkflow,
-            *([ReconcileWorkflow] if reconcile else []),
+            *([ReconcileWorkflow] if activities.reconcile else []),
         ],
-        activities=[
-            *records.with_planner(notifications, watch=watch).all(),
-            *records.all(),
-            *records.eta_watch(notifications).all(),
-            *notifications.all(),
-            *recipients.all(),
-            *(reconcile.all() if reconcile else []),
-        ],
+        activities=activities.all(),
         activity_executor=executor,
         max_concurrent_activities=ACTIVITY_THREADS,
         # Every event starts a new workflow, whose first (for most events only) task comes from
         # the task queue, not a sticky queue: the SDK's default of five pollers, four of them
-        # sticky, kept the worker waiting for work (measured with `make bench`: end to end 44
-        # -> 57-62 events/s; 1.26 -> 1.40 of a no-op baseline polling the same way).
-        # Autoscaling pollers follow the backlog.
+        # sticky, kept the worker waiting for work (docs/benchmark.md). Autoscaling pollers
+        # follow the backlog.
         workflow_task_poller_behavior=PollerBehaviorAutoscaling(),
     )
 
@@ -257,18 +247,16 @@ async def serve(
     address: str,
     namespace: str,
     task_queue: str,
-    records: RecordActivities,
-    notifications: NotificationActivities,
+    activities: Callable[[Client], ActivitySet],
     metrics_address: str | None = None,
-    reconcile: Callable[[Client], ReconcileActivities] | None = None,
     reconcile_schedule: ReconcileSchedule | None = None,
-    recipients: RecipientActivities | None = None,
 ) -> None:
     """Run a worker until SIGINT or SIGTERM, then drain it and return.
 
+    `activities` builds the worker's activities over its client, on the worker's event loop.
     With `metrics_address` (host:port), Temporal's own Prometheus metrics of this worker are
-    served there at /metrics: task latencies, slots, activity outcomes. `reconcile` builds the
-    reconcile activities over the worker's client; `reconcile_schedule` is applied at start.
+    served there at /metrics: task latencies, slots, activity outcomes. `reconcile_schedule` is
+    applied at start.
     """
     runtime = None
     if metrics_address:
@@ -277,7 +265,7 @@ async def serve(
         )
     client = await connect(address, namespace=namespace, runtime=runtime)
     await ensure_search_attributes(client, namespace=namespace)
-    reconciling = reconcile(client) if reconcile else None
+    registered = activities(client)
     if reconcile_schedule is not None:
         await apply_reconcile_schedule(client, task_queue=task_queue, schedule=reconcile_schedule)
     stop = asyncio.Event()
@@ -286,24 +274,16 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(
-            client,
-            task_queue=task_queue,
-            records=records,
-            notifications=notifications,
-            executor=executor,
-            reconcile=reconciling,
-            recipients=recipients,
+            client, task_queue=task_queue, activities=registered, executor=executor
         )
         try:
             async with worker:
                 log.info("worker polling %s on %s (namespace %s)", task_queue, address, namespace)
                 await resume_waiting(
-                    client,
-                    task_queue=task_queue,
-                    recipients=recipients or RecipientActivities.beside(notifications),
+                    client, task_queue=task_queue, recipients=registered.recipients
                 )
                 await stop.wait()
                 log.info("worker stopping")
         finally:
-            if reconciling is not None:
-                reconciling.close()
+            if registered.reconcile is not None:
+                registered.reconcile.close()

@@ -1,1 +1,2 @@
-"""The `flexhook` commands beyond the processes: subscriptions, redrive, reconciliation."""
+"""The `flexhook` commands beyond the processes: recipients and subscriptions, redrive,
+reconciliation."""

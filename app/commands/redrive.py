@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import click
 
-from app.commands.common import open_engine, read_settings, utc
+from app.commands.common import iso_time, open_engine, read_settings
 
 
 @click.command()
@@ -21,8 +21,8 @@ from app.commands.common import open_engine, read_settings, utc
 )
 @click.option("--type", "event_type", help="Only this event type, e.g. /shipment_leg#departed.")
 @click.option("--shipment", help="Only events of this shipment id.")
-@click.option("--since", type=click.DateTime(), help="Received at or after (ISO, UTC if no zone).")
-@click.option("--until", type=click.DateTime(), help="Received before (ISO, UTC if no zone).")
+@click.option("--since", callback=iso_time, help="Received at or after (ISO, UTC if no zone).")
+@click.option("--until", callback=iso_time, help="Received before (ISO, UTC if no zone).")
 @click.option("--dry-run", is_flag=True, help="List what would run again; start nothing.")
 def redrive(
     status: str,
@@ -39,7 +39,8 @@ def redrive(
 
     from app import temporal_client
     from app.ingest import redrive
-    from app.ingest.starter import EventStarter, TemporalUnavailable
+    from app.ingest.errors import TemporalUnavailable
+    from app.ingest.starter import EventStarter
     from app.store.filters import EventFilter
 
     settings = read_settings()
@@ -51,8 +52,8 @@ def redrive(
                 status=status,
                 event_type=event_type,
                 shipment_id=shipment,
-                since=utc(since),
-                until=utc(until),
+                since=since,
+                until=until,
             ),
         )
     if dry_run or not found:

@@ -17,20 +17,11 @@ from datetime import datetime
 from typing import Literal
 
 from app.core.compact_facts import compact_facts
-from app.core.errors import EventDataError, EventError, MalformedEvent
+from app.core.errors import MalformedEvent
 from app.core.facts import Facts
 from app.core.flexport_facts import flexport_facts, flexport_shipment_id, resource_object
 from app.core.taxonomy import Classification, classify, classify_compact
 from app.core.values import Json, ident, obj, parse_datetime, text
-
-__all__ = [
-    "Event",
-    "EventDataError",
-    "EventError",
-    "MalformedEvent",
-    "body_digest_id",
-    "parse_event",
-]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Final
+from urllib.parse import quote
 
 # One workflow per Flexport event id: Temporal refuses a second start of the same id, which is
 # what makes a redelivered event run once.
@@ -21,3 +22,14 @@ ETA_WATCH_PREFIX: Final = "eta-watch-"
 def eta_watch_workflow_id(shipment_id: str) -> str:
     """The id of the workflow that watches the ETA of the shipment `shipment_id`."""
     return ETA_WATCH_PREFIX + shipment_id
+
+
+def event_workflow_url(event_id: str, *, temporal_ui_url: str, namespace: str) -> str:
+    """The Temporal UI page of the event's workflow; '' when there is no Temporal UI."""
+    temporal_ui = temporal_ui_url.rstrip("/")
+    if not temporal_ui:
+        return ""
+    return (
+        f"{temporal_ui}/namespaces/{quote(namespace, safe='')}"
+        f"/workflows/{quote(event_workflow_id(event_id), safe='')}"
+    )

@@ -272,3 +272,25 @@ def spool_recovered(*, since: datetime, now: datetime) -> OpsAlert:
             ("Lasted", duration(now - since)),
         ),
     )
+
+
+@dataclass(frozen=True)
+class Incident:
+    key: str
+    opened_at: datetime
+    alerted_at: datetime | None
+    recovered_at: datetime | None
+    recovery_alerted_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.recovered_at is None
+
+    @property
+    def recovery_unannounced(self) -> bool:
+        """Alerted, over, and nobody has said so yet."""
+        return (
+            self.alerted_at is not None
+            and self.recovered_at is not None
+            and self.recovery_alerted_at is None
+        )

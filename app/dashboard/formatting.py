@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.core.ids import event_workflow_id
+from app.core.ids import event_workflow_url
 
 # Flexport spells forty "fourty" in its container sizes; both spellings are shown the same.
 CONTAINER_SIZES = {
@@ -121,10 +121,5 @@ def pretty_json(text: str) -> str:
 
 def workflow_url(event_id: str, *, temporal_ui_url: str, namespace: str) -> str | None:
     """The Temporal UI page of the event's workflow; None when there is no Temporal UI."""
-    temporal_ui = temporal_ui_url.rstrip("/")
-    if not temporal_ui:
-        return None
-    return (
-        f"{temporal_ui}/namespaces/{segment(namespace)}"
-        f"/workflows/{segment(event_workflow_id(event_id))}"
-    )
+    url = event_workflow_url(event_id, temporal_ui_url=temporal_ui_url, namespace=namespace)
+    return url or None

@@ -269,12 +269,6 @@ class ChildProcess:
             interval=interval,
         )
 
-    def wait_for_http(self, url: str, *, timeout: float, interval: float = 0.2) -> None:
-        """Until a GET of `url` answers 200; see `wait_ready`."""
-        self.wait_ready(
-            lambda: http_ok(url), what=f"{self.name} ({url})", timeout=timeout, interval=interval
-        )
-
     # -- its log --------------------------------------------------------------------------------
 
     def log_text(self) -> str:

@@ -31,7 +31,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from app.core.events import Event, MalformedEvent, parse_event
+from app.core.errors import MalformedEvent
+from app.core.events import Event, parse_event
 from app.core.statuses import StartStatus
 from app.flexport_api.client import FlexportApiError, FlexportClient, Page
 from app.ingest.errors import EventRejected, IngestError, TemporalUnavailable

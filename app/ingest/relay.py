@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 
-from app.core.events import MalformedEvent, parse_event
-from app.ingest.starter import EventRejected, EventStarter, TemporalUnavailable
+from app.core.errors import MalformedEvent
+from app.core.events import parse_event
+from app.ingest.errors import EventRejected, TemporalUnavailable
+from app.ingest.starter import EventStarter
 from app.store import db, spool
 
 log = logging.getLogger("flexhook.relay")

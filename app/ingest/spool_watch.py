@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from activities.ops import OpsReporter
 from app.core import ops_alerts
 from app.ingest.errors import TemporalUnavailable
 from app.ingest.relay import TemporalBreaker
 from app.ingest.starter import EventStarter
 from app.store import db, spool
+from notifications.ops_reporter import OpsReporter
 
 log = logging.getLogger("flexhook.ops")
 

@@ -20,17 +20,6 @@ from workflows import search_attributes
 from workflows.event import EventWorkflow
 from workflows.types import EventInput
 
-# The errors live in `app.ingest.errors`; these names stay importable from here.
-__all__ = [
-    "MAX_ENCODED_BODY",
-    "EventRejected",
-    "EventStarter",
-    "EventTooLarge",
-    "StartResult",
-    "TemporalUnavailable",
-    "ensure_fits",
-]
-
 # Temporal refuses payloads over 2 MB by default. The body travels JSON-encoded with ASCII
 # escapes, where one character can take up to 12 bytes (an emoji becomes two \uXXXX escapes).
 MAX_ENCODED_BODY = 1_500_000
@@ -100,7 +89,7 @@ class EventStarter:
             search_attributes=search_attributes.for_event(
                 shipment_id=event.shipment_id, event_type=event.type, category=event.category
             ),
-            static_summary=_summary(event),
+            static_summary=workflow_summary(event),
             rpc_timeout=self._rpc_timeout,
         )
 
@@ -114,7 +103,7 @@ class EventStarter:
             raise TemporalUnavailable("health check failed")
 
 
-def _summary(event: Event) -> str:
+def workflow_summary(event: Event) -> str:
     what = event.milestone or event.classification.name
     shipment = f"shipment {event.shipment_id}" if event.shipment_id else "no shipment"
     return f"{what} · {shipment} · {event.type}"[:200]

@@ -1,6 +1,6 @@
 """Read side of the dashboard: rows as the HTML pages show them. Data access, keyword-only.
 
-Unlike `app.queries` (JSON for the API), these return model rows and small dataclasses with real
+Unlike `app.store.reads` (JSON for the API), these return model rows and small dataclasses with real
 `datetime`s, so the templates can show each time in the zone of its place.
 """
 

@@ -12,14 +12,12 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from anyio import to_thread
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
-from starlette.concurrency import run_in_threadpool
 
-from app.store import (  # noqa: F401
-    documents,  # keeps each shipment's API document current as sessions commit
-    models,  # registers the tables on SQLModel.metadata
-)
+from app.store import documents
+from app.store import models as models  # registers the tables on SQLModel.metadata
 
 T = TypeVar("T")
 
@@ -36,9 +34,19 @@ _HOLDS_WRITERS = "flexhook_holds_writers"
 
 
 def create_db_engine(url: str) -> Engine:
-    """An engine for `url`. SQLite files get WAL, a busy timeout and write-locking transactions."""
+    """An engine for `url`. SQLite files get WAL, a busy timeout and write-locking transactions.
+    Sessions keep each shipment's API document current from then on (`documents.keep_current`)."""
+    documents.keep_current()
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
+    engine = _sqlite_engine(url)
+    _serialize_writers(engine)
+    return engine
+
+
+def _sqlite_engine(url: str) -> Engine:
+    """An SQLite engine whose connections run in WAL mode and let SQLAlchemy begin
+    transactions."""
     database = sa.engine.make_url(url).database
     pool: dict[str, int] = {}
     if database and database != ":memory:":
@@ -63,6 +71,11 @@ def create_db_engine(url: str) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    return engine
+
+
+def _serialize_writers(engine: Engine) -> None:
+    """Writers of this process take an in-process lock before SQLite's write lock."""
     # SQLite's own wait for its write lock sleeps in growing steps (up to 100 ms a try), so
     # under contention the lock often lies free while every waiter sleeps. Writers of this
     # process therefore queue on a lock of their own first, given back right after their
@@ -116,8 +129,6 @@ def create_db_engine(url: str) -> Engine:
         if info.pop(_HOLDS_WRITERS, False):
             writers.release()
 
-    return engine
-
 
 class SchemaOutOfDate(Exception):
     """The database is not at the schema this flexhook needs; the message says what to run."""
@@ -165,7 +176,7 @@ async def in_session(
                 session.commit()
             return result
 
-    return await run_in_threadpool(run)
+    return await to_thread.run_sync(run)
 
 
 async def read_by_key(engine: Engine, fn: Callable[..., T], /, **kwargs: Any) -> T:
@@ -187,10 +198,4 @@ async def read_by_key(engine: Engine, fn: Callable[..., T], /, **kwargs: Any) ->
 
     if engine.dialect.name == "sqlite":
         return run()
-    return await run_in_threadpool(run)
-
-
-def ping(engine: Engine) -> None:
-    """Raise unless the database answers."""
-    with engine.connect() as connection:
-        connection.execute(sa.text("SELECT 1"))
+    return await to_thread.run_sync(run)

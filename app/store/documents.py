@@ -1,13 +1,14 @@
 """Each shipment's API document kept beside its row, so `GET /api/shipments/{id}` reads one
 column instead of three tables.
 
-A session that changes a shipment, one of its milestones or one of its containers rebuilds, as it
-commits, the documents of the shipments it touched, from the rows as they are then and with the
-read that builds a document live (`reads.get_shipment`). A stored document is therefore never
-older than its rows, whichever path through a session wrote them. flexhook writes these tables
-through the ORM only; a process of a version before 0006 would not, so migrate with none left.
-Shipments written before documents were kept get theirs from `flexhook db upgrade`
-(`fill_missing`); until then their reads build one live.
+Once `keep_current` has armed its listeners (`app.store.db.create_db_engine` does), a session
+that changes a shipment, one of its milestones or one of its containers rebuilds, as it commits,
+the documents of the shipments it touched, from the rows as they are then and with the read that
+builds a document live (`reads.get_shipment`). A stored document is therefore never older than
+its rows, whichever path through a session wrote them. flexhook writes these tables through the
+ORM only; a process of a version before 0006 would not, so migrate with none left. Shipments
+written before documents were kept get theirs from `flexhook db upgrade` (`fill_missing`); until
+then their reads build one live.
 """
 
 from __future__ import annotations
@@ -37,14 +38,12 @@ def _shipment_ids(row: object) -> set[str]:
     return set()
 
 
-@sa.event.listens_for(Session, "before_flush")
 def _note_touched(session: Session, _context: Any, _instances: Any) -> None:
     touched: set[str] = session.info.setdefault(_TOUCHED, set())
     for row in (*session.new, *session.dirty, *session.deleted):
         touched |= _shipment_ids(row)
 
 
-@sa.event.listens_for(Session, "before_commit")
 def _rebuild_touched(session: Session) -> None:
     session.flush()  # what is still pending counts too
     touched: set[str] = session.info.pop(_TOUCHED, set())
@@ -92,9 +91,23 @@ def fill_missing(engine: sa.Engine, *, batch: int = 500) -> int:
             return written
 
 
-@sa.event.listens_for(Session, "after_transaction_end")
 def _forget_touched(session: Session, transaction: Any) -> None:
     # Only the outermost transaction: a savepoint rolled back leaves what the transaction around
     # it flushed before (and that still gets committed) to be rebuilt.
     if transaction.parent is None:
         session.info.pop(_TOUCHED, None)
+
+
+_LISTENERS: tuple[tuple[str, Any], ...] = (
+    ("before_flush", _note_touched),
+    ("before_commit", _rebuild_touched),
+    ("after_transaction_end", _forget_touched),
+)
+
+
+def keep_current() -> None:
+    """Arm the session listeners that rewrite touched shipments' documents as sessions commit
+    (`create_db_engine` does, once per process; arming again changes nothing)."""
+    for name, listener in _LISTENERS:
+        if not sa.event.contains(Session, name, listener):
+            sa.event.listen(Session, name, listener)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from app.core.statuses import EventStatus, NotificationStatus
+from app.core.statuses import NotificationStatus
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -54,9 +54,6 @@ def _no_alerts() -> list[dict[str, Any]]:
 
 def _versions() -> Any:
     return Field(default_factory=_no_versions, sa_type=sa.JSON)
-
-
-EVENT_STATUSES = tuple(EventStatus)
 
 
 class EventRecord(SQLModel, table=True):
@@ -230,9 +227,6 @@ class Recipient(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
-NOTIFICATION_STATUSES = tuple(NotificationStatus)
-
-
 class Notification(SQLModel, table=True):
     """The ledger: one row per (alert, destination). It is what makes alerts go out once."""
 
@@ -271,10 +265,6 @@ class SpooledEvent(SQLModel, table=True):
     leased_until: datetime | None = _when(index=True)
     attempts: int = 0
     last_error: str | None = None
-
-
-RECONCILE_TRIGGERS = ("cli", "schedule")
-RECONCILE_OUTCOMES = ("ok", "error")
 
 
 class ReconcileRun(SQLModel, table=True):

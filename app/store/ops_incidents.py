@@ -8,38 +8,17 @@ session; the caller commits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app.core.ops_alerts import Incident
+from app.store import db
 from app.store.models import OpsIncident
-
-
-@dataclass(frozen=True)
-class Incident:
-    key: str
-    opened_at: datetime
-    alerted_at: datetime | None
-    recovered_at: datetime | None
-    recovery_alerted_at: datetime | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.recovered_at is None
-
-    @property
-    def recovery_unannounced(self) -> bool:
-        """Alerted, over, and nobody has said so yet."""
-        return (
-            self.alerted_at is not None
-            and self.recovered_at is not None
-            and self.recovery_alerted_at is None
-        )
-
 
 # The columns, for conditions.
 _key: Any = col(OpsIncident.key)
@@ -140,3 +119,47 @@ def has_news(session: Session, *, key: str) -> bool:
     """Whether `recover` could change anything for `key`: a cheap read for hot paths."""
     incident = find(session, key=key)
     return incident is not None and (incident.is_open or incident.recovery_unannounced)
+
+
+class IncidentBook:
+    """The incidents of one database, each step in a transaction of its own: what
+    `notifications.ops_reporter.OpsReporter` is given to keep its claims in."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def open(self, *, key: str, opened_at: datetime) -> Incident:
+        with Session(self._engine) as session:
+            incident = open_incident(session, key=key, opened_at=opened_at)
+            session.commit()
+        return incident
+
+    def claim(self, *, key: str, now: datetime, open_first: bool) -> bool:
+        """`claim_alert`, after opening the incident now when `open_first`."""
+        with Session(self._engine) as session:
+            if open_first:
+                open_incident(session, key=key, opened_at=now)
+            claimed = claim_alert(session, key=key, now=now)
+            session.commit()
+        return claimed
+
+    def release_alert(self, *, key: str, claimed_at: datetime) -> None:
+        with Session(self._engine) as session:
+            release_alert(session, key=key, claimed_at=claimed_at)
+            session.commit()
+
+    def recover(self, *, key: str, now: datetime) -> Incident | None:
+        with Session(self._engine) as session:
+            incident = recover(session, key=key, now=now)
+            session.commit()
+        return incident
+
+    def release_recovery(self, *, key: str, claimed_at: datetime) -> None:
+        with Session(self._engine) as session:
+            release_recovery(session, key=key, claimed_at=claimed_at)
+            session.commit()
+
+    def has_news(self, *, key: str) -> bool:
+        """`has_news` in a read-only transaction (no write lock on SQLite)."""
+        with Session(self._engine.execution_options(**{db.READ_ONLY: True})) as session:
+            return has_news(session, key=key)

@@ -5,15 +5,15 @@ Every function takes an open `Session` and keyword arguments; the caller owns th
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlmodel import Session, col, select
 
 from app.core.alert import Alert
-from app.core.alert_rules import decide_alerts
-from app.core.events import Event, EventDataError, parse_event
+from app.core.errors import EventDataError
+from app.core.events import Event, parse_event
 from app.core.facts import Facts, Location
 from app.core.outcome import EventOutcome, ShipmentChange
 from app.core.statuses import EventStatus
@@ -141,67 +141,72 @@ def mark_failed(session: Session, *, event_id: str, error: str) -> None:
         row.error = error[:2000]
 
 
+@dataclass(frozen=True)
+class Applied:
+    """What applying an event did: its outcome (without alerts), and what the alert rules need to
+    know of it. `decided` holds the alerts kept the first time it was applied (None: applied
+    now, nothing decided yet)."""
+
+    event: Event
+    outcome: EventOutcome
+    change: ShipmentChange | None
+    place: Location | None
+    occurred_at: datetime
+    decided: list[Alert] | None
+
+
 def apply_event(
-    session: Session,
-    *,
-    event_id: str,
-    now: datetime,
-    eta_slip_hours: float = 24.0,
-    event: Event | None = None,
-) -> EventOutcome:
-    """Project a recorded event onto the records and decide its alerts. Running it twice
-    changes nothing and returns the alerts decided the first time. `event` is the recorded
-    event already parsed (parsed again from the log when not given)."""
+    session: Session, *, event_id: str, now: datetime, event: Event | None = None
+) -> Applied:
+    """Project a recorded event onto the records. Running it twice changes nothing and answers
+    the alerts kept the first time (`keep_alerts`). `event` is the recorded event already parsed
+    (parsed again from the log when not given). The store decides no alert."""
     row = session.get(EventRecord, event_id)
     if row is None:
         raise LookupError(f"event {event_id} is not recorded")
     if event is None:
         event = parse_event(row.payload.encode("utf-8"))
+    occurred_at = event.occurred_at() or row.received_at
     if row.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
         late = session.exec(select(Milestone.late).where(Milestone.event_id == event_id)).first()
-        return EventOutcome(
-            event_id=event_id,
-            status=row.status,
-            category=row.category,
-            shipment_id=row.shipment_id,
-            milestone=event.milestone,
-            late=bool(late),
-            alerts=[Alert(**alert) for alert in row.alerts or []],
-            **_eta_news(session, event_id=event_id, shipment_id=row.shipment_id),
-        )
-
-    occurred_at = event.occurred_at() or row.received_at
-    stamp = make_stamp(occurred_at, event_id)
+        outcome = _outcome(session, row, event, late=bool(late))
+        decided = [Alert(**alert) for alert in row.alerts or []]
+        return Applied(event, outcome, None, None, occurred_at, decided)
     facts = event.facts()
     change = _apply_facts(
-        session, facts=facts, event=event, occurred_at=occurred_at, stamp=stamp, now=now
-    )
-    alerts = (
-        decide_alerts(
-            event,
-            change=change,
-            place=facts.location,
-            occurred_at=occurred_at,
-            eta_slip_hours=eta_slip_hours,
-        )
-        if change is not None
-        else []
+        session,
+        facts=facts,
+        event=event,
+        occurred_at=occurred_at,
+        stamp=make_stamp(occurred_at, event_id),
+        now=now,
     )
     row.status = EventStatus.PROCESSED
     row.processed_at = now
     row.error = None
-    row.alerts = [asdict(alert) for alert in alerts]
     if facts.shipment and not row.shipment_id:
         row.shipment_id = facts.shipment.shipment_id
+    outcome = _outcome(session, row, event, late=change.late if change else False)
+    return Applied(event, outcome, change, facts.location, occurred_at, None)
+
+
+def keep_alerts(session: Session, *, event_id: str, alerts: list[Alert]) -> None:
+    """Keep the alerts decided for an applied event: applied again, it answers these."""
+    row = session.get(EventRecord, event_id)
+    if row is None:
+        raise LookupError(f"event {event_id} is not recorded")
+    row.alerts = [asdict(alert) for alert in alerts]
+
+
+def _outcome(session: Session, row: EventRecord, event: Event, *, late: bool) -> EventOutcome:
     return EventOutcome(
-        event_id=event_id,
-        status=EventStatus.PROCESSED,
+        event_id=row.event_id,
+        status=row.status,
         category=row.category,
         shipment_id=row.shipment_id,
         milestone=event.milestone,
-        late=change.late if change else False,
-        alerts=alerts,
-        **_eta_news(session, event_id=event_id, shipment_id=row.shipment_id),
+        late=late,
+        **_eta_news(session, event_id=row.event_id, shipment_id=row.shipment_id),
     )
 
 

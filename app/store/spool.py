@@ -11,7 +11,8 @@ from typing import Any, Literal
 from sqlalchemy import BindParameter, Connection, bindparam, insert, update
 from sqlmodel import Session, col, func, or_, select
 
-from app.core.events import Event, EventDataError
+from app.core.errors import EventDataError
+from app.core.events import Event
 from app.core.ids import event_workflow_id
 from app.core.statuses import EventStatus, StartStatus
 from app.store.models import EventRecord, SpooledEvent

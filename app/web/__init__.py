@@ -1,1 +1,2 @@
-"""web"""
+"""The web process's HTTP adapter: the route table (`application`), one module per resource,
+the error table, middleware, health and metrics. Thin: it calls down into ingest and the store."""

@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from activities.ops import OpsReporter
 from app.dashboard.app import create_dashboard
 from app.dashboard.state import Redrive
 from app.ingest.intake import Intake
@@ -44,10 +43,9 @@ from app.web.deprecation import deprecated
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.metrics import WebMetrics
 from app.web.middleware import BearerTokenMiddleware, NulGuardMiddleware
-from app.web.state import WebState, app_state, install
+from app.web.state import Started, WebState
 from app.web.webhook import WEBHOOK_PATH, receive_webhook
-
-__all__ = ["WebConfig", "create_app"]
+from notifications.ops_reporter import OpsReporter
 
 StarterFactory = Callable[[], Awaitable[EventStarter]]
 
@@ -123,6 +121,7 @@ async def lifespan(
     config: WebConfig,
     engine: Engine,
     starter_factory: StarterFactory,
+    started: Started,
     ops: OpsReporter | None = None,
 ) -> AsyncIterator[None]:
     """Connect the starter, install the endpoints' state and run the spool relay meanwhile,
@@ -131,7 +130,7 @@ async def lifespan(
     breaker = TemporalBreaker()
     relay = SpoolRelay(engine, starter, breaker, idle=timedelta(seconds=config.relay_idle_seconds))
     intake = Intake(engine=engine, starter=starter, breaker=breaker, on_spooled=relay.wake)
-    install(
+    started.install(
         app,
         WebState(
             config=config, engine=engine, starter=starter, intake=intake, metrics=WebMetrics()
@@ -152,12 +151,12 @@ async def lifespan(
         await intake.close()
 
 
-def dashboard_redrive(app: Starlette) -> Redrive:
-    """The dashboard's redrive button: `redrive_by_id` with the running app's engine and starter
+def dashboard_redrive(started: Started) -> Redrive:
+    """The dashboard's redrive button: `redrive_by_id` with the started app's engine and starter
     (raises `LookupError` when the log has no such event)."""
 
     async def redrive(event_id: str) -> str:
-        web = app_state(app)
+        web = started.state
         return await redrive_by_id(engine=web.engine, starter=web.starter, event_id=event_id)
 
     return redrive
@@ -196,13 +195,17 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. `starter_factory` runs once at start-up (it connects to Temporal); `ops`
     alerts the operators of a stuck spool (None: nobody)."""
-    app = Starlette(
+    started = Started()
+    return Starlette(
+        routes=routes(config=config, engine=engine, redrive=dashboard_redrive(started)),
         middleware=[Middleware(NulGuardMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=partial(
-            lifespan, config=config, engine=engine, starter_factory=starter_factory, ops=ops
+            lifespan,
+            config=config,
+            engine=engine,
+            starter_factory=starter_factory,
+            started=started,
+            ops=ops,
         ),
     )
-    # The dashboard's redrive button runs with the started app's state: the routes come second.
-    app.router.routes.extend(routes(config=config, engine=engine, redrive=dashboard_redrive(app)))
-    return app

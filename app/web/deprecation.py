@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.web.errors import ERROR_STATUS, handle_error
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -17,7 +19,10 @@ def deprecated(endpoint: Endpoint, *, successor: str) -> Endpoint:
     filled from the request's path parameters)."""
 
     async def old_name(request: Request) -> Response:
-        response = await endpoint(request)
+        try:
+            response = await endpoint(request)
+        except tuple(ERROR_STATUS) as exc:  # its refusal says it is deprecated too
+            response = await handle_error(request, exc)
         response.headers["Deprecation"] = "true"
         response.headers["Link"] = (
             f'<{successor.format(**request.path_params)}>; rel="successor-version"'

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ExceptionHandler
 
-from app.core.events import MalformedEvent
+from app.core.errors import MalformedEvent
 from app.core.signature import SignatureError
 from app.ingest.errors import EventRejected, EventTooLarge, TemporalUnavailable, Unavailable
 from app.store.recipients import InvalidRecipient, RecipientExists

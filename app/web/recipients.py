@@ -1,7 +1,7 @@
 """Recipients of alerts about any shipment, with delivery preferences: `GET`/`POST
-/api/subscribers` and `DELETE /api/subscribers/{id}`. Destinations are Apprise URLs; answers
-show them in Apprise's privacy form only. (Subscribers of one shipment are
-`/api/shipments/{id}/subscribers`, in `app.web.subscriptions`.)"""
+/api/recipients` and `DELETE /api/recipients/{id}`. Destinations are Apprise URLs; answers
+show them in Apprise's privacy form only. (Subscriptions to one shipment are
+`/api/shipments/{id}/subscriptions`, in `app.web.subscriptions`.)"""
 
 from __future__ import annotations
 

@@ -42,3 +42,21 @@ def app_state(app: Starlette) -> WebState:
 def web_state(request: HTTPConnection) -> WebState:
     """The state of the app serving `request`."""
     return app_state(request.app)
+
+
+class Started:
+    """Where the lifespan leaves the state it installs, for what is built with the app and
+    runs only once it has started (the dashboard's redrive button)."""
+
+    def __init__(self) -> None:
+        self._state: WebState | None = None
+
+    def install(self, app: Starlette, state: WebState) -> None:
+        install(app, state)
+        self._state = state
+
+    @property
+    def state(self) -> WebState:
+        if self._state is None:
+            raise RuntimeError("the web app has not started: its lifespan installs its state")
+        return self._state

@@ -14,11 +14,10 @@ from sqlmodel import Session
 
 from app.core.events import parse_event
 from app.core.ids import event_workflow_id
-from app.store import db
-from app.store import projection as records
-from app.store import reads as queries
+from app.store import db, projection, reads
 from app.store.models import Document, Invoice
-from tests.integration.harness import JOURNEY, load_sample
+from tests.helpers import load_sample
+from tests.integration.harness import JOURNEY
 
 SHIPMENT_ID = "418563"
 CONTAINER_NUMBER = "CSNU7261843"
@@ -108,8 +107,8 @@ def comparable(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def calm_records(copies: list[Copy], database: Path) -> Records:
-    """Apply every event once, in file order, with `app.records` on an SQLite file of its own:
-    since records do not depend on arrival order, this is what any run must end with."""
+    """Apply every event once, in file order, with `app.store.projection` on an SQLite file of
+    its own: since records do not depend on arrival order, this is what any run must end with."""
     engine = db.create_db_engine(f"sqlite:///{database}")
     db.upgrade(engine)
     now = datetime.now(UTC)
@@ -117,7 +116,7 @@ def calm_records(copies: list[Copy], database: Path) -> Records:
         for delivery in deliveries_of(copies):
             event = parse_event(delivery.body)
             with Session(engine) as session:
-                row = records.record_event(
+                row = projection.record_event(
                     session,
                     event=event,
                     body=delivery.body.decode("utf-8"),
@@ -128,12 +127,12 @@ def calm_records(copies: list[Copy], database: Path) -> Records:
                 session.commit()
             assert status == "processing", f"{delivery.sample} is not a known event type"
             with Session(engine) as session:
-                records.apply_event(session, event_id=event.event_id, now=now)
+                projection.apply_event(session, event_id=event.event_id, now=now)
                 session.commit()
         with Session(engine) as session:
             shipments = {}
             for copy in copies:
-                shipment = queries.get_shipment(session.connection(), shipment_id=copy.shipment_id)
+                shipment = reads.get_shipment(session.connection(), shipment_id=copy.shipment_id)
                 assert shipment is not None
                 shipments[copy.shipment_id] = comparable(shipment)
             invoices = {
@@ -148,6 +147,6 @@ def calm_records(copies: list[Copy], database: Path) -> Records:
 
 
 def _record(session: Session, model: Any, key: str) -> dict[str, Any]:
-    found = queries.get_record(session, model=model, key=key)
+    found = reads.get_record(session, model=model, key=key)
     assert found is not None, f"the calm run has no {model.__name__} {key}"
     return found

@@ -42,30 +42,27 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.delivery import NotificationActivities
-from activities.processing import RecordActivities
+from activities.digest import DigestSender
+from app.bootstrap import wire_activities
 from app.core.ids import event_workflow_id as workflow_id_for
 from app.core.signature import sign
 from app.ingest.starter import EventStarter
 from app.store import db
 from app.store.models import EventRecord, Notification
-from app.web.application import WebConfig, create_app
+from app.web.application import create_app
+from app.web.config import WebConfig
+from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.render import Renderer
+from tests.helpers import load_sample
 from tests.integration.harness import Inbox, free_port, serve_app, temporal_binary
 from workflows.search_attributes import dev_server_flags
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
-SAMPLES = Path("/work/shared/flexport/samples")
 CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
 }
-
-
-def sample(name: str) -> dict[str, Any]:
-    payload: dict[str, Any] = json.loads((SAMPLES / f"{name}.json").read_text("utf-8"))
-    return payload
 
 
 # -- local alert receivers ------------------------------------------------------------------------
@@ -139,7 +136,7 @@ class Case:
 
 def _with(name: str, **changes: Any) -> Callable[[], dict[str, Any]]:
     def make() -> dict[str, Any]:
-        payload = sample(name)
+        payload = load_sample(name)
         for path, value in changes.items():
             target = payload
             *parents, leaf = path.split("__")
@@ -249,12 +246,16 @@ async def record(case: Case, client: Client, workdir: Path, out: Path) -> dict[s
         )
         task_queue = f"record-{uuid.uuid4().hex}"
         executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
-        worker = build_worker(
-            client,
+        activities = wire_activities(
+            engine,
+            client=client,
             task_queue=task_queue,
-            records=RecordActivities(engine),
-            notifications=NotificationActivities(engine, notifier, config_path=config),
-            executor=executor,
+            notifier=notifier,
+            config=NotifyConfig(config),
+            digests=DigestSender(Renderer()),
+        )
+        worker = build_worker(
+            client, task_queue=task_queue, activities=activities, executor=executor
         )
         await exits.enter_async_context(worker)
 
@@ -321,7 +322,7 @@ async def record(case: Case, client: Client, workdir: Path, out: Path) -> dict[s
         assert failed == case.check.workflow_fails, (case.name, result)
 
         (out / f"{case.name}.json").write_text(history.to_json() + "\n", encoding="utf-8")
-        activities = [
+        scheduled = [
             e.activity_task_scheduled_event_attributes.activity_type.name
             for e in history.events
             if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
@@ -331,7 +332,7 @@ async def record(case: Case, client: Client, workdir: Path, out: Path) -> dict[s
             "about": case.about,
             "workflow_id": handle.id,
             "events": len(history.events),
-            "activities": activities,
+            "activities": scheduled,
             "closed": EventType.Name(history.events[-1].event_type),
             "result": result if failed else _brief(result),
             "event_status": row.status,

@@ -4,16 +4,13 @@ an SQLite file per test, a worker on its own task queue, and the web app served 
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +19,20 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.delivery import NotificationActivities
-from activities.ops import OpsReporter
-from activities.processing import RecordActivities
+from activities.digest import DigestSender
+from app.bootstrap import wire_activities
 from app.ingest.starter import EventStarter
 from app.store import db
-from app.web.application import WebConfig, create_app
+from app.store.ops_incidents import IncidentBook
+from app.web.application import create_app
+from app.web.config import WebConfig
+from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
+from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
 from tests.integration.harness import (
+    JsonEndpoint,
     Samples,
     Stack,
     StackFactory,
@@ -121,11 +122,12 @@ async def make_stack(
                 timeout=10,
             )
             # Ops alerts go to the `ops`-tagged targets of the same configuration.
+            config = NotifyConfig(notify_config)
             ops = OpsReporter(
-                engine,
+                IncidentBook(engine),
                 OpsNotifier(
                     Renderer(),
-                    config_path=notify_config,
+                    config=config,
                     public_url="http://flexhook.test",
                     temporal_ui_url="http://127.0.0.1:8233",
                     timeout=10,
@@ -139,20 +141,20 @@ async def make_stack(
                         temporal_client.service_client.config.target_host
                     )
                 executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
-                worker = build_worker(
-                    worker_client,
+                activities = wire_activities(
+                    engine,
+                    client=worker_client,
                     task_queue=task_queue,
-                    records=RecordActivities(
-                        engine, eta_slip_hours=eta_slip_hours, eta_grace=eta_grace
-                    ),
-                    notifications=NotificationActivities(
-                        engine,
-                        notifier,
-                        config_path=notify_config,
-                        ops=ops,
-                        give_up_after=give_up_after,
-                    ),
-                    executor=executor,
+                    notifier=notifier,
+                    config=config,
+                    digests=DigestSender(Renderer()),
+                    ops=ops,
+                    eta_slip_hours=eta_slip_hours,
+                    eta_grace=eta_grace,
+                    give_up_after=give_up_after,
+                )
+                worker = build_worker(
+                    worker_client, task_queue=task_queue, activities=activities, executor=executor
                 )
                 await exits.enter_async_context(worker)
             webhook_secrets = webhook_secrets or (secrets.token_urlsafe(24),)
@@ -199,33 +201,13 @@ async def stack(make_stack: StackFactory) -> Stack:
 
 
 @pytest.fixture
-def json_endpoint() -> Iterator[tuple[list[dict[str, Any]], int]]:
-    """A real HTTP server on loopback that records what is POSTed to it."""
-    received: list[dict[str, Any]] = []
+def json_server() -> Iterator[JsonEndpoint]:
+    """A real HTTP server on loopback, the target of json:// URLs, keeping what is POSTed to it."""
+    with JsonEndpoint() as endpoint:
+        yield endpoint
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            received.append(
-                {
-                    "path": self.path,
-                    "content_type": self.headers.get("Content-Type"),
-                    "body": json.loads(self.rfile.read(length)),
-                }
-            )
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep test output quiet
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield received, server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+@pytest.fixture
+def json_endpoint(json_server: JsonEndpoint) -> tuple[list[dict[str, Any]], int]:
+    """What `json_server` was POSTed (path, content type, body) and its port."""
+    return json_server.posts, json_server.port

@@ -1,4 +1,5 @@
-"""Helpers for integration tests: free ports, re-identified samples, and the HTTP stack."""
+"""Helpers for integration tests: free ports, re-identified samples, the HTTP stack, and the
+receivers alerts go to (SMTP, json://) with the Apprise configuration naming them."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import json
 import shutil
 import socket
 import sys
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
-from importlib import resources
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -27,6 +31,7 @@ from temporalio.client import Client
 
 from app.core.ids import event_workflow_id
 from app.core.signature import sign
+from tests.helpers import load_sample
 from tests.log_registry import register_payload
 
 
@@ -63,17 +68,6 @@ JOURNEY = (
     "18_container_empty_returned",
     "19_document_created",
 )
-
-
-def sample_names() -> list[str]:
-    files = resources.files("app").joinpath("samples").iterdir()
-    return sorted(f.name.removesuffix(".json") for f in files if f.name.endswith(".json"))
-
-
-def load_sample(name: str) -> dict[str, Any]:
-    text = resources.files("app").joinpath("samples", f"{name}.json").read_text("utf-8")
-    payload: dict[str, Any] = json.loads(text)
-    return payload
 
 
 class Samples:
@@ -166,13 +160,41 @@ async def serve_app(app: Any, stack: AsyncExitStack) -> str:
 StackFactory = Callable[..., Awaitable[Stack]]
 
 
+# -- alert receivers: SMTP, json://, and the configuration naming them ---------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message a receiver was given, and when."""
+
+    at: datetime
+    to: str  # the email's recipient, or the json:// path
+    title: str  # the email's subject, or the json:// title
+    html: str = ""  # an email's HTML part
+
+
 class Inbox:
-    """An aiosmtpd handler that keeps every message it is given."""
+    """An aiosmtpd handler that keeps every message it is given: each envelope, and in
+    `received` one entry per recipient, stamped with when it came."""
 
     def __init__(self) -> None:
         self.envelopes: list[Envelope] = []
+        self.received: list[Received] = []
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        message = email.message_from_bytes(
+            envelope.original_content or b"", _class=EmailMessage, policy=default_policy
+        )
+        html = message.get_body(("html",))
+        for recipient in envelope.rcpt_tos:
+            self.received.append(
+                Received(
+                    datetime.now(UTC),
+                    recipient,
+                    str(message["Subject"]),
+                    str(html.get_content()) if html is not None else "",
+                )
+            )
         self.envelopes.append(envelope)
         return "250 OK"
 
@@ -183,6 +205,88 @@ class Inbox:
             )
             for envelope in self.envelopes
         ]
+
+
+class JsonEndpoint:
+    """A real HTTP server on loopback, the target of json:// URLs, keeping what is POSTed to it:
+    in `posts` as `{"path", "content_type", "body"}`, in `received` stamped with when it came."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.received: list[Received] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length))
+                endpoint.posts.append(
+                    {
+                        "path": self.path,
+                        "content_type": self.headers.get("Content-Type"),
+                        "body": body,
+                    }
+                )
+                title = body.get("title", "") if isinstance(body, dict) else ""
+                endpoint.received.append(Received(datetime.now(UTC), self.path, str(title)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # keep test output quiet
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> JsonEndpoint:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+def mailto(port: int, to: str = "ops@example.com") -> str:
+    """An Apprise URL for the test SMTP server on `port`, to `to`."""
+    return f"mailto://127.0.0.1:{port}?from=flexhook@example.com&to={to}&mode=insecure"
+
+
+def write_config(path: Path, *entries: tuple[str, str]) -> Path:
+    """An Apprise YAML configuration at `path`: each URL with its tags."""
+    lines = ["urls:"]
+    for url, tags in entries:
+        lines += [f'  - "{url}":', f"      tag: {tags}"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def minute_ahead(zone: ZoneInfo, *, margin: float = 8.0) -> datetime:
+    """The first whole minute at least `margin` seconds from now, in `zone` (quiet hours and
+    digest times are whole minutes)."""
+    soon = datetime.now(zone) + timedelta(seconds=margin)
+    return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+async def add_recipient(stack: Stack, **body: Any) -> httpx.Response:
+    """`POST /api/recipients` with `body`."""
+    return await stack.http.post(
+        "/api/recipients", json=body, headers={"authorization": f"Bearer {stack.api_token}"}
+    )
+
+
+async def ledger(stack: Stack, **params: str) -> list[dict[str, Any]]:
+    """The alert ledger (`GET /api/notifications`), filtered by `params`."""
+    response = await stack.api("/notifications", **params)
+    assert response.status_code == 200, response.text
+    rows: list[dict[str, Any]] = response.json()["notifications"]
+    return rows
+
+
+# -- a network outage -----------------------------------------------------------------------------
 
 
 class TcpGate:

@@ -6,9 +6,9 @@ Real parts only: the Temporal dev server and its durable timers, an SQLite file,
 email, a loopback HTTP server for json://. Who hears what:
 
 - `instant` (configuration file, email): every alert at once, each once;
-- `quiet` (`POST /api/subscribers`, json://): in quiet hours that end while the test runs; the
+- `quiet` (`POST /api/recipients`, json://): in quiet hours that end while the test runs; the
   missed ETA (urgent) at once, the routine alerts held and sent once each, in order, at the end;
-- `digest` (`POST /api/subscribers`, email): nothing at once, one digest at digest_at (when the
+- `digest` (`POST /api/recipients`, email): nothing at once, one digest at digest_at (when the
   quiet hours end);
 - `oncall` (configuration file, email, tag `ops`): one alert for the event that fails, however
   often it is delivered.
@@ -21,42 +21,179 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email
 import json
 import re
-import threading
-import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.policy import default as default_policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
 from temporalio.service import RPCError
 
-from activities.delivery import NotificationActivities
-from activities.ops import OpsReporter
-from activities.processing import RecordActivities
+from activities.digest import DigestSender
+from app.bootstrap import wire_activities
 from app.core.ids import eta_watch_workflow_id
+from app.store.ops_incidents import IncidentBook
+from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
+from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
-from tests.integration.harness import Inbox, Samples, Stack, StackFactory, free_port
+from tests.helpers import eventually
+from tests.integration.harness import (
+    Inbox,
+    JsonEndpoint,
+    Received,
+    Samples,
+    Stack,
+    StackFactory,
+    add_recipient,
+    ledger,
+    mailto,
+    minute_ahead,
+    write_config,
+)
 from workflows.eta_watch import ALERTED
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
 pytestmark = pytest.mark.integration
+
+
+# -- the scenario --------------------------------------------------------------------------------
+
+
+async def test_a_journey_alerts_each_recipient_exactly_once_across_a_worker_restart(
+    make_stack: StackFactory,
+    samples: Samples,
+    smtp: tuple[Inbox, int],
+    json_server: JsonEndpoint,
+    tmp_path: Path,
+) -> None:
+    inbox, smtp_port = smtp
+    posted, http_port = json_server.received, json_server.port
+    tag = uuid.uuid4().hex[:10]  # recipient workflows are named after their URL
+    instant, digest, oncall = (f"{who}-{tag}@example.com" for who in ("instant", "digest", "ops"))
+    quiet_path = f"/quiet-{tag}"
+    config = write_config(
+        tmp_path / "notifications.yml",
+        (mailto(smtp_port, instant), ALL_KINDS),
+        (mailto(smtp_port, oncall), "ops"),
+    )
+    stack = await make_stack(with_worker=False, notify_config=config, eta_grace=GRACE)
+    await clear_watch(stack)
+
+    end = minute_ahead(KOLKATA, margin=MARGIN)  # of the quiet hours, and the digest's time
+    quiet_recipient = await add_recipient(
+        stack,
+        url=f"json://127.0.0.1:{http_port}{quiet_path}",
+        quiet_hours=f"{end - timedelta(hours=3):%H:%M}-{end:%H:%M}",
+        timezone="Asia/Kolkata",
+    )
+    digest_recipient = await add_recipient(
+        stack,
+        url=mailto(smtp_port, digest),
+        delivery="digest",
+        digest_at=f"{end:%H:%M}",
+        timezone="Asia/Kolkata",
+    )
+    assert quiet_recipient.status_code == digest_recipient.status_code == 201
+
+    # -- the first worker: up to the departure, its duplicate, the failing event and the ETA
+    async with worker(stack, config):
+        for name in BEFORE_DEPARTURE:
+            await stack.deliver(samples.body(name))
+        departed = await stack.deliver(samples.body("06_leg_departed"))
+        duplicate = await stack.deliver(
+            samples.body("06_leg_departed", id=samples.fresh_id(60001))  # same leg, same time
+        )
+        assert duplicate["status"] == "accepted" and duplicate["event_id"] != departed["event_id"]
+        failed = await fails(stack, unreadable_event(samples))
+        await eventually(lambda: len(to(inbox.received, oncall)) == 1, what="the ops alert")
+        eta = datetime.now(UTC) + ETA_AHEAD
+        await stack.deliver(eta_that_passes(samples, eta=eta))
+        watch = stack.client.get_workflow_handle(eta_watch_workflow_id(SHIPMENT))
+        assert (await watch.describe()).status == WorkflowExecutionStatus.RUNNING
+
+    # -- no worker while the ETA and its grace pass: the timer fires on the server and waits
+    await asyncio.sleep(max(0.0, (eta + GRACE - datetime.now(UTC)).total_seconds() + 0.5))
+    assert "eta_missed" not in kinds(inbox.received + posted)
+
+    # -- a new worker on the same task queue: the missed ETA, the failing event again, the rest
+    async with worker(stack, config):
+        assert await asyncio.wait_for(watch.result(), 30) == ALERTED
+        await eventually(
+            lambda: (
+                "eta_missed" in kinds(to(inbox.received, instant))
+                and "eta_missed" in kinds(to(posted, quiet_path))
+            ),
+            what="the missed ETA, to the instant and the quiet-hours recipients",
+        )
+        assert await fails(stack, unreadable_event(samples)) == failed  # Flexport again
+        for name in AFTER_ETA:
+            await stack.deliver(samples.body(name))
+        journey_done = datetime.now(UTC)
+        assert journey_done < end, (
+            f"the journey took until {journey_done:%H:%M:%S}, after the quiet hours ended at "
+            f"{end:%H:%M:%S} UTC: raise MARGIN"
+        )
+
+        await asyncio.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()))
+        await eventually(
+            lambda: (
+                len(to(posted, quiet_path)) >= len(URGENT) + len(ROUTINE)
+                and len(to(inbox.received, digest)) >= 1
+            ),
+            what="the held alerts and the digest",
+        )
+        await asyncio.sleep(2)  # time for anything sent twice to arrive too
+
+    # Instant: every alert once, in the order it happened, none held.
+    heard = to(inbox.received, instant)
+    assert kinds(heard) == EVERY_ALERT
+    assert all(message.at < end for message in heard)
+    assert not any("time corrected" in message.title for message in heard)
+
+    # Quiet hours: the missed ETA at once; the routine alerts only once they ended, in order.
+    quiet = to(posted, quiet_path)
+    assert kinds(quiet) == URGENT + ROUTINE
+    assert quiet[0].at < end <= quiet[1].at
+    assert all(message.at >= end for message in quiet[1:])
+
+    # Ops: one alert for the event that failed twice.
+    [ops] = to(inbox.received, oncall)
+    assert ops.title == f"flexhook: event {failed} failed processing"
+    assert ops.at < end
+    assert (await stack.api(f"/events/{failed}")).json()["status"] == "failed"
+
+    # Digest: nothing at once, one digest when it fell due.
+    [summary] = to(inbox.received, digest)
+    assert summary.at >= end
+    assert summary.title.startswith(f"Daily digest {end.astimezone(KOLKATA):%Y-%m-%d}: ")
+
+    # Nothing else went anywhere; the duplicate departure is recorded, and in no one's ledger.
+    assert len(inbox.received) == len(heard) + 1 + 1
+    assert len(posted) == len(quiet)
+    assert (await stack.api(f"/events/{duplicate['event_id']}")).json()["status"] == "processed"
+    assert await ledger(stack, event_id=duplicate["event_id"]) == []
+
+    # The digest sums up the whole day, the missed ETA too, in one ledger row; every alert has
+    # one row per destination (instant, quiet hours, digest), all sent.
+    assert re.findall(r"<h2[^>]*>([^<]+)</h2>", summary.html) == DIGEST_SECTIONS
+    assert summary.title.endswith(f": {len(EVERY_ALERT)} shipment updates")
+    assert NAME in summary.html
+    [digest_row] = [row for row in await ledger(stack) if row["kind"] == "digest"]
+    assert (digest_row["status"], digest_row["attempts"]) == ("sent", 1)
+    rows = await ledger(stack, shipment_id=SHIPMENT)
+    by_outcome = Counter((row["kind"], row["status"], row["last_error"]) for row in rows)
+    assert by_outcome == Counter({(kind, "sent", None): 3 for kind in EVERY_ALERT})
+
+
+# -- who hears what, and what the journey is worth -----------------------------------------------
 
 SHIPMENT = "418563"
 NAME = "SS26 Apparel - Yantian to LA #3"
@@ -114,79 +251,6 @@ def kind_of(title: str) -> str:
     return next((kind for prefix, kind in TITLE_PREFIXES if title.startswith(prefix)), title)
 
 
-# -- what arrived, and when ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    at: datetime
-    to: str  # the email's recipient, or the json:// path
-    title: str  # the email's subject, or the json:// title
-    html: str = ""  # an email's HTML part
-
-
-class StampedInbox(Inbox):
-    """An aiosmtpd handler that notes when each message came."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.received: list[Received] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.original_content or b""
-        message = email.message_from_bytes(content, _class=EmailMessage, policy=default_policy)
-        html = message.get_body(("html",))
-        for recipient in envelope.rcpt_tos:
-            self.received.append(
-                Received(
-                    datetime.now(UTC),
-                    recipient,
-                    str(message["Subject"]),
-                    str(html.get_content()) if html is not None else "",
-                )
-            )
-        return await super().handle_DATA(server, session, envelope)
-
-
-@pytest.fixture
-def mail() -> Iterator[tuple[StampedInbox, int]]:
-    inbox, port = StampedInbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def hooks() -> Iterator[tuple[list[Received], int]]:
-    """A loopback HTTP server for json://, noting when each POST came."""
-    received: list[Received] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length))
-            received.append(Received(datetime.now(UTC), self.path, str(body["title"])))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield received, server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def to(received: list[Received], recipient: str) -> list[Received]:
     return [message for message in received if message.to == recipient]
 
@@ -195,27 +259,7 @@ def kinds(received: list[Received]) -> list[str]:
     return [kind_of(message.title) for message in received]
 
 
-async def until(check: Callable[[], bool], *, what: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still waiting after {within:.0f} s for {what}")
-        await asyncio.sleep(0.1)
-
-
-# -- the stack -----------------------------------------------------------------------------------
-
-
-def mailto(port: int, to: str) -> str:
-    return f"mailto://127.0.0.1:{port}?from=flexhook@example.com&to={to}&mode=insecure"
-
-
-def write_config(path: Path, *entries: tuple[str, str]) -> Path:
-    lines = ["urls:"]
-    for url, tags in entries:
-        lines += [f'  - "{url}":', f"      tag: {tags}"]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+# -- the worker -----------------------------------------------------------------------------------
 
 
 @contextlib.asynccontextmanager
@@ -223,33 +267,24 @@ async def worker(stack: Stack, config: Path) -> AsyncIterator[None]:
     """One worker process's worth on the stack's task queue: its own activities, notifier and
     ops reporter over the stack's database and configuration file."""
     urls = {"public_url": "http://flexhook.test", "temporal_ui_url": "http://127.0.0.1:8233"}
-    ops = OpsReporter(stack.engine, OpsNotifier(Renderer(), config_path=config, timeout=10, **urls))
+    notify_config = NotifyConfig(config)
+    ops_notifier = OpsNotifier(Renderer(), config=notify_config, timeout=10, **urls)
+    activities = wire_activities(
+        stack.engine,
+        client=stack.client,
+        task_queue=stack.task_queue,
+        notifier=Notifier(Renderer(), timeout=10, **urls),
+        config=notify_config,
+        digests=DigestSender(Renderer()),
+        ops=OpsReporter(IncidentBook(stack.engine), ops_notifier),
+        eta_grace=GRACE,
+    )
     with ThreadPoolExecutor(ACTIVITY_THREADS) as executor:
         running = build_worker(
-            stack.client,
-            task_queue=stack.task_queue,
-            records=RecordActivities(stack.engine, eta_grace=GRACE),
-            notifications=NotificationActivities(
-                stack.engine, Notifier(Renderer(), timeout=10, **urls), config_path=config, ops=ops
-            ),
-            executor=executor,
+            stack.client, task_queue=stack.task_queue, activities=activities, executor=executor
         )
         async with running:
             yield
-
-
-async def add_recipient(stack: Stack, **body: str) -> None:
-    response = await stack.http.post(
-        "/api/subscribers", json=body, headers={"authorization": f"Bearer {stack.api_token}"}
-    )
-    assert response.status_code == 201, response.text
-
-
-async def ledger(stack: Stack, **params: str) -> list[dict[str, Any]]:
-    response = await stack.api("/notifications", **params)
-    assert response.status_code == 200
-    rows: list[dict[str, Any]] = response.json()["notifications"]
-    return rows
 
 
 async def clear_watch(stack: Stack) -> None:
@@ -289,137 +324,3 @@ async def fails(stack: Stack, body: bytes) -> str:
     with pytest.raises(WorkflowFailureError):
         await stack.wait(event_id)
     return event_id
-
-
-def minute_ahead(zone: ZoneInfo, *, margin: float) -> datetime:
-    """The first whole minute at least `margin` seconds from now, in `zone`."""
-    soon = datetime.now(zone) + timedelta(seconds=margin)
-    return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
-
-
-# -- the scenario --------------------------------------------------------------------------------
-
-
-async def test_a_journey_alerts_each_recipient_exactly_once_across_a_worker_restart(
-    make_stack: StackFactory,
-    samples: Samples,
-    mail: tuple[StampedInbox, int],
-    hooks: tuple[list[Received], int],
-    tmp_path: Path,
-) -> None:
-    inbox, smtp_port = mail
-    posted, http_port = hooks
-    tag = uuid.uuid4().hex[:10]  # recipient workflows are named after their URL
-    instant, digest, oncall = (f"{who}-{tag}@example.com" for who in ("instant", "digest", "ops"))
-    quiet_path = f"/quiet-{tag}"
-    config = write_config(
-        tmp_path / "notifications.yml",
-        (mailto(smtp_port, instant), ALL_KINDS),
-        (mailto(smtp_port, oncall), "ops"),
-    )
-    stack = await make_stack(with_worker=False, notify_config=config, eta_grace=GRACE)
-    await clear_watch(stack)
-
-    end = minute_ahead(KOLKATA, margin=MARGIN)  # of the quiet hours, and the digest's time
-    await add_recipient(
-        stack,
-        url=f"json://127.0.0.1:{http_port}{quiet_path}",
-        quiet_hours=f"{end - timedelta(hours=3):%H:%M}-{end:%H:%M}",
-        timezone="Asia/Kolkata",
-    )
-    await add_recipient(
-        stack,
-        url=mailto(smtp_port, digest),
-        delivery="digest",
-        digest_at=f"{end:%H:%M}",
-        timezone="Asia/Kolkata",
-    )
-
-    # -- the first worker: up to the departure, its duplicate, the failing event and the ETA
-    async with worker(stack, config):
-        for name in BEFORE_DEPARTURE:
-            await stack.deliver(samples.body(name))
-        departed = await stack.deliver(samples.body("06_leg_departed"))
-        duplicate = await stack.deliver(
-            samples.body("06_leg_departed", id=samples.fresh_id(60001))  # same leg, same time
-        )
-        assert duplicate["status"] == "accepted" and duplicate["event_id"] != departed["event_id"]
-        failed = await fails(stack, unreadable_event(samples))
-        await until(lambda: len(to(inbox.received, oncall)) == 1, what="the ops alert")
-        eta = datetime.now(UTC) + ETA_AHEAD
-        await stack.deliver(eta_that_passes(samples, eta=eta))
-        watch = stack.client.get_workflow_handle(eta_watch_workflow_id(SHIPMENT))
-        assert (await watch.describe()).status == WorkflowExecutionStatus.RUNNING
-
-    # -- no worker while the ETA and its grace pass: the timer fires on the server and waits
-    await asyncio.sleep(max(0.0, (eta + GRACE - datetime.now(UTC)).total_seconds() + 0.5))
-    assert "eta_missed" not in kinds(inbox.received + posted)
-
-    # -- a new worker on the same task queue: the missed ETA, the failing event again, the rest
-    async with worker(stack, config):
-        assert await asyncio.wait_for(watch.result(), 30) == ALERTED
-        await until(
-            lambda: (
-                "eta_missed" in kinds(to(inbox.received, instant))
-                and "eta_missed" in kinds(to(posted, quiet_path))
-            ),
-            what="the missed ETA, to the instant and the quiet-hours recipients",
-        )
-        assert await fails(stack, unreadable_event(samples)) == failed  # Flexport again
-        for name in AFTER_ETA:
-            await stack.deliver(samples.body(name))
-        journey_done = datetime.now(UTC)
-        assert journey_done < end, (
-            f"the journey took until {journey_done:%H:%M:%S}, after the quiet hours ended at "
-            f"{end:%H:%M:%S} UTC: raise MARGIN"
-        )
-
-        await asyncio.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()))
-        await until(
-            lambda: (
-                len(to(posted, quiet_path)) >= len(URGENT) + len(ROUTINE)
-                and len(to(inbox.received, digest)) >= 1
-            ),
-            what="the held alerts and the digest",
-        )
-        await asyncio.sleep(2)  # time for anything sent twice to arrive too
-
-    # Instant: every alert once, in the order it happened, none held.
-    heard = to(inbox.received, instant)
-    assert kinds(heard) == EVERY_ALERT
-    assert all(message.at < end for message in heard)
-    assert not any("time corrected" in message.title for message in heard)
-
-    # Quiet hours: the missed ETA at once; the routine alerts only once they ended, in order.
-    quiet = to(posted, quiet_path)
-    assert kinds(quiet) == URGENT + ROUTINE
-    assert quiet[0].at < end <= quiet[1].at
-    assert all(message.at >= end for message in quiet[1:])
-
-    # Ops: one alert for the event that failed twice.
-    [ops] = to(inbox.received, oncall)
-    assert ops.title == f"flexhook: event {failed} failed processing"
-    assert ops.at < end
-    assert (await stack.api(f"/events/{failed}")).json()["status"] == "failed"
-
-    # Digest: nothing at once, one digest when it fell due.
-    [summary] = to(inbox.received, digest)
-    assert summary.at >= end
-    assert summary.title.startswith(f"Daily digest {end.astimezone(KOLKATA):%Y-%m-%d}: ")
-
-    # Nothing else went anywhere; the duplicate departure is recorded, and in no one's ledger.
-    assert len(inbox.received) == len(heard) + 1 + 1
-    assert len(posted) == len(quiet)
-    assert (await stack.api(f"/events/{duplicate['event_id']}")).json()["status"] == "processed"
-    assert await ledger(stack, event_id=duplicate["event_id"]) == []
-
-    # The digest sums up the whole day, the missed ETA too, in one ledger row; every alert has
-    # one row per destination (instant, quiet hours, digest), all sent.
-    assert re.findall(r"<h2[^>]*>([^<]+)</h2>", summary.html) == DIGEST_SECTIONS
-    assert summary.title.endswith(f": {len(EVERY_ALERT)} shipment updates")
-    assert NAME in summary.html
-    [digest_row] = [row for row in await ledger(stack) if row["kind"] == "digest"]
-    assert (digest_row["status"], digest_row["attempts"]) == ("sent", 1)
-    rows = await ledger(stack, shipment_id=SHIPMENT)
-    by_outcome = Counter((row["kind"], row["status"], row["last_error"]) for row in rows)
-    assert by_outcome == Counter({(kind, "sent", None): 3 for kind in EVERY_ALERT})

@@ -13,25 +13,20 @@ import pytest
 import responses
 from aiosmtpd.controller import Controller
 
-from tests.integration.harness import Inbox, Samples, Stack, StackFactory, free_port
+from tests.integration.harness import (
+    Inbox,
+    Samples,
+    Stack,
+    StackFactory,
+    free_port,
+    mailto,
+    write_config,
+)
 
 pytestmark = pytest.mark.integration
 
 NAME = "SS26 Apparel - Yantian to LA #3"
 ALL_KINDS = "departed, arrived, delivered, eta, customs, exception"
-
-
-def mailto(port: int, to: str = "ops@example.com") -> str:
-    return f"mailto://127.0.0.1:{port}?from=flexhook@example.com&to={to}&mode=insecure"
-
-
-def write_config(path: Path, *entries: tuple[str, str]) -> Path:
-    """An Apprise YAML configuration: each URL with its tags."""
-    lines = ["urls:"]
-    for url, tags in entries:
-        lines += [f'  - "{url}":', f"      tag: {tags}"]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def eta_event(samples: Samples, *, occurred_at: str, estimated_arrival: str) -> bytes:

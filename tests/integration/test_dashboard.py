@@ -1,10 +1,10 @@
 """The dashboard over real HTTP: sign-in, the session cookie, CSRF, escaping, search and filters.
 
 The database is an SQLite file at the newest migration, filled the way the worker fills it: every
-packaged sample is recorded and applied with `app.records`. On top of that: a shipment whose name
-is a script tag, an event whose timestamp cannot be read (failed, as the workflow marks it), one
-still processing, and alert-ledger rows. The app is `create_dashboard(...)` mounted at
-`/dashboard`, served by uvicorn.
+packaged sample is recorded and applied with `app.store.projection`. On top of that: a shipment
+whose name is a script tag, an event whose timestamp cannot be read (failed, as the workflow
+marks it), one still processing, and alert-ledger rows. The app is `create_dashboard(...)`
+mounted at `/dashboard`, served by uvicorn.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,14 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from app.core.events import EventDataError, parse_event
+from app.core.errors import EventDataError
+from app.core.events import parse_event
 from app.dashboard.app import create_dashboard
 from app.dashboard.session import SESSION_COOKIE, SESSION_SECONDS, session_secret
 from app.store import db
 from app.store.models import Notification, ReconcileRun
 from app.store.projection import apply_event, mark_failed, record_event
+from tests.helpers import load_sample, sample_names
 from tests.integration.harness import serve_app
 
 SHIPMENT_ID = "418563"
@@ -70,17 +71,6 @@ JOURNEY_ORDER = [
 ]
 
 
-def sample(name: str) -> dict[str, Any]:
-    text = resources.files("app").joinpath("samples", f"{name}.json").read_text("utf-8")
-    payload: dict[str, Any] = json.loads(text)
-    return payload
-
-
-def sample_names() -> list[str]:
-    files = resources.files("app").joinpath("samples").iterdir()
-    return sorted(f.name.removesuffix(".json") for f in files if f.name.endswith(".json"))
-
-
 def deliver(engine: Engine, payload: dict[str, Any], *, received_at: datetime) -> str:
     """Record and apply one delivery as the web process and the worker do; a delivery whose
     values cannot be read is marked failed, as the workflow marks it. Returns the event id."""
@@ -111,26 +101,26 @@ def populate(engine: Engine) -> None:
     start = datetime.now(UTC) - timedelta(hours=4)
     others = [name for name in sample_names() if name not in JOURNEY_ORDER]
     for minute, name in enumerate([*JOURNEY_ORDER, *others]):
-        deliver(engine, sample(name), received_at=start + timedelta(minutes=minute))
+        deliver(engine, load_sample(name), received_at=start + timedelta(minutes=minute))
 
-    hostile = sample("01_shipment_created")
+    hostile = load_sample("01_shipment_created")
     hostile["id"] = 99000003
     for part in ("resource", "shipment"):
         hostile["data"][part]["id"] = int(XSS_SHIPMENT_ID)
         hostile["data"][part]["name"] = XSS_NAME
     deliver(engine, hostile, received_at=start + timedelta(hours=1))
 
-    unreadable = sample("07_eta_updated")
+    unreadable = load_sample("07_eta_updated")
     unreadable["id"] = int(FAILED_EVENT_ID)
     unreadable["occurred_at"] = "yesterday-ish"
     deliver(engine, unreadable, received_at=start + timedelta(hours=2))
 
-    unknown = sample("06_leg_departed")
+    unknown = load_sample("06_leg_departed")
     unknown["id"] = int(UNKNOWN_EVENT_ID)
     unknown["type"] = "/shipment#drone_sighted"
     deliver(engine, unknown, received_at=start + timedelta(hours=2, minutes=30))
 
-    queued = sample("06_leg_departed")
+    queued = load_sample("06_leg_departed")
     queued["id"] = int(PROCESSING_EVENT_ID)
     body = json.dumps(queued)
     with Session(engine) as session:

@@ -24,12 +24,13 @@ from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.delivery import NotificationActivities
-from activities.processing import RecordActivities
+from activities.digest import DigestSender
+from app.bootstrap import wire_activities
 from app.core.ids import eta_watch_workflow_id
+from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.render import Renderer
-from tests.integration.harness import Inbox, Samples, Stack, StackFactory
+from tests.integration.harness import Inbox, Samples, Stack, StackFactory, mailto
 from workflows.eta_feed import EtaWatchSignals
 from workflows.eta_watch import ALERTED, ARRIVED, SIGNALS_PER_RUN
 from workflows.search_attributes import SHIPMENT_ID
@@ -75,10 +76,6 @@ def milestone_event(
 
 
 # -- the stack -----------------------------------------------------------------------------------
-
-
-def mailto(port: int) -> str:
-    return f"mailto://127.0.0.1:{port}?from=flexhook@example.com&to=ops@example.com&mode=insecure"
 
 
 def notify_config(path: Path, port: int) -> Path:
@@ -211,12 +208,17 @@ async def test_the_timer_fires_once_across_a_worker_restart(
     async def worker(exits: AsyncExitStack) -> None:
         notifier = Notifier(Renderer(), timeout=10)
         executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
-        running = build_worker(
-            stack.client,
+        activities = wire_activities(
+            stack.engine,
+            client=stack.client,
             task_queue=stack.task_queue,
-            records=RecordActivities(stack.engine, eta_grace=GRACE),
-            notifications=NotificationActivities(stack.engine, notifier, config_path=config),
-            executor=executor,
+            notifier=notifier,
+            config=NotifyConfig(config),
+            digests=DigestSender(Renderer()),
+            eta_grace=GRACE,
+        )
+        running = build_worker(
+            stack.client, task_queue=stack.task_queue, activities=activities, executor=executor
         )
         await exits.enter_async_context(running)
 

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 from sqlmodel import Session, func, select
 from temporalio.service import RPCError, RPCStatusCode
 
-from app.core.events import MalformedEvent, body_digest_id, parse_event
+from app.core.errors import MalformedEvent
+from app.core.events import body_digest_id, parse_event
 from app.core.ids import event_workflow_id
 from app.core.signature import sign
 from app.store.models import EventRecord, SpooledEvent

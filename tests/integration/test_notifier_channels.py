@@ -18,7 +18,7 @@ from app.core.alert import Alert
 from notifications.notifier import DeliveryFailed, Notifier, check_url
 from notifications.render import Renderer
 from tests.alerts import DEPARTED, NAME
-from tests.integration.harness import Inbox, free_port
+from tests.integration.harness import Inbox, free_port, mailto
 from tests.log_registry import register_secret
 
 pytestmark = [
@@ -64,10 +64,6 @@ def make_notifier(**options: Any) -> Notifier:
 @pytest.fixture
 def notifier() -> Notifier:
     return make_notifier(flexport_app_url="https://app.flexport.com")
-
-
-def mailto(port: int) -> str:
-    return f"mailto://127.0.0.1:{port}?from=flexhook@example.com&to=ops@example.com&mode=insecure"
 
 
 def slack_payload(call: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from email.message import EmailMessage
@@ -23,23 +23,23 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from app.store.models import EventRecord
-from tests.integration.harness import Inbox, Samples, Stack, StackFactory, TcpGate, free_port
+from tests.helpers import eventually
+from tests.integration.harness import (
+    Inbox,
+    Samples,
+    Stack,
+    StackFactory,
+    TcpGate,
+    free_port,
+    mailto,
+    write_config,
+)
 from tests.log_registry import register_secret
 
 pytestmark = pytest.mark.integration
 
 
-def mailto(port: int, to: str = "oncall@example.com") -> str:
-    return f"mailto://127.0.0.1:{port}?from=flexhook@example.com&to={to}&mode=insecure"
-
-
-def write_config(path: Path, *entries: tuple[str, str]) -> Path:
-    """An Apprise YAML configuration: each URL with its tags."""
-    lines = ["urls:"]
-    for url, tags in entries:
-        lines += [f'  - "{url}":', f"      tag: {tags}"]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+ONCALL = "oncall@example.com"
 
 
 def text_of(message: EmailMessage) -> str:
@@ -52,15 +52,6 @@ def assert_nothing_secret(texts: list[str], stack: Stack, *also: str) -> None:
     for text in texts:
         for secret in (stack.secret, stack.api_token, *also):
             assert secret not in text
-
-
-async def until(found: Callable[[], int], *, count: int, seconds: float = 30) -> None:
-    """Wait until `found()` reaches `count`."""
-    for _ in range(int(seconds * 20)):
-        if found() >= count:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"expected {count}, found {found()} after {seconds} s")
 
 
 async def run_fails(stack: Stack, event_id: str) -> None:
@@ -83,7 +74,7 @@ async def test_a_failing_event_alerts_ops_once_however_often_it_runs(
     inbox, port = smtp
     config = write_config(
         tmp_path / "notifications.yml",
-        (mailto(port), "ops"),
+        (mailto(port, ONCALL), "ops"),
         (mailto(port, "x@example.com"), "departed, eta"),
     )
     stack = await make_stack(notify_config=config)
@@ -99,7 +90,7 @@ async def test_a_failing_event_alerts_ops_once_however_often_it_runs(
 
     assert (redelivered["status"], redriven.json()["status"]) == ("accepted", "accepted")
     [message] = inbox.messages()
-    assert message["To"] == "oncall@example.com"
+    assert message["To"] == ONCALL
     assert message["Subject"] == f"flexhook: event {first['event_id']} failed processing"
     text = text_of(message)
     event = json.loads(body)
@@ -115,7 +106,7 @@ async def test_a_failed_event_that_a_redrive_processes_tells_ops_it_is_over(
     make_stack: StackFactory, samples: Samples, smtp: tuple[Inbox, int], tmp_path: Path
 ) -> None:
     inbox, port = smtp
-    config = write_config(tmp_path / "notifications.yml", (mailto(port), "ops"))
+    config = write_config(tmp_path / "notifications.yml", (mailto(port, ONCALL), "ops"))
     stack = await make_stack(notify_config=config)
     body = broken_event(samples)
     event_id = (await stack.post(body)).json()["event_id"]
@@ -144,7 +135,7 @@ async def test_an_ops_target_that_is_down_hears_of_the_failure_at_the_next_run(
     make_stack: StackFactory, samples: Samples, tmp_path: Path
 ) -> None:
     port = free_port()  # nothing listens here yet
-    config = write_config(tmp_path / "notifications.yml", (mailto(port), "ops"))
+    config = write_config(tmp_path / "notifications.yml", (mailto(port, ONCALL), "ops"))
     stack = await make_stack(notify_config=config)
     body = broken_event(samples)
 
@@ -212,7 +203,7 @@ async def test_a_destination_whose_retries_run_out_alerts_ops_once_and_once_when
     config = write_config(
         tmp_path / "notifications.yml",
         (failing, "departed, arrived, delivered"),
-        (mailto(smtp_port), "ops"),
+        (mailto(smtp_port, ONCALL), "ops"),
     )
     # The workflow retries a send for 15 minutes; this worker gives up after 2 seconds.
     stack = await make_stack(notify_config=config, give_up_after=timedelta(seconds=2))
@@ -265,7 +256,7 @@ async def test_a_stuck_spool_alerts_ops_once_across_replicas_and_once_when_it_dr
 
     answer = (await first.post(samples.body("06_leg_departed"))).json()
     assert answer["status"] == "queued"
-    await until(lambda: len(posted), count=1)
+    await eventually(lambda: len(posted) >= 1, what="the ops alert")
     # A second web process on the same database (or the first one restarted) sees it too.
     database_url = first.engine.url.render_as_string(hide_password=False)
     second = await make_stack(
@@ -279,13 +270,13 @@ async def test_a_stuck_spool_alerts_ops_once_across_replicas_and_once_when_it_dr
     assert "Spool depth: 1" in stuck["message"] or "Temporal unreachable" in stuck["title"]
 
     await gate.open()
-    for _ in range(600):
-        status = (await first.api(f"/events/{answer['event_id']}")).json()["status"]
-        if status == "processed":
-            break
-        await asyncio.sleep(0.1)
-    assert status == "processed"
-    await until(lambda: len(posted), count=2)
+
+    async def processed() -> bool:
+        status: str = (await first.api(f"/events/{answer['event_id']}")).json()["status"]
+        return status == "processed"
+
+    await eventually(processed, timeout=60, what="the queued event to be processed")
+    await eventually(lambda: len(posted) >= 2, what="the recovery alert")
     await asyncio.sleep(3)
 
     assert len(posted) == 2

@@ -9,9 +9,8 @@ import asyncio
 import contextlib
 import json
 import re
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
@@ -25,13 +24,24 @@ from click.testing import CliRunner
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from activities.delivery import NotificationActivities
-from activities.processing import RecordActivities
+from activities.digest import DigestSender
 from activities.recipient_types import RecipientInput, recipient_workflow_id
+from app.bootstrap import wire_activities
 from app.cli import main
+from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier, check_url
 from notifications.render import Renderer
-from tests.integration.harness import Inbox, Samples, Stack, StackFactory
+from tests.helpers import eventually
+from tests.integration.harness import (
+    Inbox,
+    Samples,
+    Stack,
+    StackFactory,
+    add_recipient,
+    ledger,
+    mailto,
+    minute_ahead,
+)
 from tests.log_registry import register_secret
 from workflows.recipient import RecipientWorkflow
 from workflows.worker import ACTIVITY_THREADS, build_worker
@@ -42,32 +52,14 @@ NAME = "SS26 Apparel - Yantian to LA #3"
 KOLKATA = ZoneInfo("Asia/Kolkata")  # UTC+05:30: the rules are read in the recipient's zone
 
 
-def mailto(port: int, to: str = "digest@example.com") -> str:
-    return f"mailto://127.0.0.1:{port}?from=flexhook@example.com&to={to}&mode=insecure"
-
-
 def json_url(port: int, *, secret: str | None = None) -> str:
     """A json:// URL unique to the test (recipient workflows are named after their URL)."""
     credentials = f"user:{secret}@" if secret else ""
     return f"json://{credentials}127.0.0.1:{port}/{uuid.uuid4().hex[:12]}"
 
 
-def minute_ahead(zone: ZoneInfo, *, margin: float = 8.0) -> datetime:
-    """The first whole minute at least `margin` seconds from now, in `zone`."""
-    soon = datetime.now(zone) + timedelta(seconds=margin)
-    return soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
-
-
 async def until_moment(moment: datetime, *, extra: float = 0.0) -> None:
     await asyncio.sleep(max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds() + extra))
-
-
-async def eventually(check: Callable[[], bool], *, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        await asyncio.sleep(0.2)
 
 
 async def sleeping(stack: Stack, url: str) -> None:
@@ -90,19 +82,6 @@ def exception_event(samples: Samples) -> bytes:
         type="/shipment#weather_delay",
         occurred_at="2026-03-20T00:00:00.000Z",
     )
-
-
-async def add(stack: Stack, **body: Any) -> httpx.Response:
-    return await stack.http.post(
-        "/api/recipients", json=body, headers={"authorization": f"Bearer {stack.api_token}"}
-    )
-
-
-async def ledger(stack: Stack, **params: str) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = (await stack.api("/notifications", **params)).json()[
-        "notifications"
-    ]
-    return rows
 
 
 def kinds_posted(posted: list[dict[str, Any]], path: str) -> list[str]:
@@ -142,12 +121,12 @@ async def test_recipients_are_validated_and_shown_in_privacy_form_only(
         "delivery": ({"url": url, "delivery": "hourly"}, "hourly"),
     }
     for name, (body, reason) in refusals.items():
-        response = await add(stack, **body)
+        response = await add_recipient(stack, **body)
         assert response.status_code == 400, name
         assert reason in response.json()["detail"], (name, response.json())
         assert "hunter2" not in response.text
 
-    created = await add(
+    created = await add_recipient(
         stack,
         url=url,
         kinds=["departed", "arrived"],
@@ -157,7 +136,7 @@ async def test_recipients_are_validated_and_shown_in_privacy_form_only(
         timezone="Asia/Kolkata",
     )
     assert created.status_code == 201, created.text
-    again = await add(stack, url=url)
+    again = await add_recipient(stack, url=url)
     assert again.status_code == 409
     assert again.json()["error"] == "recipient_exists"
 
@@ -205,7 +184,7 @@ async def test_quiet_hours_hold_routine_alerts_until_they_end_and_let_an_excepti
         encoding="utf-8",
     )
     stack = await make_stack(notify_config=config)
-    created = await add(stack, url=url, quiet_hours=quiet, timezone="Asia/Kolkata")
+    created = await add_recipient(stack, url=url, quiet_hours=quiet, timezone="Asia/Kolkata")
     assert created.status_code == 201, created.text
     paths = ["/" + u.rsplit("/", 1)[-1] for u in (url, configured)]
 
@@ -248,9 +227,10 @@ async def test_a_digest_recipient_hears_nothing_at_once_and_one_digest_at_digest
     stack = await make_stack()
     due = minute_ahead(KOLKATA)
     digest = {"delivery": "digest", "digest_at": f"{due:%H:%M}", "timezone": "Asia/Kolkata"}
-    assert (await add(stack, url=mailto(smtp_port), **digest)).status_code == 201
+    by_mail = await add_recipient(stack, url=mailto(smtp_port, "digest@example.com"), **digest)
     quiet_day = json_url(json_port)  # only customs: nothing happens to it today
-    assert (await add(stack, url=quiet_day, kinds=["customs"], **digest)).status_code == 201
+    by_json = await add_recipient(stack, url=quiet_day, kinds=["customs"], **digest)
+    assert by_mail.status_code == by_json.status_code == 201
 
     await stack.deliver(samples.body("06_leg_departed"))
     await stack.deliver(samples.body("09_leg_arrived"))
@@ -301,13 +281,17 @@ async def test_a_digest_recipient_hears_nothing_at_once_and_one_digest_at_digest
 async def worker(stack: Stack) -> AsyncIterator[None]:
     """One worker process's worth: its own activities over the stack's database."""
     notifier = Notifier(Renderer(), public_url="http://flexhook.test", timeout=10)
+    activities = wire_activities(
+        stack.engine,
+        client=stack.client,
+        task_queue=stack.task_queue,
+        notifier=notifier,
+        config=NotifyConfig(None),
+        digests=DigestSender(Renderer()),
+    )
     with ThreadPoolExecutor(ACTIVITY_THREADS) as executor:
         running = build_worker(
-            stack.client,
-            task_queue=stack.task_queue,
-            records=RecordActivities(stack.engine),
-            notifications=NotificationActivities(stack.engine, notifier, config_path=None),
-            executor=executor,
+            stack.client, task_queue=stack.task_queue, activities=activities, executor=executor
         )
         async with running:
             yield
@@ -319,7 +303,7 @@ async def test_the_digest_goes_out_once_across_worker_restarts(
     inbox, port = smtp
     stack = await make_stack(with_worker=False)
     due = minute_ahead(KOLKATA, margin=15)
-    created = await add(
+    created = await add_recipient(
         stack,
         url=mailto(port, to="restart@example.com"),
         delivery="digest",

@@ -437,17 +437,12 @@ def worker_settings(
 async def start_worker(stack: Stack, settings: Settings, exits: AsyncExitStack) -> None:
     """The production worker (`build_worker` over `bootstrap`'s activities) on the stack's queue,
     reconcile activities included."""
-    activities = bootstrap.worker_activities(settings, stack.engine)
-    reconcile = bootstrap.reconcile_activities(settings, stack.engine, stack.client)
-    exits.callback(reconcile.close)
+    activities = bootstrap.worker_activities(settings, stack.engine, stack.client)
+    assert activities.reconcile is not None
+    exits.callback(activities.reconcile.close)
     executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
     worker = build_worker(
-        stack.client,
-        task_queue=stack.task_queue,
-        records=activities.records,
-        notifications=activities.notifications,
-        executor=executor,
-        reconcile=reconcile,
+        stack.client, task_queue=stack.task_queue, activities=activities, executor=executor
     )
     await exits.enter_async_context(worker)
 

@@ -15,14 +15,8 @@ from temporalio.service import RPCError
 
 from app.core.ids import event_workflow_id
 from app.store.models import EventRecord, Milestone
-from tests.integration.harness import (
-    JOURNEY,
-    Samples,
-    Stack,
-    StackFactory,
-    load_sample,
-    sample_names,
-)
+from tests.helpers import load_sample, sample_names
+from tests.integration.harness import JOURNEY, Samples, Stack, StackFactory
 
 pytestmark = pytest.mark.integration
 

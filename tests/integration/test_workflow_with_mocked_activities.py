@@ -1,8 +1,9 @@
 """`EventWorkflow` on the real dev server with mocked activities, as Temporal's Python
-samples test workflows (samples-python, tests/hello/hello_activity_test.py): a worker on a task
-queue of its own runs the real workflow with `@activity.defn` functions registered under the real
-activity names, so the workflow's own logic (order of steps, fan-out, error handling, retry
-policies) is what is tested, with no database and no notifier behind it.
+samples test workflows
+(https://github.com/temporalio/samples-python/blob/main/tests/hello/hello_activity_test.py):
+a worker on a task queue of its own runs the real workflow with `@activity.defn` functions
+registered under the real activity names, so the workflow's own logic (order of steps, fan-out,
+error handling, retry policies) is what is tested, with no database and no notifier behind it.
 """
 
 from __future__ import annotations

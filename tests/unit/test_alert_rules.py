@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,8 +14,8 @@ from app.core.events import parse_event
 from app.core.facts import Location
 from app.core.flexport_types import CUSTOMS_HOLDS, REFERENCE
 from app.core.outcome import ShipmentChange
+from tests.helpers import read_sample
 
-SAMPLES = Path(__file__).resolve().parents[2] / "app" / "samples"
 T = datetime(2026, 3, 16, 1, 20, tzinfo=UTC)
 
 
@@ -64,7 +63,7 @@ def kinds(body: bytes, **kwargs: object) -> list[tuple[str, str]]:
     ],
 )
 def test_which_samples_alert(sample: str, expected: list[tuple[str, str]]) -> None:
-    assert kinds((SAMPLES / f"{sample}.json").read_bytes()) == expected
+    assert kinds(read_sample(sample)) == expected
 
 
 def test_holds_exams_and_delays_alert_and_other_customs_news_does_not() -> None:
@@ -128,7 +127,7 @@ def test_a_delay_type_flexport_adds_later_alerts_exception() -> None:
 
 
 def test_a_late_event_alerts_nobody() -> None:
-    body = (SAMPLES / "06_leg_departed.json").read_bytes()
+    body = read_sample("06_leg_departed")
     assert kinds(body, change=change(late=True)) == []
 
 
@@ -154,14 +153,14 @@ def test_the_eta_alerts_only_past_the_slip_threshold_either_way() -> None:
 
 def test_delivered_is_once_per_shipment_a_leg_milestone_once_per_fact() -> None:
     leg = decide_alerts(
-        parse_event((SAMPLES / "14_leg_delivered.json").read_bytes()),
+        parse_event(read_sample("14_leg_delivered")),
         change=change(),
         place=None,
         occurred_at=T,
         eta_slip_hours=24,
     )
     full = decide_alerts(
-        parse_event((SAMPLES / "15_delivered_in_full.json").read_bytes()),
+        parse_event(read_sample("15_delivered_in_full")),
         change=change(),
         place=None,
         occurred_at=T,
@@ -169,7 +168,7 @@ def test_delivered_is_once_per_shipment_a_leg_milestone_once_per_fact() -> None:
     )
     assert leg[0].dedup_key == full[0].dedup_key == "shipment-418563:delivered"
     departed = decide_alerts(
-        parse_event((SAMPLES / "06_leg_departed.json").read_bytes()),
+        parse_event(read_sample("06_leg_departed")),
         change=change(),
         place=None,
         occurred_at=T,
@@ -193,7 +192,7 @@ def leg_change(*earlier: datetime) -> ShipmentChange:
 
 def departed_alerts(change: ShipmentChange, occurred_at: datetime = T) -> list[Alert]:
     return decide_alerts(
-        parse_event((SAMPLES / "06_leg_departed.json").read_bytes()),
+        parse_event(read_sample("06_leg_departed")),
         change=change,
         place=None,
         occurred_at=occurred_at,

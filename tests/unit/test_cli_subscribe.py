@@ -1,4 +1,4 @@
-"""`flexhook subscribe`: the CLI face of POST /api/shipments/{id}/subscribers."""
+"""`flexhook subscribe`: the CLI face of POST /api/shipments/{id}/subscriptions."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from app.core.digest import Digest, InTransit, compose_digest
 from app.store import db
 from app.store.models import EventRecord, Notification
 from app.store.recipients import add_recipient
+from notifications.destinations import NotifyConfig
 from notifications.notifier import DeliveryFailed, Destination
 from notifications.render import Renderer
 
@@ -165,7 +166,7 @@ def the_input(engine: Engine) -> DigestInput:
 
 def test_a_digest_is_sent_once_and_carries_the_held_alerts(engine: Engine) -> None:
     sender = Sender()
-    activities = RecipientActivities(engine, config_path=None, digests=sender)
+    activities = RecipientActivities(engine, config=NotifyConfig(None), digests=sender)
     run = ActivityEnvironment().run
 
     assert run(activities.send_digest, the_input(engine)) == "sent"
@@ -178,7 +179,7 @@ def test_a_digest_is_sent_once_and_carries_the_held_alerts(engine: Engine) -> No
 def test_a_digest_that_did_not_get_through_gives_its_alerts_back(engine: Engine) -> None:
     sender = Sender()
     sender.failure = DeliveryFailed("json://127.0.0.1:9/digest: connection refused")
-    activities = RecipientActivities(engine, config_path=None, digests=sender)
+    activities = RecipientActivities(engine, config=NotifyConfig(None), digests=sender)
 
     with pytest.raises(DeliveryFailed):
         ActivityEnvironment().run(activities.send_digest, the_input(engine))
@@ -191,7 +192,7 @@ def test_a_digest_that_did_not_get_through_gives_its_alerts_back(engine: Engine)
 
 def test_an_attempt_that_died_while_sending_is_never_sent_again(engine: Engine) -> None:
     sender = Sender()
-    activities = RecipientActivities(engine, config_path=None, digests=sender)
+    activities = RecipientActivities(engine, config=NotifyConfig(None), digests=sender)
     digest_input = the_input(engine)
     with Session(engine) as session:  # what an attempt leaves when the worker dies mid-send
         for row in session.exec(select(Notification)).all():
@@ -227,7 +228,7 @@ def test_an_empty_day_sends_nothing(engine: Engine) -> None:
             row.status = "sent"
         session.commit()
     sender = Sender()
-    activities = RecipientActivities(engine, config_path=None, digests=sender)
+    activities = RecipientActivities(engine, config=NotifyConfig(None), digests=sender)
 
     assert ActivityEnvironment().run(activities.send_digest, the_input(engine)) == "empty"
     assert sender.sent == [] and "digest" not in statuses(engine)

@@ -12,16 +12,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from activities.eta_watch import missed_alert, tell_watch
 from activities.types import EtaMissedInput
-from app.core.events import parse_event
 from app.core.ids import eta_watch_workflow_id
 from app.core.outcome import EventOutcome
 from app.store.db import create_db_engine, upgrade
 from app.store.models import Shipment
-from app.store.projection import apply_event, record_event
+from tests.helpers import deliver
 from workflows.eta_watch import deadline
 from workflows.types import EtaUpdate
 
@@ -152,16 +150,6 @@ def eta_body(event_id: str, *, occurred_at: str, estimated_arrival: str) -> byte
         "occurred_at": occurred_at,
     }
     return json.dumps({"id": event_id, "type": "shipment.eta_updated", "data": data}).encode()
-
-
-def deliver(engine: Engine, body: bytes) -> EventOutcome:
-    """Record and apply in one transaction, as `process_event` does."""
-    event = parse_event(body)
-    with Session(engine) as session:
-        record_event(session, event=event, body=body.decode(), workflow_id="w", received_at=NOW)
-        applied = apply_event(session, event_id=event.event_id, now=NOW, event=event)
-        session.commit()
-    return applied
 
 
 def eta_fields(applied: EventOutcome) -> tuple[str | None, str | None, bool]:

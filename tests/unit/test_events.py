@@ -15,11 +15,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import app
-from app.core.events import EventDataError, MalformedEvent, body_digest_id, parse_event
+from app.core.errors import EventDataError, MalformedEvent
+from app.core.events import body_digest_id, parse_event
 from app.core.facts import Location
+from tests.helpers import sample_paths
 
-SAMPLES = sorted((Path(app.__file__).parent / "samples").glob("*.json"))
+SAMPLES = sample_paths()
 SampleReader = Callable[[str], bytes]
 
 

@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.core import ops_alerts
+from notifications.destinations import NotifyConfig
 from notifications.notifier import check_url
-from notifications.ops_notifier import OpsNotifier, ops_destinations
+from notifications.ops_notifier import OpsNotifier
 from notifications.render import Renderer
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -23,7 +24,7 @@ FAILED = ops_alerts.event_failed(
 def notifier(templates_dir: Path | None = None) -> OpsNotifier:
     return OpsNotifier(
         Renderer(templates_dir),
-        config_path=None,
+        config=NotifyConfig(None),
         public_url="http://flexhook.test/",
         temporal_ui_url="http://127.0.0.1:8233",
     )
@@ -75,11 +76,16 @@ def test_a_template_of_the_same_name_in_the_users_folder_wins(tmp_path: Path) ->
     assert text == "OPS event-failed:48262090"
 
 
-def test_only_targets_tagged_ops_hear_ops_alerts() -> None:
-    tagged = [
-        check_url("json://127.0.0.1:9/a", tags=["ops"]),
-        check_url("json://127.0.0.1:9/b", tags=["departed", "always"]),
-        check_url("json://127.0.0.1:9/c", tags=["OPS", "eta"]),
-    ]
+def test_only_targets_tagged_ops_hear_ops_alerts(tmp_path: Path) -> None:
+    path = tmp_path / "notifications.yml"
+    path.write_text(
+        "urls:\n"
+        '  - "json://127.0.0.1:9/a":\n      tag: ops\n'
+        '  - "json://127.0.0.1:9/b":\n      tag: departed, always\n'
+        '  - "json://127.0.0.1:9/c":\n      tag: OPS, eta\n',
+        encoding="utf-8",
+    )
+    ops = OpsNotifier(Renderer(), config=NotifyConfig(path))
 
-    assert [d.url for d in ops_destinations(tagged)] == [tagged[0].url, tagged[2].url]
+    names = [d.privacy_url.split("?")[0].rsplit("/", 1)[-1] for d in ops.destinations()]
+    assert names == ["a", "c"]

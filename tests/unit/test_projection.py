@@ -19,7 +19,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 import app
-from app.core.events import EventDataError, parse_event
+from activities.processing import apply_and_decide
+from app.core.errors import EventDataError
+from app.core.events import parse_event
 from app.core.outcome import EventOutcome
 from app.store import reads
 from app.store.db import create_db_engine, upgrade
@@ -34,6 +36,7 @@ from app.store.models import (
     Shipment,
 )
 from app.store.projection import apply_event, mark_failed, record_event
+from tests.helpers import deliver
 
 SAMPLES = sorted((Path(app.__file__).parent / "samples").glob("*.json"))
 SHIPMENT_ID = "418563"
@@ -104,15 +107,14 @@ def record(engine: Engine, body: bytes, *, workflow_id: str | None = None) -> st
 
 
 def apply(engine: Engine, event_id: str) -> EventOutcome:
-    """What the worker's activity does: project the logged event onto the records."""
+    """Project a logged event onto the records again, and decide its alerts, in a transaction
+    of its own (the first shape's `apply_event`: applying an event twice changes nothing)."""
     with Session(engine) as session:
-        outcome = apply_event(session, event_id=event_id, now=datetime.now(UTC))
+        outcome = apply_and_decide(
+            session, event_id=event_id, now=datetime.now(UTC), eta_slip_hours=24.0, event=None
+        )
         session.commit()
     return outcome
-
-
-def deliver(engine: Engine, body: bytes) -> EventOutcome:
-    return apply(engine, record(engine, body))
 
 
 def replay(engine: Engine, paths: list[Path]) -> list[EventOutcome]:

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from activities.preferences import ConfigPreferences, parse_rules
 from app.core.alert import Alert
 from app.core.preferences import (
     RELEASE_GRACE,
@@ -32,6 +31,7 @@ from app.core.schedule import (
     parse_zone,
     quiet_end,
 )
+from notifications.destinations import NotifyConfig, parse_rules
 from notifications.notifier import load_config
 
 BERLIN = ZoneInfo("Europe/Berlin")  # CET +01:00, CEST +02:00; 2026: forward 29 Mar, back 25 Oct
@@ -323,15 +323,15 @@ flexhook:
 def test_the_flexhook_section_gives_preferences_to_urls_by_tag(tmp_path: Path) -> None:
     path = tmp_path / "notifications.yml"
     path.write_text(CONFIG, encoding="utf-8")
-    config = ConfigPreferences(path)
+    config = NotifyConfig(path)
     by_path = {d.privacy_url.split("?")[0].rsplit("/", 1)[-1]: d for d in load_config(path)}
 
-    digest = config.for_tags(by_path["digest"].tags)
-    night = config.for_tags(by_path["night"].tags)
+    digest = config.preferences_for(by_path["digest"].tags)
+    night = config.preferences_for(by_path["night"].tags)
 
     assert digest == Preferences(delivery="digest", digest_at="08:00", timezone="Europe/Berlin")
     assert night == Preferences(quiet_hours="22:00-07:00")
-    assert config.for_tags(by_path["plain"].tags) is None
+    assert config.preferences_for(by_path["plain"].tags) is None
 
 
 def test_rules_that_cannot_be_read_are_left_out_with_the_reason() -> None:
@@ -352,11 +352,11 @@ def test_unreadable_rules_are_warned_about_once_per_version_of_the_file(
 ) -> None:
     path = tmp_path / "notifications.yml"
     path.write_text(CONFIG, encoding="utf-8")
-    config = ConfigPreferences(path)
-    with caplog.at_level(logging.WARNING, logger="activities.preferences"):
+    config = NotifyConfig(path)
+    with caplog.at_level(logging.WARNING, logger="notifications.destinations"):
         for _ in range(3):
-            config.rules()
-    assert len(caplog.records) == 2
+            config.preferences_for(frozenset({"morning"}))
+    assert len([r for r in caplog.records if r.name == "notifications.destinations"]) == 2
 
 
 def test_apprise_reads_the_urls_and_passes_over_the_section_without_a_word(

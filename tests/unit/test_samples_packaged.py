@@ -6,13 +6,10 @@ from pathlib import Path
 
 import pytest
 
-import app
+from tests.helpers import PACKAGED_SAMPLES, SHARED_SAMPLES
 
-# The repository's sibling `shared/` directory (CI puts a copy beside its clone).
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_SAMPLES = REPO_ROOT.parent / "shared" / "flexport" / "samples"
-PACKAGED_SAMPLES = Path(app.__file__).parent / "samples"
-
+# SHARED_SAMPLES is in the repository's sibling `shared/` directory (CI puts a copy beside its
+# clone).
 pytestmark = pytest.mark.skipif(
     not SHARED_SAMPLES.is_dir(),
     reason=f"no shared samples at {SHARED_SAMPLES} (expected ../shared beside the repository)",

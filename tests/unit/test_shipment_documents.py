@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,10 @@ from alembic import command
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.core.events import parse_event
 from app.store import db, reads
 from app.store.db import create_db_engine, upgrade
 from app.store.models import Container, Shipment
-from app.store.projection import apply_event, record_event
+from tests.helpers import deliver
 
 SHIPMENT_ID = "418563"
 
@@ -31,23 +29,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
-
-
-def deliver(engine: Engine, body: bytes) -> None:
-    """Log and apply one delivery, each in its own transaction, as web and worker do."""
-    event = parse_event(body)
-    with Session(engine) as session:
-        record_event(
-            session,
-            event=event,
-            body=body.decode("utf-8"),
-            workflow_id=f"event-{event.event_id}",
-            received_at=datetime.now(UTC),
-        )
-        session.commit()
-    with Session(engine) as session:
-        apply_event(session, event_id=event.event_id, now=datetime.now(UTC))
-        session.commit()
 
 
 def kept(engine: Engine, shipment_id: str = SHIPMENT_ID) -> Any:

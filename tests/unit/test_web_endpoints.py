@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -24,12 +25,12 @@ from app.ingest.relay import TemporalBreaker
 from app.store import db, spool
 from app.store.models import EventRecord, SpooledEvent
 from app.web import events, health, webhook
-from app.web.application import create_app, dashboard_redrive
+from app.web.application import dashboard_redrive, lifespan
 from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.health import metrics
 from app.web.metrics import WebMetrics
-from app.web.state import WebState, install
+from app.web.state import Started, WebState, install
 from tests.unit.fake_starter import FakeStarter
 
 SECRET = "unit-test-secret"
@@ -185,12 +186,17 @@ async def test_the_dashboards_redrive_runs_through_the_started_app(
     async def connect() -> FakeStarter:
         return starter
 
-    app = create_app(
-        config=WebConfig(webhook_secrets=(SECRET,), api_token="token"),
-        engine=engine,
-        starter_factory=connect,
+    started = Started()
+    app = Starlette(
+        lifespan=partial(
+            lifespan,
+            config=WebConfig(webhook_secrets=(SECRET,), api_token="token"),
+            engine=engine,
+            starter_factory=connect,
+            started=started,
+        )
     )
-    redrive = dashboard_redrive(app)
+    redrive = dashboard_redrive(started)
     async with app.router.lifespan_context(app):
         status = await redrive(event.event_id)
         with pytest.raises(LookupError):
