@@ -1,4 +1,4 @@
-"""`python -m bench`: flexhook's benchmark (see bench/run.py and the README's Benchmark section)."""
+"""`python -m bench`: flexhook's benchmark (see bench/README.md)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,25 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from bench.options import DEFAULT_PHASES, QUICK, Options
 from bench.procs import BenchError
-from bench.run import PHASES, QUICK, Options, run
+from bench.run import PHASES, run
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM unwinds like Ctrl-C, so every child is stopped
 
 
-def parse(argv: list[str]) -> Options:
+def _parser() -> argparse.ArgumentParser:
     defaults = Options()
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="one short run of each, 200 e2e events, 60 per cost kind, a 50k-event large store",
+        help=(
+            "one short run of each, 200 e2e events, 60 per cost kind, a 50k-event large "
+            "store, routing to 1, 10 and 100 destinations"
+        ),
     )
     parser.add_argument("--runs", type=int, help=f"runs of each measurement [{defaults.runs}]")
     parser.add_argument(
@@ -50,7 +54,14 @@ def parse(argv: list[str]) -> Options:
         metavar="N",
         help="events in the large store [1000000]; 0 skips it",
     )
-    parser.add_argument("--phases", help=f"comma-separated subset of {','.join(PHASES)}")
+    parser.add_argument(
+        "--routing-sizes",
+        help="comma-separated destinations per alert in the routing phase [1,10,100,1000]",
+    )
+    parser.add_argument(
+        "--phases",
+        help=f"comma-separated, of {','.join(PHASES)} [{','.join(DEFAULT_PHASES)}]",
+    )
     parser.add_argument("--work-dir", type=Path, help="keep databases and logs here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary work dir")
     parser.add_argument(
@@ -59,6 +70,12 @@ def parse(argv: list[str]) -> Options:
         help="one extra run of ack, GET and spool under py-spy (not counted)",
     )
     parser.add_argument("--output", type=Path, help=f"JSON results [{defaults.output}]")
+    return parser
+
+
+def parse(argv: list[str]) -> Options:
+    """The options `argv` asks for: `--quick`'s, then each one given over them."""
+    parser = _parser()
     args = parser.parse_args(argv)
     values: dict[str, Any] = dict(QUICK) if args.quick else {}
     for name in (
@@ -82,6 +99,8 @@ def parse(argv: list[str]) -> Options:
         values["worker_profile"] = False
     if args.concurrency:
         values["concurrencies"] = tuple(int(c) for c in args.concurrency.split(","))
+    if args.routing_sizes:
+        values["routing_sizes"] = tuple(int(n) for n in args.routing_sizes.split(","))
     if args.phases:
         phases = tuple(p.strip() for p in args.phases.split(","))
         unknown = set(phases) - set(PHASES)

@@ -26,8 +26,9 @@ import uvloop
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from app.core.events import Event, parse_event
+from app.core.events import parse_event
 from app.core.ids import event_workflow_id
+from app.ingest.starter import workflow_summary
 from bench import payloads
 from bench.noop import NoopInput
 from workflows import search_attributes
@@ -44,13 +45,6 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def _summary(event: Event) -> str:
-    # The same shape and length as app.starter's workflow summary.
-    what = event.milestone or event.classification.name
-    shipment = f"shipment {event.shipment_id}" if event.shipment_id else "no shipment"
-    return f"{what} · {shipment} · {event.type}"[:200]
-
-
 def flexhook_starts(
     client: Client, *, task_queue: str, tag: str, secret: str
 ) -> Iterator[Callable[[], Awaitable[Any]]]:
@@ -64,7 +58,7 @@ def flexhook_starts(
             "search_attributes": search_attributes.for_event(
                 shipment_id=event.shipment_id, event_type=event.type, category=event.category
             ),
-            "static_summary": _summary(event),
+            "static_summary": workflow_summary(event),
             "task_queue": task_queue,
             "rpc_timeout": RPC_TIMEOUT,
         }

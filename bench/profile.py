@@ -25,7 +25,8 @@ WORKER_AREAS = (
 
 
 def _frame(frame: str) -> str:
-    """`handler (app/web.py:123)` -> `handler (app/web.py)`, shortening site-packages paths."""
+    """`handler (app/web/webhook.py:123)` -> `handler (app/web/webhook.py)`, shortening
+    site-packages paths."""
     frame = _LINE.sub(")", frame.strip())
     frame = re.sub(r"\(.*?site-packages/", "(", frame)
     frame = re.sub(r"\(/\S*?/(app|workflows|activities|notifications|bench)/", r"(\1/", frame)

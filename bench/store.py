@@ -42,7 +42,7 @@ def shipment_id(k: int) -> str:
 
 
 def _stamp(when: datetime) -> str:
-    # How SQLAlchemy stores a UTC column on SQLite (see app.models.UTCDateTime).
+    # How SQLAlchemy stores a UTC column on SQLite (see app.store.models.UTCDateTime).
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
@@ -50,108 +50,117 @@ class _Kinds:
     """The compact samples, parsed once: (template, type, category, name)."""
 
     def __init__(self) -> None:
-        self.milestone: tuple[payloads.Template, str, str, str] | None = None
+        milestone: tuple[payloads.Template, str, str, str] | None = None
         self.others: list[tuple[payloads.Template, str, str, str]] = []
         for template in payloads.templates(compact_only=True):
             event = parse_event(template.render("x", "1").encode("utf-8"))
             kind = (template, event.type, event.category, event.classification.name)
-            if event.milestone and self.milestone is None:
-                self.milestone = kind
+            if event.milestone and milestone is None:
+                milestone = kind
             else:
                 self.others.append(kind)
-        assert self.milestone is not None, "no compact milestone sample"
+        assert milestone is not None, "no compact milestone sample"
+        self.milestone = milestone
 
 
 def _rows(first: int, count: int, window: int) -> Iterator[tuple[str, tuple[object, ...]]]:
     """(table, row) for shipments [first, first + count), interleaved `window` at a time."""
     kinds = _Kinds()
-    assert kinds.milestone is not None
     for block in range(first, first + count, window):
         shipments = range(block, min(block + window, first + count))
         for k in shipments:
-            sid = shipment_id(k)
-            at = EPOCH + timedelta(minutes=k)
-            yield (
-                "shipment",
-                (
-                    sid,
-                    f"Bench shipment {k}",
-                    "ocean",
-                    "delivered",
-                    _stamp(at),
-                    "Los Angeles, CA",
-                    "USLAX",
-                    "US",
-                    "America/Los_Angeles",
-                    _stamp(at),
-                    _stamp(at),
-                    _stamp(at + timedelta(days=20)),
-                    _stamp(at + timedelta(days=18)),
-                    _stamp(at + timedelta(days=21)),
-                    _stamp(at + timedelta(days=23)),
-                    _stamp(at + timedelta(days=23)),
-                    "{}",
-                ),
-            )
-            for c in range(CONTAINERS_PER_SHIPMENT):
-                yield (
-                    "container",
-                    (
-                        f"BNCH{k:07d}{c}",
-                        sid,
-                        str(k * 10 + c),
-                        "dry",
-                        "40ft",
-                        f"SL{k}{c}",
-                        "delivered",
-                        _stamp(at),
-                        "Los Angeles, CA",
-                        "USLAX",
-                        "US",
-                        "{}",
-                    ),
-                )
+            yield from _shipment_rows(k)
         for seq in range(EVENTS_PER_SHIPMENT):
             for k in shipments:
-                sid = shipment_id(k)
-                n = k * EVENTS_PER_SHIPMENT + seq
-                event_id = f"seed-{n:09d}"
-                when = EPOCH + timedelta(minutes=k, hours=seq)
-                if seq < MILESTONES_PER_SHIPMENT:
-                    template, type_, category, name = kinds.milestone
-                    yield (
-                        "milestone",
-                        (
-                            event_id,
-                            sid,
-                            MILESTONES[seq],
-                            _stamp(when),
-                            "Yantian, China",
-                            "CNYTN",
-                            "CN",
-                            "Asia/Shanghai",
-                            0,
-                        ),
-                    )
-                else:
-                    template, type_, category, name = kinds.others[seq % len(kinds.others)]
-                yield (
-                    "event",
-                    (
-                        event_id,
-                        type_,
-                        category,
-                        name,
-                        sid,
-                        _stamp(when),
-                        _stamp(when + timedelta(minutes=3)),
-                        _stamp(when + timedelta(minutes=3)),
-                        "processed",
-                        event_workflow_id(event_id),
-                        template.render(event_id, sid),
-                        "[]",
-                    ),
-                )
+                yield from _event_rows(k, seq, kinds)
+
+
+def _shipment_rows(k: int) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """Shipment k, delivered, and its containers."""
+    sid = shipment_id(k)
+    at = EPOCH + timedelta(minutes=k)
+    yield (
+        "shipment",
+        (
+            sid,
+            f"Bench shipment {k}",
+            "ocean",
+            "delivered",
+            _stamp(at),
+            "Los Angeles, CA",
+            "USLAX",
+            "US",
+            "America/Los_Angeles",
+            _stamp(at),
+            _stamp(at),
+            _stamp(at + timedelta(days=20)),
+            _stamp(at + timedelta(days=18)),
+            _stamp(at + timedelta(days=21)),
+            _stamp(at + timedelta(days=23)),
+            _stamp(at + timedelta(days=23)),
+            "{}",
+        ),
+    )
+    for c in range(CONTAINERS_PER_SHIPMENT):
+        yield (
+            "container",
+            (
+                f"BNCH{k:07d}{c}",
+                sid,
+                str(k * 10 + c),
+                "dry",
+                "40ft",
+                f"SL{k}{c}",
+                "delivered",
+                _stamp(at),
+                "Los Angeles, CA",
+                "USLAX",
+                "US",
+                "{}",
+            ),
+        )
+
+
+def _event_rows(k: int, seq: int, kinds: _Kinds) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """Shipment k's event number `seq`, processed; the first ones are milestones."""
+    sid = shipment_id(k)
+    event_id = f"seed-{k * EVENTS_PER_SHIPMENT + seq:09d}"
+    when = EPOCH + timedelta(minutes=k, hours=seq)
+    if seq < MILESTONES_PER_SHIPMENT:
+        template, type_, category, name = kinds.milestone
+        yield (
+            "milestone",
+            (
+                event_id,
+                sid,
+                MILESTONES[seq],
+                _stamp(when),
+                "Yantian, China",
+                "CNYTN",
+                "CN",
+                "Asia/Shanghai",
+                0,
+            ),
+        )
+    else:
+        template, type_, category, name = kinds.others[seq % len(kinds.others)]
+    yield (
+        "event",
+        (
+            event_id,
+            type_,
+            category,
+            name,
+            sid,
+            _stamp(when),
+            _stamp(when + timedelta(minutes=3)),
+            _stamp(when + timedelta(minutes=3)),
+            "processed",
+            event_workflow_id(event_id),
+            template.render(event_id, sid),
+            "[]",
+        ),
+    )
 
 
 INSERTS = {
