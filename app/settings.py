@@ -14,6 +14,8 @@ from pydantic import BeforeValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pytimeparse2 import parse as parse_duration
 
+from app.core.access import MIN_ENVIRONMENT_TOKEN_LENGTH
+
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the environment variable."""
@@ -104,6 +106,12 @@ class Settings(BaseSettings):
             )
         if not self.api_token:
             raise ConfigError("FLEXHOOK_API_TOKEN is not set (the bearer token for /api)")
+        if len(self.api_token) < MIN_ENVIRONMENT_TOKEN_LENGTH:
+            raise ConfigError(
+                f"FLEXHOOK_API_TOKEN is {len(self.api_token)} characters; the break-glass admin "
+                f"token needs at least {MIN_ENVIRONMENT_TOKEN_LENGTH} (`flexhook dev` generates "
+                "one; `flexhook tokens create` makes named ones)"
+            )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,11 +1,13 @@
 """Alerts for the operators (Apprise tag `ops`): what an incident is called, what its alert says,
 and when a spool counts as stuck. Pure standard library, plain values in and out.
 
-Three kinds of incident, each alerted once when it opens and once more when it recovers:
+Kinds of incident, each alerted once when it opens (and once more when it recovers):
   event-failed:<event id>              an event that could not be processed (marked failed)
   destination-failing:<destination id> an alert target whose retries ran out
   spool-stuck                          events waiting in the spool, or Temporal unreachable,
                                        for longer than FLEXHOOK_OPS_ALERT_AFTER
+  token-guessing:<client address>      refused tokens from one address, in a burst (alerted
+                                       once; no recovery message)
 
 An ops alert names ids, types, the first line of an error, a destination in Apprise's privacy
 form, counts and durations; never a payload, a URL with credentials, a secret or a token.
@@ -29,6 +31,7 @@ class OpsKind(StrEnum):
     EVENT_FAILED = "event-failed"
     DESTINATION_FAILING = "destination-failing"
     SPOOL_STUCK = "spool-stuck"
+    TOKEN_GUESSING = "token-guessing"
 
 
 def event_failed_key(event_id: str) -> str:
@@ -97,7 +100,7 @@ def event_failed(
         title=f"flexhook: event {event_id} failed processing",
         summary=(
             f"Event {event_id} ({event_type}) could not be processed and is marked failed. "
-            "a redelivery or a redrive (flexhook redrive --status failed) runs it again."
+            "A redelivery or a redrive (flexhook redrive --status failed) runs it again."
         ),
         facts=(
             ("Event", event_id),
@@ -271,6 +274,29 @@ def spool_recovered(*, since: datetime, now: datetime) -> OpsAlert:
             ("Recovered at", moment(now)),
             ("Lasted", duration(now - since)),
         ),
+    )
+
+
+
+# -- (4) refused tokens in a burst -----------------------------------------------------------------
+
+
+def token_guessing_key(client: str) -> str:
+    return f"{OpsKind.TOKEN_GUESSING}:{client}"
+
+
+def token_guessing(*, client: str, refused: int, within: timedelta, at: datetime) -> OpsAlert:
+    return OpsAlert(
+        key=token_guessing_key(client),
+        kind=OpsKind.TOKEN_GUESSING,
+        recovered=False,
+        title=f"flexhook: {refused} refused tokens from {client}",
+        summary=(
+            f"{client} presented {refused} tokens that are unknown, expired or revoked within "
+            f"{duration(within)}; its requests are answered 429 for a while. Someone may be "
+            "guessing tokens, or a client holds an old one."
+        ),
+        facts=(("Address", client), ("Refused", str(refused)), ("Since", moment(at))),
     )
 
 

@@ -305,3 +305,39 @@ class OpsIncident(SQLModel, table=True):
     alerted_at: datetime | None = _when()  # the opening alert was claimed (and sent)
     recovered_at: datetime | None = _when()  # None: the incident is open
     recovery_alerted_at: datetime | None = _when()  # the recovery alert was claimed (and sent)
+
+
+class ApiToken(SQLModel, table=True):
+    """A named token for a person or a machine, with a role. Only its SHA-256 is kept; a
+    revoked token keeps its row, for the audit trail's sake."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=64)
+    role: str = Field(max_length=16)  # viewer | operator | admin
+    digest: str = Field(unique=True, max_length=64)  # hex SHA-256 of the token
+    last_four: str = Field(max_length=4)
+    contact: str | None = None  # an Apprise URL to reach the person: holds credentials
+    contact_privacy: str | None = None  # what is shown of it
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One change or sign-in, appended and never updated or deleted."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (sa.Index("ix_audit_entry_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=UTCDateTime)
+    actor: str = Field(max_length=64, index=True)  # a token's name, environment admin, system
+    action: str = Field(max_length=64, index=True)
+    target: str = Field(default="", max_length=500)
+    outcome: str = Field(default="ok", max_length=500)
+    client: str | None = Field(default=None, max_length=64)  # the address it came from
+    request_id: str | None = Field(default=None, max_length=64)

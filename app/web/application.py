@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from app.core.access import Role
 from app.dashboard.app import create_dashboard
 from app.dashboard.state import Redrive
 from app.ingest.intake import Intake
@@ -29,6 +30,7 @@ from app.ingest.relay import SpoolRelay, TemporalBreaker
 from app.ingest.spool_watch import SpoolWatch
 from app.ingest.starter import EventStarter
 from app.web import (
+    audit,
     events,
     health,
     notifications,
@@ -37,76 +39,145 @@ from app.web import (
     records,
     shipments,
     subscriptions,
+    tokens,
 )
+from app.web.access import Authenticator, RefusalLimiter, TokenAuthentication
 from app.web.config import WebConfig
-from app.web.deprecation import deprecated
+from app.web.deprecation import Endpoint, deprecated
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.metrics import WebMetrics
-from app.web.middleware import BearerTokenMiddleware, NulGuardMiddleware
+from app.web.middleware import NulGuardMiddleware
+from app.web.operations import ApiRoute, Operation
 from app.web.state import Started, WebState
 from app.web.webhook import WEBHOOK_PATH, receive_webhook
 from notifications.ops_reporter import OpsReporter
 
 StarterFactory = Callable[[], Awaitable[EventStarter]]
 
-# Under `/api`, behind the bearer token.
+VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+
+
+def _old(endpoint: Endpoint, successor: str, **keys: str) -> Endpoint:
+    """An endpoint under its deprecated path (`app.web.deprecation`), answering `keys` as it
+    always did."""
+    return deprecated(partial(endpoint, **keys) if keys else endpoint, successor=successor)
+
+
+# Under `/api`, behind a bearer token; each operation names the role it needs.
 API_ROUTES: list[BaseRoute] = [
-    Route("/shipments", shipments.list_shipments),
-    Route("/shipments/{id}", shipments.get_shipment),
-    Route(
+    ApiRoute("/shipments", Operation("GET", shipments.list_shipments, VIEWER, "List shipments")),
+    ApiRoute("/shipments/{id}", Operation("GET", shipments.get_shipment, VIEWER, "Get a shipment")),
+    ApiRoute(
         "/shipments/{id}/subscriptions",
-        subscriptions.subscriptions_collection,
-        methods=["GET", "POST"],
+        Operation(
+            "GET", subscriptions.list_subscriptions, VIEWER, "List a shipment's subscriptions"
+        ),
+        Operation(
+            "POST", subscriptions.add_subscription, OPERATOR, "Subscribe to a shipment's alerts"
+        ),
     ),
-    Route(
+    ApiRoute(
         "/shipments/{id}/subscriptions/{sid}",
-        subscriptions.remove_subscription,
-        methods=["DELETE"],
+        Operation("DELETE", subscriptions.remove_subscription, OPERATOR, "Remove a subscription"),
     ),
-    Route("/recipients", recipients.recipients_collection, methods=["GET", "POST"]),
-    Route("/recipients/{id}", recipients.remove_recipient, methods=["DELETE"]),
-    Route("/notifications", notifications.list_notifications),
-    Route("/events", events.list_events),
-    Route("/events/{event_id}", events.get_event),
-    Route("/events/{event_id}/redrive", events.redrive_event, methods=["POST"]),
-    Route("/spool", health.spool_stats),
-    Route("/reconcile", reconcile.list_runs),
-    # The names before the glossary settled them (docs/api.md, "Deprecated paths").
-    Route(
+    ApiRoute(
+        "/recipients",
+        Operation("GET", recipients.list_recipients, VIEWER, "List recipients"),
+        Operation("POST", recipients.add_recipient, OPERATOR, "Add a recipient"),
+    ),
+    ApiRoute(
+        "/recipients/{id}",
+        Operation("DELETE", recipients.remove_recipient, OPERATOR, "Remove a recipient"),
+    ),
+    ApiRoute(
+        "/notifications",
+        Operation("GET", notifications.list_notifications, VIEWER, "List the alert ledger"),
+    ),
+    ApiRoute("/events", Operation("GET", events.list_events, VIEWER, "List the event log")),
+    ApiRoute("/events/{event_id}", Operation("GET", events.get_event, VIEWER, "Get one event")),
+    ApiRoute(
+        "/events/{event_id}/redrive",
+        Operation("POST", events.redrive_event, OPERATOR, "Redrive one event"),
+    ),
+    ApiRoute("/spool", Operation("GET", health.spool_stats, VIEWER, "The spool's depth and age")),
+    ApiRoute("/reconcile", Operation("GET", reconcile.list_runs, VIEWER, "Recent reconcile runs")),
+    ApiRoute(
+        "/tokens",
+        Operation("GET", tokens.list_tokens, ADMIN, "List named tokens"),
+        Operation("POST", tokens.create_token, ADMIN, "Create a named token"),
+    ),
+    ApiRoute("/tokens/{name}", Operation("DELETE", tokens.revoke_token, ADMIN, "Revoke a token")),
+    ApiRoute("/audit", Operation("GET", audit.list_audit, ADMIN, "The audit trail")),
+    # The names before the glossary settled them (docs/api.md, "Deprecated names").
+    ApiRoute(
         "/shipments/{id}/subscribers",
-        deprecated(
-            partial(subscriptions.subscriptions_collection, key="subscribers"),
-            successor="/api/shipments/{id}/subscriptions",
+        Operation(
+            "GET",
+            _old(
+                subscriptions.list_subscriptions,
+                "/api/shipments/{id}/subscriptions",
+                key="subscribers",
+            ),
+            VIEWER,
+            "List a shipment's subscriptions (deprecated path)",
+            deprecated=True,
         ),
-        methods=["GET", "POST"],
+        Operation(
+            "POST",
+            _old(subscriptions.add_subscription, "/api/shipments/{id}/subscriptions"),
+            OPERATOR,
+            "Subscribe to a shipment's alerts (deprecated path)",
+            deprecated=True,
+        ),
     ),
-    Route(
+    ApiRoute(
         "/shipments/{id}/subscribers/{sid}",
-        deprecated(
-            subscriptions.remove_subscription,
-            successor="/api/shipments/{id}/subscriptions/{sid}",
+        Operation(
+            "DELETE",
+            _old(subscriptions.remove_subscription, "/api/shipments/{id}/subscriptions/{sid}"),
+            OPERATOR,
+            "Remove a subscription (deprecated path)",
+            deprecated=True,
         ),
-        methods=["DELETE"],
     ),
-    Route(
+    ApiRoute(
         "/subscribers",
-        deprecated(
-            partial(recipients.recipients_collection, key="subscribers"),
-            successor="/api/recipients",
+        Operation(
+            "GET",
+            _old(recipients.list_recipients, "/api/recipients", key="subscribers"),
+            VIEWER,
+            "List recipients (deprecated path)",
+            deprecated=True,
         ),
-        methods=["GET", "POST"],
+        Operation(
+            "POST",
+            _old(recipients.add_recipient, "/api/recipients"),
+            OPERATOR,
+            "Add a recipient (deprecated path)",
+            deprecated=True,
+        ),
     ),
-    Route(
+    ApiRoute(
         "/subscribers/{id}",
-        deprecated(recipients.remove_recipient, successor="/api/recipients/{id}"),
-        methods=["DELETE"],
+        Operation(
+            "DELETE",
+            _old(recipients.remove_recipient, "/api/recipients/{id}"),
+            OPERATOR,
+            "Remove a recipient (deprecated path)",
+            deprecated=True,
+        ),
     ),
-    Route(
+    ApiRoute(
         "/events/{event_id}/replay",
-        deprecated(events.redrive_event, successor="/api/events/{event_id}/redrive"),
-        methods=["POST"],
+        Operation(
+            "POST",
+            _old(events.redrive_event, "/api/events/{event_id}/redrive"),
+            OPERATOR,
+            "Redrive one event (deprecated path)",
+            deprecated=True,
+        ),
     ),
-    Route("/{kind}/{key}", records.get_record),
+    ApiRoute("/{kind}/{key}", Operation("GET", records.get_record, VIEWER, "Get one record")),
 ]
 
 
@@ -162,8 +233,11 @@ def dashboard_redrive(started: Started) -> Redrive:
     return redrive
 
 
-def routes(*, config: WebConfig, engine: Engine, redrive: Redrive) -> list[BaseRoute]:
-    """The route table of the whole process."""
+def routes(
+    *, config: WebConfig, engine: Engine, redrive: Redrive, limiter: RefusalLimiter
+) -> list[BaseRoute]:
+    """The route table of the whole process. `limiter` counts refused tokens, API and
+    dashboard sign-in alike."""
     dashboard = create_dashboard(
         engine=engine,
         api_token=config.api_token,
@@ -180,7 +254,13 @@ def routes(*, config: WebConfig, engine: Engine, redrive: Redrive) -> list[BaseR
         Mount(
             "/api",
             routes=API_ROUTES,
-            middleware=[Middleware(BearerTokenMiddleware, token=config.api_token)],
+            middleware=[
+                Middleware(
+                    TokenAuthentication,
+                    authenticator=Authenticator(engine, break_glass=config.api_token),
+                    limiter=limiter,
+                )
+            ],
         ),
         Mount("/dashboard", app=dashboard),  # answers its own errors (not in JSON)
     ]
@@ -196,8 +276,11 @@ def create_app(
     """The ASGI app. `starter_factory` runs once at start-up (it connects to Temporal); `ops`
     alerts the operators of a stuck spool (None: nobody)."""
     started = Started()
+    limiter = RefusalLimiter(ops=ops)
     return Starlette(
-        routes=routes(config=config, engine=engine, redrive=dashboard_redrive(started)),
+        routes=routes(
+            config=config, engine=engine, redrive=dashboard_redrive(started), limiter=limiter
+        ),
         middleware=[Middleware(NulGuardMiddleware)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=partial(

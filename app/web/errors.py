@@ -11,11 +11,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ExceptionHandler
 
+from app.core.access import AccessError
 from app.core.errors import MalformedEvent
 from app.core.signature import SignatureError
 from app.ingest.errors import EventRejected, EventTooLarge, TemporalUnavailable, Unavailable
 from app.store.recipients import InvalidRecipient, RecipientExists
 from app.store.subscriptions import InvalidSubscription
+from app.store.tokens import TokenExists
 
 
 class RequestError(Exception):
@@ -41,6 +43,8 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidSubscription: (400, "invalid_subscription"),
     InvalidRecipient: (400, "invalid_recipient"),
     RecipientExists: (409, "recipient_exists"),
+    AccessError: (400, "invalid_token"),
+    TokenExists: (409, "token_exists"),
     BodyTooLarge: (413, "body_too_large"),
     UnsupportedEncoding: (415, "unsupported_encoding"),
     EventTooLarge: (413, "body_too_large"),

@@ -10,6 +10,7 @@ from app.ingest.errors import EventNotFound
 from app.ingest.redrive import redrive_by_id
 from app.store import db, reads
 from app.store.filters import EventFilter
+from app.web.audit import record
 from app.web.errors import not_found
 from app.web.params import int_param
 from app.web.state import web_state
@@ -49,6 +50,7 @@ async def redrive_event(request: Request) -> Response:
         status = await redrive_by_id(engine=web.engine, starter=web.starter, event_id=event_id)
     except EventNotFound:
         return not_found("no such event")
+    await record(request, action="event.redrive", target=event_id, outcome=status)
     return JSONResponse(
         {"status": status, "event_id": event_id, "workflow_id": event_workflow_id(event_id)}
     )

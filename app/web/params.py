@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from starlette.requests import Request
 
 from app.web.errors import BadRequest
@@ -27,3 +29,15 @@ def row_id(request: Request, name: str) -> int | None:
     than fit in a 64-bit key): the caller answers 404, as for an id that matches no row."""
     value = request.path_params[name]
     return int(value) if is_number(value) and len(value) <= 18 else None
+
+
+def time_param(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 time (UTC when it names no zone), or None when absent."""
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 time such as 2026-03-01T00:00:00Z") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.store import db, recipients
+from app.web.audit import record
 from app.web.errors import BadRequest, not_found
 from app.web.params import row_id
 from app.web.state import web_state
@@ -28,11 +29,8 @@ SHAPE: Final = (
 )
 
 
-async def recipients_collection(request: Request, *, key: str = "recipients") -> Response:
-    """The collection: `GET` lists (under `key`), `POST` adds (one route, so a 405 names both
-    methods)."""
-    if request.method == "POST":
-        return await add_recipient(request)
+async def list_recipients(request: Request, *, key: str = "recipients") -> Response:
+    """Every recipient (under `key`), URLs in privacy form."""
     found = await db.in_session(web_state(request).engine, recipients.list_recipients)
     return JSONResponse({key: [recipients.as_json(r) for r in found]})
 
@@ -79,6 +77,7 @@ async def add_recipient(request: Request) -> Response:
     fields = await _body(request)
     created = await db.in_session(web_state(request).engine, _add, commit=True, **fields)
     log.info("recipient %s added: %s (%s)", created["id"], created["url"], created["delivery"])
+    await record(request, action="recipient.add", target=f"{created['id']} {created['url']}")
     return JSONResponse(created, status_code=201)
 
 
@@ -97,4 +96,5 @@ async def remove_recipient(request: Request) -> Response:
     if not removed:
         return not_found("no such recipient")
     log.info("recipient %s removed", rid)
+    await record(request, action="recipient.remove", target=str(rid))
     return Response(status_code=204)

@@ -13,19 +13,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.store import db, subscriptions
+from app.web.audit import record
 from app.web.errors import BadRequest, not_found
 from app.web.params import row_id
 from app.web.state import web_state
 
 log = logging.getLogger("flexhook.web")
-
-
-async def subscriptions_collection(request: Request, *, key: str = "subscriptions") -> Response:
-    """The collection: `GET` lists (under `key`), `POST` adds (one route, so a 405 names both
-    methods)."""
-    if request.method == "POST":
-        return await add_subscription(request)
-    return await list_subscriptions(request, key=key)
 
 
 async def list_subscriptions(request: Request, *, key: str = "subscriptions") -> Response:
@@ -70,6 +63,11 @@ async def add_subscription(request: Request) -> Response:
         web_state(request).engine, _add, commit=True, shipment_id=shipment_id, url=url, kinds=kinds
     )
     log.info("subscription %s added to shipment %s", created["id"], shipment_id)
+    await record(
+        request,
+        action="subscription.add",
+        target=f"shipment {shipment_id}: {created['id']} {created['url']}",
+    )
     return JSONResponse(created, status_code=201)
 
 
@@ -87,4 +85,7 @@ async def remove_subscription(request: Request) -> Response:
     )
     if not removed:
         return not_found("no such subscription")
+    await record(
+        request, action="subscription.remove", target=f"shipment {request.path_params['id']}: {sid}"
+    )
     return Response(status_code=204)

@@ -204,7 +204,7 @@ def test_dev_runs_the_readme_path_and_stops_cleanly(tmp_path: Path) -> None:
 @pytest.mark.timeout(180)
 def test_dev_names_but_never_prints_secrets_from_the_environment(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    secret, token = "whsec-from-env-5c1d9e", "token-from-env-8b2f7a"
+    secret, token = "whsec-from-env-5c1d9e", "token-from-env-8b2f7a-0123456789abcdef"
     configured = {"FLEXPORT_WEBHOOK_SECRET": secret, "FLEXHOOK_API_TOKEN": token}
     with flexhook_dev(tmp_path, data_dir, env=configured) as dev:
         # The children run with the configured values, and dev generated none.

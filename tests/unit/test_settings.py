@@ -120,9 +120,18 @@ class TestRequireWeb:
         with pytest.raises(ConfigError, match="FLEXHOOK_API_TOKEN"):
             load_settings().require_web()
 
+    def test_a_token_shorter_than_32_characters_stops_start_up(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("FLEXPORT_WEBHOOK_SECRET", "secret")
+        monkeypatch.setenv("FLEXHOOK_API_TOKEN", "x" * 31)
+
+        with pytest.raises(ConfigError, match=r"FLEXHOOK_API_TOKEN is 31 characters.*at least 32"):
+            load_settings().require_web()
+
     def test_with_both_it_passes(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("FLEXPORT_WEBHOOK_SECRET", "secret")
-        monkeypatch.setenv("FLEXHOOK_API_TOKEN", "token")
+        monkeypatch.setenv("FLEXHOOK_API_TOKEN", "t" * 32)
 
         settings = load_settings()
         settings.require_web()

@@ -1,0 +1,92 @@
+"""Named tokens (admin): `GET /api/tokens`, `POST /api/tokens` (answers the token once, in
+`token`) and `DELETE /api/tokens/{name}`. Lists show a token's last four characters only."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.core.access import AccessError, Role, parse_expiry, parse_role
+from app.store import db, tokens
+from app.web.access import current_actor
+from app.web.audit import record
+from app.web.errors import BadRequest, not_found
+from app.web.state import web_state
+
+log = logging.getLogger("flexhook.web")
+
+FIELDS = frozenset({"name", "role", "expires", "contact"})
+SHAPE = (
+    '{"name": "<person or machine>", "role": "viewer" | "operator" | "admin", '
+    '"expires": "90d" (optional), "contact": "<apprise url>" (optional)}'
+)
+
+
+async def list_tokens(request: Request) -> Response:
+    found = await db.in_session(web_state(request).engine, tokens.list_tokens)
+    return JSONResponse({"tokens": [tokens.as_json(t) for t in found]})
+
+
+async def _fields(request: Request) -> tuple[str, Role, timedelta | None, str | None]:
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
+        raise BadRequest(f"expected {SHAPE}")
+    unknown = sorted(set(body) - FIELDS)
+    if unknown:
+        raise BadRequest(f"unknown fields {unknown}; expected {SHAPE}")
+    for name in ("role", "expires", "contact"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise BadRequest(f"{name} must be a string")
+    try:
+        role = parse_role(body.get("role") or "")
+        expires = parse_expiry(body["expires"]) if body.get("expires") else None
+    except AccessError as exc:
+        raise BadRequest(str(exc)) from None
+    return body["name"], role, expires, body.get("contact")
+
+
+def _create(session: Session, **fields: Any) -> dict[str, Any]:
+    row, token = tokens.create_token(session, now=datetime.now(UTC), **fields)
+    return {**tokens.as_json(row), "token": token}
+
+
+async def create_token(request: Request) -> Response:
+    """201 with the token, once; 400 saying why not; 409 when the name is taken."""
+    name, role, expires, contact = await _fields(request)
+    created = await db.in_session(
+        web_state(request).engine,
+        _create,
+        commit=True,
+        name=name,
+        role=role,
+        expires_in=expires,
+        contact=contact,
+        created_by=current_actor(request).name,
+    )
+    await record(request, action="token.create", target=f"{name} ({role})")
+    log.info("token %s (%s) created by %s", name, role, current_actor(request).name)
+    return JSONResponse(created, status_code=201)
+
+
+async def revoke_token(request: Request) -> Response:
+    """204; 404 when there is no such active token. It is refused from the next request on."""
+    name = request.path_params["name"]
+    revoked = await db.in_session(
+        web_state(request).engine,
+        tokens.revoke_token,
+        commit=True,
+        name=name,
+        now=datetime.now(UTC),
+    )
+    if not revoked:
+        return not_found("no such active token")
+    await record(request, action="token.revoke", target=name)
+    return Response(status_code=204)
