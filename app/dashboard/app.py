@@ -1,7 +1,8 @@
 """The ops dashboard as a Starlette sub-application: server-rendered HTML over the records.
 
 Mount it under any prefix (`Mount("/dashboard", app=create_dashboard(...))`): links and the
-session cookie's Path come from the mount's root path.
+session cookie's Path come from the mount's root path. Every page is read by any signed-in
+token; the route table says which role each change needs (`signed_in(..., writes=...)`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from app.dashboard import pages, recipients
+from app.core.access import Role, token_digest
+from app.dashboard import audit, pages, recipients, tokens
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
-from app.dashboard.state import DashboardState, Redrive
+from app.dashboard.state import DashboardState, Limiter, Redrive
 
 ROUTES = [
     Route("/sign-in", sign_in, methods=["GET", "POST"], name="dashboard_sign_in"),
@@ -26,17 +28,24 @@ ROUTES = [
     Route("/events", signed_in(pages.events), name="dashboard_events"),
     Route(
         "/events/{event_id:path}/redrive",
-        signed_in(pages.redrive),
+        signed_in(pages.redrive, writes=Role.OPERATOR),
         methods=["POST"],
         name="dashboard_redrive",
     ),
     Route("/events/{event_id:path}", signed_in(pages.event), name="dashboard_event"),
     Route(
         "/recipients",
-        signed_in(recipients.recipients),
+        signed_in(recipients.recipients, writes=Role.OPERATOR),
         methods=["GET", "POST"],
         name="dashboard_recipients",
     ),
+    Route(
+        "/tokens",
+        signed_in(tokens.tokens, reads=Role.ADMIN),
+        methods=["GET", "POST"],
+        name="dashboard_tokens",
+    ),
+    Route("/audit", signed_in(audit.audit, reads=Role.ADMIN), name="dashboard_audit"),
     Route("/static/dashboard.css", pages.stylesheet, name="dashboard_css"),
 ]
 
@@ -48,9 +57,13 @@ def create_dashboard(
     temporal_ui_url: str,
     namespace: str,
     redrive: Redrive,
+    limiter: Limiter,
 ) -> Starlette:
-    """The dashboard application. Signing in takes `api_token`; the redrive button calls
-    `redrive(event_id)`. `temporal_ui_url` may be empty: the pages then show no workflow links.
+    """The dashboard application. Signing in takes a named token in `engine`'s database or
+    `api_token` (FLEXHOOK_API_TOKEN, the break-glass admin; it also keys the session cookies);
+    `limiter` counts refused sign-ins per address (share the one `/api` uses). The redrive
+    button calls `redrive(event_id)`. `temporal_ui_url` may be empty: the pages then show no
+    workflow links.
     """
     if not api_token:
         raise ValueError("the dashboard needs an API token to sign in with")
@@ -61,7 +74,8 @@ def create_dashboard(
     )
     app.state.dashboard = DashboardState(
         engine=engine,
-        token_digest=hashlib.sha256(api_token.encode("utf-8")).digest(),
+        environment_digest=token_digest(api_token),
+        limiter=limiter,
         redrive=redrive,
         templates=environment(temporal_ui_url=temporal_ui_url, namespace=namespace),
         stylesheet=stylesheet,

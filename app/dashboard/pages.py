@@ -1,6 +1,7 @@
 """The dashboard's pages: shipments, one shipment, the event log, one event, its redrive.
 
-Each page is `page(request, csrf_token)`, run by `session.signed_in` for a signed-in browser.
+Each page is `page(request, visitor)`, run by `session.signed_in` for a signed-in browser whose
+role may see it (the redrive: an operator's).
 Reads go through read-only database sessions, off the event loop.
 """
 
@@ -13,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.core.statuses import EventStatus
 from app.core.taxonomy import MILESTONES
+from app.dashboard.access import Visitor, record
 from app.dashboard.formatting import pretty_json, segment
 from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_form
@@ -35,7 +37,7 @@ def redrive_status(value: str | None) -> str:
     return ""
 
 
-async def shipments(request: Request, csrf_token: str) -> Response:
+async def shipments(request: Request, visitor: Visitor) -> Response:
     """The shipment list, searched by id or name and filtered by status."""
     engine = state_of(request).engine
     text = request.query_params.get("q", "").strip()
@@ -48,7 +50,7 @@ async def shipments(request: Request, csrf_token: str) -> Response:
     return render(
         request,
         "shipments.html",
-        csrf_token=csrf_token,
+        visitor=visitor,
         title="Shipments",
         nav="shipments",
         shipments=rows,
@@ -59,7 +61,7 @@ async def shipments(request: Request, csrf_token: str) -> Response:
     )
 
 
-async def shipment(request: Request, csrf_token: str) -> Response:
+async def shipment(request: Request, visitor: Visitor) -> Response:
     """One shipment: its timeline, containers, bookings, documents, invoices, alerts, events."""
     page = await in_session(
         state_of(request).engine,
@@ -67,7 +69,7 @@ async def shipment(request: Request, csrf_token: str) -> Response:
         shipment_id=request.path_params["shipment_id"],
     )
     if page is None:
-        return problem(request, csrf_token, 404, "There is no such shipment.")
+        return problem(request, visitor, 404, "There is no such shipment.")
     reached = {m.milestone for m in page.milestones}
     current = page.shipment.status
     if current in MILESTONES:
@@ -75,7 +77,7 @@ async def shipment(request: Request, csrf_token: str) -> Response:
     return render(
         request,
         "shipment.html",
-        csrf_token=csrf_token,
+        visitor=visitor,
         title=page.shipment.name or f"Shipment {page.shipment.id}",
         nav="shipments",
         page=page,
@@ -84,7 +86,7 @@ async def shipment(request: Request, csrf_token: str) -> Response:
     )
 
 
-async def events(request: Request, csrf_token: str) -> Response:
+async def events(request: Request, visitor: Visitor) -> Response:
     """The event log, those that need a person first, filtered by status, type and shipment."""
     engine = state_of(request).engine
     params = request.query_params
@@ -100,7 +102,7 @@ async def events(request: Request, csrf_token: str) -> Response:
         request,
         "events.html",
         reconcile=last_runs[0] if last_runs else None,
-        csrf_token=csrf_token,
+        visitor=visitor,
         title="Events",
         nav="events",
         events=rows,
@@ -115,7 +117,7 @@ async def events(request: Request, csrf_token: str) -> Response:
 
 async def _event_page(
     request: Request,
-    csrf_token: str,
+    visitor: Visitor,
     *,
     event_id: str,
     status_code: int = 200,
@@ -124,12 +126,12 @@ async def _event_page(
     engine = state_of(request).engine
     row = await in_session(engine, dashboard_reads.get_event, event_id=event_id)
     if row is None:
-        return problem(request, csrf_token, 404, NO_SUCH_EVENT)
+        return problem(request, visitor, 404, NO_SUCH_EVENT)
     notifications = await in_session(engine, dashboard_reads.list_notifications, event_id=event_id)
     return render(
         request,
         "event.html",
-        csrf_token=csrf_token,
+        visitor=visitor,
         status_code=status_code,
         title=f"Event {row.event_id}",
         nav="events",
@@ -141,37 +143,47 @@ async def _event_page(
     )
 
 
-async def event(request: Request, csrf_token: str) -> Response:
+async def event(request: Request, visitor: Visitor) -> Response:
     """One event: its payload pretty-printed, why it failed, the alerts it sent."""
-    return await _event_page(request, csrf_token, event_id=request.path_params["event_id"])
+    return await _event_page(request, visitor, event_id=request.path_params["event_id"])
 
 
-async def redrive(request: Request, csrf_token: str) -> Response:
+async def redrive(request: Request, visitor: Visitor) -> Response:
     """Run a failed event again (a CSRF-checked form), then show it with the start's status."""
     state = state_of(request)
     event_id = request.path_params["event_id"]
-    if await checked_form(request, csrf_token) is None:
-        return problem(request, csrf_token, 403, FORM_EXPIRED)
+    if await checked_form(request, visitor.csrf_token) is None:
+        return problem(request, visitor, 403, FORM_EXPIRED)
     row = await in_session(state.engine, dashboard_reads.get_event, event_id=event_id)
     if row is None:
-        return problem(request, csrf_token, 404, NO_SUCH_EVENT)
+        return problem(request, visitor, 404, NO_SUCH_EVENT)
     if row.status != EventStatus.FAILED:
         message = f"Only failed events can be redriven; this one is {row.status}."
-        return problem(request, csrf_token, 409, message)
+        return problem(request, visitor, 409, message)
     try:
         outcome = await state.redrive(event_id)
     except LookupError:  # gone between the read and the redrive
-        return problem(request, csrf_token, 404, NO_SUCH_EVENT)
+        return problem(request, visitor, 404, NO_SUCH_EVENT)
     except Exception as exc:
         log.exception("dashboard redrive of event %s failed", event_id)
+        await record(
+            request,
+            actor=visitor.actor.name,
+            action="event.redrive",
+            target=event_id,
+            outcome=f"error: {type(exc).__name__}",
+        )
         return await _event_page(
             request,
-            csrf_token,
+            visitor,
             event_id=event_id,
             status_code=502,
             redrive_error=f"{type(exc).__name__}: {exc}",
         )
-    log.info("dashboard redriven event %s: %s", event_id, outcome)
+    log.info("dashboard redriven event %s by %s: %s", event_id, visitor.actor.name, outcome)
+    await record(
+        request, actor=visitor.actor.name, action="event.redrive", target=event_id, outcome=outcome
+    )
     target = f"{base_path(request)}/events/{segment(event_id)}{query_string(redriven=outcome)}"
     return RedirectResponse(target, status_code=303)
 

@@ -1,7 +1,7 @@
 """The dashboard's recipients page: who hears about every shipment and how (at once, in quiet
 hours, or one digest a day); add one, remove one. Each POST form carries the session's CSRF
-token. URLs are only ever shown in Apprise's privacy form, and a refused form is shown again
-without the URL it was given."""
+token and needs an operator; each change goes to the audit trail. URLs are only ever shown in
+Apprise's privacy form, and a refused form is shown again without the URL it was given."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.core.alert import KINDS
+from app.dashboard.access import Visitor, record
 from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_form
 from app.dashboard.state import state_of
@@ -49,14 +50,15 @@ def _wanted(form: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _add(session: Session, form: dict[str, str]) -> str:
+def _add(session: Session, form: dict[str, str]) -> tuple[str, str]:
+    """The new recipient's id and its URL in privacy form."""
     added = store.add_recipient(session, now=datetime.now(UTC), **_wanted(form))
-    return f"{added.id}"
+    return f"{added.id}", added.privacy_url
 
 
 async def _page(
     request: Request,
-    csrf_token: str,
+    visitor: Visitor,
     *,
     status_code: int = 200,
     error: str = "",
@@ -67,7 +69,7 @@ async def _page(
     return render(
         request,
         "recipients.html",
-        csrf_token=csrf_token,
+        visitor=visitor,
         status_code=status_code,
         title="Recipients",
         nav="recipients",
@@ -81,14 +83,14 @@ async def _page(
     )
 
 
-async def recipients(request: Request, csrf_token: str) -> Response:
+async def recipients(request: Request, visitor: Visitor) -> Response:
     """GET: the recipients and the form to add one. POST: add (`action=add`) or remove
     (`action=remove`, `id`) one, then back here."""
     if request.method != "POST":
-        return await _page(request, csrf_token)
-    form = await checked_form(request, csrf_token)
+        return await _page(request, visitor)
+    form = await checked_form(request, visitor.csrf_token)
     if form is None:
-        return problem(request, csrf_token, 403, FORM_EXPIRED)
+        return problem(request, visitor, 403, FORM_EXPIRED)
     engine, here = state_of(request).engine, f"{base_path(request)}/recipients"
     if form.get("action") == "remove":
         rid = form.get("id", "")
@@ -102,13 +104,17 @@ async def recipients(request: Request, csrf_token: str) -> Response:
                 now=datetime.now(UTC),
             )
         if not removed:
-            return problem(request, csrf_token, 404, "There is no such recipient.")
+            return problem(request, visitor, 404, "There is no such recipient.")
         log.info("dashboard removed recipient %s", rid)
+        await record(request, actor=visitor.actor.name, action="recipient.remove", target=rid)
         return RedirectResponse(f"{here}{query_string(removed='1')}", status_code=303)
     try:
-        rid = await in_session(engine, _add, commit=True, form=form)
+        rid, privacy_url = await in_session(engine, _add, commit=True, form=form)
     except store.InvalidRecipient as exc:
         status = 409 if isinstance(exc, store.RecipientExists) else 400
-        return await _page(request, csrf_token, status_code=status, error=str(exc), form=form)
-    log.info("dashboard added recipient %s", rid)
+        return await _page(request, visitor, status_code=status, error=str(exc), form=form)
+    log.info("dashboard added recipient %s: %s", rid, privacy_url)
+    await record(
+        request, actor=visitor.actor.name, action="recipient.add", target=f"{rid} {privacy_url}"
+    )
     return RedirectResponse(f"{here}{query_string(added=rid)}", status_code=303)

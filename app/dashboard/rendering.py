@@ -17,9 +17,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from app.core.access import Role
 from app.core.statuses import EventStatus
 from app.core.taxonomy import MILESTONES
 from app.dashboard import formatting
+from app.dashboard.access import Visitor
 from app.dashboard.state import state_of
 
 # No script at all, styles only from our own stylesheet, nothing framed, forms post only to us.
@@ -95,30 +97,34 @@ def render(
     request: Request,
     template: str,
     *,
-    csrf_token: str | None,
+    visitor: Visitor | None,
     status_code: int = 200,
     **context: Any,
 ) -> Response:
-    """The page `template` over `context`; `csrf_token` is the session's, None when signed out."""
+    """The page `template` over `context`, for `visitor` (None when signed out): the header
+    names who is signed in, and pages offer only what their role may do."""
     state = state_of(request)
     base = base_path(request)
     html = state.templates.get_template(template).render(
         base=base,
         css_href=f"{base}/static/dashboard.css?v={state.css_version}",
-        csrf_token=csrf_token or "",
-        signed_in=csrf_token is not None,
+        csrf_token=visitor.csrf_token if visitor else "",
+        signed_in=visitor is not None,
+        actor=visitor.actor if visitor else None,
+        may_operate=visitor is not None and visitor.may(Role.OPERATOR),
+        may_admin=visitor is not None and visitor.may(Role.ADMIN),
         now=datetime.now(UTC),
         **context,
     )
     return harden(HTMLResponse(html, status_code=status_code))
 
 
-def problem(request: Request, csrf_token: str | None, status_code: int, message: str) -> Response:
+def problem(request: Request, visitor: Visitor | None, status_code: int, message: str) -> Response:
     """A page that says what went wrong, under the status code's phrase."""
     return render(
         request,
         "problem.html",
-        csrf_token=csrf_token,
+        visitor=visitor,
         status_code=status_code,
         title=HTTPStatus(status_code).phrase,
         message=message,

@@ -1,11 +1,16 @@
-"""Signing in and out, the session cookie and the CSRF token of each session.
+"""Signing in and out, the session cookie, the CSRF token of each session, and the role each
+page needs.
 
-Sign-in takes the API token once (compared in constant time) and answers with Starlette's signed
-session cookie (itsdangerous), keyed by a secret derived from the API token, never the token
-itself: rotating the token signs every session out. The cookie is HttpOnly, SameSite=Lax, Path
-the dashboard's mount, Secure when the request came over https, and is refused
-`SESSION_SECONDS` after sign-in (the session is written only then, so the clock never slides).
-Each session carries a random CSRF token that every POST form must send back.
+Sign-in takes a token once: a named token (`fxh_...`, active) or FLEXHOOK_API_TOKEN, the
+break-glass admin. The session keeps who signed in (the token's name, or the environment
+admin), never the token, in Starlette's signed session cookie (itsdangerous), keyed by a secret
+derived from FLEXHOOK_API_TOKEN: rotating it signs every session out. Every request looks the
+named token up again, so a revoked or expired one ends its sessions and a changed role counts
+from the next request. The cookie is HttpOnly, SameSite=Lax, Path the dashboard's mount, Secure
+when the request came over https, and is refused `SESSION_SECONDS` after sign-in (the session
+is written only then, so the clock never slides). Each session carries a random CSRF token that
+every POST form must send back. Refused sign-ins count towards the limiter `/api` shares; every
+sign-in, refused or not, goes to the audit trail.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import hmac
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.access import ENVIRONMENT_ADMIN, Role
+from app.dashboard.access import UNKNOWN, Visitor, actor_now, client_address, identify, record
 from app.dashboard.forms import FormError, read_form
 from app.dashboard.rendering import base_path, harden, problem, query_string, render
 from app.dashboard.state import state_of
@@ -30,9 +38,11 @@ log = logging.getLogger("flexhook.dashboard")
 SESSION_COOKIE = "flexhook_dashboard"
 SESSION_SECONDS = 12 * 60 * 60
 CSRF_KEY = "csrf"
+WHO_KEY = "who"  # the token's name, or the environment admin
 FORM_EXPIRED = "The form has expired. Reload and try again."
+BLOCKED = "Too many refused sign-ins from this address. Try again in a minute."
 
-Page = Callable[[Request, str], Awaitable[Response]]
+Page = Callable[[Request, Visitor], Awaitable[Response]]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -78,25 +88,59 @@ class SessionCookies:
         await self._middleware(path, scope.get("scheme") == "https")(scope, receive, send)
 
 
-def session_csrf_token(request: Request) -> str | None:
-    """The CSRF token of the signed-in session; None when the browser is not signed in."""
-    token = request.session.get(CSRF_KEY)
-    return token if isinstance(token, str) and token else None
+def _session(request: Request) -> tuple[str, str] | None:
+    """The session's CSRF token and who signed in; None when the browser is not signed in."""
+    csrf_token, who = request.session.get(CSRF_KEY), request.session.get(WHO_KEY)
+    if isinstance(csrf_token, str) and csrf_token and isinstance(who, str) and who:
+        return csrf_token, who
+    return None
 
 
-def signed_in(page: Page) -> Endpoint:
-    """An endpoint that runs `page(request, csrf_token)` for a signed-in browser and sends any
-    other to the sign-in page (back here after a GET)."""
+async def _visitor(request: Request) -> Visitor | None:
+    """The signed-in browser as its token is now; a session whose token was revoked or has
+    expired ends here."""
+    found = _session(request)
+    if found is None:
+        return None
+    csrf_token, who = found
+    actor = await actor_now(state_of(request), who)
+    if actor is None:
+        request.session.clear()  # SessionMiddleware then expires the cookie
+        log.info("dashboard session of %s ended: its token is revoked or expired", who)
+        return None
+    return Visitor(csrf_token=csrf_token, actor=actor)
+
+
+def _to_sign_in(request: Request) -> Response:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    target = f"{base_path(request)}/sign-in" + (
+        query_string(next=here) if request.method == "GET" else ""
+    )
+    return harden(RedirectResponse(target, status_code=303))
+
+
+def signed_in(page: Page, *, reads: Role = Role.VIEWER, writes: Role | None = None) -> Endpoint:
+    """An endpoint that runs `page(request, visitor)` for a signed-in browser whose role is at
+    least `writes` for a POST (default: `reads`) and `reads` for anything else; 403 when it is
+    not. Any other browser goes to the sign-in page (back here after a GET)."""
 
     async def endpoint(request: Request) -> Response:
-        csrf_token = session_csrf_token(request)
-        if csrf_token is None:
-            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            target = f"{base_path(request)}/sign-in" + (
-                query_string(next=here) if request.method == "GET" else ""
+        visitor = await _visitor(request)
+        if visitor is None:
+            return _to_sign_in(request)
+        needed = (writes or reads) if request.method == "POST" else reads
+        if not visitor.may(needed):
+            actor = visitor.actor
+            log.warning(
+                "dashboard %s %s refused to %s (%s)",
+                request.method,
+                request.url.path,
+                actor.name,
+                actor.role,
             )
-            return harden(RedirectResponse(target, status_code=303))
-        return harden(await page(request, csrf_token))
+            message = f"You are signed in as {actor.name} ({actor.role}); this needs {needed}."
+            return problem(request, visitor, 403, message)
+        return harden(await page(request, visitor))
 
     return endpoint
 
@@ -125,7 +169,7 @@ def _sign_in_page(request: Request, *, next_path: str, refused: bool = False) ->
     return render(
         request,
         "sign_in.html",
-        csrf_token=None,
+        visitor=None,
         status_code=401 if refused else 200,
         title="Sign in",
         nav="",
@@ -135,31 +179,53 @@ def _sign_in_page(request: Request, *, next_path: str, refused: bool = False) ->
 
 
 async def sign_in(request: Request) -> Response:
-    """GET: the sign-in form (home if already signed in). POST: check the token, start a session."""
+    """GET: the sign-in form (home if already signed in). POST: check the token, start a session
+    for whoever it names; 401 for a token that is not (or no longer) valid, 429 for an address
+    blocked for refused ones."""
     base = base_path(request)
     if request.method != "POST":
-        if session_csrf_token(request) is not None:
+        if _session(request) is not None:
             return harden(RedirectResponse(f"{base}/", status_code=303))
         return _sign_in_page(request, next_path=safe_next(request.query_params.get("next"), base))
+    state, client = state_of(request), client_address(request)
+    retry = state.limiter.retry_after(client)
+    if retry is not None:
+        response = problem(request, None, 429, BLOCKED)
+        response.headers["Retry-After"] = str(retry)
+        return response
     try:
         form = await read_form(request)
     except FormError as exc:
         return problem(request, None, 400, str(exc))
-    given = form.get("token", "").strip().encode("utf-8", errors="replace")
+    given = form.get("token", "").strip()
     target = safe_next(form.get("next"), base)
-    digest = hashlib.sha256(given).digest()
-    if not hmac.compare_digest(digest, state_of(request).token_digest):
-        client = request.client.host if request.client else "?"
+    actor = await identify(state, given, now=datetime.now(UTC)) if given else None
+    if actor is None:
         log.warning("dashboard sign-in refused from %s", client)
+        if given:  # an empty form guesses nothing
+            state.limiter.refused(client)
+            await record(
+                request,
+                actor=UNKNOWN,
+                action="sign-in.refused",
+                target="dashboard",
+                outcome="refused",
+            )
         return _sign_in_page(request, next_path=target, refused=True)
     request.session.clear()
     request.session[CSRF_KEY] = secrets.token_urlsafe(32)
+    request.session[WHO_KEY] = actor.name
+    named = actor.name if actor.name != ENVIRONMENT_ADMIN else None
+    await record(
+        request, actor=actor.name, action="sign-in", target=f"dashboard ({actor.role})", touch=named
+    )
+    log.info("dashboard sign-in of %s (%s) from %s", actor.name, actor.role, client)
     return harden(RedirectResponse(target, status_code=303))
 
 
-async def sign_out(request: Request, csrf_token: str) -> Response:
+async def sign_out(request: Request, visitor: Visitor) -> Response:
     """End the session, if the form carries its CSRF token."""
-    if await checked_form(request, csrf_token) is None:
-        return problem(request, csrf_token, 403, FORM_EXPIRED)
+    if await checked_form(request, visitor.csrf_token) is None:
+        return problem(request, visitor, 403, FORM_EXPIRED)
     request.session.clear()  # SessionMiddleware then expires the cookie
     return RedirectResponse(f"{base_path(request)}/sign-in", status_code=303)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from jinja2 import Environment
 from sqlalchemy.engine import Engine
@@ -14,12 +15,25 @@ Redrive = Callable[[str], Awaitable[str]]
 `LookupError` for an event that is not in the log."""
 
 
+class Limiter(Protocol):
+    """Counts refused sign-ins per client address (the web layer's `RefusalLimiter`, shared
+    with `/api`): a burst blocks the address for a while."""
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until `client` may try again, or None when it is not blocked."""
+
+    def refused(self, client: str) -> None:
+        """Count one refused token from `client`."""
+
+
 @dataclass(frozen=True)
 class DashboardState:
     """The plain values one dashboard application serves from."""
 
     engine: Engine
-    token_digest: bytes  # SHA-256 of the API token: sign-in compares digests in constant time
+    # Hex SHA-256 of FLEXHOOK_API_TOKEN: sign-in compares digests in constant time.
+    environment_digest: str
+    limiter: Limiter
     redrive: Redrive
     templates: Environment
     stylesheet: bytes

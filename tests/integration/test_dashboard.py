@@ -30,6 +30,7 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from app.core.access import ENVIRONMENT_ADMIN
 from app.core.errors import EventDataError
 from app.core.events import parse_event
 from app.dashboard.app import create_dashboard
@@ -37,6 +38,7 @@ from app.dashboard.session import SESSION_COOKIE, SESSION_SECONDS, session_secre
 from app.store import db
 from app.store.models import Notification, ReconcileRun
 from app.store.projection import apply_event, mark_failed, record_event
+from app.web.access import RefusalLimiter
 from tests.helpers import load_sample, sample_names
 from tests.integration.harness import serve_app
 
@@ -176,8 +178,11 @@ class Dashboard:
     redrive: FakeRedrive
 
 
-async def start_dashboard(tmp_path: Path, exits: AsyncExitStack) -> Dashboard:
-    """A populated SQLite file and the dashboard mounted at `/dashboard`, served by uvicorn."""
+async def start_dashboard(
+    tmp_path: Path, exits: AsyncExitStack, *, limiter: RefusalLimiter | None = None
+) -> Dashboard:
+    """A populated SQLite file and the dashboard mounted at `/dashboard`, served by uvicorn;
+    `limiter` counts refused sign-ins (default: a fresh one with the usual limits)."""
     engine = db.create_db_engine(f"sqlite:///{tmp_path / 'dashboard.db'}")
     exits.callback(engine.dispose)
     db.upgrade(engine)  # the schema as the migrations build it
@@ -190,6 +195,7 @@ async def start_dashboard(tmp_path: Path, exits: AsyncExitStack) -> Dashboard:
         temporal_ui_url=TEMPORAL_UI + "/",
         namespace=NAMESPACE,
         redrive=redrive,
+        limiter=limiter or RefusalLimiter(),
     )
     app = Starlette(routes=[Mount("/dashboard", app=dashboard)])
     base_url = await serve_app(app, exits)
@@ -347,22 +353,25 @@ async def test_forged_expired_and_foreign_cookies_are_refused(
     browser: httpx.AsyncClient, dashboard: Dashboard
 ) -> None:
     key = session_secret(dashboard.api_token)
-    good = session_cookie(key, {"csrf": "a-csrf-token"})
+    session = {"csrf": "a-csrf-token", "who": ENVIRONMENT_ADMIN}
+    good = session_cookie(key, session)
     body, _, signature = good.rpartition(".")
     for value in (
-        session_cookie(session_secret("some other token"), {"csrf": "a-csrf-token"}),
-        session_cookie(dashboard.api_token, {"csrf": "a-csrf-token"}),  # the token is no key
+        session_cookie(session_secret("some other token"), session),
+        session_cookie(dashboard.api_token, session),  # the token is no key
         f"{body}x.{signature}",
         f"{body}.{signature[:-2]}",
-        session_cookie(key, {"csrf": "a-csrf-token"}, age=SESSION_SECONDS + 60),
+        session_cookie(key, session, age=SESSION_SECONDS + 60),
         session_cookie(key, {}),
-        session_cookie(key, {"csrf": 5}),
+        session_cookie(key, {"csrf": "a-csrf-token"}),  # nobody signed in
+        session_cookie(key, {"csrf": "a-csrf-token", "who": "no-such-token"}),
+        session_cookie(key, {**session, "csrf": 5}),
         "garbage",
     ):
         browser.cookies.clear()
         browser.cookies.set(SESSION_COOKIE, value, path="/dashboard")
         assert (await browser.get("/dashboard/")).status_code == 303, value
-    for value in (good, session_cookie(key, {"csrf": "a-csrf-token"}, age=SESSION_SECONDS - 60)):
+    for value in (good, session_cookie(key, session, age=SESSION_SECONDS - 60)):
         browser.cookies.clear()
         browser.cookies.set(SESSION_COOKIE, value, path="/dashboard")
         assert (await browser.get("/dashboard/")).status_code == 200, value

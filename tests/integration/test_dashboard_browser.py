@@ -4,7 +4,8 @@ Uses the system Chromium (Debian package `chromium`) through Playwright's async 
 own browser downloads are never used, and a missing Chromium fails the test. Screenshots go to
 `test-artifacts/` (git-ignored) for a person to look at: the shipment page on a laptop
 (`dashboard-shipment.png`, whole page) and on a phone (`dashboard-shipment-phone.png`, the first
-screen; `-phone-full.png`, whole page), and the shipment list.
+screen; `-phone-full.png`, whole page), and the shipment list; the tokens page, a new token's
+page and the audit page on a laptop and a phone (`dashboard-tokens*.png`, `dashboard-audit*.png`).
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ async def assert_timeline(page: Page) -> None:
 
 async def assert_no_sideways_scroll(page: Page) -> None:
     width = await page.evaluate("document.documentElement.scrollWidth")
-    viewport = await page.evaluate("window.innerWidth")
+    # The device's width: a mobile browser widens `window.innerWidth` to fit a page too wide.
+    size = page.viewport_size
+    viewport = size["width"] if size else await page.evaluate("window.innerWidth")
     assert width <= viewport, f"the page is {width}px wide in a {viewport}px viewport"
 
 
@@ -138,3 +141,44 @@ async def look_at_the_shipment(chromium: Browser, dashboard: Dashboard, path: st
         )
     finally:
         await phone.close()
+
+
+async def test_an_admin_creates_a_token_and_reads_the_audit_trail(dashboard: Dashboard) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with launch_chromium() as chromium:
+        for device, (width, height) in (("", (1366, 900)), ("-phone", (390, 844))):
+            context = await chromium.new_context(
+                viewport={"width": width, "height": height},
+                is_mobile=bool(device),
+                has_touch=bool(device),
+            )
+            try:
+                await create_a_token_then_audit(await context.new_page(), dashboard, device)
+            finally:
+                await context.close()
+
+
+async def create_a_token_then_audit(page: Page, dashboard: Dashboard, device: str) -> None:
+    """Sign in as the environment admin, create a token (shown once), find it by its last four
+    characters in the list, and its creation in the audit trail; screenshots of each page."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    await sign_in(page, dashboard, "/dashboard/tokens")
+    await expect(page.get_by_text("Signed in as environment admin")).to_be_visible()
+    await page.get_by_label("Name").fill(f"deploy-bot{device}")
+    await page.get_by_label("Role").select_option("operator")
+    await page.get_by_role("button", name="Create token").click()
+    await expect(page.get_by_text("it will not be shown again")).to_be_visible()
+    token = await page.get_by_role("textbox", name="Token").input_value()
+    assert token.startswith("fxh_")
+    await assert_no_sideways_scroll(page)
+    await page.screenshot(path=str(ARTIFACTS / f"dashboard-token-created{device}.png"))
+    await page.get_by_role("link", name="Back to tokens").click()
+    await expect(page.get_by_text(f"…{token[-4:]}")).to_be_visible()
+    await assert_no_sideways_scroll(page)
+    await page.screenshot(path=str(ARTIFACTS / f"dashboard-tokens{device}.png"), full_page=True)
+    await page.get_by_role("link", name="Audit").click()
+    await expect(page.get_by_text("token.create").first).to_be_visible()
+    await assert_no_sideways_scroll(page)
+    await page.screenshot(path=str(ARTIFACTS / f"dashboard-audit{device}.png"), full_page=True)
+    assert errors == []
