@@ -1,0 +1,574 @@
+"""The shapes of the API, as pydantic models: each operation's query, JSON body and answers.
+
+The endpoints read queries and bodies through these models (`read_query`, `read_body`), and the
+OpenAPI document (`app.web.openapi`) is generated from them, so the document cannot say what the
+code does not do. Request models describe what flexhook reads; answer models (`Answer`) forbid
+fields they do not name, so an answer that grows a field fails the API's conformance test until
+the model names it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic_core import ErrorDetails
+from starlette.requests import Request
+
+from app.core.access import Role
+from app.core.statuses import EventStatus, NotificationStatus, StartStatus
+from app.web.errors import BadRequest
+from app.web.params import is_number
+
+Q = TypeVar("Q", bound="Query")
+B = TypeVar("B", bound="Body")
+
+# PostgreSQL cannot compare text holding a NUL, so no parameter may hold one (see
+# `app.web.middleware.NulGuardMiddleware`, which answers 400 first).
+NO_NUL: Final = r"^[^\x00]*$"
+Text = Annotated[str, Field(pattern=NO_NUL)]
+# A path parameter: one segment of the path (routing splits at slashes, `%2F` included).
+SEGMENT: Final = r"^[^/\x00]+$"
+Segment = Annotated[str, Field(pattern=SEGMENT)]
+
+
+def _count(value: object) -> object:
+    """A count as `?limit=` takes it: ASCII digits only (`int` admits `²`, signs and spaces),
+    and absurdly long ones count as huge (the reads clamp them); empty means absent."""
+    if not isinstance(value, str):
+        return value
+    if value == "":
+        return None
+    if not is_number(value):
+        raise ValueError("must be a positive integer")
+    return int(value) if len(value) <= 9 else 10**9
+
+
+_LEAP_SECOND: Final = re.compile(r"(?<=[Tt ]\d\d:\d\d:)60")
+
+
+def _time(value: object) -> object:
+    """An ISO 8601 time, UTC when it names no zone; empty means absent. RFC 3339's lower-case
+    `t` and `z` and its leap second (read as the second before) are taken too."""
+    if not isinstance(value, str):
+        return value
+    if value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(_LEAP_SECOND.sub("59", value.upper(), count=1))
+    except ValueError:
+        raise ValueError("must be an ISO 8601 time such as 2026-03-01T00:00:00Z") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # within a day of year 1 or year 9999: UTC has no such time
+        return (datetime.min if parsed.year == 1 else datetime.max).replace(tzinfo=UTC)
+
+
+# An empty value (`?limit=`) means the parameter is absent, as a form sends it.
+EMPTY: Final = {"const": ""}
+Limit = Annotated[
+    int | None,
+    BeforeValidator(_count),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, EMPTY]}),
+    Field(description="At most this many (clamped to the collection's maximum)."),
+]
+Time = Annotated[
+    datetime | None,
+    BeforeValidator(_time),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date-time"}, EMPTY]}),
+]
+
+
+# -- reading requests -----------------------------------------------------------------------------
+
+
+class Query(BaseModel):
+    """A query string's parameters; others are ignored, as they always were."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Body(BaseModel):
+    """A JSON body. `SHAPE` is what a refusal says was expected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    SHAPE: ClassVar[str] = "a JSON object"
+
+
+def _refusal(error: ErrorDetails) -> str:
+    """A bad parameter's name and why."""
+    name = str(error["loc"][0]) if error["loc"] else "query"
+    if error["type"] == "value_error":
+        return f"{name} {error['ctx']['error']}"
+    return f"{name}: {error['msg']}"
+
+
+def read_query(model: type[Q], request: Request) -> Q:
+    """The request's query string as `model`; 400 `bad_request` naming the first bad parameter
+    (with repeated parameters, the last one counts)."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise BadRequest(_refusal(exc.errors()[0])) from None
+
+
+def _body_refusal(model: type[Body], errors: list[ErrorDetails]) -> str:
+    """Why a body is refused, in the words the endpoints always used: the expected shape when
+    it is no object or misses a field it needs, then the fields it should not have, then the
+    first field of the wrong type."""
+    shape = model.SHAPE
+    fields = model.model_fields
+    if any(not e["loc"] or e["type"] == "missing" for e in errors):
+        return f"expected {shape}"
+    unknown = sorted({str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden"})
+    if unknown:
+        return f"unknown fields {unknown}; expected {shape}"
+    first = min(errors, key=lambda e: list(fields).index(str(e["loc"][0])))
+    name = str(first["loc"][0])
+    if first["type"] == "enum":
+        return f"{name} must be one of {first['ctx']['expected']}"
+    if fields[name].is_required():
+        return f"expected {shape}"
+    if len(first["loc"]) > 1 or first["type"] == "list_type":
+        return f"{name} must be a list of strings"
+    return f"{name} must be a string"
+
+
+def body_as(model: type[B], body: Any) -> B:
+    """A parsed JSON body as `model`; `BadRequest` saying why not."""
+    try:
+        # JSON may escape a lone surrogate (`"\ud800"`): no text, so nothing can store it or
+        # say it back in a refusal (UTF-8 has no encoding for it).
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("body holds a lone surrogate escape (\\ud800-\\udfff)") from None
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise BadRequest(_body_refusal(model, exc.errors())) from None
+
+
+async def read_body(model: type[B], request: Request) -> B:
+    """The request's JSON body as `model`; 400 `bad_request` saying why not."""
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not JSON") from None
+    return body_as(model, body)
+
+
+# -- queries and path parameters ------------------------------------------------------------------
+
+
+class ShipmentQuery(Query):
+    status: Text | None = Field(default=None, description="Only shipments with this status.")
+    limit: Limit = None
+
+
+class EventQuery(Query):
+    status: Text | None = Field(default=None, description="Only events with this status.")
+    type: Text | None = Field(default=None, description="Only events of this Flexport type.")
+    shipment_id: Text | None = Field(default=None, description="Only this shipment's events.")
+    limit: Limit = None
+
+
+class NotificationQuery(Query):
+    event_id: Text | None = Field(default=None, description="Only alerts of this event.")
+    shipment_id: Text | None = Field(default=None, description="Only this shipment's alerts.")
+    status: Text | None = Field(default=None, description="Only alerts with this status.")
+    limit: Limit = None
+
+
+class ReconcileQuery(Query):
+    limit: Limit = None
+
+
+class AuditQuery(Query):
+    actor: Text | None = Field(default=None, description="Only what this actor did.")
+    action: Text | None = Field(default=None, description="Only this action, e.g. token.create.")
+    since: Time = Field(default=None, description="From this time on (inclusive).")
+    until: Time = Field(default=None, description="Before this time.")
+    limit: Limit = None
+
+
+# Path parameters, by the path templates that name them (any other one is a plain string).
+# Routing hands them over as they are; an id that is not digits is simply not found.
+RowId = Annotated[str, Field(pattern=r"^[0-9]+$", description="A row id (digits).")]
+RecordKind = Literal["bookings", "purchase-orders", "invoices", "documents", "containers"]
+
+
+class RecipientPath(BaseModel):
+    id: RowId
+
+
+class SubscriptionPath(BaseModel):
+    id: Segment = Field(description="The shipment's id.")
+    sid: RowId
+
+
+class RecordPath(BaseModel):
+    kind: RecordKind = Field(description="The collection.")
+    key: Segment = Field(description="The record's id (a container's number).")
+
+
+PATH_PARAMETERS: Final[dict[str, type[BaseModel]]] = {
+    "/recipients/{id}": RecipientPath,
+    "/subscribers/{id}": RecipientPath,
+    "/shipments/{id}/subscriptions/{sid}": SubscriptionPath,
+    "/shipments/{id}/subscribers/{sid}": SubscriptionPath,
+    "/{kind}/{key}": RecordPath,
+}
+
+
+# -- request bodies -------------------------------------------------------------------------------
+
+APPRISE_URL: Final = "An Apprise URL (https://github.com/caronc/apprise/wiki)."
+KINDS: Final = "Alert kinds to send (see docs/alerts.md); every kind when left out."
+
+
+class SubscriptionBody(Body):
+    # Other fields are ignored, as they always were.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    SHAPE: ClassVar[str] = '{"url": "<apprise url>", "kinds": [...]}'
+
+    url: str = Field(description=APPRISE_URL, examples=["json://localhost/flexhook"])
+    kinds: list[str] | None = Field(default=None, description=KINDS, examples=[["departed"]])
+
+
+class RecipientBody(Body):
+    SHAPE: ClassVar[str] = (
+        '{"url": "<apprise url>", "kinds": [...], "shipments": [...], "delivery": "instant" | '
+        '"digest", "digest_at": "HH:MM", "timezone": "<IANA name>", "quiet_hours": "HH:MM-HH:MM"}'
+    )
+
+    url: str = Field(description=APPRISE_URL, examples=["json://localhost/flexhook"])
+    kinds: list[str] | None = Field(default=None, description=KINDS)
+    shipments: list[StrictStr | StrictInt] | None = Field(
+        default=None, description="Only these shipments' alerts; every shipment if left out."
+    )
+    delivery: str | None = Field(
+        default=None, description="`instant` (the default) or `digest`.", examples=["instant"]
+    )
+    digest_at: str | None = Field(default=None, description="HH:MM, with `digest`.")
+    timezone: str | None = Field(default=None, description="An IANA name; UTC if left out.")
+    quiet_hours: str | None = Field(default=None, description="HH:MM-HH:MM, with `instant`.")
+
+
+class TokenBody(Body):
+    SHAPE: ClassVar[str] = (
+        '{"name": "<person or machine>", "role": "viewer" | "operator" | "admin", '
+        '"expires": "90d" (optional), "contact": "<apprise url>" (optional)}'
+    )
+
+    name: str = Field(description="1-64 letters, digits, '.', '_', '@' or '-'.")
+    role: Role
+    expires: str | None = Field(default=None, description="How long it lives: 30m, 12h, 90d, 2w.")
+    contact: str | None = Field(default=None, description=f"To reach its holder: {APPRISE_URL}")
+
+
+# -- answers --------------------------------------------------------------------------------------
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(Answer):
+    """Every refusal: a stable error name and a sentence saying why."""
+
+    error: str = Field(examples=["bad_request"])
+    detail: str
+
+
+class Location(Answer):
+    name: str | None
+    unlocode: str | None
+    country: str | None
+    timezone: str | None
+
+
+class ContainerLocation(Answer):
+    name: str | None
+    unlocode: str | None
+    country: str | None
+
+
+class ShipmentSummary(Answer):
+    id: str
+    name: str | None
+    transportation_mode: str | None
+    status: str | None
+    status_at: datetime | None
+    location: Location | None
+    estimated_departure: datetime | None
+    actual_departure: datetime | None
+    estimated_arrival: datetime | None
+    previous_estimated_arrival: datetime | None
+    actual_arrival: datetime | None
+    delivered_at: datetime | None
+    updated_at: datetime | None
+
+
+class Milestone(Answer):
+    event_id: str
+    milestone: str
+    leg_id: str | None
+    occurred_at: datetime | None
+    location: Location | None
+    late: bool = Field(description="Older than the shipment's status when it was recorded.")
+
+
+class Container(Answer):
+    number: str
+    shipment_id: str | None
+    flexport_id: str | None
+    container_type: str | None
+    container_size: str | None
+    seal_number: str | None
+    last_event: str | None
+    last_event_at: datetime | None
+    estimated_arrival: datetime | None
+    actual_arrival: datetime | None
+    actual_delivery: datetime | None
+    last_free_day: date | None
+    empty_returned: date | None
+    updated_at: datetime | None
+    location: ContainerLocation | None
+
+
+class ShipmentDocument(ShipmentSummary):
+    """A shipment with its milestones (chronological) and containers."""
+
+    milestones: list[Milestone]
+    containers: list[Container]
+
+
+class ShipmentList(Answer):
+    shipments: list[ShipmentSummary]
+
+
+class EventSummary(Answer):
+    event_id: str
+    type: str
+    category: str
+    name: str
+    shipment_id: str | None
+    occurred_at: datetime | None
+    received_at: datetime
+    processed_at: datetime | None
+    status: EventStatus
+    error: str | None
+    workflow_id: str
+    alerts: list[dict[str, Any]] = Field(description="The alerts decided when it was applied.")
+    source: str | None = Field(description="`reconcile` when reconciliation found it missing.")
+
+
+class EventDetail(EventSummary):
+    """One logged event with the payload Flexport sent."""
+
+    payload: dict[str, Any]
+
+
+class EventList(Answer):
+    events: list[EventSummary]
+
+
+class Redriven(Answer):
+    status: StartStatus
+    event_id: str
+    workflow_id: str
+
+
+class NotificationRow(Answer):
+    id: str
+    dedup_key: str
+    destination_id: str
+    destination: str = Field(description="The destination in Apprise's privacy form.")
+    kind: str
+    event_id: str
+    shipment_id: str
+    status: NotificationStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    alert: dict[str, Any] | None
+
+
+class NotificationList(Answer):
+    notifications: list[NotificationRow]
+
+
+class Subscription(Answer):
+    id: str
+    shipment_id: str
+    url: str = Field(description="In Apprise's privacy form.")
+    kinds: list[str] | None
+    created_at: datetime
+
+
+class SubscriptionList(Answer):
+    subscriptions: list[Subscription]
+
+
+class SubscriberList(Answer):
+    """A shipment's subscriptions under their old key (deprecated)."""
+
+    subscribers: list[Subscription]
+
+
+class Recipient(Answer):
+    id: str
+    url: str = Field(description="In Apprise's privacy form.")
+    kinds: list[str] | None
+    shipments: list[str] | None
+    delivery: str
+    digest_at: str | None
+    timezone: str
+    quiet_hours: str | None
+    created_at: datetime
+
+
+class RecipientList(Answer):
+    recipients: list[Recipient]
+
+
+class RecipientListByOldKey(Answer):
+    """Recipients under their old key (deprecated)."""
+
+    subscribers: list[Recipient]
+
+
+class SpoolStats(Answer):
+    depth: int
+    oldest_received_at: datetime | None
+    oldest_age_seconds: float | None
+
+
+class ReconcileRun(Answer):
+    id: int
+    trigger: str
+    outcome: str
+    dry_run: bool
+    since: datetime
+    until: datetime
+    listed: int
+    known: int
+    missing: int
+    started: int
+    errors: list[str]
+    started_at: datetime
+    finished_at: datetime
+    duration_seconds: float
+    workflow_id: str | None
+
+
+class ReconcileRuns(Answer):
+    runs: list[ReconcileRun]
+
+
+class Token(Answer):
+    name: str
+    role: Role
+    last_four: str
+    contact: str | None = Field(description="In Apprise's privacy form.")
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewToken(Token):
+    token: str = Field(description="The token itself: shown this once, never again.")
+
+
+class TokenList(Answer):
+    tokens: list[Token]
+
+
+class AuditEntry(Answer):
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    client: str | None
+    request_id: str | None
+
+
+class AuditTrail(Answer):
+    entries: list[AuditEntry]
+
+
+class Booking(Answer):
+    id: str
+    shipment_id: str | None
+    status: str | None
+    cargo_ready_date: date | None
+    updated_at: datetime | None
+
+
+class PurchaseOrder(Answer):
+    id: str
+    name: str | None
+    status: str | None
+    buyer: str | None
+    seller: str | None
+    cargo_ready_date: date | None
+    must_arrive_date: date | None
+    updated_at: datetime | None
+
+
+class Invoice(Answer):
+    id: str
+    shipment_id: str | None
+    name: str | None
+    status: str | None
+    amount: str | None = Field(description="Exactly as Flexport wrote it.")
+    currency: str | None
+    due_date: date | None
+    updated_at: datetime | None
+
+
+class Document(Answer):
+    id: str
+    shipment_id: str | None
+    document_type: str | None
+    file_name: str | None
+    link: str | None
+    updated_at: datetime | None
+
+
+class Record(RootModel[Booking | PurchaseOrder | Invoice | Document | Container]):
+    """A booking, purchase order, invoice, document or container, by its collection."""
+
+
+class OpenApiDocument(BaseModel):
+    """This document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: Literal["3.1.0"]
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
+class HtmlPage(RootModel[str]):
+    """A page of HTML (`text/html`)."""
