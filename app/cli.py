@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from app.commands import recipients, reconcile, redrive
+from app.commands import recipients, reconcile, redrive, tokens
 from app.commands.common import deprecated_alias, open_engine, read_settings
 from app.settings import ConfigError, Settings
 
@@ -212,6 +212,7 @@ main.add_command(recipients.subscribe)
 main.add_command(recipients.recipients)
 main.add_command(redrive.redrive)
 main.add_command(reconcile.reconcile)
+main.add_command(tokens.tokens)
 main.add_command(deprecated_alias(recipients.recipients, old_name="subscribers"))
 main.add_command(deprecated_alias(redrive.redrive, old_name="replay"))
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     task_queue: str = Field(default="flexhook", alias="FLEXHOOK_TASK_QUEUE")
     api_token: str | None = Field(default=None, alias="FLEXHOOK_API_TOKEN")
+    refused_tokens_per_minute: int = Field(
+        default=10, ge=1, alias="FLEXHOOK_REFUSED_TOKENS_PER_MINUTE"
+    )
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, alias="FLEXHOOK_MAX_BODY_BYTES")
     accept_sha1: bool = Field(default=False, alias="FLEXHOOK_ACCEPT_SHA1")
     start_timeout_seconds: float = Field(default=2.0, gt=0, alias="FLEXHOOK_START_TIMEOUT")

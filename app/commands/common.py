@@ -4,6 +4,7 @@ database at the newest migration, and times given on the command line."""
 from __future__ import annotations
 
 import copy
+import getpass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,3 +57,31 @@ def deprecated_alias(command: click.Command, *, old_name: str) -> click.Command:
     alias.name = old_name
     alias.deprecated = f"use `flexhook {command.name}`"
     return alias
+
+
+def cli_actor() -> str:
+    """Who the audit trail says acted from the command line: the host's user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"cli:{user}"[:64]
+
+
+def audit(engine: Engine, *, action: str, target: str = "", outcome: str = "ok") -> None:
+    """Append what a command did to the audit trail, in a transaction of its own."""
+    from sqlmodel import Session
+
+    from app.store import audit as trail
+
+    with Session(engine) as session:
+        trail.append(
+            session,
+            at=datetime.now(UTC),
+            actor=cli_actor(),
+            action=action,
+            target=target,
+            outcome=outcome,
+            client="command line",
+        )
+        session.commit()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.commands.common import open_engine, read_settings
+from app.commands.common import audit, open_engine, read_settings
 
 if TYPE_CHECKING:
     from app.store.models import Recipient
@@ -40,9 +40,10 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
         except subscriptions.InvalidSubscription as exc:
             raise click.ClickException(str(exc)) from None
         session.commit()
-        click.echo(
-            f"subscription {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
-        )
+        target = f"shipment {shipment_id}: {added.id} {added.privacy_url}"
+        said = f"subscription {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
+    audit(engine, action="subscription.add", target=target)
+    click.echo(said)
 
 
 @click.group()
@@ -107,7 +108,9 @@ def recipients_add(
         except recipients.InvalidRecipient as exc:
             raise click.ClickException(str(exc)) from None
         session.commit()
-        click.echo(_describe(added))
+        target, said = f"{added.id} {added.privacy_url}", _describe(added)
+    audit(engine, action="recipient.add", target=target)
+    click.echo(said)
 
 
 @recipients.command("list")
@@ -130,10 +133,12 @@ def recipients_remove(recipient_id: int) -> None:
 
     from app.store import recipients
 
-    with Session(open_engine(read_settings())) as session:
+    engine = open_engine(read_settings())
+    with Session(engine) as session:
         if not recipients.remove_recipient(
             session, recipient_id=recipient_id, now=datetime.now(UTC)
         ):
             raise click.ClickException(f"no recipient {recipient_id}")
         session.commit()
+    audit(engine, action="recipient.remove", target=str(recipient_id))
     click.echo(f"recipient {recipient_id} removed")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.commands.common import iso_time, open_engine, read_settings
+from app.commands.common import audit, iso_time, open_engine, read_settings
 
 if TYPE_CHECKING:
     from app.store.reconcile_runs import Tally
@@ -91,6 +91,13 @@ def reconcile(since: datetime | None, until: datetime | None, dry_run: bool) -> 
     if result.error is not None:
         raise click.ClickException(f"Flexport's API: {result.error}")
     tally = result.tally
+    audit(
+        engine,
+        action="reconcile.run",
+        target=f"{window.since.isoformat()} .. {window.until.isoformat()}"
+        + (" (dry run)" if dry_run else ""),
+        outcome=tally.summary() + (f", {len(tally.errors)} errors" if tally.errors else ""),
+    )
     if dry_run:
         for event_id in tally.missing_ids:
             click.echo(f"missing\t{event_id}")

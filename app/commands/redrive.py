@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import click
 
-from app.commands.common import iso_time, open_engine, read_settings
+from app.commands.common import audit, iso_time, open_engine, read_settings
 
 
 @click.command()
@@ -56,6 +56,13 @@ def redrive(
                 until=until,
             ),
         )
+    criteria = {
+        "status": status,
+        "type": event_type,
+        "shipment": shipment,
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+    }
     if dry_run or not found:
         for candidate in found:
             click.echo(f"{candidate.event_id}\t{candidate.status}\t{candidate.received_at}")
@@ -88,6 +95,14 @@ def redrive(
         return outcomes
 
     outcomes = asyncio.run(run())
-    click.echo(", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items())))
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
+    audit(engine, action="event.redrive", target=_described(criteria, len(found)), outcome=summary)
+    click.echo(summary)
     if outcomes["unavailable"]:
         sys.exit(1)
+
+
+def _described(criteria: dict[str, str | None], count: int) -> str:
+    """`status=failed shipment=418563: 3 events`: a redrive run's filter and count."""
+    given = " ".join(f"{name}={value}" for name, value in criteria.items() if value)
+    return f"{given}: {count} events"

@@ -277,7 +277,6 @@ def spool_recovered(*, since: datetime, now: datetime) -> OpsAlert:
     )
 
 
-
 # -- (4) refused tokens in a burst -----------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from app.store import audit, db
 from app.web.access import client_address, current_actor, request_id
-from app.web.params import int_param, time_param
+from app.web.schemas import AuditQuery, read_query
 from app.web.state import web_state
 
 
@@ -32,16 +32,16 @@ async def record(request: Request, *, action: str, target: str = "", outcome: st
 
 async def list_audit(request: Request) -> Response:
     """Newest first; `actor`, `action`, `since`, `until` (ISO 8601) and `limit` narrow it."""
-    params = request.query_params
+    query = read_query(AuditQuery, request)
     entries = await db.in_session(
         web_state(request).engine,
         audit.list_entries,
         where=audit.AuditFilter(
-            actor=params.get("actor") or None,
-            action=params.get("action") or None,
-            since=time_param(request, "since"),
-            until=time_param(request, "until"),
+            actor=query.actor or None,
+            action=query.action or None,
+            since=query.since,
+            until=query.until,
         ),
-        limit=int_param(request, "limit"),
+        limit=query.limit,
     )
     return JSONResponse({"entries": [audit.as_json(e) for e in entries]})

@@ -5,6 +5,7 @@ link)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,9 +25,9 @@ def deprecated(endpoint: Endpoint, *, successor: str) -> Endpoint:
         except tuple(ERROR_STATUS) as exc:  # its refusal says it is deprecated too
             response = await handle_error(request, exc)
         response.headers["Deprecation"] = "true"
-        response.headers["Link"] = (
-            f'<{successor.format(**request.path_params)}>; rel="successor-version"'
-        )
+        # Percent-encoded: a path parameter may hold anything, a header value may not.
+        params = {name: quote(str(value), safe="") for name, value in request.path_params.items()}
+        response.headers["Link"] = f'<{successor.format(**params)}>; rel="successor-version"'
         return response
 
     return old_name

@@ -12,22 +12,20 @@ from app.store import db, reads
 from app.store.filters import EventFilter
 from app.web.audit import record
 from app.web.errors import not_found
-from app.web.params import int_param
+from app.web.schemas import EventQuery, Redriven, read_query
 from app.web.state import web_state
 
 
 async def list_events(request: Request) -> Response:
     """The event log, newest received first; `status`, `type`, `shipment_id`, `limit`."""
-    params = request.query_params
+    query = read_query(EventQuery, request)
     rows = await db.in_session(
         web_state(request).engine,
         reads.list_events,
         where=EventFilter(
-            status=params.get("status"),
-            event_type=params.get("type"),
-            shipment_id=params.get("shipment_id"),
+            status=query.status, event_type=query.type, shipment_id=query.shipment_id
         ),
-        limit=int_param(request, "limit"),
+        limit=query.limit,
     )
     return JSONResponse({"events": rows})
 
@@ -51,6 +49,5 @@ async def redrive_event(request: Request) -> Response:
     except EventNotFound:
         return not_found("no such event")
     await record(request, action="event.redrive", target=event_id, outcome=status)
-    return JSONResponse(
-        {"status": status, "event_id": event_id, "workflow_id": event_workflow_id(event_id)}
-    )
+    answer = Redriven(status=status, event_id=event_id, workflow_id=event_workflow_id(event_id))
+    return JSONResponse(answer.model_dump(mode="json"))

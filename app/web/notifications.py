@@ -6,19 +6,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.store import db, reads
-from app.web.params import int_param
+from app.web.schemas import NotificationQuery, read_query
 from app.web.state import web_state
 
 
 async def list_notifications(request: Request) -> Response:
     """Newest first; `event_id`, `shipment_id`, `status` and `limit` narrow the list."""
-    params = request.query_params
+    query = read_query(NotificationQuery, request)
     rows = await db.in_session(
         web_state(request).engine,
         reads.list_notifications,
-        event_id=params.get("event_id"),
-        shipment_id=params.get("shipment_id"),
-        status=params.get("status"),
-        limit=int_param(request, "limit"),
+        event_id=query.event_id,
+        shipment_id=query.shipment_id,
+        status=query.status,
+        limit=query.limit,
     )
     return JSONResponse({"notifications": rows})

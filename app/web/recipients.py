@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlmodel import Session
 from starlette.requests import Request
@@ -15,18 +15,12 @@ from starlette.responses import JSONResponse, Response
 
 from app.store import db, recipients
 from app.web.audit import record
-from app.web.errors import BadRequest, not_found
+from app.web.errors import not_found
 from app.web.params import row_id
+from app.web.schemas import RecipientBody, read_body
 from app.web.state import web_state
 
 log = logging.getLogger("flexhook.web")
-
-TEXT_FIELDS: Final = ("delivery", "digest_at", "timezone", "quiet_hours")
-FIELDS: Final = frozenset({"url", "kinds", "shipments", *TEXT_FIELDS})
-SHAPE: Final = (
-    '{"url": "<apprise url>", "kinds": [...], "shipments": [...], "delivery": "instant" | '
-    '"digest", "digest_at": "HH:MM", "timezone": "<IANA name>", "quiet_hours": "HH:MM-HH:MM"}'
-)
 
 
 async def list_recipients(request: Request, *, key: str = "recipients") -> Response:
@@ -35,34 +29,12 @@ async def list_recipients(request: Request, *, key: str = "recipients") -> Respo
     return JSONResponse({key: [recipients.as_json(r) for r in found]})
 
 
-def _strings(body: dict[str, Any], name: str) -> list[str] | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(
-        isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in value
-    ):
-        raise BadRequest(f"{name} must be a list of strings")
-    return [str(v) for v in value]
-
-
 async def _body(request: Request) -> dict[str, Any]:
-    """The checked fields of a recipient body (see `SHAPE`); values are validated later."""
-    try:
-        body = await request.json()
-    except (ValueError, RecursionError):
-        raise BadRequest("body is not JSON") from None
-    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
-        raise BadRequest(f"expected {SHAPE}")
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise BadRequest(f"unknown fields {unknown}; expected {SHAPE}")
-    fields: dict[str, Any] = {"url": body["url"]}
-    fields["kinds"], fields["shipments"] = _strings(body, "kinds"), _strings(body, "shipments")
-    for name in TEXT_FIELDS:
-        if body.get(name) is not None and not isinstance(body[name], str):
-            raise BadRequest(f"{name} must be a string")
-        fields[name] = body.get(name)
+    """The fields of a `RecipientBody`, shipment ids as strings; values are validated later."""
+    body = await read_body(RecipientBody, request)
+    fields = body.model_dump()
+    if body.shipments is not None:
+        fields["shipments"] = [str(s) for s in body.shipments]
     return fields
 
 

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.store import db, reconcile_runs
-from app.web.params import int_param
+from app.web.schemas import ReconcileQuery, read_query
 from app.web.state import web_state
 
 DEFAULT_LIMIT = 20
@@ -18,6 +18,6 @@ async def list_runs(request: Request) -> Response:
     runs = await db.in_session(
         web_state(request).engine,
         reconcile_runs.recent_runs,
-        limit=int_param(request, "limit") or DEFAULT_LIMIT,
+        limit=read_query(ReconcileQuery, request).limit or DEFAULT_LIMIT,
     )
     return JSONResponse({"runs": runs})

@@ -7,17 +7,15 @@ from starlette.responses import JSONResponse, Response
 
 from app.store import db, reads
 from app.web.errors import not_found
-from app.web.params import int_param
+from app.web.schemas import ShipmentQuery, read_query
 from app.web.state import web_state
 
 
 async def list_shipments(request: Request) -> Response:
     """Newest updated first; `status` and `limit` narrow the list."""
+    query = read_query(ShipmentQuery, request)
     rows = await db.in_session(
-        web_state(request).engine,
-        reads.list_shipments,
-        status=request.query_params.get("status"),
-        limit=int_param(request, "limit"),
+        web_state(request).engine, reads.list_shipments, status=query.status, limit=query.limit
     )
     return JSONResponse({"shipments": rows})
 

@@ -14,8 +14,9 @@ from starlette.responses import JSONResponse, Response
 
 from app.store import db, subscriptions
 from app.web.audit import record
-from app.web.errors import BadRequest, not_found
+from app.web.errors import not_found
 from app.web.params import row_id
+from app.web.schemas import SubscriptionBody, read_body
 from app.web.state import web_state
 
 log = logging.getLogger("flexhook.web")
@@ -30,22 +31,6 @@ async def list_subscriptions(request: Request, *, key: str = "subscriptions") ->
     return JSONResponse({key: [subscriptions.as_json(s) for s in found]})
 
 
-async def _subscription_body(request: Request) -> tuple[str, list[str] | None]:
-    """The `url` and `kinds` of a `{"url": "<apprise url>", "kinds": [...]}` body."""
-    try:
-        body = await request.json()
-    except (ValueError, RecursionError):
-        raise BadRequest("body is not JSON") from None
-    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
-        raise BadRequest('expected {"url": "<apprise url>", "kinds": [...]}')
-    kinds = body.get("kinds")
-    if kinds is not None and not (
-        isinstance(kinds, list) and all(isinstance(k, str) for k in kinds)
-    ):
-        raise BadRequest("kinds must be a list of strings")
-    return body["url"], kinds
-
-
 def _add(
     session: Session, *, shipment_id: str, url: str, kinds: list[str] | None
 ) -> dict[str, Any]:
@@ -58,9 +43,14 @@ def _add(
 async def add_subscription(request: Request) -> Response:
     """201 with the new subscription; 400 `bad_request` or `invalid_subscription` otherwise."""
     shipment_id = request.path_params["id"]
-    url, kinds = await _subscription_body(request)
+    body = await read_body(SubscriptionBody, request)
     created = await db.in_session(
-        web_state(request).engine, _add, commit=True, shipment_id=shipment_id, url=url, kinds=kinds
+        web_state(request).engine,
+        _add,
+        commit=True,
+        shipment_id=shipment_id,
+        url=body.url,
+        kinds=body.kinds,
     )
     log.info("subscription %s added to shipment %s", created["id"], shipment_id)
     await record(

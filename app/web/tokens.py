@@ -11,20 +11,15 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.core.access import AccessError, Role, parse_expiry, parse_role
+from app.core.access import AccessError, Role, parse_expiry
 from app.store import db, tokens
 from app.web.access import current_actor
 from app.web.audit import record
 from app.web.errors import BadRequest, not_found
+from app.web.schemas import TokenBody, read_body
 from app.web.state import web_state
 
 log = logging.getLogger("flexhook.web")
-
-FIELDS = frozenset({"name", "role", "expires", "contact"})
-SHAPE = (
-    '{"name": "<person or machine>", "role": "viewer" | "operator" | "admin", '
-    '"expires": "90d" (optional), "contact": "<apprise url>" (optional)}'
-)
 
 
 async def list_tokens(request: Request) -> Response:
@@ -33,24 +28,12 @@ async def list_tokens(request: Request) -> Response:
 
 
 async def _fields(request: Request) -> tuple[str, Role, timedelta | None, str | None]:
+    body = await read_body(TokenBody, request)
     try:
-        body = await request.json()
-    except (ValueError, RecursionError):
-        raise BadRequest("body is not JSON") from None
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-        raise BadRequest(f"expected {SHAPE}")
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise BadRequest(f"unknown fields {unknown}; expected {SHAPE}")
-    for name in ("role", "expires", "contact"):
-        if body.get(name) is not None and not isinstance(body[name], str):
-            raise BadRequest(f"{name} must be a string")
-    try:
-        role = parse_role(body.get("role") or "")
-        expires = parse_expiry(body["expires"]) if body.get("expires") else None
+        expires = parse_expiry(body.expires) if body.expires else None
     except AccessError as exc:
         raise BadRequest(str(exc)) from None
-    return body["name"], role, expires, body.get("contact")
+    return body.name, body.role, expires, body.contact
 
 
 def _create(session: Session, **fields: Any) -> dict[str, Any]:

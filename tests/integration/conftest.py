@@ -102,6 +102,7 @@ async def make_stack(
             webhook_secrets: tuple[str, ...] | None = None,
             ops_alert_after: timedelta = timedelta(minutes=5),
             give_up_after: timedelta | None = None,
+            refused_tokens_per_minute: int = 10,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -175,6 +176,7 @@ async def make_stack(
                     max_body_bytes=max_body_bytes,
                     accept_sha1=accept_sha1,
                     ops_alert_after=ops_alert_after,
+                    refused_tokens_per_minute=refused_tokens_per_minute,
                 ),
                 engine=engine,
                 starter_factory=starter,

@@ -14,17 +14,21 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.access import Actor, Role
 from app.core.events import parse_event
 from app.core.signature import sign
 from app.core.statuses import EventStatus, StartStatus
 from app.ingest.errors import TemporalUnavailable
 from app.ingest.intake import Intake
 from app.ingest.relay import TemporalBreaker
-from app.store import db, spool
+from app.store import audit, db, spool
 from app.store.models import EventRecord, SpooledEvent
 from app.web import events, health, webhook
+from app.web.access import ACTOR_KEY
 from app.web.application import dashboard_redrive, lifespan
 from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
@@ -48,12 +52,28 @@ def starter() -> FakeStarter:
     return FakeStarter()
 
 
+class SignedInAs:
+    """What `TokenAuthentication` leaves in the scope, for endpoints served without it."""
+
+    def __init__(self, app: ASGIApp, *, actor: Actor) -> None:
+        self.app = app
+        self.actor = actor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ACTOR_KEY] = self.actor
+        await self.app(scope, receive, send)
+
+
 @pytest.fixture
 def serve(engine: Engine, starter: FakeStarter) -> Callable[[list[BaseRoute]], httpx.AsyncClient]:
     """An HTTP client for an app holding only `routes` (and the error handlers)."""
 
     def make(routes: list[BaseRoute]) -> httpx.AsyncClient:
-        app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
+        app = Starlette(
+            routes=routes,
+            exception_handlers=EXCEPTION_HANDLERS,
+            middleware=[Middleware(SignedInAs, actor=Actor(name="unit-test", role=Role.ADMIN))],
+        )
         breaker = TemporalBreaker()
         install(
             app,
@@ -133,6 +153,8 @@ async def test_a_redrive_of_a_queued_event_starts_it_and_empties_its_spool_row(
         assert session.exec(select(SpooledEvent)).all() == []
         row = session.get(EventRecord, event.event_id)
         assert row is not None and row.status == EventStatus.QUEUED  # the workflow records it
+        [entry] = audit.list_entries(session, where=audit.AuditFilter(action="event.redrive"))
+    assert (entry.actor, entry.target, entry.outcome) == ("unit-test", event.event_id, "accepted")
 
 
 async def test_a_redrive_temporal_does_not_take_is_503_and_keeps_the_spool_row(
