@@ -1,2 +1,2 @@
-"""The web process's HTTP adapter: the route table (`application`), one module per resource,
+"""The web process's HTTP adapter: the route tables (`application`, `api_routes`), one module per resource,
 the error table, middleware, health and metrics. Thin: it calls down into ingest and the store."""

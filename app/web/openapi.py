@@ -4,7 +4,7 @@ Each `ApiRoute` operation gives its method, role, summary and the models of its 
 answers (`app.web.schemas`); this module adds what every operation shares (the bearer scheme,
 the refusals of authentication and routing) and the links between operations that clients, and
 schemathesis's stateful tests, follow. `GET /api/openapi.json` serves the document of
-`app.web.application.API_ROUTES`; `python -m app.web.openapi > docs/openapi.json` writes the
+`app.web.api_routes.API_ROUTES`; `python -m app.web.openapi > docs/openapi.json` writes the
 committed copy.
 """
 
@@ -387,7 +387,7 @@ def render(spec: Mapping[str, Any]) -> str:
 def served() -> str:
     """The document of the API's route table, as `GET /api/openapi.json` serves it: built once."""
     # The route table imports this module for the endpoint below: read it once it is built.
-    from app.web.application import API_ROUTES
+    from app.web.api_routes import API_ROUTES
 
     return render(document(API_ROUTES))
 

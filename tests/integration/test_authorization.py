@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.core.access import ENVIRONMENT_ADMIN, Role
 from app.store import audit, tokens
 from app.store.models import ApiToken
-from app.web.application import API_ROUTES
+from app.web.api_routes import API_ROUTES
 from app.web.operations import ApiRoute, Operation
 from tests.helpers import eventually, read_sample
 from tests.integration.harness import Stack, StackFactory, write_config

@@ -20,7 +20,7 @@ from app.store import reads
 from app.store.db import create_db_engine, upgrade
 from app.store.models import EventRecord, Shipment
 from app.web import schemas
-from app.web.application import API_ROUTES
+from app.web.api_routes import API_ROUTES
 from app.web.errors import BadRequest
 from app.web.openapi import LINKS, api_operations, document, render
 from app.web.reference import page
