@@ -10,9 +10,10 @@ from app.ingest.errors import EventNotFound
 from app.ingest.redrive import redrive_by_id
 from app.store import db, reads
 from app.store.filters import EventFilter
+from app.web.answers import Redriven
 from app.web.audit import record
 from app.web.errors import not_found
-from app.web.schemas import EventQuery, Redriven, read_query
+from app.web.schemas import EventQuery, read_query
 from app.web.state import web_state
 
 

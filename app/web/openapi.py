@@ -28,8 +28,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from app.core.access import Role
+from app.web.answers import ErrorBody, HtmlPage
 from app.web.operations import ApiRoute, Operation
-from app.web.schemas import PATH_PARAMETERS, SEGMENT, ErrorBody, HtmlPage
+from app.web.schemas import PATH_PARAMETERS, SEGMENT
 
 API_PREFIX: Final = "/api"
 REF: Final = "#/components/schemas/{model}"

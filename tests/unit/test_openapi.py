@@ -19,7 +19,7 @@ from app.core.access import Role
 from app.store import reads
 from app.store.db import create_db_engine, upgrade
 from app.store.models import EventRecord, Shipment
-from app.web import schemas
+from app.web import answers, schemas
 from app.web.api_routes import API_ROUTES
 from app.web.errors import BadRequest
 from app.web.openapi import LINKS, api_operations, document, render
@@ -213,21 +213,21 @@ def test_every_read_of_the_recorded_samples_fits_its_model(
     with Session(engine) as session:
         shipment_ids = session.exec(select(Shipment.id)).all()
         event_ids = session.exec(select(EventRecord.event_id)).all()
-        conforms(schemas.ShipmentList, {"shipments": reads.list_shipments(session)})
-        conforms(schemas.EventList, {"events": reads.list_events(session)})
-        conforms(schemas.NotificationList, {"notifications": reads.list_notifications(session)})
+        conforms(answers.ShipmentList, {"shipments": reads.list_shipments(session)})
+        conforms(answers.EventList, {"events": reads.list_events(session)})
+        conforms(answers.NotificationList, {"notifications": reads.list_notifications(session)})
         for event_id in event_ids:
-            conforms(schemas.EventDetail, reads.get_event(session, event_id=event_id))
+            conforms(answers.EventDetail, reads.get_event(session, event_id=event_id))
         records = 0
         for model in reads.RECORD_MODELS.values():
             for row in session.exec(select(model)).all():
                 key = getattr(row, "number", None) or getattr(row, "id", None)
-                conforms(schemas.Record, reads.get_record(session, model=model, key=str(key)))
+                conforms(answers.Record, reads.get_record(session, model=model, key=str(key)))
                 records += 1
     with engine.connect() as connection:
         for shipment_id in shipment_ids:
             kept = reads.shipment_document(connection, shipment_id=shipment_id)
             assert kept is not None
-            conforms(schemas.ShipmentDocument, json.loads(kept))
+            conforms(answers.ShipmentDocument, json.loads(kept))
 
     assert shipment_ids and len(event_ids) == len(sample_names()) and records >= 5

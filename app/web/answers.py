@@ -1,0 +1,311 @@
+"""The answers of the API, as pydantic models: what each operation answers, errors included.
+
+The OpenAPI document (`app.web.openapi`) is generated from them beside the request models of
+`app.web.schemas`. Answer models (`Answer`) forbid fields they do not name, so an answer that
+grows a field fails the API's conformance test until the model names it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+)
+
+from app.core.access import Role
+from app.core.statuses import EventStatus, NotificationStatus, StartStatus
+
+
+class Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(Answer):
+    """Every refusal: a stable error name and a sentence saying why."""
+
+    error: str = Field(examples=["bad_request"])
+    detail: str
+
+
+class Location(Answer):
+    name: str | None
+    unlocode: str | None
+    country: str | None
+    timezone: str | None
+
+
+class ContainerLocation(Answer):
+    name: str | None
+    unlocode: str | None
+    country: str | None
+
+
+class ShipmentSummary(Answer):
+    id: str
+    name: str | None
+    transportation_mode: str | None
+    status: str | None
+    status_at: datetime | None
+    location: Location | None
+    estimated_departure: datetime | None
+    actual_departure: datetime | None
+    estimated_arrival: datetime | None
+    previous_estimated_arrival: datetime | None
+    actual_arrival: datetime | None
+    delivered_at: datetime | None
+    updated_at: datetime | None
+
+
+class Milestone(Answer):
+    event_id: str
+    milestone: str
+    leg_id: str | None
+    occurred_at: datetime | None
+    location: Location | None
+    late: bool = Field(description="Older than the shipment's status when it was recorded.")
+
+
+class Container(Answer):
+    number: str
+    shipment_id: str | None
+    flexport_id: str | None
+    container_type: str | None
+    container_size: str | None
+    seal_number: str | None
+    last_event: str | None
+    last_event_at: datetime | None
+    estimated_arrival: datetime | None
+    actual_arrival: datetime | None
+    actual_delivery: datetime | None
+    last_free_day: date | None
+    empty_returned: date | None
+    updated_at: datetime | None
+    location: ContainerLocation | None
+
+
+class ShipmentDocument(ShipmentSummary):
+    """A shipment with its milestones (chronological) and containers."""
+
+    milestones: list[Milestone]
+    containers: list[Container]
+
+
+class ShipmentList(Answer):
+    shipments: list[ShipmentSummary]
+
+
+class EventSummary(Answer):
+    event_id: str
+    type: str
+    category: str
+    name: str
+    shipment_id: str | None
+    occurred_at: datetime | None
+    received_at: datetime
+    processed_at: datetime | None
+    status: EventStatus
+    error: str | None
+    workflow_id: str
+    alerts: list[dict[str, Any]] = Field(description="The alerts decided when it was applied.")
+    source: str | None = Field(description="`reconcile` when reconciliation found it missing.")
+
+
+class EventDetail(EventSummary):
+    """One logged event with the payload Flexport sent."""
+
+    payload: dict[str, Any]
+
+
+class EventList(Answer):
+    events: list[EventSummary]
+
+
+class Redriven(Answer):
+    status: StartStatus
+    event_id: str
+    workflow_id: str
+
+
+class NotificationRow(Answer):
+    id: str
+    dedup_key: str
+    destination_id: str
+    destination: str = Field(description="The destination in Apprise's privacy form.")
+    kind: str
+    event_id: str
+    shipment_id: str
+    status: NotificationStatus
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    alert: dict[str, Any] | None
+
+
+class NotificationList(Answer):
+    notifications: list[NotificationRow]
+
+
+class Subscription(Answer):
+    id: str
+    shipment_id: str
+    url: str = Field(description="In Apprise's privacy form.")
+    kinds: list[str] | None
+    created_at: datetime
+
+
+class SubscriptionList(Answer):
+    subscriptions: list[Subscription]
+
+
+class SubscriberList(Answer):
+    """A shipment's subscriptions under their old key (deprecated)."""
+
+    subscribers: list[Subscription]
+
+
+class Recipient(Answer):
+    id: str
+    url: str = Field(description="In Apprise's privacy form.")
+    kinds: list[str] | None
+    shipments: list[str] | None
+    delivery: str
+    digest_at: str | None
+    timezone: str
+    quiet_hours: str | None
+    created_at: datetime
+
+
+class RecipientList(Answer):
+    recipients: list[Recipient]
+
+
+class RecipientListByOldKey(Answer):
+    """Recipients under their old key (deprecated)."""
+
+    subscribers: list[Recipient]
+
+
+class SpoolStats(Answer):
+    depth: int
+    oldest_received_at: datetime | None
+    oldest_age_seconds: float | None
+
+
+class ReconcileRun(Answer):
+    id: int
+    trigger: str
+    outcome: str
+    dry_run: bool
+    since: datetime
+    until: datetime
+    listed: int
+    known: int
+    missing: int
+    started: int
+    errors: list[str]
+    started_at: datetime
+    finished_at: datetime
+    duration_seconds: float
+    workflow_id: str | None
+
+
+class ReconcileRuns(Answer):
+    runs: list[ReconcileRun]
+
+
+class Token(Answer):
+    name: str
+    role: Role
+    last_four: str
+    contact: str | None = Field(description="In Apprise's privacy form.")
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewToken(Token):
+    token: str = Field(description="The token itself: shown this once, never again.")
+
+
+class TokenList(Answer):
+    tokens: list[Token]
+
+
+class AuditEntry(Answer):
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    client: str | None
+    request_id: str | None
+
+
+class AuditTrail(Answer):
+    entries: list[AuditEntry]
+
+
+class Booking(Answer):
+    id: str
+    shipment_id: str | None
+    status: str | None
+    cargo_ready_date: date | None
+    updated_at: datetime | None
+
+
+class PurchaseOrder(Answer):
+    id: str
+    name: str | None
+    status: str | None
+    buyer: str | None
+    seller: str | None
+    cargo_ready_date: date | None
+    must_arrive_date: date | None
+    updated_at: datetime | None
+
+
+class Invoice(Answer):
+    id: str
+    shipment_id: str | None
+    name: str | None
+    status: str | None
+    amount: str | None = Field(description="Exactly as Flexport wrote it.")
+    currency: str | None
+    due_date: date | None
+    updated_at: datetime | None
+
+
+class Document(Answer):
+    id: str
+    shipment_id: str | None
+    document_type: str | None
+    file_name: str | None
+    link: str | None
+    updated_at: datetime | None
+
+
+class Record(RootModel[Booking | PurchaseOrder | Invoice | Document | Container]):
+    """A booking, purchase order, invoice, document or container, by its collection."""
+
+
+class OpenApiDocument(BaseModel):
+    """This document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: Literal["3.1.0"]
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
+class HtmlPage(RootModel[str]):
+    """A page of HTML (`text/html`)."""
