@@ -5,8 +5,12 @@ OpenAPI document (`app.web.openapi`) is generated from this same table.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
+from typing import Any
 
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from app.core.access import Role
@@ -26,17 +30,105 @@ from app.web import (
     subscriptions,
     tokens,
 )
-from app.web.deprecation import Endpoint, deprecated
+from app.web.deprecation import deprecated
 from app.web.operations import ApiRoute, Operation
 
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 
 
-def _old(endpoint: Endpoint, successor: str, **keys: str) -> Endpoint:
-    """An endpoint under its deprecated path (`app.web.deprecation`), answering `keys` as it
-    always did."""
-    return deprecated(partial(endpoint, **keys) if keys else endpoint, successor=successor)
+def _deprecated(
+    current: Operation,
+    successor: str,
+    *,
+    operation_id: str,
+    under_key: tuple[str, type[Any]] | None = None,
+) -> Operation:
+    """`current` under the path it had before (`app.web.deprecation`), answering as it always
+    did: a list under its old key (`under_key`: the key and its answer model)."""
+    endpoint, responses = current.endpoint, current.responses
+    if under_key is not None:
+        key, model = under_key
+        keyed: Callable[..., Awaitable[Response]] = endpoint  # the list endpoints take `key`
+        endpoint, responses = partial(keyed, key=key), {**responses, 200: model}
+    return replace(
+        current,
+        endpoint=deprecated(endpoint, successor=successor),
+        summary=f"{current.summary} (deprecated path)",
+        responses=responses,
+        operation_id=operation_id,
+        deprecated=True,
+    )
 
+
+LIST_SUBSCRIPTIONS = Operation(
+    "GET",
+    subscriptions.list_subscriptions,
+    VIEWER,
+    "List a shipment's subscriptions",
+    responses={200: answers.SubscriptionList},
+    operation_id="list_subscriptions",
+)
+
+ADD_SUBSCRIPTION = Operation(
+    "POST",
+    subscriptions.add_subscription,
+    OPERATOR,
+    "Subscribe to a shipment's alerts",
+    body=schemas.SubscriptionBody,
+    responses={201: answers.Subscription, 400: answers.ErrorBody},
+    operation_id="add_subscription",
+)
+
+REMOVE_SUBSCRIPTION = Operation(
+    "DELETE",
+    subscriptions.remove_subscription,
+    OPERATOR,
+    "Remove a subscription",
+    responses={204: None, 404: answers.ErrorBody},
+    operation_id="remove_subscription",
+)
+
+LIST_RECIPIENTS = Operation(
+    "GET",
+    recipients.list_recipients,
+    VIEWER,
+    "List recipients",
+    responses={200: answers.RecipientList},
+    operation_id="list_recipients",
+)
+
+ADD_RECIPIENT = Operation(
+    "POST",
+    recipients.add_recipient,
+    OPERATOR,
+    "Add a recipient",
+    body=schemas.RecipientBody,
+    responses={201: answers.Recipient, 400: answers.ErrorBody, 409: answers.ErrorBody},
+    operation_id="add_recipient",
+)
+
+REMOVE_RECIPIENT = Operation(
+    "DELETE",
+    recipients.remove_recipient,
+    OPERATOR,
+    "Remove a recipient",
+    responses={204: None, 404: answers.ErrorBody},
+    operation_id="remove_recipient",
+)
+
+REDRIVE_EVENT = Operation(
+    "POST",
+    events.redrive_event,
+    OPERATOR,
+    "Redrive one event",
+    responses={
+        200: answers.Redriven,
+        404: answers.ErrorBody,
+        422: answers.ErrorBody,
+        503: answers.ErrorBody,
+    },
+    operation_id="redrive_event",
+)
 
 # Under `/api`, behind a bearer token; each operation names the role it needs.
 API_ROUTES: list[BaseRoute] = [
@@ -65,65 +157,21 @@ API_ROUTES: list[BaseRoute] = [
     ),
     ApiRoute(
         "/shipments/{id}/subscriptions",
-        Operation(
-            "GET",
-            subscriptions.list_subscriptions,
-            VIEWER,
-            "List a shipment's subscriptions",
-            responses={200: answers.SubscriptionList},
-            operation_id="list_subscriptions",
-        ),
-        Operation(
-            "POST",
-            subscriptions.add_subscription,
-            OPERATOR,
-            "Subscribe to a shipment's alerts",
-            body=schemas.SubscriptionBody,
-            responses={201: answers.Subscription, 400: answers.ErrorBody},
-            operation_id="add_subscription",
-        ),
+        LIST_SUBSCRIPTIONS,
+        ADD_SUBSCRIPTION,
     ),
     ApiRoute(
         "/shipments/{id}/subscriptions/{sid}",
-        Operation(
-            "DELETE",
-            subscriptions.remove_subscription,
-            OPERATOR,
-            "Remove a subscription",
-            responses={204: None, 404: answers.ErrorBody},
-            operation_id="remove_subscription",
-        ),
+        REMOVE_SUBSCRIPTION,
     ),
     ApiRoute(
         "/recipients",
-        Operation(
-            "GET",
-            recipients.list_recipients,
-            VIEWER,
-            "List recipients",
-            responses={200: answers.RecipientList},
-            operation_id="list_recipients",
-        ),
-        Operation(
-            "POST",
-            recipients.add_recipient,
-            OPERATOR,
-            "Add a recipient",
-            body=schemas.RecipientBody,
-            responses={201: answers.Recipient, 400: answers.ErrorBody, 409: answers.ErrorBody},
-            operation_id="add_recipient",
-        ),
+        LIST_RECIPIENTS,
+        ADD_RECIPIENT,
     ),
     ApiRoute(
         "/recipients/{id}",
-        Operation(
-            "DELETE",
-            recipients.remove_recipient,
-            OPERATOR,
-            "Remove a recipient",
-            responses={204: None, 404: answers.ErrorBody},
-            operation_id="remove_recipient",
-        ),
+        REMOVE_RECIPIENT,
     ),
     ApiRoute(
         "/notifications",
@@ -162,19 +210,7 @@ API_ROUTES: list[BaseRoute] = [
     ),
     ApiRoute(
         "/events/{event_id}/redrive",
-        Operation(
-            "POST",
-            events.redrive_event,
-            OPERATOR,
-            "Redrive one event",
-            responses={
-                200: answers.Redriven,
-                404: answers.ErrorBody,
-                422: answers.ErrorBody,
-                503: answers.ErrorBody,
-            },
-            operation_id="redrive_event",
-        ),
+        REDRIVE_EVENT,
     ),
     ApiRoute(
         "/spool",
@@ -267,92 +303,43 @@ API_ROUTES: list[BaseRoute] = [
     # The names before the glossary settled them (docs/api.md, "Deprecated names").
     ApiRoute(
         "/shipments/{id}/subscribers",
-        Operation(
-            "GET",
-            _old(
-                subscriptions.list_subscriptions,
-                "/api/shipments/{id}/subscriptions",
-                key="subscribers",
-            ),
-            VIEWER,
-            "List a shipment's subscriptions (deprecated path)",
-            responses={200: answers.SubscriberList},
+        _deprecated(
+            LIST_SUBSCRIPTIONS,
+            "/api/shipments/{id}/subscriptions",
             operation_id="list_shipment_subscribers",
-            deprecated=True,
+            under_key=("subscribers", answers.SubscriberList),
         ),
-        Operation(
-            "POST",
-            _old(subscriptions.add_subscription, "/api/shipments/{id}/subscriptions"),
-            OPERATOR,
-            "Subscribe to a shipment's alerts (deprecated path)",
-            body=schemas.SubscriptionBody,
-            responses={201: answers.Subscription, 400: answers.ErrorBody},
+        _deprecated(
+            ADD_SUBSCRIPTION,
+            "/api/shipments/{id}/subscriptions",
             operation_id="add_shipment_subscriber",
-            deprecated=True,
         ),
     ),
     ApiRoute(
         "/shipments/{id}/subscribers/{sid}",
-        Operation(
-            "DELETE",
-            _old(subscriptions.remove_subscription, "/api/shipments/{id}/subscriptions/{sid}"),
-            OPERATOR,
-            "Remove a subscription (deprecated path)",
-            responses={204: None, 404: answers.ErrorBody},
+        _deprecated(
+            REMOVE_SUBSCRIPTION,
+            "/api/shipments/{id}/subscriptions/{sid}",
             operation_id="remove_shipment_subscriber",
-            deprecated=True,
         ),
     ),
     ApiRoute(
         "/subscribers",
-        Operation(
-            "GET",
-            _old(recipients.list_recipients, "/api/recipients", key="subscribers"),
-            VIEWER,
-            "List recipients (deprecated path)",
-            responses={200: answers.RecipientListByOldKey},
+        _deprecated(
+            LIST_RECIPIENTS,
+            "/api/recipients",
             operation_id="list_subscribers",
-            deprecated=True,
+            under_key=("subscribers", answers.RecipientListByOldKey),
         ),
-        Operation(
-            "POST",
-            _old(recipients.add_recipient, "/api/recipients"),
-            OPERATOR,
-            "Add a recipient (deprecated path)",
-            body=schemas.RecipientBody,
-            responses={201: answers.Recipient, 400: answers.ErrorBody, 409: answers.ErrorBody},
-            operation_id="add_subscriber",
-            deprecated=True,
-        ),
+        _deprecated(ADD_RECIPIENT, "/api/recipients", operation_id="add_subscriber"),
     ),
     ApiRoute(
         "/subscribers/{id}",
-        Operation(
-            "DELETE",
-            _old(recipients.remove_recipient, "/api/recipients/{id}"),
-            OPERATOR,
-            "Remove a recipient (deprecated path)",
-            responses={204: None, 404: answers.ErrorBody},
-            operation_id="remove_subscriber",
-            deprecated=True,
-        ),
+        _deprecated(REMOVE_RECIPIENT, "/api/recipients/{id}", operation_id="remove_subscriber"),
     ),
     ApiRoute(
         "/events/{event_id}/replay",
-        Operation(
-            "POST",
-            _old(events.redrive_event, "/api/events/{event_id}/redrive"),
-            OPERATOR,
-            "Redrive one event (deprecated path)",
-            responses={
-                200: answers.Redriven,
-                404: answers.ErrorBody,
-                422: answers.ErrorBody,
-                503: answers.ErrorBody,
-            },
-            operation_id="replay_event",
-            deprecated=True,
-        ),
+        _deprecated(REDRIVE_EVENT, "/api/events/{event_id}/redrive", operation_id="replay_event"),
     ),
     ApiRoute(
         "/{kind}/{key}",

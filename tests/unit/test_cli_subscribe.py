@@ -13,17 +13,7 @@ from app.store import db
 from app.store.models import Subscription
 
 
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'flexhook.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    upgraded = CliRunner().invoke(main, ["db", "upgrade"])
-    assert upgraded.exit_code == 0, upgraded.output
-    return url
-
-
-def test_subscribe_stores_the_url_and_shows_only_its_privacy_form(database: str) -> None:
+def test_subscribe_stores_the_url_and_shows_only_its_privacy_form(cli_database: str) -> None:
     result = CliRunner().invoke(
         main,
         ["subscribe", "418563", "json://user:hunter2@127.0.0.1:9/hook", "--kinds", "departed,eta"],
@@ -31,13 +21,13 @@ def test_subscribe_stores_the_url_and_shows_only_its_privacy_form(database: str)
 
     assert result.exit_code == 0, result.output
     assert "hunter2" not in result.output
-    with Session(db.create_db_engine(database)) as session:
+    with Session(db.create_db_engine(cli_database)) as session:
         [row] = session.exec(select(Subscription)).all()
     assert (row.shipment_id, row.kinds) == ("418563", ["departed", "eta"])
     assert row.url == "json://user:hunter2@127.0.0.1:9/hook"
 
 
-def test_subscribe_refuses_a_url_apprise_rejects(database: str) -> None:
+def test_subscribe_refuses_a_url_apprise_rejects(cli_database: str) -> None:
     result = CliRunner().invoke(main, ["subscribe", "418563", "bogus://nowhere"])
 
     assert result.exit_code != 0

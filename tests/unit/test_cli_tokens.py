@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from click.testing import CliRunner
 from sqlmodel import Session
@@ -13,18 +11,8 @@ from app.core.access import token_digest
 from app.store import audit, db, tokens
 
 
-@pytest.fixture
-def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.chdir(tmp_path)
-    url = f"sqlite:///{tmp_path / 'flexhook.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    upgraded = CliRunner().invoke(main, ["db", "upgrade"])
-    assert upgraded.exit_code == 0, upgraded.output
-    return url
-
-
 def test_a_token_is_printed_once_alone_on_the_last_line_and_only_its_hash_is_kept(
-    database: str,
+    cli_database: str,
 ) -> None:
     created = CliRunner().invoke(
         main, ["tokens", "create", "erp-sync", "--role", "viewer", "--expires", "90d"]
@@ -36,7 +24,7 @@ def test_a_token_is_printed_once_alone_on_the_last_line_and_only_its_hash_is_kep
     assert token.startswith("fxh_") and token == created.stdout.strip()
     assert listed.stdout.startswith(f"erp-sync\tviewer\t…{token[-4:]}\t")
     assert "active" in listed.stdout and token not in listed.stdout
-    with Session(db.create_db_engine(database)) as session:
+    with Session(db.create_db_engine(cli_database)) as session:
         row = tokens.find_token(session, name="erp-sync")
         assert row is not None and row.digest == token_digest(token)
         assert row.expires_at is not None
@@ -45,7 +33,9 @@ def test_a_token_is_printed_once_alone_on_the_last_line_and_only_its_hash_is_kep
     assert entry.actor.startswith("cli:")
 
 
-def test_a_revoked_token_is_listed_as_revoked_and_cannot_be_revoked_twice(database: str) -> None:
+def test_a_revoked_token_is_listed_as_revoked_and_cannot_be_revoked_twice(
+    cli_database: str,
+) -> None:
     CliRunner().invoke(main, ["tokens", "create", "planner", "--role", "operator"])
 
     revoked = CliRunner().invoke(main, ["tokens", "revoke", "planner"])
@@ -66,7 +56,9 @@ def test_a_revoked_token_is_listed_as_revoked_and_cannot_be_revoked_twice(databa
     ],
     ids=["name", "expires", "contact"],
 )
-def test_a_bad_request_is_one_clear_line(database: str, arguments: list[str], message: str) -> None:
+def test_a_bad_request_is_one_clear_line(
+    cli_database: str, arguments: list[str], message: str
+) -> None:
     result = CliRunner().invoke(main, ["tokens", "create", *arguments])
 
     assert result.exit_code == 1
