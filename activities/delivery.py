@@ -25,8 +25,9 @@ from app.core.alert import Alert
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
 from app.store.models import Notification, Recipient, Subscription
-from app.store.recipients import recipient_by_destination, recipients_for
-from notifications.destinations import NotifyConfig, stored_destination
+from app.store.recipients import recipient_by_destination, recipients_for, wants
+from app.store.subscriptions import list_subscriptions
+from notifications.destinations import NotifyConfig, stored_destination, wanted_by
 from notifications.notifier import DeliveryFailed, Destination, InvalidDestination, Notifier
 from notifications.ops_reporter import OpsReporter
 
@@ -59,16 +60,8 @@ def _accepted(what: str, rows: Sequence[Subscription | Recipient]) -> Iterator[D
 
 
 def _wanted_subscriptions(session: Session, alert: Alert) -> list[Subscription]:
-    subscriptions = session.exec(
-        select(Subscription).where(Subscription.shipment_id == alert.shipment_id)
-    ).all()
-    return [s for s in subscriptions if s.kinds is None or alert.kind in s.kinds]
-
-
-def _wants(recipient: Recipient, alert: Alert) -> bool:
-    return (recipient.kinds is None or alert.kind in recipient.kinds) and (
-        recipient.shipments is None or alert.shipment_id in recipient.shipments
-    )
+    found = list_subscriptions(session, shipment_id=alert.shipment_id)
+    return [s for s in found if s.kinds is None or alert.kind in s.kinds]
 
 
 StartRecipients = Callable[[list[str]], None]
@@ -121,12 +114,15 @@ class NotificationActivities:
         shipment's subscriptions. A delivery carries only the destination's id, which keeps
         credentials out of Temporal's history."""
         alert, destination_id = delivery.alert, delivery.destination_id
-        wanted = {alert.kind, f"shipment-{alert.shipment_id}".lower(), "always"}
         configured = self._config.find(destination_id)
-        if configured is not None and configured.tags & wanted:
+        if configured is not None and wanted_by(
+            configured, kind=alert.kind, shipment_id=alert.shipment_id
+        ):
             return configured
         recipient = recipient_by_destination(session, destination_id=destination_id)
-        if recipient is not None and _wants(recipient, alert):
+        if recipient is not None and wants(
+            recipient, kind=alert.kind, shipment_id=alert.shipment_id
+        ):
             return next(_accepted("recipient", [recipient]), None)
         subscribed = _accepted("subscription", _wanted_subscriptions(session, alert))
         return next((d for d in subscribed if d.id == destination_id), None)

@@ -132,10 +132,6 @@ class NotifyConfig:
         self._stamp: tuple[int, int] | None = None
         self._snapshot = _Snapshot()
 
-    @property
-    def path(self) -> Path | None:
-        return self._path
-
     def _current(self) -> _Snapshot:
         """The file as it is now: parsed again only when its modification time or size moved."""
         if self._path is None:
@@ -171,8 +167,8 @@ class NotifyConfig:
         return list(found.values())
 
     def route(self, *, kind: str, shipment_id: str) -> list[Destination]:
-        """Those tagged with the alert's kind or `shipment-<id>`, or Apprise's `always`."""
-        return self.tagged([kind, f"shipment-{shipment_id}", "always"])
+        """Those that hear an alert of `kind` about `shipment_id` (`routing_tags`)."""
+        return self.tagged(routing_tags(kind=kind, shipment_id=shipment_id))
 
     def find(self, destination_id: str) -> Destination | None:
         """The configured destination with this id, if the file still has it."""
@@ -182,6 +178,17 @@ class NotifyConfig:
         """The first rule's preferences whose tag the URL carries, or None."""
         rules = self._current().rules
         return next((rule.preferences for rule in rules if rule.tag in tags), None)
+
+
+def routing_tags(*, kind: str, shipment_id: str) -> frozenset[str]:
+    """The tags that route an alert of `kind` about `shipment_id` to a configured URL: the kind,
+    `shipment-<id>`, or Apprise's `always`."""
+    return frozenset({kind.lower(), f"shipment-{shipment_id}".lower(), "always"})
+
+
+def wanted_by(destination: Destination, *, kind: str, shipment_id: str) -> bool:
+    """Whether a configured destination's tags route this alert to it."""
+    return bool(destination.tags & routing_tags(kind=kind, shipment_id=shipment_id))
 
 
 @functools.lru_cache(maxsize=STORED_URLS_KEPT)

@@ -312,12 +312,6 @@ def load_config(path: Path) -> list[Destination]:
     ]
 
 
-def route(destinations: Iterable[Destination], *, kind: str, shipment_id: str) -> list[Destination]:
-    """Those tagged with the alert's kind or `shipment-<id>`, or Apprise's `always`."""
-    wanted = {kind.lower(), f"shipment-{shipment_id}".lower(), "always"}
-    return [destination for destination in destinations if destination.tags & wanted]
-
-
 class Notifier:
     """Renders an alert in the form a destination takes and sends it there with Apprise."""
 

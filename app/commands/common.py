@@ -6,10 +6,13 @@ from __future__ import annotations
 import copy
 import getpass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 from app.settings import ConfigError, Settings, load_settings
 
@@ -68,20 +71,26 @@ def cli_actor() -> str:
     return f"cli:{user}"[:64]
 
 
-def audit(engine: Engine, *, action: str, target: str = "", outcome: str = "ok") -> None:
-    """Append what a command did to the audit trail, in a transaction of its own."""
-    from sqlmodel import Session
-
+def audited(session: Session, *, action: str, target: str = "", outcome: str = "ok") -> None:
+    """Append what a command changes to the audit trail in its own transaction (`session`),
+    so that it commits with the change or not at all."""
     from app.store import audit as trail
 
+    trail.append(
+        session,
+        at=datetime.now(UTC),
+        actor=cli_actor(),
+        action=action,
+        target=target,
+        outcome=outcome,
+        client="command line",
+    )
+
+
+def audit(engine: Engine, *, action: str, target: str = "", outcome: str = "ok") -> None:
+    """Append what a command did outside the database (a redrive, a reconcile run)."""
+    from sqlmodel import Session
+
     with Session(engine) as session:
-        trail.append(
-            session,
-            at=datetime.now(UTC),
-            actor=cli_actor(),
-            action=action,
-            target=target,
-            outcome=outcome,
-            client="command line",
-        )
+        audited(session, action=action, target=target, outcome=outcome)
         session.commit()

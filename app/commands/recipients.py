@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from app.commands.common import audit, open_engine, read_settings
+from app.commands.common import audited, open_engine, read_settings
 
 if TYPE_CHECKING:
     from app.store.models import Recipient
@@ -39,10 +39,10 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
             )
         except subscriptions.InvalidSubscription as exc:
             raise click.ClickException(str(exc)) from None
-        session.commit()
         target = f"shipment {shipment_id}: {added.id} {added.privacy_url}"
+        audited(session, action="subscription.add", target=target)
+        session.commit()
         said = f"subscription {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
-    audit(engine, action="subscription.add", target=target)
     click.echo(said)
 
 
@@ -107,9 +107,9 @@ def recipients_add(
             )
         except recipients.InvalidRecipient as exc:
             raise click.ClickException(str(exc)) from None
+        audited(session, action="recipient.add", target=f"{added.id} {added.privacy_url}")
         session.commit()
-        target, said = f"{added.id} {added.privacy_url}", _describe(added)
-    audit(engine, action="recipient.add", target=target)
+        said = _describe(added)
     click.echo(said)
 
 
@@ -139,6 +139,6 @@ def recipients_remove(recipient_id: int) -> None:
             session, recipient_id=recipient_id, now=datetime.now(UTC)
         ):
             raise click.ClickException(f"no recipient {recipient_id}")
+        audited(session, action="recipient.remove", target=str(recipient_id))
         session.commit()
-    audit(engine, action="recipient.remove", target=str(recipient_id))
     click.echo(f"recipient {recipient_id} removed")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from app.commands.common import audit, cli_actor, open_engine, read_settings
+from app.commands.common import audited, cli_actor, open_engine, read_settings
 
 
 @click.group()
@@ -47,11 +47,11 @@ def tokens_create(name: str, role: str, expires: str | None, contact: str | None
                 created_by=cli_actor(),
                 now=datetime.now(UTC),
             )
+            audited(session, action="token.create", target=f"{name} ({role})")
             session.commit()
             expires_at = row.expires_at
     except AccessError as exc:
         raise click.ClickException(str(exc)) from None
-    audit(engine, action="token.create", target=f"{name} ({role})")
     until = f"until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "without expiry"
     click.echo(f"token {name} ({role}) created, {until}; it is shown this once:", err=True)
     click.echo(token)
@@ -101,6 +101,6 @@ def tokens_revoke(name: str) -> None:
     with Session(engine) as session:
         if not store.revoke_token(session, name=name, now=datetime.now(UTC)):
             raise click.ClickException(f"no active token named {name!r}")
+        audited(session, action="token.revoke", target=name)
         session.commit()
-    audit(engine, action="token.revoke", target=name)
     click.echo(f"token {name} revoked")

@@ -33,3 +33,16 @@ def event_workflow_url(event_id: str, *, temporal_ui_url: str, namespace: str) -
         f"{temporal_ui}/namespaces/{quote(namespace, safe='')}"
         f"/workflows/{quote(event_workflow_id(event_id), safe='')}"
     )
+
+
+# Row ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger value outright.
+MAX_ROW_ID: Final = 2**31 - 1
+
+
+def parse_row_id(value: str) -> int | None:
+    """`value` as a row id, or None when it cannot be one (not ASCII digits, or more than the
+    id column holds): the caller answers 404, as for an id that matches no row."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        return None
+    number = int(value)
+    return number if number <= MAX_ROW_ID else None

@@ -10,9 +10,10 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from sqlmodel import Session
 from starlette.requests import Request
@@ -24,6 +25,8 @@ from app.store import audit, db, tokens
 REQUEST_ID_KEY: Final = "flexhook.dashboard.request_id"
 _REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 UNKNOWN: Final = "unknown"  # the actor of a refused sign-in
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -122,3 +125,36 @@ async def record(
         request_id=request_id(request),
         touch=touch,
     )
+
+
+async def changed(
+    request: Request,
+    fn: Callable[..., T],
+    /,
+    *,
+    actor: str,
+    action: str,
+    target: Callable[[T], str | None],
+    **kwargs: Any,
+) -> T:
+    """`fn(session, **kwargs)` and its audit entry, committed together: nothing changes
+    unaudited, nothing is audited that did not change (`target(result)` None)."""
+    client, rid = client_address(request), request_id(request)
+
+    def run(session: Session) -> T:
+        result = fn(session, **kwargs)
+        described = target(result)
+        if described is not None:
+            _append(
+                session,
+                actor=actor,
+                action=action,
+                target=described,
+                outcome="ok",
+                client=client,
+                request_id=rid,
+                touch=None,
+            )
+        return result
+
+    return await db.in_session(state_of(request).engine, run, commit=True)

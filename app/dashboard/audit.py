@@ -27,9 +27,9 @@ def parse_time(value: str, *, name: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # an offset can push a time past year 1 or 9999
         raise ValueError(f"{name} must be a time such as 2026-03-01T09:30") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 async def audit(request: Request, visitor: Visitor) -> Response:

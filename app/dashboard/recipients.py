@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.core.alert import KINDS
-from app.dashboard.access import Visitor, record
+from app.core.ids import parse_row_id
+from app.dashboard.access import Visitor, changed
 from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_form
 from app.dashboard.state import state_of
@@ -91,30 +92,34 @@ async def recipients(request: Request, visitor: Visitor) -> Response:
     form = await checked_form(request, visitor.csrf_token)
     if form is None:
         return problem(request, visitor, 403, FORM_EXPIRED)
-    engine, here = state_of(request).engine, f"{base_path(request)}/recipients"
+    here = f"{base_path(request)}/recipients"
     if form.get("action") == "remove":
         rid = form.get("id", "")
-        removed = rid.isascii() and rid.isdigit() and len(rid) < 19
-        if removed:
-            removed = await in_session(
-                engine,
-                store.remove_recipient,
-                commit=True,
-                recipient_id=int(rid),
-                now=datetime.now(UTC),
-            )
+        number = parse_row_id(rid)
+        removed = number is not None and await changed(
+            request,
+            store.remove_recipient,
+            actor=visitor.actor.name,
+            action="recipient.remove",
+            target=lambda done: rid if done else None,
+            recipient_id=number,
+            now=datetime.now(UTC),
+        )
         if not removed:
             return problem(request, visitor, 404, "There is no such recipient.")
         log.info("dashboard removed recipient %s", rid)
-        await record(request, actor=visitor.actor.name, action="recipient.remove", target=rid)
         return RedirectResponse(f"{here}{query_string(removed='1')}", status_code=303)
     try:
-        rid, privacy_url = await in_session(engine, _add, commit=True, form=form)
+        rid, privacy_url = await changed(
+            request,
+            _add,
+            actor=visitor.actor.name,
+            action="recipient.add",
+            target=lambda added: f"{added[0]} {added[1]}",
+            form=form,
+        )
     except store.InvalidRecipient as exc:
         status = 409 if isinstance(exc, store.RecipientExists) else 400
         return await _page(request, visitor, status_code=status, error=str(exc), form=form)
     log.info("dashboard added recipient %s: %s", rid, privacy_url)
-    await record(
-        request, actor=visitor.actor.name, action="recipient.add", target=f"{rid} {privacy_url}"
-    )
     return RedirectResponse(f"{here}{query_string(added=rid)}", status_code=303)

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.core.access import NAME_PATTERN, AccessError, Role, parse_expiry, parse_role
-from app.dashboard.access import Visitor, record
+from app.dashboard.access import Visitor, changed
 from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_form
 from app.dashboard.state import state_of
@@ -86,10 +86,12 @@ async def _create_token(request: Request, visitor: Visitor, form: dict[str, str]
     name = form.get("name", "").strip()
     try:
         role, expires_in, contact = _wanted(form)
-        created = await in_session(
-            state_of(request).engine,
+        created = await changed(
+            request,
             _create,
-            commit=True,
+            actor=visitor.actor.name,
+            action="token.create",
+            target=lambda _: f"{name} ({role})",
             name=name,
             role=role,
             expires_in=expires_in,
@@ -99,9 +101,6 @@ async def _create_token(request: Request, visitor: Visitor, form: dict[str, str]
     except AccessError as exc:
         status = 409 if isinstance(exc, store.TokenExists) else 400
         return await _page(request, visitor, status_code=status, error=str(exc), form=form)
-    await record(
-        request, actor=visitor.actor.name, action="token.create", target=f"{name} ({role})"
-    )
     log.info("dashboard: token %s (%s) created by %s", name, role, visitor.actor.name)
     response = render(
         request,
@@ -116,16 +115,17 @@ async def _create_token(request: Request, visitor: Visitor, form: dict[str, str]
 
 
 async def _revoke_token(request: Request, visitor: Visitor, name: str) -> Response:
-    revoked = await in_session(
-        state_of(request).engine,
+    revoked = await changed(
+        request,
         store.revoke_token,
-        commit=True,
+        actor=visitor.actor.name,
+        action="token.revoke",
+        target=lambda done: name if done else None,
         name=name,
         now=datetime.now(UTC),
     )
     if not revoked:
         return problem(request, visitor, 404, NO_SUCH_TOKEN)
-    await record(request, actor=visitor.actor.name, action="token.revoke", target=name)
     log.info("dashboard: token %s revoked by %s", name, visitor.actor.name)
     here = f"{base_path(request)}/tokens"
     return RedirectResponse(f"{here}{query_string(revoked=name)}", status_code=303)

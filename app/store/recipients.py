@@ -133,13 +133,19 @@ def recipient_by_destination(session: Session, *, destination_id: str) -> Recipi
     return session.exec(select(Recipient).where(Recipient.destination_id == destination_id)).first()
 
 
+def wants(recipient: Recipient, *, kind: str, shipment_id: str) -> bool:
+    """Whether `recipient` wants alerts of `kind` about `shipment_id`."""
+    return (recipient.kinds is None or kind in recipient.kinds) and (
+        recipient.shipments is None or shipment_id in recipient.shipments
+    )
+
+
 def recipients_for(session: Session, *, kind: str, shipment_id: str) -> list[Recipient]:
     """The recipients who want alerts of `kind` about `shipment_id`."""
     return [
         recipient
         for recipient in list_recipients(session)
-        if (recipient.kinds is None or kind in recipient.kinds)
-        and (recipient.shipments is None or shipment_id in recipient.shipments)
+        if wants(recipient, kind=kind, shipment_id=shipment_id)
     ]
 
 

@@ -16,6 +16,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -58,6 +59,9 @@ class RefusalLimiter:
         self._lock = threading.Lock()
         self._refused: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
+        # The ops alert of a burst is sent from here, never from the caller's event loop: it
+        # writes the incident (SQLite's writer lock) and waits for Apprise.
+        self._reporter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="guess-alert")
 
     def retry_after(self, client: str) -> int | None:
         """Seconds until `client` may try again, or None when it is not blocked."""
@@ -81,6 +85,8 @@ class RefusalLimiter:
                 times.popleft()
             burst = len(times) >= self._limits.refusals
             if burst:
+                if len(self._blocked_until) >= self.MAX_ADDRESSES:
+                    self._forget_unblocked(now)
                 self._blocked_until[client] = now + self._limits.block.total_seconds()
                 count = len(times)
                 times.clear()
@@ -91,7 +97,13 @@ class RefusalLimiter:
                 alert = ops_alerts.token_guessing(
                     client=client, refused=count, within=self._limits.window, at=at
                 )
-                self._ops.incident(alert, now=at)
+                self._reporter.submit(self._ops.incident, alert, now=at)
+
+    def _forget_unblocked(self, now: float) -> None:
+        """Drop the addresses whose block is over (called with the lock held)."""
+        for client, until in list(self._blocked_until.items()):
+            if until <= now:
+                del self._blocked_until[client]
 
 
 def client_address(connection: HTTPConnection) -> str:
@@ -119,15 +131,14 @@ class Authenticator:
         self._break_glass = token_digest(break_glass)
 
     async def actor(self, token: str) -> Actor | None:
+        digest = token_digest(token)
         # Compared first and always, so timing says nothing about which kind a token is.
-        if hmac.compare_digest(token_digest(token), self._break_glass):
+        if hmac.compare_digest(digest, self._break_glass):
             return Actor(name=ENVIRONMENT_ADMIN, role=Role.ADMIN)
         if not token.startswith(TOKEN_PREFIX):
             return None
         now = datetime.now(UTC)
-        found = await db.read_by_key(
-            self._engine, tokens.lookup, digest=token_digest(token), now=now
-        )
+        found = await db.read_by_key(self._engine, tokens.lookup, digest=digest, now=now)
         if found is None:
             return None
         if found.needs_touch:
@@ -164,8 +175,10 @@ class TokenAuthentication:
             await response(scope, receive, send)
             return
         scheme, _, given = headers.get("authorization", "").partition(" ")
-        actor = await self._authenticator.actor(given.strip())
-        if actor is None or scheme.lower() != "bearer":
+        actor = None
+        if scheme.lower() == "bearer":
+            actor = await self._authenticator.actor(given.strip())
+        if actor is None:
             if given:
                 self._limiter.refused(client)
             response = error_response(401, "unauthorized", "a valid bearer token is required")

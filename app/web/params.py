@@ -5,21 +5,15 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
+from app.core.ids import parse_row_id
+
 
 def is_number(value: str) -> bool:
     """ASCII digits only: `isdigit` alone admits ² and other digits `int` refuses."""
     return value.isascii() and value.isdigit()
 
 
-# Row ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger value outright.
-MAX_ROW_ID = 2**31 - 1
-
-
 def row_id(request: Request, name: str) -> int | None:
-    """The path parameter `name` as a row id, or None when it cannot be one (not digits, or more
-    than the id column holds): the caller answers 404, as for an id that matches no row."""
-    value = request.path_params[name]
-    if not is_number(value) or len(value) > 10:
-        return None
-    number = int(value)
-    return number if number <= MAX_ROW_ID else None
+    """The path parameter `name` as a row id (`app.core.ids.parse_row_id`): None when it cannot
+    be one, and the caller answers 404."""
+    return parse_row_id(request.path_params[name])

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.store import db, recipients
-from app.web.audit import record
+from app.web.audit import changed
 from app.web.errors import not_found
 from app.web.params import row_id
 from app.web.schemas import RecipientBody, read_body
@@ -47,9 +47,14 @@ async def add_recipient(request: Request) -> Response:
     """201 with the new recipient; 400 `bad_request` or `invalid_recipient` saying why, 409
     `recipient_exists` for a URL that is one already."""
     fields = await _body(request)
-    created = await db.in_session(web_state(request).engine, _add, commit=True, **fields)
+    created = await changed(
+        request,
+        _add,
+        action="recipient.add",
+        target=lambda added: f"{added['id']} {added['url']}",
+        **fields,
+    )
     log.info("recipient %s added: %s (%s)", created["id"], created["url"], created["delivery"])
-    await record(request, action="recipient.add", target=f"{created['id']} {created['url']}")
     return JSONResponse(created, status_code=201)
 
 
@@ -58,15 +63,15 @@ async def remove_recipient(request: Request) -> Response:
     rid = row_id(request, "id")
     if rid is None:
         return not_found("no such recipient")
-    removed = await db.in_session(
-        web_state(request).engine,
+    removed = await changed(
+        request,
         recipients.remove_recipient,
-        commit=True,
+        action="recipient.remove",
+        target=lambda done: str(rid) if done else None,
         recipient_id=rid,
         now=datetime.now(UTC),
     )
     if not removed:
         return not_found("no such recipient")
     log.info("recipient %s removed", rid)
-    await record(request, action="recipient.remove", target=str(rid))
     return Response(status_code=204)

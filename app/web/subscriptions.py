@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.store import db, subscriptions
-from app.web.audit import record
+from app.web.audit import changed
 from app.web.errors import not_found
 from app.web.params import row_id
 from app.web.schemas import SubscriptionBody, read_body
@@ -44,20 +44,16 @@ async def add_subscription(request: Request) -> Response:
     """201 with the new subscription; 400 `bad_request` or `invalid_subscription` otherwise."""
     shipment_id = request.path_params["id"]
     body = await read_body(SubscriptionBody, request)
-    created = await db.in_session(
-        web_state(request).engine,
+    created = await changed(
+        request,
         _add,
-        commit=True,
+        action="subscription.add",
+        target=lambda added: f"shipment {shipment_id}: {added['id']} {added['url']}",
         shipment_id=shipment_id,
         url=body.url,
         kinds=body.kinds,
     )
     log.info("subscription %s added to shipment %s", created["id"], shipment_id)
-    await record(
-        request,
-        action="subscription.add",
-        target=f"shipment {shipment_id}: {created['id']} {created['url']}",
-    )
     return JSONResponse(created, status_code=201)
 
 
@@ -66,16 +62,15 @@ async def remove_subscription(request: Request) -> Response:
     sid = row_id(request, "sid")
     if sid is None:
         return not_found("no such subscription")
-    removed = await db.in_session(
-        web_state(request).engine,
+    shipment_id = request.path_params["id"]
+    removed = await changed(
+        request,
         subscriptions.remove_subscription,
-        commit=True,
-        shipment_id=request.path_params["id"],
+        action="subscription.remove",
+        target=lambda done: f"shipment {shipment_id}: {sid}" if done else None,
+        shipment_id=shipment_id,
         subscription_id=sid,
     )
     if not removed:
         return not_found("no such subscription")
-    await record(
-        request, action="subscription.remove", target=f"shipment {request.path_params['id']}: {sid}"
-    )
     return Response(status_code=204)

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from app.core.access import AccessError, Role, parse_expiry
 from app.store import db, tokens
 from app.web.access import current_actor
-from app.web.audit import record
+from app.web.audit import changed
 from app.web.errors import BadRequest, not_found
 from app.web.schemas import TokenBody, read_body
 from app.web.state import web_state
@@ -44,17 +44,17 @@ def _create(session: Session, **fields: Any) -> dict[str, Any]:
 async def create_token(request: Request) -> Response:
     """201 with the token, once; 400 saying why not; 409 when the name is taken."""
     name, role, expires, contact = await _fields(request)
-    created = await db.in_session(
-        web_state(request).engine,
+    created = await changed(
+        request,
         _create,
-        commit=True,
+        action="token.create",
+        target=lambda _: f"{name} ({role})",
         name=name,
         role=role,
         expires_in=expires,
         contact=contact,
         created_by=current_actor(request).name,
     )
-    await record(request, action="token.create", target=f"{name} ({role})")
     log.info("token %s (%s) created by %s", name, role, current_actor(request).name)
     return JSONResponse(created, status_code=201)
 
@@ -62,14 +62,14 @@ async def create_token(request: Request) -> Response:
 async def revoke_token(request: Request) -> Response:
     """204; 404 when there is no such active token. It is refused from the next request on."""
     name = request.path_params["name"]
-    revoked = await db.in_session(
-        web_state(request).engine,
+    revoked = await changed(
+        request,
         tokens.revoke_token,
-        commit=True,
+        action="token.revoke",
+        target=lambda done: name if done else None,
         name=name,
         now=datetime.now(UTC),
     )
     if not revoked:
         return not_found("no such active token")
-    await record(request, action="token.revoke", target=name)
     return Response(status_code=204)

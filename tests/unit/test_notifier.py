@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from notifications.destinations import NotifyConfig, wanted_by
 from notifications.notifier import (
     Destination,
     InvalidDestination,
@@ -17,7 +18,6 @@ from notifications.notifier import (
     NotifyError,
     check_url,
     load_config,
-    route,
 )
 from notifications.render import Renderer
 from tests.alerts import DEPARTED
@@ -166,11 +166,15 @@ def test_load_config_skips_urls_apprise_refuses(tmp_path: Path) -> None:
 def test_route_selects_by_kind_shipment_tag_and_always(tmp_path: Path) -> None:
     path = tmp_path / "notifications.yml"
     path.write_text(YAML_CONFIG)
-    email, slack, always, _untagged = load_config(path)
-    assert route([email, slack, always], kind="departed", shipment_id="1") == [email, always]
-    assert route([email, slack, always], kind="customs", shipment_id="418563") == [slack, always]
-    assert route([email, slack, always], kind="eta", shipment_id="9") == [slack, always]
-    assert route([email, slack], kind="delivered", shipment_id="9") == []
+    config = NotifyConfig(path)
+    email, slack, always, untagged = load_config(path)
+    assert config.route(kind="departed", shipment_id="1") == [email, always]
+    assert config.route(kind="customs", shipment_id="418563") == [slack, always]
+    assert config.route(kind="eta", shipment_id="9") == [slack, always]
+    assert config.route(kind="delivered", shipment_id="9") == [always]
+    assert config.find(untagged.id) == untagged
+    assert wanted_by(slack, kind="customs", shipment_id="418563")
+    assert not wanted_by(untagged, kind="departed", shipment_id="418563")
 
 
 def test_links_point_at_the_api_and_the_temporal_ui() -> None:
