@@ -8,8 +8,9 @@ session; the caller commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -19,6 +20,8 @@ from sqlmodel import Session, col, select
 from app.core.ops_alerts import Incident
 from app.store import db
 from app.store.models import OpsIncident
+
+T = TypeVar("T")
 
 # The columns, for conditions.
 _key: Any = col(OpsIncident.key)
@@ -128,38 +131,36 @@ class IncidentBook:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def open(self, *, key: str, opened_at: datetime) -> Incident:
+    def _committed(self, step: Callable[..., T], **kwargs: Any) -> T:
         with Session(self._engine) as session:
-            incident = open_incident(session, key=key, opened_at=opened_at)
+            result = step(session, **kwargs)
             session.commit()
-        return incident
+        return result
+
+    def open(self, *, key: str, opened_at: datetime) -> Incident:
+        return self._committed(open_incident, key=key, opened_at=opened_at)
 
     def claim(self, *, key: str, now: datetime, open_first: bool) -> bool:
         """`claim_alert`, after opening the incident now when `open_first`."""
-        with Session(self._engine) as session:
+
+        def step(session: Session) -> bool:
             if open_first:
                 open_incident(session, key=key, opened_at=now)
-            claimed = claim_alert(session, key=key, now=now)
-            session.commit()
-        return claimed
+            return claim_alert(session, key=key, now=now)
+
+        return self._committed(step)
 
     def release_alert(self, *, key: str, claimed_at: datetime) -> None:
-        with Session(self._engine) as session:
-            release_alert(session, key=key, claimed_at=claimed_at)
-            session.commit()
+        self._committed(release_alert, key=key, claimed_at=claimed_at)
 
     def recover(self, *, key: str, now: datetime) -> Incident | None:
-        with Session(self._engine) as session:
-            incident = recover(session, key=key, now=now)
-            session.commit()
-        return incident
+        return self._committed(recover, key=key, now=now)
 
     def release_recovery(self, *, key: str, claimed_at: datetime) -> None:
-        with Session(self._engine) as session:
-            release_recovery(session, key=key, claimed_at=claimed_at)
-            session.commit()
+        self._committed(release_recovery, key=key, claimed_at=claimed_at)
 
     def has_news(self, *, key: str) -> bool:
         """`has_news` in a read-only transaction (no write lock on SQLite)."""
-        with Session(self._engine.execution_options(**{db.READ_ONLY: True})) as session:
+        with Session(self._engine) as session:
+            session.connection(execution_options={db.READ_ONLY: True})
             return has_news(session, key=key)
