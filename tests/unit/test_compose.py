@@ -119,7 +119,6 @@ def test_the_image_holds_every_package_the_project_ships() -> None:
     packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
     for package in packages:
         assert f"COPY {package} ./{package}" in dockerfile, package
-    assert "'.[postgres]'" in dockerfile
 
 
 # -- Temporal on its official images --------------------------------------------------------------
