@@ -192,6 +192,9 @@ def test_caddy_reads_the_caddyfile_as_intended(domain: str, tmp_path: Path) -> N
     assert route["match"] == [{"host": [domain or "localhost"]}]
     handlers = [h for sub in route["handle"] for r in sub["routes"] for h in r["handle"]]
     [proxy] = [h for h in handlers if h["handler"] == "reverse_proxy"]
+    [body] = [h for h in handlers if h["handler"] == "request_body"]
+    assert body["max_size"] == 1024 * 1024
+    assert handlers.index(body) < handlers.index(proxy), "the limit applies before proxying"
     assert proxy["upstreams"] == [{"dial": "web:8000"}]
     assert server["read_header_timeout"] > 0 and server["read_timeout"] > 0
     validated = run_caddy(["validate"], tmp_path, **variables)
