@@ -21,6 +21,7 @@ from activities.processing import DEFAULT_ETA_GRACE, EventActivities, RecordActi
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from app import temporal_client
+from app.dashboard.session import served_at
 from app.flexport_api.client import FlexportClient
 from app.ingest.reconcile import Reconciler
 from app.ingest.starter import EventStarter
@@ -209,7 +210,7 @@ def web_app(
     settings: Settings, engine: Engine, *, starter: StarterFactory | None = None
 ) -> Starlette:
     """The ASGI app; `starter` defaults to a connection to `TEMPORAL_ADDRESS`."""
-    return create_app(
+    app = create_app(
         config=web_config(settings),
         engine=engine,
         starter_factory=starter or starter_factory(settings),
@@ -220,6 +221,7 @@ def web_app(
             renderer=renderer(settings),
         ),
     )
+    return served_at(app, settings.public_url)  # https: Secure dashboard cookie, HSTS
 
 
 # -- reconciliation with Flexport's Events API ----------------------------------------------

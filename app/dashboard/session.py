@@ -7,8 +7,10 @@ admin), never the token, in Starlette's signed session cookie (itsdangerous), ke
 derived from FLEXHOOK_API_TOKEN: rotating it signs every session out. Every request looks the
 named token up again, so a revoked or expired one ends its sessions and a changed role counts
 from the next request. The cookie is HttpOnly, SameSite=Lax, Path the dashboard's mount, Secure
-when the request came over https, and is refused `SESSION_SECONDS` after sign-in (the session
-is written only then, so the clock never slides). Each session carries a random CSRF token that
+when the request came over https or flexhook's public URL is https (`PublicHttps`: whatever the
+proxy in front and whether uvicorn trusts it), and is refused `SESSION_SECONDS` after sign-in (the
+session is written only then, so the clock never slides); whenever it is Secure, every dashboard
+answer carries Strict-Transport-Security. Each session carries a random CSRF token that
 every POST form must send back. Refused sign-ins count towards the limiter `/api` shares; every
 sign-in, refused or not, goes to the audit trail.
 """
@@ -21,11 +23,14 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.access import ENVIRONMENT_ADMIN, Role
 from app.dashboard.access import UNKNOWN, Visitor, actor_now, client_address, identify, record
@@ -39,6 +44,9 @@ SESSION_COOKIE = "flexhook_dashboard"
 SESSION_SECONDS = 12 * 60 * 60
 CSRF_KEY = "csrf"
 WHO_KEY = "who"  # the token's name, or the environment admin
+# Set on a request's scope by `PublicHttps`: flexhook is reached over https, whatever this hop was.
+PUBLIC_HTTPS = "flexhook.public_https"
+HSTS = "max-age=31536000"  # a year; no includeSubDomains: other hosts of the domain are not ours
 FORM_EXPIRED = "The form has expired. Reload and try again."
 BLOCKED = "Too many refused sign-ins from this address. Try again in a minute."
 
@@ -52,13 +60,45 @@ def session_secret(api_token: str) -> str:
     return hmac.new(api_token.encode("utf-8"), label, hashlib.sha256).hexdigest()
 
 
+class PublicHttps:
+    """Marks every HTTP request as having reached flexhook over https (`PUBLIC_HTTPS`), for an
+    app whose public URL is https: a TLS proxy sits in front, although the hop from it may be
+    plain HTTP and uvicorn may not trust its X-Forwarded-Proto."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope[PUBLIC_HTTPS] = True
+        await self.app(scope, receive, send)
+
+
+def served_at(app: Starlette, public_url: str) -> Starlette:
+    """`app`, told that browsers reach it at `public_url` (FLEXHOOK_PUBLIC_URL): when that is
+    https, the dashboard's cookie is Secure and its answers carry HSTS on every request."""
+    if urlsplit(public_url.strip()).scheme.lower() == "https":
+        app.add_middleware(PublicHttps)
+    return app
+
+
+def _with_hsts(send: Send) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            MutableHeaders(scope=message).setdefault("strict-transport-security", HSTS)
+        await send(message)
+
+    return sending
+
+
 class SessionCookies:
     """Starlette's `SessionMiddleware` with today's cookie attributes chosen per request.
 
     A `SessionMiddleware` fixes Path and Secure when it is built, but the dashboard learns both
     from the request: Path is the mount's root path, Secure whether the request came over https
-    (directly or through a proxy uvicorn trusts). So there is one middleware per pair, built on
-    first use: two in practice, one per scheme.
+    (directly, through a proxy uvicorn trusts, or behind an https public URL: `PublicHttps`). So
+    there is one middleware per pair, built on first use: two in practice, one per scheme. Secure
+    answers carry HSTS.
     """
 
     def __init__(self, app: ASGIApp, *, secret_key: str) -> None:
@@ -85,7 +125,9 @@ class SessionCookies:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("root_path", "")).rstrip("/") or "/"
-        await self._middleware(path, scope.get("scheme") == "https")(scope, receive, send)
+        secure = scope.get("scheme") == "https" or scope.get(PUBLIC_HTTPS) is True
+        middleware = self._middleware(path, secure)
+        await middleware(scope, receive, _with_hsts(send) if secure else send)
 
 
 def _session(request: Request) -> tuple[str, str] | None:
