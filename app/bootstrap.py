@@ -178,7 +178,10 @@ def starter_factory(settings: Settings) -> StarterFactory:
 
     async def starter() -> EventStarter:
         client = await temporal_client.connect(
-            address=settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+            address=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            lazy=True,
+            payload_keys=settings.payload_keys,
         )
         return EventStarter(
             client,

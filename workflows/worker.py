@@ -34,6 +34,7 @@ from temporalio.worker import PollerBehaviorAutoscaling, Worker
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from app import temporal_client
+from app.payload_codec import PayloadKeys
 from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import EventWorkflow
 from workflows.event_v1 import EventWorkflowV1
@@ -227,13 +228,18 @@ async def apply_reconcile_schedule(
 
 
 async def connect(
-    address: str, *, namespace: str, runtime: Runtime | None = None, attempts: int = 60
+    address: str,
+    *,
+    namespace: str,
+    runtime: Runtime | None = None,
+    attempts: int = 60,
+    payload_keys: PayloadKeys = (),
 ) -> Client:
     """Connect to Temporal, waiting up to `attempts` seconds for it to come up."""
     for attempt in range(attempts):
         try:
             return await temporal_client.connect(
-                address=address, namespace=namespace, runtime=runtime
+                address=address, namespace=namespace, runtime=runtime, payload_keys=payload_keys
             )
         except RuntimeError:
             if attempt == attempts - 1:
@@ -250,20 +256,23 @@ async def serve(
     activities: Callable[[Client], ActivitySet],
     metrics_address: str | None = None,
     reconcile_schedule: ReconcileSchedule | None = None,
+    payload_keys: PayloadKeys = (),
 ) -> None:
     """Run a worker until SIGINT or SIGTERM, then drain it and return.
 
     `activities` builds the worker's activities over its client, on the worker's event loop.
     With `metrics_address` (host:port), Temporal's own Prometheus metrics of this worker are
     served there at /metrics: task latencies, slots, activity outcomes. `reconcile_schedule` is
-    applied at start.
+    applied at start. With `payload_keys` every payload is encrypted (`app.payload_codec`).
     """
     runtime = None
     if metrics_address:
         runtime = Runtime(
             telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=metrics_address))
         )
-    client = await connect(address, namespace=namespace, runtime=runtime)
+    client = await connect(
+        address, namespace=namespace, runtime=runtime, payload_keys=payload_keys
+    )
     await ensure_search_attributes(client, namespace=namespace)
     registered = activities(client)
     if reconcile_schedule is not None:

@@ -72,7 +72,9 @@ def redrive(
     async def run() -> Counter[str]:
         try:
             client = await temporal_client.connect(
-                address=settings.temporal_address, namespace=settings.temporal_namespace
+                address=settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                payload_keys=settings.payload_keys,
             )
         except RuntimeError as exc:
             raise click.ClickException(f"Temporal at {settings.temporal_address}: {exc}") from None
