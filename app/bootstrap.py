@@ -20,6 +20,7 @@ from activities.eta_watch import EtaWatchActivities
 from activities.processing import DEFAULT_ETA_GRACE, EventActivities, RecordActivities
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
+from activities.retention import RetentionActivities
 from app import temporal_client
 from app.flexport_api.client import FlexportClient
 from app.ingest.reconcile import Reconciler
@@ -98,6 +99,7 @@ class WorkerActivities:
     eta_watch: EtaWatchActivities
     recipients: RecipientActivities
     reconcile: ReconcileActivities | None = None
+    retention: RetentionActivities | None = None  # remove_old_payloads
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -107,6 +109,7 @@ class WorkerActivities:
             *self.eta_watch.all(),
             *self.recipients.all(),
             *(self.reconcile.all() if self.reconcile else []),
+            *(self.retention.all() if self.retention else []),
         ]
 
 
@@ -149,6 +152,7 @@ def wire_activities(
         eta_watch=EtaWatchActivities(engine, notifications),
         recipients=RecipientActivities(engine, config=config, digests=digests),
         reconcile=reconcile,
+        retention=RetentionActivities(engine),
     )
 
 

@@ -93,6 +93,7 @@ def worker() -> None:
             activities=lambda client: bootstrap.worker_activities(settings, engine, client),
             reconcile_schedule=bootstrap.reconcile_schedule(settings),
             payload_keys=settings.payload_keys,
+            payload_retention=settings.payload_retention,
         )
     )
 

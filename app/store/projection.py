@@ -28,6 +28,7 @@ from app.store.models import (
     PurchaseOrder,
     Shipment,
 )
+from app.store.retention import PAYLOAD_REMOVED
 
 
 class Versioned(Protocol):
@@ -165,6 +166,8 @@ def apply_event(
     if row is None:
         raise LookupError(f"event {event_id} is not recorded")
     if event is None:
+        if row.payload is None:
+            raise EventDataError(f"event {event_id}: its payload was {PAYLOAD_REMOVED}")
         event = parse_event(row.payload.encode("utf-8"))
     occurred_at = event.occurred_at() or row.received_at
     if row.status in (EventStatus.PROCESSED, EventStatus.IGNORED):

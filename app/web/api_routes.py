@@ -124,6 +124,7 @@ REDRIVE_EVENT = Operation(
     responses={
         200: answers.Redriven,
         404: answers.ErrorBody,
+        409: answers.ErrorBody,
         422: answers.ErrorBody,
         503: answers.ErrorBody,
     },
