@@ -209,6 +209,7 @@ def web_config(settings: Settings) -> WebConfig:
         namespace=settings.temporal_namespace,
         ops_alert_after=settings.ops_alert_after,
         refused_tokens_per_minute=settings.refused_tokens_per_minute,
+        payload_keys=settings.payload_keys,
     )
 
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any, Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from temporalio.api.common.v1 import Payload
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import DataConverter, PayloadCodec
 
 ENCODING = b"binary/encrypted"
@@ -32,6 +34,10 @@ PayloadKeys = tuple[tuple[str, bytes], ...]
 
 class PayloadDecryptError(ValueError):
     """An encrypted payload names a key this process lacks, or does not decrypt with it."""
+
+
+class MalformedPayloads(ValueError):
+    """A codec request's body is not Temporal's `Payloads` in proto3 JSON."""
 
 
 class EncryptionCodec(PayloadCodec):
@@ -99,3 +105,23 @@ def data_converter(keys: PayloadKeys) -> DataConverter:
     if encryption is None:
         return DataConverter.default
     return replace(DataConverter.default, payload_codec=encryption)
+
+
+async def convert(
+    codec: PayloadCodec | None, body: bytes, *, direction: Literal["encode", "decode"]
+) -> dict[str, Any]:
+    """One request of Temporal's codec server protocol: `{"payloads": [...]}` in proto3 JSON
+    (bytes as base64) in and out, encoded or decoded by `codec` (None: as given). Raises
+    `MalformedPayloads` for a body of another shape, `PayloadDecryptError` for one that does not
+    decrypt."""
+    try:
+        given = json_format.Parse(body, Payloads())
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
+        raise MalformedPayloads(
+            f"not Temporal Payloads in proto3 JSON ({type(exc).__name__})"
+        ) from None
+    payloads: Sequence[Payload] = list(given.payloads)
+    if codec is not None:
+        converted = codec.encode if direction == "encode" else codec.decode
+        payloads = await converted(payloads)
+    return {"payloads": [json_format.MessageToDict(payload) for payload in payloads]}

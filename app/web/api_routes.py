@@ -17,6 +17,7 @@ from app.core.access import Role
 from app.web import (
     answers,
     audit,
+    codec,
     events,
     health,
     notifications,
@@ -277,6 +278,35 @@ API_ROUTES: list[BaseRoute] = [
             query=schemas.AuditQuery,
             responses={200: answers.AuditTrail},
             operation_id="list_audit",
+        ),
+    ),
+    ApiRoute(
+        "/codec/decode",
+        Operation(
+            "POST",
+            codec.decode,
+            OPERATOR,
+            "Decode Temporal payloads (codec server for the Temporal UI and CLI)",
+            body=codec.CodecBody,
+            responses={
+                200: codec.CodecPayloads,
+                400: answers.ErrorBody,
+                413: answers.ErrorBody,
+                422: answers.ErrorBody,
+            },
+            operation_id="codec_decode",
+        ),
+    ),
+    ApiRoute(
+        "/codec/encode",
+        Operation(
+            "POST",
+            codec.encode,
+            OPERATOR,
+            "Encode Temporal payloads as the workers do",
+            body=codec.CodecBody,
+            responses={200: codec.CodecPayloads, 400: answers.ErrorBody, 413: answers.ErrorBody},
+            operation_id="codec_encode",
         ),
     ),
     ApiRoute(

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from app import payload_codec
 from app.dashboard.app import create_dashboard
 from app.dashboard.state import Redrive
 from app.ingest.intake import Intake
@@ -31,6 +32,7 @@ from app.ingest.starter import EventStarter
 from app.web import health
 from app.web.access import Authenticator, Limits, RefusalLimiter, TokenAuthentication
 from app.web.api_routes import API_ROUTES
+from app.web.codec import CODEC_PATH, CodecCors
 from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.metrics import WebMetrics
@@ -65,7 +67,12 @@ async def lifespan(
     started.install(
         app,
         WebState(
-            config=config, engine=engine, starter=starter, intake=intake, metrics=WebMetrics()
+            config=config,
+            engine=engine,
+            starter=starter,
+            intake=intake,
+            metrics=WebMetrics(),
+            codec=payload_codec.codec(config.payload_keys),
         ),
     )
     tasks = [asyncio.create_task(relay.run(), name="spool-relay")]
@@ -143,7 +150,10 @@ def create_app(
         routes=routes(
             config=config, engine=engine, redrive=dashboard_redrive(started), limiter=limiter
         ),
-        middleware=[Middleware(NulGuardMiddleware)],
+        middleware=[
+            Middleware(NulGuardMiddleware),
+            Middleware(CodecCors, ui_url=config.temporal_ui_url, paths=(CODEC_PATH,)),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=partial(
             lifespan,
