@@ -8,13 +8,14 @@ metadata. A payload without this codec's encoding passes through untouched on de
 histories written before encryption was turned on still replay and run.
 
 `app.temporal_client.connect` gives every client this codec; `app.web.codec` serves it to the
-Temporal UI and CLI (`--codec-endpoint`) for people with the operator role.
+Temporal UI and CLI (`--codec-endpoint`) for people with the operator role, and
+`app.dashboard.codec` to operators signed in to the dashboard.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -27,6 +28,8 @@ from temporalio.converter import DataConverter, PayloadCodec
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
 NONCE_BYTES = 12
+# A codec request's body: Temporal keeps payloads under 2 MB each, a history view sends a few.
+MAX_CODEC_BODY = 8 * 1024 * 1024
 
 # (key id, 32-byte key), the encrypting key first; `app.settings` parses them.
 PayloadKeys = tuple[tuple[str, bytes], ...]
@@ -38,6 +41,10 @@ class PayloadDecryptError(ValueError):
 
 class MalformedPayloads(ValueError):
     """A codec request's body is not Temporal's `Payloads` in proto3 JSON."""
+
+
+class PayloadsTooLarge(ValueError):
+    """A codec request's body is over `MAX_CODEC_BODY`."""
 
 
 class EncryptionCodec(PayloadCodec):
@@ -105,6 +112,17 @@ def data_converter(keys: PayloadKeys) -> DataConverter:
     if encryption is None:
         return DataConverter.default
     return replace(DataConverter.default, payload_codec=encryption)
+
+
+async def read_limited(chunks: AsyncIterable[bytes], *, limit: int = MAX_CODEC_BODY) -> bytes:
+    """A request body from its chunks; `PayloadsTooLarge` past `limit` bytes."""
+    body, size = [], 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise PayloadsTooLarge(f"at most {limit} bytes")
+        body.append(chunk)
+    return b"".join(body)
 
 
 async def convert(

@@ -281,32 +281,21 @@ API_ROUTES: list[BaseRoute] = [
         ),
     ),
     ApiRoute(
-        "/codec/decode",
+        "/codec/{direction}",
         Operation(
             "POST",
-            codec.decode,
+            codec.convert_payloads,
             OPERATOR,
-            "Decode Temporal payloads (codec server for the Temporal UI and CLI)",
+            "Decode or encode Temporal payloads (the codec endpoint of the Temporal UI and CLI)",
             body=codec.CodecBody,
             responses={
                 200: codec.CodecPayloads,
                 400: answers.ErrorBody,
+                404: answers.ErrorBody,
                 413: answers.ErrorBody,
                 422: answers.ErrorBody,
             },
-            operation_id="codec_decode",
-        ),
-    ),
-    ApiRoute(
-        "/codec/encode",
-        Operation(
-            "POST",
-            codec.encode,
-            OPERATOR,
-            "Encode Temporal payloads as the workers do",
-            body=codec.CodecBody,
-            responses={200: codec.CodecPayloads, 400: answers.ErrorBody, 413: answers.ErrorBody},
-            operation_id="codec_encode",
+            operation_id="convert_payloads",
         ),
     ),
     ApiRoute(

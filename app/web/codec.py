@@ -1,14 +1,16 @@
-"""`POST /api/codec/encode` and `POST /api/codec/decode`: flexhook's payload codec
+"""`POST /api/codec/decode` and `POST /api/codec/encode`: flexhook's payload codec
 (`app.payload_codec`) as a codec server, for the Temporal UI and CLI
 (`temporal workflow show --codec-endpoint <public URL>/api/codec --codec-auth 'Bearer <token>'`).
 
 Operators only: decoding shows every event body Temporal holds. The Temporal UI calls it from
-its own origin (`FLEXHOOK_TEMPORAL_UI_URL`), which `CodecCors` lets through and no other.
+its own origin (`FLEXHOOK_TEMPORAL_UI_URL`), which `CodecCors` lets through and no other; the
+dashboard's variant (`app.dashboard.codec`) takes a signed-in operator's session instead.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import json
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -17,52 +19,76 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.payload_codec import MalformedPayloads, PayloadDecryptError, convert
+from app.payload_codec import (
+    MAX_CODEC_BODY,
+    MalformedPayloads,
+    PayloadDecryptError,
+    PayloadsTooLarge,
+    convert,
+    read_limited,
+)
 from app.web.answers import Answer
-from app.web.errors import BadRequest, BodyTooLarge, error_response
-from app.web.schemas import Body
+from app.web.errors import BadRequest, BodyTooLarge, error_response, not_found
+from app.web.schemas import Body, body_as
 from app.web.state import web_state
 
 CODEC_PATH = "/api/codec"
-# Temporal keeps payloads under 2 MB each; a history view asks for a few at a time.
-MAX_CODEC_BODY = 8 * 1024 * 1024
 # What the Temporal UI and CLI send (`authorization` when the UI passes its access token).
 CODEC_HEADERS = ["content-type", "x-namespace", "authorization"]
+
+
+# Standard base64 with its padding, as proto3 JSON writes bytes.
+Base64 = Annotated[
+    str, Field(pattern=r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+]
 
 
 class PayloadJson(Answer):
     """One `temporal.api.common.v1.Payload` in proto3 JSON: bytes as base64."""
 
-    metadata: dict[str, str] = Field(
+    metadata: dict[str, Base64] = Field(
         default_factory=dict, examples=[{"encoding": "YmluYXJ5L2VuY3J5cHRlZA=="}]
     )
-    data: str = Field(default="", description="base64")
+    data: Base64 = ""
+
+
+class PayloadBody(Body):
+    """One payload of a codec request."""
+
+    metadata: dict[str, Base64] = Field(default_factory=dict)
+    data: Base64 = ""
 
 
 class CodecBody(Body):
     """Temporal's `Payloads` in proto3 JSON."""
 
-    payloads: list[dict[str, Any]]
+    SHAPE: ClassVar[str] = '{"payloads": [{"metadata": {...}, "data": "<base64>"}]}'
+    payloads: list[PayloadBody]
 
 
 class CodecPayloads(Answer):
     payloads: list[PayloadJson]
 
 
-async def encode(request: Request) -> Response:
-    """Encrypt payloads as the workers do (with the first of FLEXHOOK_PAYLOAD_KEYS)."""
-    return await _convert(request, "encode")
-
-
-async def decode(request: Request) -> Response:
-    """Decrypt payloads; ones that are not encrypted come back as they were."""
-    return await _convert(request, "decode")
+async def convert_payloads(request: Request) -> Response:
+    """`decode`: decrypt payloads (ones that are not encrypted come back as they were);
+    `encode`: encrypt them as the workers do, with the first of FLEXHOOK_PAYLOAD_KEYS."""
+    direction = request.path_params["direction"]
+    if direction not in ("decode", "encode"):
+        return not_found("the codec endpoint ends in /decode or /encode")
+    return await _convert(request, direction)
 
 
 async def _convert(request: Request, direction: Literal["encode", "decode"]) -> Response:
-    body = await read_limited(request, limit=MAX_CODEC_BODY)
+    length = request.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and int(length) > MAX_CODEC_BODY:
+        raise BodyTooLarge(f"at most {MAX_CODEC_BODY} bytes")
     try:
+        body = await read_limited(request.stream())
+        _checked(body)
         answer = await convert(web_state(request).codec, body, direction=direction)
+    except PayloadsTooLarge as exc:
+        raise BodyTooLarge(str(exc)) from None
     except MalformedPayloads as exc:
         raise BadRequest(str(exc)) from None
     except PayloadDecryptError as exc:
@@ -70,18 +96,13 @@ async def _convert(request: Request, direction: Literal["encode", "decode"]) -> 
     return JSONResponse(answer)
 
 
-async def read_limited(request: Request, *, limit: int) -> bytes:
-    """The request body, refused with `BodyTooLarge` past `limit` bytes."""
-    length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and int(length) > limit:
-        raise BodyTooLarge(f"at most {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"at most {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _checked(body: bytes) -> None:
+    """`BadRequest` unless `body` is a `CodecBody`."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not JSON") from None
+    body_as(CodecBody, parsed)
 
 
 def origin(url: str) -> str | None:

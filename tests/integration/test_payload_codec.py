@@ -125,15 +125,7 @@ async def test_operators_decode_through_the_endpoint_and_the_temporal_cli(
     workflow_id = event_workflow_id(event_id)
     await client.get_workflow_handle(workflow_id).result()
     history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
-    sealed = history.events[0].workflow_execution_started_event_attributes.input.payloads[0]
-    request = {
-        "payloads": [
-            {
-                "metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
-                "data": base64.b64encode(sealed.data).decode(),
-            }
-        ]
-    }
+    request = sealed_request(history.events[0])
     operator = make_token(stack, "codec-operator", Role.OPERATOR)
     viewer = make_token(stack, "codec-viewer", Role.VIEWER)
 
@@ -167,6 +159,52 @@ async def test_operators_decode_through_the_endpoint_and_the_temporal_cli(
     [shown_input] = started["input"]["payloads"]
     assert base64.b64decode(shown_input["metadata"]["encoding"]) == b"json/plain"
     assert NAME in base64.b64decode(shown_input["data"]).decode()
+
+
+def sealed_request(history_event: Any) -> dict[str, Any]:
+    """A codec request for the run input in `history_event` (its started event)."""
+    [sealed] = history_event.workflow_execution_started_event_attributes.input.payloads
+    return {
+        "payloads": [
+            {
+                "metadata": {k: base64.b64encode(v).decode() for k, v in sealed.metadata.items()},
+                "data": base64.b64encode(sealed.data).decode(),
+            }
+        ]
+    }
+
+
+async def test_operators_signed_in_to_the_dashboard_decode_for_the_temporal_ui(
+    encrypted: tuple[Stack, Client, str], samples: Samples
+) -> None:
+    stack, client, codec_url = encrypted
+    event_id = (await stack.post(samples.body("06_leg_departed"))).json()["event_id"]
+    workflow_id = event_workflow_id(event_id)
+    await client.get_workflow_handle(workflow_id).result()
+    history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+    request = sealed_request(history.events[0])
+    from_ui = {"origin": UI, "x-namespace": "default"}
+    answers = {}
+    for role in (Role.OPERATOR, Role.VIEWER):
+        token = make_token(stack, f"ui-{role}", role)
+        async with httpx.AsyncClient(base_url=codec_url, timeout=30) as browser:
+            signed_in = await browser.post("/dashboard/sign-in", data={"token": token})
+            assert signed_in.status_code == 303, signed_in.text
+            answers[role] = await browser.post(
+                "/dashboard/codec/decode", json=request, headers=from_ui
+            )
+            if role == Role.OPERATOR:
+                no_namespace = await browser.post("/dashboard/codec/decode", json=request)
+                assert no_namespace.status_code == 400
+
+    decoded = answers[Role.OPERATOR]
+    assert decoded.status_code == 200, decoded.text
+    assert decoded.headers["access-control-allow-origin"] == UI
+    assert decoded.headers["access-control-allow-credentials"] == "true"
+    [plain] = decoded.json()["payloads"]
+    assert NAME in base64.b64decode(plain["data"]).decode()
+    assert answers[Role.VIEWER].status_code == 403
+    assert NAME not in answers[Role.VIEWER].text
 
 
 @pytest.mark.parametrize(("origin", "allowed"), [(UI, True), ("http://evil.test", False)])
