@@ -23,7 +23,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
 
 ENCODING = b"binary/encrypted"
 KEY_ID = "encryption-key-id"
@@ -107,11 +111,16 @@ def codec(keys: PayloadKeys) -> EncryptionCodec | None:
 
 
 def data_converter(keys: PayloadKeys) -> DataConverter:
-    """Temporal's default converter, encrypting with `keys` when there are any."""
+    """Temporal's default converter, encrypting with `keys` when there are any: payloads, and
+    failure messages and stack traces too (they can quote an event's values)."""
     encryption = codec(keys)
     if encryption is None:
         return DataConverter.default
-    return replace(DataConverter.default, payload_codec=encryption)
+    return replace(
+        DataConverter.default,
+        payload_codec=encryption,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 async def read_limited(chunks: AsyncIterable[bytes], *, limit: int = MAX_CODEC_BODY) -> bytes:

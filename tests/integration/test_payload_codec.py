@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 from activities.digest import DigestSender
 from app.bootstrap import wire_activities
@@ -115,6 +115,25 @@ async def test_the_history_holds_ciphertext_and_the_event_is_processed(
     assert NAME.encode() not in payload.data and event_id.encode() not in payload.data
     for event in history.events:  # no payload anywhere in the history is in the clear
         assert NAME.encode() not in event.SerializeToString()
+
+
+async def test_a_failure_message_in_the_history_is_ciphertext_and_plain_in_the_log(
+    encrypted: tuple[Stack, Client, str], samples: Samples
+) -> None:
+    stack, client, _ = encrypted
+    bad = samples.body("09_leg_arrived", occurred_at="the day before yesterday")
+    event_id = (await stack.post(bad)).json()["event_id"]
+    with pytest.raises(WorkflowFailureError) as failed:
+        await client.get_workflow_handle(event_workflow_id(event_id)).result()
+
+    assert "the day before yesterday" in str(failed.value.cause)  # decoded for flexhook
+    assert "the day before yesterday" in (await stack.api(f"/events/{event_id}")).json()["error"]
+    history = await stack.client.get_workflow_handle(event_workflow_id(event_id)).fetch_history()
+    closed = history.events[-1].workflow_execution_failed_event_attributes.failure
+    assert closed.message == "Encoded failure"
+    assert closed.encoded_attributes.metadata["encoding"] == ENCODING
+    for event in history.events:
+        assert b"the day before yesterday" not in event.SerializeToString()
 
 
 async def test_operators_decode_through_the_endpoint_and_the_temporal_cli(

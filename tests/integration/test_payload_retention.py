@@ -108,6 +108,11 @@ async def test_the_schedule_removes_old_payloads_and_keeps_records_ids_and_ledge
     assert redrive.status_code == 409
     assert redrive.json()["error"] == "payload_removed"
     assert len(posted) == 1  # and no alert went out again
+    signed_in = await stack.http.post("/dashboard/sign-in", data={"token": stack.api_token})
+    assert signed_in.status_code == 303
+    page = await stack.http.get(f"/dashboard/events/{old}")
+    assert page.status_code == 200
+    assert "Removed by payload retention" in page.text
 
 
 async def test_retention_zero_removes_the_schedule(make_stack: StackFactory) -> None:
