@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from app.core.errors import EventDataError
 from app.core.statuses import EventStatus
 from app.store.models import EventRecord
 
@@ -58,3 +59,11 @@ def remove_payloads_batch(
         .values(payload=None)
     )
     return Batch(removed=len(ids), last_event_id=ids[-1])
+
+
+def kept_payload(row: EventRecord) -> str:
+    """The row's payload; `EventDataError` (nothing to parse, never worth a retry) when
+    retention removed it."""
+    if row.payload is None:
+        raise EventDataError(f"event {row.event_id}: its payload was {PAYLOAD_REMOVED}")
+    return row.payload

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from app.core.errors import EventDataError
 from app.core.statuses import EventStatus
 from app.store import db
 from app.store.models import EventRecord
-from app.store.retention import remove_payloads_batch
+from app.store.retention import kept_payload, remove_payloads_batch
 from tests.helpers import read_sample
 
 NOW = datetime(2026, 12, 7, tzinfo=UTC)
@@ -79,3 +80,15 @@ def test_batches_walk_the_ids_and_spare_events_in_flight(engine: Engine) -> None
     assert rows["e3"].error == "kept" and rows["e3"].status == EventStatus.FAILED
     assert rows["e1"].alerts == [{"kind": "departed"}]
     assert rows["e1"].received_at == NOW - timedelta(days=100)
+
+
+def test_applying_an_event_whose_payload_is_gone_is_a_data_error(engine: Engine) -> None:
+    logged(engine, ("e1", 100, EventStatus.PROCESSED))
+    with Session(engine) as session:
+        remove_payloads_batch(session, received_before=CUTOFF, limit=10)
+        session.commit()
+        row = session.get(EventRecord, "e1")
+        assert row is not None
+
+        with pytest.raises(EventDataError, match="removed by payload retention"):
+            kept_payload(row)
