@@ -20,6 +20,7 @@ from activities.eta_watch import EtaWatchActivities
 from activities.processing import DEFAULT_ETA_GRACE, EventActivities, RecordActivities
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
+from activities.retention import RetentionActivities
 from app import temporal_client
 from app.dashboard.session import served_at
 from app.flexport_api.client import FlexportClient
@@ -99,6 +100,7 @@ class WorkerActivities:
     eta_watch: EtaWatchActivities
     recipients: RecipientActivities
     reconcile: ReconcileActivities | None = None
+    retention: RetentionActivities | None = None  # remove_old_payloads
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -108,6 +110,7 @@ class WorkerActivities:
             *self.eta_watch.all(),
             *self.recipients.all(),
             *(self.reconcile.all() if self.reconcile else []),
+            *(self.retention.all() if self.retention else []),
         ]
 
 
@@ -150,6 +153,7 @@ def wire_activities(
         eta_watch=EtaWatchActivities(engine, notifications),
         recipients=RecipientActivities(engine, config=config, digests=digests),
         reconcile=reconcile,
+        retention=RetentionActivities(engine),
     )
 
 
@@ -179,7 +183,10 @@ def starter_factory(settings: Settings) -> StarterFactory:
 
     async def starter() -> EventStarter:
         client = await temporal_client.connect(
-            address=settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+            address=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            lazy=True,
+            payload_keys=settings.payload_keys,
         )
         return EventStarter(
             client,
@@ -203,6 +210,7 @@ def web_config(settings: Settings) -> WebConfig:
         namespace=settings.temporal_namespace,
         ops_alert_after=settings.ops_alert_after,
         refused_tokens_per_minute=settings.refused_tokens_per_minute,
+        payload_keys=settings.payload_keys,
     )
 
 

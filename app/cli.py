@@ -92,6 +92,8 @@ def worker() -> None:
             metrics_address=settings.worker_metrics_address,
             activities=lambda client: bootstrap.worker_activities(settings, engine, client),
             reconcile_schedule=bootstrap.reconcile_schedule(settings),
+            payload_keys=settings.payload_keys,
+            payload_retention=settings.payload_retention,
         )
     )
 
@@ -132,6 +134,7 @@ def dev(
             notify_config=settings.resolved_notify_config,
             public_url=settings.public_url,
             temporal_ui_url=settings.temporal_ui_url,
+            payload_keys_configured=bool(settings.payload_keys),
         )
     except supervisor.ChildDied as exc:
         raise click.ClickException(f"{exc}; stopped the others") from None

@@ -6,6 +6,9 @@ everything below them receives plain values.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +35,37 @@ def _go_duration(value: object) -> object:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_go_duration)]
+
+PAYLOAD_KEY_BYTES = 32  # AES-256
+_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+
+
+def parse_payload_keys(value: object) -> object:
+    """`k2:<base64 of 32 bytes>,k1:<...>` as ((id, key), ...), the encrypting key first; other
+    values as given. A malformed entry is named by its position, never by its key."""
+    if not isinstance(value, str):
+        return value
+    keys: list[tuple[str, bytes]] = []
+    for position, entry in enumerate((e.strip() for e in value.split(",") if e.strip()), 1):
+        key_id, _, encoded = entry.partition(":")
+        key_id = key_id.strip()
+        if not _KEY_ID.fullmatch(key_id):
+            raise ValueError(
+                f"entry {position} needs an id of letters, digits, '_', '.' or '-' before ':'"
+            )
+        try:
+            key = base64.b64decode(encoded.strip(), altchars=b"-_", validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != PAYLOAD_KEY_BYTES:
+            raise ValueError(
+                f"key {key_id!r} is not the base64 of {PAYLOAD_KEY_BYTES} bytes "
+                "(make one with `openssl rand -base64 32`)"
+            )
+        if any(key_id == known for known, _ in keys):
+            raise ValueError(f"key id {key_id!r} appears twice")
+        keys.append((key_id, key))
+    return tuple(keys)
 
 
 class Settings(BaseSettings):
@@ -78,6 +112,14 @@ class Settings(BaseSettings):
     ops_alert_after: Duration = Field(
         default=timedelta(minutes=5), alias="FLEXHOOK_OPS_ALERT_AFTER"
     )
+    # Privacy: how long raw payloads stay in the event log (0: for ever), and the keys that
+    # encrypt what flexhook hands to Temporal (none: no encryption).
+    payload_retention: Duration = Field(
+        default=timedelta(days=90), alias="FLEXHOOK_PAYLOAD_RETENTION"
+    )
+    payload_keys: Annotated[
+        tuple[tuple[str, bytes], ...], NoDecode, BeforeValidator(parse_payload_keys)
+    ] = Field(default=(), alias="FLEXHOOK_PAYLOAD_KEYS", repr=False)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

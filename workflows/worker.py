@@ -1,6 +1,7 @@
 """The worker: polls the task queue and runs flexhook's workflows (`EventWorkflow`,
-`EventWorkflowV1`, `EtaWatchWorkflow`, `RecipientWorkflow`, `ReconcileWorkflow`) and the
-activities `app.bootstrap` wires for them; keeps the reconcile schedule."""
+`EventWorkflowV1`, `EtaWatchWorkflow`, `RecipientWorkflow`, `ReconcileWorkflow`,
+`PayloadRetentionWorkflow`) and the activities `app.bootstrap` wires for them; keeps the
+reconcile and payload retention schedules."""
 
 from __future__ import annotations
 
@@ -34,12 +35,15 @@ from temporalio.worker import PollerBehaviorAutoscaling, Worker
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from app import temporal_client
+from app.payload_codec import PayloadKeys
 from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import EventWorkflow
 from workflows.event_v1 import EventWorkflowV1
 from workflows.recipient import RecipientWorkflow
 from workflows.recipient_starter import resume_waiting
 from workflows.reconcile import ReconcileWorkflow
+from workflows.retention import PayloadRetentionWorkflow
+from workflows.retention_schedule import apply_payload_retention_schedule
 from workflows.types import ReconcileInput
 
 ACTIVITY_THREADS = 16
@@ -75,6 +79,7 @@ def build_worker(
             EtaWatchWorkflow,
             RecipientWorkflow,
             *([ReconcileWorkflow] if activities.reconcile else []),
+            PayloadRetentionWorkflow,
         ],
         activities=activities.all(),
         activity_executor=executor,
@@ -227,13 +232,18 @@ async def apply_reconcile_schedule(
 
 
 async def connect(
-    address: str, *, namespace: str, runtime: Runtime | None = None, attempts: int = 60
+    address: str,
+    *,
+    namespace: str,
+    runtime: Runtime | None = None,
+    attempts: int = 60,
+    payload_keys: PayloadKeys = (),
 ) -> Client:
     """Connect to Temporal, waiting up to `attempts` seconds for it to come up."""
     for attempt in range(attempts):
         try:
             return await temporal_client.connect(
-                address=address, namespace=namespace, runtime=runtime
+                address=address, namespace=namespace, runtime=runtime, payload_keys=payload_keys
             )
         except RuntimeError:
             if attempt == attempts - 1:
@@ -250,24 +260,32 @@ async def serve(
     activities: Callable[[Client], ActivitySet],
     metrics_address: str | None = None,
     reconcile_schedule: ReconcileSchedule | None = None,
+    payload_keys: PayloadKeys = (),
+    payload_retention: timedelta | None = None,
 ) -> None:
     """Run a worker until SIGINT or SIGTERM, then drain it and return.
 
     `activities` builds the worker's activities over its client, on the worker's event loop.
     With `metrics_address` (host:port), Temporal's own Prometheus metrics of this worker are
     served there at /metrics: task latencies, slots, activity outcomes. `reconcile_schedule` is
-    applied at start.
+    applied at start, and so is the payload retention schedule with `payload_retention` (0:
+    payloads are kept, no schedule). With `payload_keys` every payload is encrypted
+    (`app.payload_codec`).
     """
     runtime = None
     if metrics_address:
         runtime = Runtime(
             telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=metrics_address))
         )
-    client = await connect(address, namespace=namespace, runtime=runtime)
+    client = await connect(address, namespace=namespace, runtime=runtime, payload_keys=payload_keys)
     await ensure_search_attributes(client, namespace=namespace)
     registered = activities(client)
     if reconcile_schedule is not None:
         await apply_reconcile_schedule(client, task_queue=task_queue, schedule=reconcile_schedule)
+    if payload_retention is not None:
+        await apply_payload_retention_schedule(
+            client, task_queue=task_queue, retention=payload_retention
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -63,7 +63,9 @@ def reconcile(since: datetime | None, until: datetime | None, dry_run: bool) -> 
         if not dry_run:
             try:
                 client = await temporal.connect(
-                    address=settings.temporal_address, namespace=settings.temporal_namespace
+                    address=settings.temporal_address,
+                    namespace=settings.temporal_namespace,
+                    payload_keys=settings.payload_keys,
                 )
             except RuntimeError as exc:
                 raise click.ClickException(

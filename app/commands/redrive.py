@@ -39,7 +39,7 @@ def redrive(
 
     from app import temporal_client
     from app.ingest import redrive
-    from app.ingest.errors import TemporalUnavailable
+    from app.ingest.errors import PayloadRemoved, TemporalUnavailable
     from app.ingest.starter import EventStarter
     from app.store.filters import EventFilter
 
@@ -72,7 +72,9 @@ def redrive(
     async def run() -> Counter[str]:
         try:
             client = await temporal_client.connect(
-                address=settings.temporal_address, namespace=settings.temporal_namespace
+                address=settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                payload_keys=settings.payload_keys,
             )
         except RuntimeError as exc:
             raise click.ClickException(f"Temporal at {settings.temporal_address}: {exc}") from None
@@ -90,6 +92,9 @@ def redrive(
                     )
                 except TemporalUnavailable:
                     outcomes["unavailable"] += 1
+                    continue
+                except PayloadRemoved:  # nothing left to run
+                    outcomes["payload removed by retention"] += 1
                     continue
                 outcomes[started] += 1
         return outcomes

@@ -13,9 +13,10 @@ from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
+from temporalio.converter import PayloadCodec
 
 from app.core.access import Role, token_digest
-from app.dashboard import audit, pages, recipients, tokens
+from app.dashboard import audit, codec, pages, recipients, tokens
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
 from app.dashboard.state import DashboardState, Limiter, Redrive
@@ -46,6 +47,18 @@ ROUTES = [
         name="dashboard_tokens",
     ),
     Route("/audit", signed_in(audit.audit, reads=Role.ADMIN), name="dashboard_audit"),
+    Route(
+        "/codec/decode",
+        signed_in(codec.decode, reads=Role.OPERATOR),
+        methods=["POST"],
+        name="dashboard_codec_decode",
+    ),
+    Route(
+        "/codec/encode",
+        signed_in(codec.encode, reads=Role.OPERATOR),
+        methods=["POST"],
+        name="dashboard_codec_encode",
+    ),
     Route("/static/dashboard.css", pages.stylesheet, name="dashboard_css"),
 ]
 
@@ -58,12 +71,14 @@ def create_dashboard(
     namespace: str,
     redrive: Redrive,
     limiter: Limiter,
+    codec: PayloadCodec | None = None,
 ) -> Starlette:
     """The dashboard application. Signing in takes a named token in `engine`'s database or
     `api_token` (FLEXHOOK_API_TOKEN, the break-glass admin; it also keys the session cookies);
     `limiter` counts refused sign-ins per address (share the one `/api` uses). The redrive
     button calls `redrive(event_id)`. `temporal_ui_url` may be empty: the pages then show no
-    workflow links.
+    workflow links. `codec` (None: payloads are not encrypted) serves the Temporal UI at
+    `codec/decode` and `codec/encode` for signed-in operators.
     """
     if not api_token:
         raise ValueError("the dashboard needs an API token to sign in with")
@@ -80,5 +95,6 @@ def create_dashboard(
         templates=environment(temporal_ui_url=temporal_ui_url, namespace=namespace),
         stylesheet=stylesheet,
         css_version=hashlib.sha256(stylesheet).hexdigest()[:12],
+        codec=codec,
     )
     return app

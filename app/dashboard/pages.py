@@ -27,6 +27,7 @@ log = logging.getLogger("flexhook.dashboard")
 
 LIST_LIMIT = 200
 NO_SUCH_EVENT = "There is no such event."
+PAYLOAD_GONE = "Its payload was removed by payload retention: it cannot run again."
 
 
 def redrive_status(value: str | None) -> str:
@@ -136,7 +137,7 @@ async def _event_page(
         title=f"Event {row.event_id}",
         nav="events",
         e=row,
-        payload=pretty_json(row.payload),
+        payload=None if row.payload is None else pretty_json(row.payload),
         notifications=notifications,
         redriven=redrive_status(request.query_params.get("redriven")),
         redrive_error=redrive_error,
@@ -160,6 +161,8 @@ async def redrive(request: Request, visitor: Visitor) -> Response:
     if row.status != EventStatus.FAILED:
         message = f"Only failed events can be redriven; this one is {row.status}."
         return problem(request, visitor, 409, message)
+    if row.payload is None:
+        return problem(request, visitor, 409, PAYLOAD_GONE)
     try:
         outcome = await state.redrive(event_id)
     except LookupError:  # gone between the read and the redrive

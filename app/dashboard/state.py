@@ -9,6 +9,7 @@ from typing import Protocol
 from jinja2 import Environment
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
+from temporalio.converter import PayloadCodec
 
 Redrive = Callable[[str], Awaitable[str]]
 """Runs one event again: `await redrive(event_id)` returns the start's status, and raises
@@ -38,6 +39,7 @@ class DashboardState:
     templates: Environment
     stylesheet: bytes
     css_version: str
+    codec: PayloadCodec | None = None  # the Temporal UI's codec; None: payloads not encrypted
 
 
 def state_of(request: Request) -> DashboardState:

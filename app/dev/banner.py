@@ -49,6 +49,12 @@ def banner_lines(config: DevConfig, dev_secrets: DevSecrets) -> list[str]:
             variable=API_TOKEN_VARIABLE,
             kept_in=config.data_dir / SECRETS_FILE,
         ),
+        "  Payload key:    "
+        + (
+            f"(generated, kept in {config.data_dir / SECRETS_FILE})"
+            if dev_secrets.payload_key_generated
+            else "(from FLEXHOOK_PAYLOAD_KEYS)"
+        ),
         "",
         "Try it:",
         f"  flexhook send --sample 06_leg_departed{data_dir_flag}",

@@ -30,3 +30,9 @@ class DevConfig:
     @property
     def ui_url(self) -> str:
         return f"http://{self.host}:{self.ui_port}"
+
+    @property
+    def codec_endpoint(self) -> str:
+        """Where the Temporal UI decodes payloads: the dashboard's codec, with the session of
+        whoever signed in to the dashboard (same site: both on this host)."""
+        return f"{self.web_url}/dashboard/codec"

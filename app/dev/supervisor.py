@@ -73,6 +73,7 @@ def plan_children(
         ui_port=config.ui_port,
         db_file=config.data_dir / "temporal.db",
         namespace=config.namespace,
+        codec_endpoint=config.codec_endpoint,
     )
     flexhook = [sys.executable, "-m", "app.cli", "--log-level", log_level]
     child_env = {
@@ -84,6 +85,8 @@ def plan_children(
         # Links in alerts point at this stack unless the user configured others.
         "FLEXHOOK_PUBLIC_URL": public_url or config.web_url,
         "FLEXHOOK_TEMPORAL_UI_URL": temporal_ui_url or config.ui_url,
+        # Payloads reach Temporal encrypted, with the generated key unless one is configured.
+        **({"FLEXHOOK_PAYLOAD_KEYS": dev_secrets.payload_keys} if dev_secrets.payload_keys else {}),
     }
     web_argv = [*flexhook, "web", "--host", config.host, "--port", str(config.web_port)]
     return [
@@ -252,11 +255,15 @@ def run_dev(
     notify_config: Path | None = None,
     public_url: str = "",
     temporal_ui_url: str = "",
+    payload_keys_configured: bool = False,
 ) -> None:
     """Check, choose secrets, plan and run the stack; see `DevStack.run`."""
     preflight(config)
     dev_secrets = choose_secrets(
-        config.data_dir, webhook_secrets=webhook_secrets, api_token=api_token
+        config.data_dir,
+        webhook_secrets=webhook_secrets,
+        api_token=api_token,
+        payload_keys_configured=payload_keys_configured,
     )
     if notify_config is not None and write_example_notify_config(notify_config):
         echo(f"Wrote an example alert configuration to {notify_config} (all commented out).")

@@ -33,10 +33,14 @@ def dev_server_argv(
     ui_port: int | None,
     db_file: Path,
     namespace: str = "default",
+    codec_endpoint: str = "",
 ) -> list[str]:
     """`temporal server start-dev` on `host:port` keeping its state in `db_file`; its web UI on
-    `ui_port`, or none (`--headless`) when that is None."""
+    `ui_port`, or none (`--headless`) when that is None, decoding payloads through
+    `codec_endpoint` when given."""
     ui = ["--headless"] if ui_port is None else ["--ui-port", str(ui_port)]
+    if ui_port is not None and codec_endpoint:
+        ui += ["--ui-codec-endpoint", codec_endpoint]
     return [
         temporal,
         *("server", "start-dev", "--ip", host, "--port", str(port), *ui),

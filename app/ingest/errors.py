@@ -25,3 +25,7 @@ class Unavailable(IngestError):
 
 class EventNotFound(IngestError, LookupError):
     """A redrive named an event the log does not have."""
+
+
+class PayloadRemoved(IngestError):
+    """A redrive named an event whose payload payload retention removed: nothing can run."""

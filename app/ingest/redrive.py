@@ -17,11 +17,12 @@ from sqlmodel import Session, col, select
 
 from app.core.events import parse_event
 from app.core.statuses import EventStatus, StartStatus
-from app.ingest.errors import EventNotFound
+from app.ingest.errors import EventNotFound, PayloadRemoved
 from app.ingest.starter import EventStarter
 from app.store import db, spool
 from app.store.filters import ANY_EVENT, EventFilter
 from app.store.models import EventRecord
+from app.store.retention import PAYLOAD_REMOVED
 
 log = logging.getLogger("flexhook.web")
 
@@ -30,7 +31,7 @@ log = logging.getLogger("flexhook.web")
 class Candidate:
     event_id: str
     status: str
-    body: str
+    body: str | None  # None: removed by payload retention
     received_at: datetime
 
 
@@ -44,7 +45,8 @@ async def redrive_event(
     *, engine: Engine, starter: EventStarter, candidate: Candidate
 ) -> StartStatus:
     """Start the candidate's workflow again: `accepted` or `duplicate`. A queued candidate leaves
-    the spool. Raises `TemporalUnavailable` when Temporal does not take it (nothing changes)."""
+    the spool. Raises `TemporalUnavailable` when Temporal does not take it, `PayloadRemoved`
+    when payload retention removed its body (nothing changes either way)."""
     status = await _start(candidate, starter=starter)
     if candidate.status == EventStatus.QUEUED:
         await db.in_session(engine, spool.forget, commit=True, event_id=candidate.event_id)
@@ -68,6 +70,8 @@ async def redrive_by_id(*, engine: Engine, starter: EventStarter, event_id: str)
 
 async def _start(candidate: Candidate, *, starter: EventStarter) -> StartStatus:
     """Only the start of `redrive_event` (no spool clean-up, no log line)."""
+    if candidate.body is None:
+        raise PayloadRemoved(f"event {candidate.event_id}: its payload was {PAYLOAD_REMOVED}")
     event = parse_event(candidate.body.encode("utf-8"))
     result = await starter.start(
         event,

@@ -72,7 +72,8 @@ class EventRecord(SQLModel, table=True):
     status: str = Field(index=True, max_length=20)
     error: str | None = None
     workflow_id: str = Field(max_length=240)
-    payload: str = Field(sa_type=sa.Text)
+    # The body as delivered; None once payload retention removed it (`app.store.retention`).
+    payload: str | None = Field(default=None, sa_type=sa.Text)
     # The alerts decided when the event was first applied, so a redrive sends the same ones.
     alerts: list[dict[str, Any]] = Field(default_factory=_no_alerts, sa_type=sa.JSON)
     # How the event reached the log when it was not a delivery: `reconcile` for an event that

@@ -28,6 +28,7 @@ from app.store.models import (
     PurchaseOrder,
     Shipment,
 )
+from app.store.retention import kept_payload
 
 
 class Versioned(Protocol):
@@ -165,7 +166,7 @@ def apply_event(
     if row is None:
         raise LookupError(f"event {event_id} is not recorded")
     if event is None:
-        event = parse_event(row.payload.encode("utf-8"))
+        event = parse_event(kept_payload(row).encode("utf-8"))
     occurred_at = event.occurred_at() or row.received_at
     if row.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
         late = session.exec(select(Milestone.late).where(Milestone.event_id == event_id)).first()

@@ -21,6 +21,7 @@ from app.store.models import (
     PurchaseOrder,
     Shipment,
 )
+from app.store.retention import PAYLOAD_REMOVED
 
 MAX_LIMIT = 500
 
@@ -222,7 +223,9 @@ def get_event(session: Session, *, event_id: str) -> dict[str, Any] | None:
     row = session.get(EventRecord, event_id)
     if row is None:
         return None
-    return {**_event_summary(row), "payload": json.loads(row.payload)}
+    if row.payload is None:
+        return {**_event_summary(row), "payload": None, "payload_removed": PAYLOAD_REMOVED}
+    return {**_event_summary(row), "payload": json.loads(row.payload), "payload_removed": None}
 
 
 def list_notifications(

@@ -153,6 +153,7 @@ def lease(session: Session, *, now: datetime, limit: int, hold: timedelta) -> li
     )
     leased = []
     for spooled, payload in session.exec(statement).all():
+        assert payload is not None, "retention never removes a queued event's payload"
         spooled.leased_until = now + hold
         session.add(spooled)
         assert spooled.id is not None

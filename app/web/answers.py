@@ -116,9 +116,15 @@ class EventSummary(Answer):
 
 
 class EventDetail(EventSummary):
-    """One logged event with the payload Flexport sent."""
+    """One logged event with the payload Flexport sent (null once payload retention removed
+    it; `payload_removed` then says so)."""
 
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None
+    payload_removed: str | None = Field(
+        default=None,
+        description="Why the payload is null: `removed by payload retention` "
+        "(FLEXHOOK_PAYLOAD_RETENTION); null while the payload is kept.",
+    )
 
 
 class EventList(Answer):

@@ -17,6 +17,7 @@ from app.core.access import Role
 from app.web import (
     answers,
     audit,
+    codec,
     events,
     health,
     notifications,
@@ -124,6 +125,7 @@ REDRIVE_EVENT = Operation(
     responses={
         200: answers.Redriven,
         404: answers.ErrorBody,
+        409: answers.ErrorBody,
         422: answers.ErrorBody,
         503: answers.ErrorBody,
     },
@@ -276,6 +278,24 @@ API_ROUTES: list[BaseRoute] = [
             query=schemas.AuditQuery,
             responses={200: answers.AuditTrail},
             operation_id="list_audit",
+        ),
+    ),
+    ApiRoute(
+        "/codec/{direction}",
+        Operation(
+            "POST",
+            codec.convert_payloads,
+            OPERATOR,
+            "Decode or encode Temporal payloads (the codec endpoint of the Temporal UI and CLI)",
+            body=codec.CodecBody,
+            responses={
+                200: codec.CodecPayloads,
+                400: answers.ErrorBody,
+                404: answers.ErrorBody,
+                413: answers.ErrorBody,
+                422: answers.ErrorBody,
+            },
+            operation_id="convert_payloads",
         ),
     ),
     ApiRoute(

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from app import payload_codec
 from app.dashboard.app import create_dashboard
 from app.dashboard.state import Redrive
 from app.ingest.intake import Intake
@@ -28,9 +29,11 @@ from app.ingest.redrive import redrive_by_id
 from app.ingest.relay import SpoolRelay, TemporalBreaker
 from app.ingest.spool_watch import SpoolWatch
 from app.ingest.starter import EventStarter
+from app.payload_codec import EncryptionCodec
 from app.web import health
 from app.web.access import Authenticator, Limits, RefusalLimiter, TokenAuthentication
 from app.web.api_routes import API_ROUTES
+from app.web.codec import CODEC_PATH, CodecCors
 from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.metrics import WebMetrics
@@ -40,6 +43,9 @@ from app.web.webhook import WEBHOOK_PATH, receive_webhook
 from notifications.ops_reporter import OpsReporter
 
 StarterFactory = Callable[[], Awaitable[EventStarter]]
+
+
+DASHBOARD_CODEC_PATH = "/dashboard/codec"
 
 
 async def to_dashboard(request: Request) -> Response:
@@ -55,6 +61,7 @@ async def lifespan(
     starter_factory: StarterFactory,
     started: Started,
     ops: OpsReporter | None = None,
+    codec: EncryptionCodec | None = None,
 ) -> AsyncIterator[None]:
     """Connect the starter, install the endpoints' state and run the spool relay meanwhile,
     and with `ops` the ops watch (a stuck spool, Temporal away) beside it."""
@@ -65,7 +72,12 @@ async def lifespan(
     started.install(
         app,
         WebState(
-            config=config, engine=engine, starter=starter, intake=intake, metrics=WebMetrics()
+            config=config,
+            engine=engine,
+            starter=starter,
+            intake=intake,
+            metrics=WebMetrics(),
+            codec=codec,
         ),
     )
     tasks = [asyncio.create_task(relay.run(), name="spool-relay")]
@@ -95,7 +107,12 @@ def dashboard_redrive(started: Started) -> Redrive:
 
 
 def routes(
-    *, config: WebConfig, engine: Engine, redrive: Redrive, limiter: RefusalLimiter
+    *,
+    config: WebConfig,
+    engine: Engine,
+    redrive: Redrive,
+    limiter: RefusalLimiter,
+    codec: EncryptionCodec | None = None,
 ) -> list[BaseRoute]:
     """The route table of the whole process. `limiter` counts refused tokens, API and
     dashboard sign-in alike."""
@@ -106,6 +123,7 @@ def routes(
         namespace=config.namespace,
         redrive=redrive,
         limiter=limiter,
+        codec=codec,
     )
     return [
         Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),
@@ -139,11 +157,23 @@ def create_app(
     alerts the operators of a stuck spool (None: nobody)."""
     started = Started()
     limiter = RefusalLimiter(Limits(refusals=config.refused_tokens_per_minute), ops=ops)
+    codec = payload_codec.codec(config.payload_keys)
     return Starlette(
         routes=routes(
-            config=config, engine=engine, redrive=dashboard_redrive(started), limiter=limiter
+            config=config,
+            engine=engine,
+            redrive=dashboard_redrive(started),
+            limiter=limiter,
+            codec=codec,
         ),
-        middleware=[Middleware(NulGuardMiddleware)],
+        middleware=[
+            Middleware(NulGuardMiddleware),
+            Middleware(
+                CodecCors,
+                ui_url=config.temporal_ui_url,
+                paths=(CODEC_PATH, DASHBOARD_CODEC_PATH),
+            ),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=partial(
             lifespan,
@@ -152,5 +182,6 @@ def create_app(
             starter_factory=starter_factory,
             started=started,
             ops=ops,
+            codec=codec,
         ),
     )

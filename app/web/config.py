@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 
@@ -19,3 +19,5 @@ class WebConfig:
     ops_alert_after: timedelta = timedelta(minutes=5)
     # Refused tokens from one address within a minute before it is answered 429 for a minute.
     refused_tokens_per_minute: int = 10
+    # FLEXHOOK_PAYLOAD_KEYS, for the codec endpoints (none: they answer payloads as given).
+    payload_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)

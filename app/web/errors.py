@@ -14,7 +14,13 @@ from starlette.types import ExceptionHandler
 from app.core.access import AccessError
 from app.core.errors import MalformedEvent
 from app.core.signature import SignatureError
-from app.ingest.errors import EventRejected, EventTooLarge, TemporalUnavailable, Unavailable
+from app.ingest.errors import (
+    EventRejected,
+    EventTooLarge,
+    PayloadRemoved,
+    TemporalUnavailable,
+    Unavailable,
+)
 from app.store.recipients import InvalidRecipient, RecipientExists
 from app.store.subscriptions import InvalidSubscription
 from app.store.tokens import TokenExists
@@ -49,6 +55,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     UnsupportedEncoding: (415, "unsupported_encoding"),
     EventTooLarge: (413, "body_too_large"),
     EventRejected: (422, "rejected_by_temporal"),
+    PayloadRemoved: (409, "payload_removed"),
     TemporalUnavailable: (503, "temporal_unavailable"),
     Unavailable: (503, "unavailable"),
 }

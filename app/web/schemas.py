@@ -224,7 +224,15 @@ class RecordPath(BaseModel):
     key: Segment = Field(description="The record's id (a container's number).")
 
 
+class CodecPath(BaseModel):
+    direction: Literal["decode", "encode"] = Field(
+        description="`decode` (decrypt) or `encode` (encrypt), as Temporal's codec protocol names "
+        "the last segment of the codec endpoint."
+    )
+
+
 PATH_PARAMETERS: Final[dict[str, type[BaseModel]]] = {
+    "/codec/{direction}": CodecPath,
     "/recipients/{id}": RecipientPath,
     "/subscribers/{id}": RecipientPath,
     "/shipments/{id}/subscriptions/{sid}": SubscriptionPath,

@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 
 from app.ingest.intake import Intake
 from app.ingest.starter import EventStarter
+from app.payload_codec import EncryptionCodec
 from app.web.config import WebConfig
 
 if TYPE_CHECKING:  # metrics.py serves /metrics and so reads this module
@@ -24,6 +25,7 @@ class WebState:
     starter: EventStarter
     intake: Intake
     metrics: WebMetrics
+    codec: EncryptionCodec | None = None  # None: payloads are not encrypted
 
 
 def install(app: Starlette, state: WebState) -> None:

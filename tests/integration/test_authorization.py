@@ -34,6 +34,7 @@ PATH_VALUES = {
     "name": "nobody",
     "kind": "bookings",
     "key": "1",
+    "direction": "decode",
 }
 
 

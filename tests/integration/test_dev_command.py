@@ -3,6 +3,7 @@ free ports, with a data dir of its own and no secrets configured (so dev generat
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 FLEXHOOK = str(Path(sys.executable).parent / "flexhook")
+TEMPORAL = str(Path(sys.executable).parent / "temporal")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPMENT_ID = "418563"  # the shipment of the 06_leg_departed sample
 START_TIMEOUT = 60.0
@@ -75,6 +77,7 @@ class Dev:
     data_dir: Path
     output: Path
     web_url: str
+    temporal_address: str = ""
     child_pids: dict[str, int] = field(default_factory=dict)
 
     def log(self) -> str:
@@ -131,7 +134,7 @@ def flexhook_dev(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as in a terminal
         )
-    dev = Dev(process, data_dir, output, f"http://127.0.0.1:{web}")
+    dev = Dev(process, data_dir, output, f"http://127.0.0.1:{web}", f"127.0.0.1:{temporal}")
     try:
         dev.wait_ready()
         yield dev
@@ -152,6 +155,25 @@ def send_sample(tmp_path: Path, data_dir: Path, name: str) -> subprocess.Complet
         text=True,
         timeout=60,
     )
+
+
+def history_input_encoding(dev: Dev, workflow_id: str) -> str:
+    """The encoding of a run's input as Temporal holds it, read without any codec."""
+    shown = subprocess.run(
+        [
+            TEMPORAL,
+            *("workflow", "show", "-w", workflow_id, "-o", "json"),
+            "--address",
+            dev.temporal_address,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert shown.returncode == 0, shown.stderr
+    started = json.loads(shown.stdout)["events"][0]["workflowExecutionStartedEventAttributes"]
+    encoding: str = started["input"]["payloads"][0]["metadata"]["encoding"]
+    return base64.b64decode(encoding).decode()
 
 
 def api_get(dev: Dev, path: str, *, token: str | None) -> httpx.Response:
@@ -189,6 +211,10 @@ def test_dev_runs_the_readme_path_and_stops_cleanly(tmp_path: Path) -> None:
 
         shipment = wait_for_shipment_status(dev, secrets["api_token"], "departed")
         assert shipment["milestones"][0]["milestone"] == "departed"
+        # The body reached Temporal encrypted with the generated key, which is never printed.
+        assert secrets["payload_key"] and secrets["payload_key"] not in dev.log()
+        workflow_id = json.loads(sent.stdout.splitlines()[1])["workflow_id"]
+        assert history_input_encoding(dev, workflow_id) == "binary/encrypted"
         assert api_get(dev, f"/shipments/{SHIPMENT_ID}", token=None).status_code == 401
         assert api_get(dev, "/shipments", token="wrong").status_code == 401
 
@@ -205,7 +231,12 @@ def test_dev_runs_the_readme_path_and_stops_cleanly(tmp_path: Path) -> None:
 def test_dev_names_but_never_prints_secrets_from_the_environment(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     secret, token = "whsec-from-env-5c1d9e", "token-from-env-8b2f7a-0123456789abcdef"
-    configured = {"FLEXPORT_WEBHOOK_SECRET": secret, "FLEXHOOK_API_TOKEN": token}
+    key = "dev-from-env:" + base64.b64encode(b"k" * 32).decode()
+    configured = {
+        "FLEXPORT_WEBHOOK_SECRET": secret,
+        "FLEXHOOK_API_TOKEN": token,
+        "FLEXHOOK_PAYLOAD_KEYS": key,
+    }
     with flexhook_dev(tmp_path, data_dir, env=configured) as dev:
         # The children run with the configured values, and dev generated none.
         assert api_get(dev, "/shipments", token=token).status_code == 200
@@ -215,8 +246,10 @@ def test_dev_names_but_never_prints_secrets_from_the_environment(tmp_path: Path)
     output = dev.log()  # all of it: the banner and whatever dev and its children wrote
     assert "  Webhook secret: (from FLEXPORT_WEBHOOK_SECRET)\n" in output
     assert "  API token:      (from FLEXHOOK_API_TOKEN)\n" in output
+    assert "  Payload key:    (from FLEXHOOK_PAYLOAD_KEYS)\n" in output
     assert secret not in output
     assert token not in output
+    assert key.partition(":")[2] not in output
 
 
 @pytest.mark.timeout(180)

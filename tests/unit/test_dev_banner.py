@@ -14,6 +14,7 @@ from app.dev.secrets import DevSecrets
 SECRET = "whsec-4f1c8a9e2b7d"
 OLD_SECRET = "whsec-old-9d3e1f"
 TOKEN = "tok-7a2b9c4d5e6f"
+PAYLOAD_KEY = "q0VhgA7hT9wb3o4mP2Yk8sZx1RLcJ6dNfE5uWiBvKtM="
 
 
 def config(tmp_path: Path) -> DevConfig:
@@ -22,10 +23,19 @@ def config(tmp_path: Path) -> DevConfig:
 
 def test_generated_secrets_are_shown_with_where_they_are_kept(tmp_path: Path) -> None:
     dev_secrets = DevSecrets(
-        (SECRET,), TOKEN, webhook_secret_generated=True, api_token_generated=True
+        (SECRET,),
+        TOKEN,
+        webhook_secret_generated=True,
+        api_token_generated=True,
+        payload_keys=f"dev:{PAYLOAD_KEY}",
+        payload_key_generated=True,
     )
     lines = banner_lines(config(tmp_path), dev_secrets)
     kept = f"(generated, kept in {tmp_path / 'data' / 'dev-secrets.json'})"
+
+    # The payload key is nothing to paste: only where it is kept is shown.
+    assert f"  Payload key:    {kept}" in lines
+    assert PAYLOAD_KEY not in "\n".join(lines)
 
     assert f"  Webhook secret: {SECRET}" in lines
     assert f"  API token:      {TOKEN}" in lines
@@ -43,6 +53,7 @@ def test_secrets_from_the_environment_are_named_never_shown(tmp_path: Path) -> N
 
     assert "  Webhook secret: (from FLEXPORT_WEBHOOK_SECRET)" in lines
     assert "  API token:      (from FLEXHOOK_API_TOKEN)" in lines
+    assert "  Payload key:    (from FLEXHOOK_PAYLOAD_KEYS)" in lines
     for value in (SECRET, OLD_SECRET, TOKEN):
         assert value not in text
     assert "generated" not in text

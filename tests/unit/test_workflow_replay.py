@@ -33,13 +33,14 @@ from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import EventWorkflow
 from workflows.event_v1 import EventWorkflowV1
 from workflows.policies import RECORDS_RETRY, RECORDS_TIMEOUT
+from workflows.retention import PayloadRetentionWorkflow
 from workflows.types import EtaUpdate, EtaWatchInput, EventInput
 
 # ------------------------------------------------------------------------------------------------
 
 
 # What the worker registers (`workflows.worker.build_worker`), for the histories' types.
-REGISTERED = [EventWorkflow, EventWorkflowV1, EtaWatchWorkflow]
+REGISTERED = [EventWorkflow, EventWorkflowV1, EtaWatchWorkflow, PayloadRetentionWorkflow]
 FIRST_SHAPE = "FlexportEventWorkflow"  # the type name the first shape's runs started with
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -79,6 +80,8 @@ REQUIRED: dict[str, tuple[list[str], str]] = {
     "eta_watch__missed_one_destination": (["alert_eta_missed", "send_notification"], "COMPLETED"),
     "eta_watch__moved_then_missed": (["alert_eta_missed", "send_notification"], "COMPLETED"),
     "eta_watch__arrived": ([], "COMPLETED"),
+    # `PayloadRetentionWorkflow`: one batched activity.
+    "payload_retention__daily_run": (["remove_old_payloads"], "COMPLETED"),
 }
 
 
