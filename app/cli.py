@@ -92,6 +92,7 @@ def worker() -> None:
             metrics_address=settings.worker_metrics_address,
             activities=lambda client: bootstrap.worker_activities(settings, engine, client),
             reconcile_schedule=bootstrap.reconcile_schedule(settings),
+            send_concurrency=settings.send_concurrency,
         )
     )
 
