@@ -17,8 +17,6 @@ within the first minute, and the healthy alert of a later event never came.
 from __future__ import annotations
 
 import os
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +27,15 @@ from sqlmodel import Session, col, select
 from app.core.statuses import EventStatus, NotificationStatus
 from app.store.models import EventRecord, Notification
 from tests.helpers import eventually
-from tests.integration.harness import Inbox, Samples, Stack, StackFactory, mailto, write_config
+from tests.integration.harness import (
+    Inbox,
+    Samples,
+    Stack,
+    StackFactory,
+    Tarpit,
+    mailto,
+    write_config,
+)
 
 SOAK_SECONDS = float(os.environ.get("FLEXHOOK_SOAK_SECONDS", "600"))
 # How long one event's record and healthy alert may take at most, tarpit or not: generous for a
@@ -43,54 +49,6 @@ pytestmark = [
     pytest.mark.soak,
     pytest.mark.timeout(SOAK_SECONDS + 600),
 ]
-
-
-class Tarpit:
-    """Accepts every connection and answers each with one byte a second, never a whole line."""
-
-    def __init__(self) -> None:
-        self._server = socket.create_server(("127.0.0.1", 0), backlog=512)
-        self.port = int(self._server.getsockname()[1])
-        self.accepted = 0
-        self._held: list[socket.socket] = []
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._accept, daemon=True),
-            threading.Thread(target=self._trickle, daemon=True),
-        ]
-
-    def _accept(self) -> None:
-        self._server.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                connection, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            self.accepted += 1
-            self._held.append(connection)
-
-    def _trickle(self) -> None:
-        while not self._stop.wait(1.0):
-            for connection in list(self._held):
-                try:
-                    connection.send(b"H")
-                except OSError:
-                    self._held.remove(connection)
-
-    def __enter__(self) -> Tarpit:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._server.close()
-        for thread in self._threads:
-            thread.join()
-        for connection in self._held:
-            connection.close()
 
 
 @pytest.fixture
