@@ -153,8 +153,7 @@ def send_queues(history: WorkflowHistory) -> list[str]:
         event.activity_task_scheduled_event_attributes.task_queue.name.removeprefix(run_queue)
         for event in history.events
         if event.HasField("activity_task_scheduled_event_attributes")
-        and event.activity_task_scheduled_event_attributes.activity_type.name
-        == "send_notification"
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "send_notification"
     ]
 
 
