@@ -113,8 +113,8 @@ class WorkerActivities:
     reconcile: ReconcileActivities | None = None
 
     def sends(self) -> list[Callable[..., Any]]:
-        """What the send worker runs (`workflows.worker.send_queue`)."""
-        return [self.notifications.send_notification]
+        """What the send worker runs (`workflows.worker.send_queue`): alerts and digests."""
+        return [self.notifications.send_notification, self.recipients.send_digest]
 
     def all(self) -> list[Callable[..., Any]]:
         return [
