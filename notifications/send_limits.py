@@ -8,8 +8,9 @@ else (security review H3).
   running are counted; past `max_overdue` of them no new send starts (`Overdue` at once) until
   some end, so a hostile destination cannot grow the process without bound.
 - **A breaker per destination.** After `threshold` sends in a row to one destination run past
-  the deadline, that destination is skipped (`Skipped`, at once) for `cooldown` seconds; the
-  first send after that tries it again, and one more timeout skips it for another `cooldown`.
+  the deadline, that destination is skipped (`Skipped`, at once) for `cooldown` seconds; then
+  one send tries it again (the others are still skipped while it runs), and one more timeout
+  skips it for another `cooldown`.
   Any answer (sent or refused) closes the breaker. Only timeouts count: a destination that
   refuses quickly costs no thread, and its alerts keep their retries.
 
@@ -58,6 +59,7 @@ def _seconds(value: float) -> str:
 class _Record:
     timeouts: int = 0  # in a row
     open_until: float | None = None
+    probing: bool = False  # the one send that tries it again after the cooldown is running
 
 
 class DestinationBreaker:
@@ -80,22 +82,38 @@ class DestinationBreaker:
     def skip_reason(self, key: str) -> str | None:
         """Why `key` is skipped now, or None when it may be tried."""
         with self._lock:
+            return self._reason(self._records.get(key))
+
+    def admit(self, key: str) -> str | None:
+        """Like `skip_reason`, and when `key` may be tried after its cooldown, this send is the
+        one that tries it: the others are skipped until it ends."""
+        with self._lock:
             record = self._records.get(key)
-            if record is None or record.open_until is None:
-                return None
-            left = record.open_until - self._clock()
-            timeouts = record.timeouts
-        if left <= 0:
+            reason = self._reason(record)
+            if reason is None and record is not None and record.open_until is not None:
+                record.probing = True
+            return reason
+
+    def _reason(self, record: _Record | None) -> str | None:
+        if record is None or record.open_until is None:
             return None
+        left = record.open_until - self._clock()
+        if left <= 0 and not record.probing:
+            return None
+        when = "now, by another send" if left <= 0 else f"in {_seconds(left)}"
         return (
-            f"skipped: the last {timeouts} sends to this destination did not finish in time; "
-            f"it is tried again in {_seconds(left)}"
+            f"skipped: the last {record.timeouts} sends to this destination did not finish in "
+            f"time; it is tried again {when}"
         )
 
-    def answered(self, key: str) -> None:
-        """The destination answered (sent or refused): its breaker closes."""
+    def answered(self, key: str, *, tried: bool = True) -> None:
+        """The destination answered (sent or refused): its breaker closes. `tried` False: the
+        send admitted to try it never started; the next one may."""
         with self._lock:
-            self._records.pop(key, None)
+            if tried:
+                self._records.pop(key, None)
+            elif key in self._records:
+                self._records[key].probing = False
 
     def timed_out(self, key: str) -> bool:
         """One more timeout of `key`; True when its breaker (re)opens now."""
@@ -104,6 +122,7 @@ class DestinationBreaker:
         with self._lock:
             record = self._records.setdefault(key, _Record())
             record.timeouts += 1
+            record.probing = False
             if record.timeouts < self.threshold:
                 return False
             record.open_until = self._clock() + self.cooldown
@@ -146,15 +165,15 @@ class SendLimits:
         """`send()`'s result (or its exception) if it finishes within the deadline; `Skipped`
         when `key`'s breaker is open; `Overdue` when it does not finish in time, or when too
         many sends are overdue already to start one more."""
-        reason = self.skip_reason(key)
-        if reason is not None:
-            raise Skipped(reason)
         with self._lock:
             if self._overdue >= self.max_overdue:
                 raise Overdue(
                     f"not sent: {self._overdue} earlier sends are still running past their "
                     "deadline in this worker"
                 )
+        reason = self.breaker.admit(key)
+        if reason is not None:
+            raise Skipped(reason)
         attempt = _Attempt(send)
         thread = threading.Thread(
             target=contextvars.copy_context().run,
@@ -162,7 +181,11 @@ class SendLimits:
             name=f"send-{key}",
             daemon=True,  # a hung send never keeps the process from exiting
         )
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            self.breaker.answered(key, tried=False)
+            raise
         thread.join(self.deadline)
         with self._lock:
             overdue = attempt.abandon()

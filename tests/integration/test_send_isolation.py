@@ -16,16 +16,18 @@ within the first minute, and the healthy alert of a later event never came.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, col, select
 
 from app.core.statuses import EventStatus, NotificationStatus
-from app.store.models import EventRecord, Notification
+from app.store.models import EventRecord, Notification, Shipment
 from tests.helpers import eventually
 from tests.integration.harness import (
     Inbox,
@@ -43,6 +45,7 @@ SOAK_SECONDS = float(os.environ.get("FLEXHOOK_SOAK_SECONDS", "600"))
 PER_EVENT = 60.0
 ONCALL = "oncall@example.com"
 STAKEHOLDER = "ops@example.com"
+SAMPLE_SHIPMENT = "418563"  # the shipment of the sample departure; each event gets its own
 
 pytestmark = [
     pytest.mark.integration,
@@ -60,6 +63,12 @@ def tarpit() -> Iterator[Tarpit]:
 def record_status(stack: Stack, event_id: str) -> str | None:
     with Session(stack.engine) as session:
         row = session.get(EventRecord, event_id)
+        return row.status if row else None
+
+
+def shipment_status(stack: Stack, shipment_id: str) -> str | None:
+    with Session(stack.engine) as session:
+        row = session.get(Shipment, shipment_id)
         return row.status if row else None
 
 
@@ -114,18 +123,22 @@ async def test_a_tarpit_destination_stalls_neither_records_nor_healthy_alerts(
 async def one_departure(stack: Stack, samples: Samples, inbox: Inbox, *, number: int) -> str:
     """Post the `number`th departure, on a shipment of its own; return its event id once its
     record is updated and its healthy alert delivered (the `number`th)."""
+    shipment = str(int(SAMPLE_SHIPMENT) + number)
     body = samples.body(
         "06_leg_departed",
         id=samples.fresh_id(48262090 + number * 1000),
-        data=_departure_of_shipment(samples, 418563 + number),
+        data=_departure_of_shipment(samples, int(shipment)),
     )
     response = await stack.post(body)
     assert response.status_code == 200, response.text
     event_id: str = response.json()["event_id"]
     await eventually(
-        lambda: record_status(stack, event_id) == EventStatus.PROCESSED,
+        lambda: (
+            record_status(stack, event_id) == EventStatus.PROCESSED
+            and shipment_status(stack, shipment) == "departed"
+        ),
         timeout=PER_EVENT,
-        what=f"the record of event {number} ({event_id})",
+        what=f"the records of event {number} ({event_id}, shipment {shipment})",
     )
     await eventually(
         lambda: delivered_to(inbox, STAKEHOLDER) == number,
@@ -135,10 +148,10 @@ async def one_departure(stack: Stack, samples: Samples, inbox: Inbox, *, number:
     return event_id
 
 
-def _departure_of_shipment(samples: Samples, shipment: int) -> dict[str, object]:
+def _departure_of_shipment(samples: Samples, shipment: int) -> dict[str, Any]:
+    """The sample departure's data, of leg `shipment * 10` of shipment `shipment`: every
+    mention of the sample's shipment (ids, links, the bill number) names it instead."""
     data = samples.payload("06_leg_departed")["data"]
-    resource = data["resource"]
-    resource["id"] = shipment * 10
-    resource["shipment"]["id"] = shipment
-    resource["shipment"]["link"] = f"https://api.flexport.com/shipments/{shipment}"
-    return dict(data)
+    data["resource"]["id"] = shipment * 10
+    moved: dict[str, Any] = json.loads(json.dumps(data).replace(SAMPLE_SHIPMENT, str(shipment)))
+    return moved

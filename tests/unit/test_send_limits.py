@@ -130,3 +130,40 @@ def test_a_breaker_with_threshold_zero_never_skips(hang: threading.Event) -> Non
         with pytest.raises(Overdue):
             sending.run("url-tarpit", hang.wait)
     assert sending.skip_reason("url-tarpit") is None
+
+
+def test_after_the_cooldown_one_send_tries_the_destination_and_the_others_are_skipped(
+    hang: threading.Event,
+) -> None:
+    clock = Clock()
+    sending = limits(clock, threshold=1)
+    with pytest.raises(Overdue):
+        sending.run("url-tarpit", hang.wait)
+    clock.now += 301
+    trying = threading.Event()
+
+    def probe() -> None:
+        trying.set()
+        hang.wait()
+
+    outcome: list[BaseException] = []
+
+    def try_it() -> None:
+        try:
+            sending.run("url-tarpit", probe)
+        except Overdue as exc:
+            outcome.append(exc)
+
+    prober = threading.Thread(target=try_it)
+    prober.start()
+    assert trying.wait(5)
+    tried = threading.Event()
+
+    with pytest.raises(Skipped, match="tried again now, by another send"):
+        sending.run("url-tarpit", tried.set)
+    prober.join()
+
+    assert not tried.is_set()
+    assert len(outcome) == 1  # the probe ran, and ran past the deadline
+    with pytest.raises(Skipped, match="tried again in 300 s"):  # the probe timed out: closed again
+        sending.run("url-tarpit", tried.set)
