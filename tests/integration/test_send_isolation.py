@@ -16,6 +16,7 @@ within the first minute, and the healthy alert of a later event never came.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -43,6 +44,7 @@ SOAK_SECONDS = float(os.environ.get("FLEXHOOK_SOAK_SECONDS", "600"))
 # How long one event's record and healthy alert may take at most, tarpit or not: generous for a
 # busy two-core machine, far below the tarpit's "never".
 PER_EVENT = 60.0
+PACE = 1.0  # seconds between the starts of two events, at least
 ONCALL = "oncall@example.com"
 STAKEHOLDER = "ops@example.com"
 SAMPLE_SHIPMENT = "418563"  # the shipment of the sample departure; each event gets its own
@@ -102,7 +104,10 @@ async def test_a_tarpit_destination_stalls_neither_records_nor_healthy_alerts(
     events: list[str] = []
     started = time.monotonic()
     while not events or time.monotonic() - started < SOAK_SECONDS:
+        round_started = time.monotonic()
         events.append(await one_departure(stack, samples, inbox, number=len(events) + 1))
+        # A steady stream, not a flood: at most one event a second.
+        await asyncio.sleep(max(0.0, PACE - (time.monotonic() - round_started)))
 
     assert tarpit.accepted >= 1  # the tarpit was really tried
     healthy = ledger(stack, "mailto://")
