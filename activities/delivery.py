@@ -67,6 +67,13 @@ def _wanted_subscriptions(session: Session, alert: Alert) -> list[Subscription]:
 StartRecipients = Callable[[list[str]], None]
 
 
+def _skipped(reason: str) -> ApplicationError:
+    """The failure of a send its destination's breaker stopped: not retried. The workflow then
+    marks the alert failed, and the destination's `destination-failing` incident tells the
+    operators once."""
+    return ApplicationError(reason, type="DestinationSkipped", non_retryable=True)
+
+
 class NotificationActivities:
     """Sync activities over an injected engine, notifier and Apprise configuration."""
 
@@ -205,6 +212,12 @@ class NotificationActivities:
                 row.last_error = "destination no longer configured"
                 session.commit()
                 return NotificationStatus.SKIPPED
+            skipped = self._notifier.skip_reason(destination)
+            if skipped is not None:  # its breaker is open: not tried, no retry burned
+                row.status = NotificationStatus.FAILED
+                row.last_error = f"{destination.privacy_url}: {skipped}"[:1000]
+                session.commit()
+                raise _skipped(row.last_error)
             row.status = NotificationStatus.SENDING
             row.claimed_by = claimant
             row.attempts += 1
@@ -218,7 +231,10 @@ class NotificationActivities:
                 str(exc), type="InvalidDestination", non_retryable=True
             ) from None
         except DeliveryFailed as exc:
-            # Known unsent: retry it.
+            # Known unsent: retry it, unless this timeout opened the destination's breaker.
+            if self._notifier.skip_reason(destination) is not None:
+                self._finish(delivery, status=NotificationStatus.FAILED, error=str(exc))
+                raise _skipped(str(exc)) from None
             self._finish(delivery, status=NotificationStatus.PENDING, error=str(exc))
             if self._given_up():
                 raise ApplicationError(

@@ -23,6 +23,7 @@ from notifications.render import (
     Renderer,
     one_line,
 )
+from notifications.send_limits import SendLimits
 
 DIGEST_KIND = "digest"
 
@@ -59,11 +60,15 @@ class DigestRenderer(Renderer):
 
 
 class DigestSender:
-    """Sends digests with the templates of `renderer`; `timeout` bounds one send in seconds."""
+    """Sends digests with the templates of `renderer` within `limits` (the process's deadline
+    and breaker, shared with its alerts); None: limits of its own, a deadline of `timeout`
+    seconds."""
 
-    def __init__(self, renderer: Renderer, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, renderer: Renderer, *, timeout: float = 30.0, limits: SendLimits | None = None
+    ) -> None:
         self._renderer = renderer
-        self._timeout = timeout
+        self._limits = limits or SendLimits(deadline=timeout)
 
     def render(self, digest: Digest) -> DigestRenderer:
         return DigestRenderer(self._renderer, digest)
@@ -72,7 +77,7 @@ class DigestSender:
         """Deliver `digest` to `destination` or raise `InvalidDestination` (permanent) or
         `DeliveryFailed` (worth retrying), as `Notifier.send` does."""
         renderer = self.render(digest)
-        notifier = Notifier(renderer, timeout=self._timeout)
+        notifier = Notifier(renderer, limits=self._limits)
         notifier.send(destination, _as_alert(digest, headline=renderer.title()))
 
 

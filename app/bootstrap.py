@@ -36,12 +36,11 @@ from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
 from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
+from notifications.send_limits import DestinationBreaker, SendLimits
 from workflows.eta_feed import EtaWatchSignals
 from workflows.recipient_starter import RecipientStarter
 from workflows.worker import ReconcileSchedule
 
-# One send's bound; the send activity's start-to-close timeout (60 s) must stay above it.
-NOTIFY_SEND_TIMEOUT_SECONDS = 30.0
 # An ops alert's bound per target: it is sent from inside activities (30 s timeouts).
 OPS_SEND_TIMEOUT_SECONDS = 10.0
 
@@ -55,15 +54,29 @@ def open_database(settings: Settings) -> Engine:
     return engine
 
 
-def notifier(settings: Settings, renderer: Renderer) -> Notifier:
-    """The Apprise notifier of stakeholder alerts, rendering with `renderer`."""
+def send_limits(settings: Settings) -> SendLimits:
+    """The hard deadline of each send and the destinations' breaker, one per process: the
+    stakeholder alerts and digests of a worker share them. FLEXHOOK_SEND_DEADLINE stays below
+    the send activity's start-to-close timeout (60 s): the settings refuse more than 50 s."""
+    return SendLimits(
+        deadline=settings.send_deadline.total_seconds(),
+        breaker=DestinationBreaker(
+            threshold=settings.send_breaker_after,
+            cooldown=settings.send_breaker_cooldown.total_seconds(),
+        ),
+    )
+
+
+def notifier(settings: Settings, renderer: Renderer, limits: SendLimits | None = None) -> Notifier:
+    """The Apprise notifier of stakeholder alerts, rendering with `renderer`, sending within
+    `limits` (default: `send_limits(settings)`)."""
     return Notifier(
         renderer,
         public_url=settings.public_url,
         temporal_ui_url=settings.temporal_ui_url,
         namespace=settings.temporal_namespace,
         flexport_app_url=settings.flexport_app_url,
-        timeout=NOTIFY_SEND_TIMEOUT_SECONDS,
+        limits=limits or send_limits(settings),
     )
 
 
@@ -101,6 +114,10 @@ class WorkerActivities:
     recipients: RecipientActivities
     reconcile: ReconcileActivities | None = None
     retention: RetentionActivities | None = None  # remove_old_payloads
+
+    def sends(self) -> list[Callable[..., Any]]:
+        """What the send worker runs (`workflows.worker.send_queue`): alerts and digests."""
+        return [self.notifications.send_notification, self.recipients.send_digest]
 
     def all(self) -> list[Callable[..., Any]]:
         return [
@@ -164,13 +181,14 @@ def worker_activities(
     `alert_notifier` defaults to `notifier(settings, ...)`."""
     templates = renderer(settings)
     config = NotifyConfig(settings.resolved_notify_config)
+    alerts = alert_notifier or notifier(settings, templates)
     return wire_activities(
         engine,
         client=client,
         task_queue=settings.task_queue,
-        notifier=alert_notifier or notifier(settings, templates),
+        notifier=alerts,
         config=config,
-        digests=DigestSender(templates, timeout=NOTIFY_SEND_TIMEOUT_SECONDS),
+        digests=DigestSender(templates, limits=alerts.limits),
         ops=ops_reporter(settings, engine, config=config, renderer=templates),
         eta_slip_hours=settings.eta_slip_hours,
         eta_grace=settings.eta_grace,

@@ -94,6 +94,7 @@ def worker() -> None:
             reconcile_schedule=bootstrap.reconcile_schedule(settings),
             payload_keys=settings.payload_keys,
             payload_retention=settings.payload_retention,
+            send_concurrency=settings.send_concurrency,
         )
     )
 

@@ -87,6 +87,19 @@ class Settings(BaseSettings):
     accept_sha1: bool = Field(default=False, alias="FLEXHOOK_ACCEPT_SHA1")
     start_timeout_seconds: float = Field(default=2.0, gt=0, alias="FLEXHOOK_START_TIMEOUT")
     eta_slip_hours: float = Field(default=24.0, ge=0, alias="FLEXHOOK_ETA_SLIP_HOURS")
+    # Sending (docs/alerts.md#one-destination-cannot-stall-the-others): each send's hard
+    # deadline, below the send activity's 60 s; the worker's send slots; the breaker.
+    send_deadline: Duration = Field(
+        default=timedelta(seconds=30),
+        ge=timedelta(seconds=1),
+        le=timedelta(seconds=50),
+        alias="FLEXHOOK_SEND_DEADLINE",
+    )
+    send_concurrency: int = Field(default=8, gt=0, le=256, alias="FLEXHOOK_SEND_CONCURRENCY")
+    send_breaker_after: int = Field(default=3, ge=0, alias="FLEXHOOK_SEND_BREAKER_AFTER")
+    send_breaker_cooldown: Duration = Field(
+        default=timedelta(minutes=5), alias="FLEXHOOK_SEND_BREAKER_COOLDOWN"
+    )
     notify_config: Path | None = Field(default=None, alias="FLEXHOOK_NOTIFY_CONFIG")
     templates_dir: Path | None = Field(default=None, alias="FLEXHOOK_TEMPLATES_DIR")
     public_url: str = Field(default="", alias="FLEXHOOK_PUBLIC_URL")

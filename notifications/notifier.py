@@ -1,9 +1,9 @@
 """Apprise delivery: check destination URLs, read the Apprise configuration, route and send.
 
 Every destination is an Apprise URL. Its full form carries credentials, so only its privacy form
-(`Destination.privacy_url`) ever reaches a log line or an exception message. Apprise logs through
-the `apprise` logger, and at DEBUG and TRACE it logs raw configuration text, parsed URLs and
-webhook URLs whole; `_REDACTOR`, a filter on that logger, keeps those credentials out.
+(`Destination.privacy_url`) ever reaches a log line or an exception message; Apprise's own log
+lines go through `notifications.redaction.REDACTOR`. Each send runs within `SendLimits` (a hard
+deadline, a breaker per destination: `notifications.send_limits`).
 """
 
 from __future__ import annotations
@@ -11,20 +11,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import threading
-from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import apprise
 
 from app.core.alert import Alert, Links
 from app.core.ids import event_workflow_url
+from notifications.redaction import (
+    REDACTOR,
+    URL_IN_TEXT_RE,
+    guard_apprise_logs,
+    private_values,
+    url_parts,
+)
 from notifications.render import Dialect, Renderer, markdown_text
+from notifications.send_limits import Overdue, SendLimits, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,14 @@ class DeliveryFailed(NotifyError):
     """Apprise accepted the URL but could not deliver; worth retrying."""
 
 
+class SendTimedOut(DeliveryFailed):
+    """The send did not finish within its deadline (`notifications.send_limits`)."""
+
+
+class DestinationSkipped(DeliveryFailed):
+    """The destination's breaker is open: it was not tried (`notifications.send_limits`)."""
+
+
 @dataclass(frozen=True)
 class Destination:
     """One Apprise URL to alert, with the form of message it takes and its routing tags."""
@@ -94,120 +107,6 @@ class Destination:
     tags: frozenset[str] = frozenset()
 
 
-class _Redactor(logging.Filter):
-    """A filter for the `apprise` logger that keeps credentials out of log records.
-
-    - TRACE records are dropped: Apprise dumps parsed URLs whole in them, password included.
-    - While a thread parses URLs or a configuration (`parsing`), its records below WARNING are
-      dropped (Apprise logs a configuration's raw text at DEBUG) and the raw pieces of those
-      URLs are masked in the rest (Apprise echoes values it rejects).
-    - While sending (`sending`), the values Apprise marks private are masked in every record,
-      whichever thread logs it: Apprise sends from its own worker threads. Registrations are
-      counted so that concurrent sends to one destination do not unregister each other's.
-    """
-
-    MASK: Final = "****"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._lock = threading.Lock()
-        self._sending: Counter[str] = Counter()
-        self._parsing: dict[int, frozenset[str]] = {}
-
-    @contextmanager
-    def sending(self, secrets: Iterable[str]) -> Iterator[None]:
-        wanted = Counter({secret for secret in secrets if secret})
-        with self._lock:
-            self._sending.update(wanted)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._sending.subtract(wanted)
-                self._sending = +self._sending  # forget those at zero
-
-    @contextmanager
-    def parsing(self, secrets: Iterable[str]) -> Iterator[None]:
-        thread = threading.get_ident()
-        with self._lock:
-            outer = self._parsing.get(thread)
-            self._parsing[thread] = frozenset(secret for secret in secrets if secret) | (
-                outer or frozenset()
-            )
-        try:
-            yield
-        finally:
-            with self._lock:
-                if outer is None:
-                    del self._parsing[thread]
-                else:
-                    self._parsing[thread] = outer
-
-    def redact(self, text: str, *, thread: int | None = None) -> str:
-        """`text` with every secret known now (and those `thread` is parsing) masked."""
-        with self._lock:
-            known = set(self._sending) | self._parsing.get(thread or threading.get_ident(), set())
-        for secret in sorted(known, key=len, reverse=True):  # longest first
-            text = text.replace(secret, self.MASK)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.DEBUG:
-            return False
-        with self._lock:
-            parsing = record.thread in self._parsing
-        if parsing and record.levelno < logging.WARNING:
-            return False
-        message = record.getMessage()
-        redacted = self.redact(message, thread=record.thread)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redact(record.exc_text, thread=record.thread)
-        return True
-
-
-_REDACTOR: Final = _Redactor()
-_URL_PART_RE: Final = re.compile(r"[/?#&=:@;,\s]+")
-_URL_IN_TEXT_RE: Final = re.compile(r"[a-z0-9]{1,32}://\S+", re.IGNORECASE)
-
-
-def _guard_apprise_logs() -> None:
-    logging.getLogger(apprise.LOGGER_NAME).addFilter(_REDACTOR)  # no-op when already there
-
-
-def _url_parts(url: str) -> set[str]:
-    """Every piece of a raw URL that could be a secret, for while Apprise parses it.
-
-    Broad on purpose: before parsing nobody knows which piece is the password or the token, and
-    Apprise echoes rejected values in its warnings. Pieces shorter than four characters are left
-    alone so that log lines stay readable.
-    """
-    rest = url.split("://", 1)[-1]
-    address, _, query = rest.partition("?")
-    pieces = _URL_PART_RE.split(address)
-    pieces += [value for pair in query.split("&") for value in pair.split("=")[1:]]
-    parts = {piece for piece in pieces if len(piece) >= 4 and not piece.isdigit()}
-    return parts | {unquote(part) for part in parts}
-
-
-def _private_values(plugin: apprise.NotifyBase, url: str) -> set[str]:
-    """What Apprise itself marks private in this plugin (passwords, tokens, signatures)."""
-    names: set[str] = set()
-    for table in (getattr(plugin, "template_tokens", {}), getattr(plugin, "template_args", {})):
-        for name, spec in table.items():
-            if isinstance(spec, dict) and spec.get("private"):
-                names.add(spec.get("map_to", name))
-    values: set[str] = {url}
-    for name in names:
-        value = getattr(plugin, name, None)
-        items = value if isinstance(value, list | tuple | set | frozenset) else [value]
-        values.update(item for item in items if isinstance(item, str) and item)
-    return values | {quote(value, safe="") for value in values}
-
-
 def _scheme(url: str) -> str | None:
     match = _SCHEME_RE.match(url)
     return match.group(1).lower() if match else None
@@ -215,11 +114,11 @@ def _scheme(url: str) -> str | None:
 
 def plugin_for(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
     """The Apprise plugin for `url`, or InvalidDestination saying why there is none."""
-    _guard_apprise_logs()
+    guard_apprise_logs()
     scheme = _scheme(url)
     if scheme is None:
         raise InvalidDestination("not an Apprise URL: it does not start with a scheme://")
-    with _REDACTOR.parsing(_url_parts(url)):
+    with REDACTOR.parsing(url_parts(url)):
         plugin = apprise.Apprise.instantiate(url, asset=asset)
     if plugin is not None:
         return plugin
@@ -300,10 +199,10 @@ def load_config(path: Path) -> list[Destination]:
     if not path.is_file():
         return []
     content = path.read_text(encoding="utf-8")
-    _guard_apprise_logs()
+    guard_apprise_logs()
     config = apprise.AppriseConfig()
-    secrets = set().union(*(_url_parts(url) for url in _URL_IN_TEXT_RE.findall(content)))
-    with _REDACTOR.parsing(secrets):
+    secrets = set().union(*(url_parts(url) for url in URL_IN_TEXT_RE.findall(content)))
+    with REDACTOR.parsing(secrets):
         config.add_config(content)
         plugins = config.services()
     # plugin.url() gives the full URL back, credentials included, as Apprise normalises it.
@@ -324,20 +223,23 @@ class Notifier:
         namespace: str = "default",
         flexport_app_url: str = "https://app.flexport.com",
         timeout: float = 60.0,
+        limits: SendLimits | None = None,
     ) -> None:
         """`flexport_app_url` is where Flexport's app shows a shipment at `/shipments/<id>`
-        (empty: no link). `timeout` bounds one send in seconds (Apprise's service timeout); the
-        activity that calls `send` needs a longer start-to-close timeout."""
+        (empty: no link). `limits` bound each send (its hard deadline, the destinations' breaker;
+        share one per process); None: limits of its own with a deadline of `timeout` seconds.
+        The activity that calls `send` needs a longer start-to-close timeout."""
         self._renderer = renderer
         self._public_url = public_url.rstrip("/")
         self._flexport_app_url = flexport_app_url.rstrip("/")
         self._temporal_ui_url = temporal_ui_url.rstrip("/")
         self._namespace = namespace
-        self._asset = apprise.AppriseAsset(
-            app_id="flexhook",
-            app_desc="flexhook shipment alerts",
-            service_timeout=timeout,
-        )
+        self.limits = limits or SendLimits(deadline=timeout)
+        self._asset = apprise_asset("flexhook shipment alerts")
+
+    def skip_reason(self, destination: Destination) -> str | None:
+        """Why `destination` is skipped now (its breaker is open), or None."""
+        return self.limits.skip_reason(destination.id)
 
     def links(self, alert: Alert) -> Links:
         """Where to look further; empty when the base URL is not configured."""
@@ -380,7 +282,13 @@ class Notifier:
         title, body = self._message(destination.form, plugin, alert)
         notify_type = _NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO)
         send_message(
-            destination, plugin, title=title, body=body, notify_type=notify_type, asset=self._asset
+            destination,
+            plugin,
+            title=title,
+            body=body,
+            notify_type=notify_type,
+            asset=self._asset,
+            limits=self.limits,
         )
         log.info(
             "sent %s alert for shipment %s to %s",
@@ -388,6 +296,15 @@ class Notifier:
             alert.shipment_id,
             destination.privacy_url,
         )
+
+
+def apprise_asset(description: str) -> apprise.AppriseAsset:
+    """Apprise's settings for flexhook's sends. No service timeout: with one, Apprise hands every
+    send to its one process-wide pool (six threads on two cores), where a destination that never
+    answers keeps a thread for good and every other send queues behind it. Without one, Apprise
+    sends on the calling thread, which `SendLimits.run` starts for each send and stops waiting
+    for at the deadline."""
+    return apprise.AppriseAsset(app_id="flexhook", app_desc=description, service_timeout=0)
 
 
 def send_message(
@@ -398,13 +315,38 @@ def send_message(
     body: str,
     notify_type: apprise.NotifyType,
     asset: apprise.AppriseAsset,
+    limits: SendLimits,
 ) -> None:
-    """Hand one rendered message to Apprise for `destination` (whose `plugin_for` is `plugin`),
-    or raise DeliveryFailed with Apprise's reasons, credentials masked."""
+    """Hand one rendered message to Apprise for `destination` (whose `plugin_for` is `plugin`)
+    within `limits`, or raise DeliveryFailed with Apprise's reasons, credentials masked:
+    SendTimedOut past the deadline, DestinationSkipped while its breaker is open."""
+    try:
+        limits.run(
+            destination.id,
+            lambda: _notify(
+                destination, plugin, title=title, body=body, notify_type=notify_type, asset=asset
+            ),
+        )
+    except Skipped as exc:
+        raise DestinationSkipped(f"{destination.privacy_url}: {exc}") from None
+    except Overdue as exc:
+        raise SendTimedOut(f"{destination.privacy_url}: {exc}") from None
+
+
+def _notify(
+    destination: Destination,
+    plugin: apprise.NotifyBase,
+    *,
+    title: str,
+    body: str,
+    notify_type: apprise.NotifyType,
+    asset: apprise.AppriseAsset,
+) -> None:
+    """Apprise's notify on this thread (see `apprise_asset`)."""
     notifier = apprise.Apprise(asset=asset)
     notifier.add(plugin)
     with (
-        _REDACTOR.sending(_private_values(plugin, destination.url)),
+        REDACTOR.sending(private_values(plugin, destination.url)),
         notifier.notify(
             body=body,
             title=title,
@@ -414,9 +356,9 @@ def send_message(
     ):
         if result:
             return
-        # Apprise's own warnings say what went wrong; they passed through _REDACTOR.
+        # Apprise's own warnings say what went wrong; they passed through REDACTOR.
         reasons = "; ".join(dict.fromkeys(entry.message for entry in result.logs()))
-        problem = _REDACTOR.redact(reasons)[:500] or "no reason given"
+        problem = REDACTOR.redact(reasons)[:500] or "no reason given"
     raise DeliveryFailed(
         f"{destination.privacy_url}: Apprise could not deliver "
         f"({result.status.name.lower()}): {problem}"

@@ -22,12 +22,14 @@ from notifications.destinations import NotifyConfig
 from notifications.notifier import (
     Destination,
     NotifyError,
+    apprise_asset,
     chat_dialect,
     plugin_for,
     send_message,
     title_is_markdown,
 )
 from notifications.render import Dialect, Renderer, markdown_text, one_line
+from notifications.send_limits import SendLimits
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +52,15 @@ class OpsNotifier:
         namespace: str = "default",
         timeout: float = 10.0,
     ) -> None:
-        """`timeout` bounds one send to one target in seconds (Apprise's service timeout)."""
+        """`timeout` bounds one send to one target in seconds (a hard deadline). Ops targets
+        have limits of their own: a stakeholder destination's breaker never silences them."""
         self._renderer = renderer
         self._config = config
         self._public_url = public_url.rstrip("/")
         self._temporal_ui_url = temporal_ui_url.rstrip("/")
         self._namespace = namespace
-        self._asset = apprise.AppriseAsset(
-            app_id="flexhook", app_desc="flexhook ops alerts", service_timeout=timeout
-        )
+        self._asset = apprise_asset("flexhook ops alerts")
+        self._limits = SendLimits(deadline=timeout)
 
     def destinations(self) -> list[Destination]:
         """The ops targets configured now: those tagged `ops`. Not Apprise's `always`: ops alerts
@@ -132,6 +134,12 @@ class OpsNotifier:
         title, body = self.render(alert, destination, plugin)
         notify_type = apprise.NotifyType.SUCCESS if alert.recovered else apprise.NotifyType.FAILURE
         send_message(
-            destination, plugin, title=title, body=body, notify_type=notify_type, asset=self._asset
+            destination,
+            plugin,
+            title=title,
+            body=body,
+            notify_type=notify_type,
+            asset=self._asset,
+            limits=self._limits,
         )
         log.info("sent ops alert %s to %s", alert.key, destination.privacy_url)

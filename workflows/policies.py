@@ -19,7 +19,9 @@ RECORDS_RETRY = RetryPolicy(
 RECORDS_TIMEOUT = timedelta(seconds=30)
 
 # An alert that cannot get through is retried with backoff for a bounded time, then recorded as
-# failed; a URL Apprise rejects is not retried at all.
+# failed; a URL Apprise rejects is not retried at all, nor a send to a destination whose
+# breaker is open (`DestinationSkipped`, raised non-retryable). Each attempt's own send stops at
+# FLEXHOOK_SEND_DEADLINE (at most 50 s), well inside the attempt's timeout.
 NOTIFY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -28,3 +30,5 @@ NOTIFY_RETRY = RetryPolicy(
 )
 NOTIFY_ATTEMPT_TIMEOUT = timedelta(seconds=60)
 NOTIFY_DEADLINE = timedelta(minutes=15)
+# Sends run on the worker's send queue: the run's task queue plus this.
+SEND_QUEUE_SUFFIX = "-sends"

@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
         RECORDS_RETRY,
         RECORDS_TIMEOUT,
     )
-    from workflows.sending import send_alert
+    from workflows.sending import send_alert, send_queue_of_run
 
 # About a month of daily wake-ups per run (quiet hours and a digest wake once a day each).
 ROUNDS_PER_RUN = 30
@@ -74,6 +74,7 @@ class RecipientWorkflow:
             await workflow.execute_activity(
                 "send_digest",
                 digest,
+                task_queue=send_queue_of_run(),
                 start_to_close_timeout=NOTIFY_ATTEMPT_TIMEOUT,
                 schedule_to_close_timeout=NOTIFY_DEADLINE,
                 retry_policy=NOTIFY_RETRY,

@@ -14,7 +14,22 @@ with workflow.unsafe.imports_passed_through():
         NOTIFY_RETRY,
         RECORDS_RETRY,
         RECORDS_TIMEOUT,
+        SEND_QUEUE_SUFFIX,
     )
+
+
+# Sends go to the worker's send queue (`workflows.worker.send_queue`), served by slots and
+# threads of their own; runs that scheduled a send on the main queue before this replay as they
+# were.
+SEND_QUEUE_PATCH = "send-queue"
+
+
+def send_queue_of_run() -> str | None:
+    """The task queue this run's sends go to: its send queue, or None (the run's own queue) for
+    a run that scheduled its sends there before the send queue existed."""
+    if workflow.patched(SEND_QUEUE_PATCH):
+        return workflow.info().task_queue + SEND_QUEUE_SUFFIX
+    return None
 
 
 async def send_alert(delivery: Delivery) -> None:
@@ -24,6 +39,7 @@ async def send_alert(delivery: Delivery) -> None:
         await workflow.execute_activity(
             "send_notification",
             delivery,
+            task_queue=send_queue_of_run(),
             start_to_close_timeout=NOTIFY_ATTEMPT_TIMEOUT,
             schedule_to_close_timeout=NOTIFY_DEADLINE,
             retry_policy=NOTIFY_RETRY,

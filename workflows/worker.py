@@ -1,7 +1,11 @@
 """The worker: polls the task queue and runs flexhook's workflows (`EventWorkflow`,
 `EventWorkflowV1`, `EtaWatchWorkflow`, `RecipientWorkflow`, `ReconcileWorkflow`,
 `PayloadRetentionWorkflow`) and the activities `app.bootstrap` wires for them; keeps the
-reconcile and payload retention schedules."""
+reconcile and payload retention schedules.
+
+Alerts are sent by a second worker in the same process, on the send queue (`send_queue`), with
+threads and slots of its own: a destination that never answers can take at most those, never
+the threads and slots that keep the records (`process_event`)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import logging
 import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -39,6 +44,7 @@ from app.payload_codec import PayloadKeys
 from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import EventWorkflow
 from workflows.event_v1 import EventWorkflowV1
+from workflows.policies import SEND_QUEUE_SUFFIX
 from workflows.recipient import RecipientWorkflow
 from workflows.recipient_starter import resume_waiting
 from workflows.reconcile import ReconcileWorkflow
@@ -47,6 +53,8 @@ from workflows.retention_schedule import apply_payload_retention_schedule
 from workflows.types import ReconcileInput
 
 ACTIVITY_THREADS = 16
+# Send slots (and threads) of the send worker: FLEXHOOK_SEND_CONCURRENCY.
+SEND_CONCURRENCY = 8
 
 log = logging.getLogger("flexhook.worker")
 
@@ -63,13 +71,64 @@ class ActivitySet(Protocol):
 
     def all(self) -> list[Callable[..., Any]]: ...
 
+    def sends(self) -> list[Callable[..., Any]]: ...
+
+
+def send_queue(task_queue: str) -> str:
+    """The task queue of the sends of runs on `task_queue`."""
+    return task_queue + SEND_QUEUE_SUFFIX
+
+
+class Workers:
+    """The process's two workers, run together: the main one (workflows, records, every
+    activity) and the send worker (the set's `sends` on `send_queue`, with
+    `send_concurrency` slots on a thread pool of its own, shut down with it)."""
+
+    def __init__(self, main: Worker, sends: Worker, executor: ThreadPoolExecutor) -> None:
+        self.main = main
+        self.sends = sends
+        self._executor = executor
+        self._running = AsyncExitStack()
+
+    async def __aenter__(self) -> Workers:
+        async with AsyncExitStack() as starting:
+            starting.callback(self._executor.shutdown, wait=False)
+            await starting.enter_async_context(self.sends)
+            await starting.enter_async_context(self.main)
+            self._running = starting.pop_all()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._running.aclose()
+
 
 def build_worker(
-    client: Client, *, task_queue: str, activities: ActivitySet, executor: ThreadPoolExecutor
+    client: Client,
+    *,
+    task_queue: str,
+    activities: ActivitySet,
+    executor: ThreadPoolExecutor,
+    send_concurrency: int = SEND_CONCURRENCY,
+) -> Workers:
+    """The main worker for every workflow and `activities`, and the send worker beside it; the
+    caller owns `executor` (`ACTIVITY_THREADS` threads, the main worker's).
+    `ReconcileWorkflow` is registered when `activities` can reconcile. The main worker keeps
+    the send activities too, for sends that runs scheduled on its queue before the send queue
+    existed."""
+    sends_executor = ThreadPoolExecutor(send_concurrency, thread_name_prefix="flexhook-send")
+    sends = Worker(
+        client,
+        task_queue=send_queue(task_queue),
+        activities=activities.sends(),
+        activity_executor=sends_executor,
+        max_concurrent_activities=send_concurrency,
+    )
+    return Workers(_main_worker(client, task_queue, activities, executor), sends, sends_executor)
+
+
+def _main_worker(
+    client: Client, task_queue: str, activities: ActivitySet, executor: ThreadPoolExecutor
 ) -> Worker:
-    """A worker for every workflow and `activities`; the caller owns `executor`
-    (`ACTIVITY_THREADS` threads). `ReconcileWorkflow` is registered when `activities` can
-    reconcile."""
     return Worker(
         client,
         task_queue=task_queue,
@@ -262,8 +321,9 @@ async def serve(
     reconcile_schedule: ReconcileSchedule | None = None,
     payload_keys: PayloadKeys = (),
     payload_retention: timedelta | None = None,
+    send_concurrency: int = SEND_CONCURRENCY,
 ) -> None:
-    """Run a worker until SIGINT or SIGTERM, then drain it and return.
+    """Run the workers until SIGINT or SIGTERM, then drain them and return.
 
     `activities` builds the worker's activities over its client, on the worker's event loop.
     With `metrics_address` (host:port), Temporal's own Prometheus metrics of this worker are
@@ -292,11 +352,21 @@ async def serve(
         loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=ACTIVITY_THREADS) as executor:
         worker = build_worker(
-            client, task_queue=task_queue, activities=registered, executor=executor
+            client,
+            task_queue=task_queue,
+            activities=registered,
+            executor=executor,
+            send_concurrency=send_concurrency,
         )
         try:
             async with worker:
-                log.info("worker polling %s on %s (namespace %s)", task_queue, address, namespace)
+                log.info(
+                    "worker polling %s and %s on %s (namespace %s)",
+                    task_queue,
+                    send_queue(task_queue),
+                    address,
+                    namespace,
+                )
                 await resume_waiting(
                     client, task_queue=task_queue, recipients=registered.recipients
                 )

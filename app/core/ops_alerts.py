@@ -3,7 +3,8 @@ and when a spool counts as stuck. Pure standard library, plain values in and out
 
 Kinds of incident, each alerted once when it opens (and once more when it recovers):
   event-failed:<event id>              an event that could not be processed (marked failed)
-  destination-failing:<destination id> an alert target whose retries ran out
+  destination-failing:<destination id> an alert target whose retries ran out, or whose
+                                       sends kept timing out (skipped for a while)
   spool-stuck                          events waiting in the spool, or Temporal unreachable,
                                        for longer than FLEXHOOK_OPS_ALERT_AFTER
   token-guessing:<client address>      refused tokens from one address, in a burst (alerted
@@ -161,8 +162,9 @@ def destination_failing(
         title=f"flexhook: alerts to {short} keep failing",
         summary=(
             f"A {alert_kind} alert about shipment {shipment_id} could not be delivered to "
-            f"{short} before its retries ran out; it is marked failed. The next alert "
-            "delivered there closes this incident."
+            f"{short} before its retries ran out, or its sends kept timing out and it is "
+            "skipped for a while (see Error); it is marked failed. The next alert delivered "
+            "there closes this incident."
         ),
         facts=(
             ("Destination", destination),

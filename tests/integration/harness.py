@@ -336,3 +336,56 @@ class TcpGate:
 
         await asyncio.gather(pipe(client_r, server_w), pipe(server_r, client_w))
         self._links -= {client_w, server_w}
+
+
+# -- a destination that never answers -------------------------------------------------------------
+
+
+class Tarpit:
+    """A destination that never answers (security review H3): accepts every connection and
+    sends each one byte a second, never a whole line, so every `requests` read gets a byte
+    before its read timeout and a send to it never ends by itself."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0), backlog=512)
+        self.port = int(self._server.getsockname()[1])
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._accept, daemon=True),
+            threading.Thread(target=self._trickle, daemon=True),
+        ]
+
+    def _accept(self) -> None:
+        self._server.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            self._held.append(connection)
+
+    def _trickle(self) -> None:
+        while not self._stop.wait(1.0):
+            for connection in list(self._held):
+                try:
+                    connection.send(b"H")
+                except OSError:
+                    self._held.remove(connection)
+
+    def __enter__(self) -> Tarpit:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._server.close()
+        for thread in self._threads:
+            thread.join()
+        for connection in self._held:
+            connection.close()

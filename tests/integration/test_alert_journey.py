@@ -44,6 +44,7 @@ from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
 from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
+from notifications.send_limits import SendLimits
 from tests.helpers import eventually
 from tests.integration.harness import (
     Inbox,
@@ -273,7 +274,7 @@ async def worker(stack: Stack, config: Path) -> AsyncIterator[None]:
         stack.engine,
         client=stack.client,
         task_queue=stack.task_queue,
-        notifier=Notifier(Renderer(), timeout=10, **urls),
+        notifier=Notifier(Renderer(), timeout=10, limits=SendLimits(deadline=10), **urls),
         config=notify_config,
         digests=DigestSender(Renderer()),
         ops=OpsReporter(IncidentBook(stack.engine), ops_notifier),

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -15,10 +17,17 @@ import pytest
 import responses
 
 from app.core.alert import Alert
-from notifications.notifier import DeliveryFailed, Notifier, check_url
+from notifications.notifier import (
+    DeliveryFailed,
+    DestinationSkipped,
+    Notifier,
+    SendTimedOut,
+    check_url,
+)
 from notifications.render import Renderer
+from notifications.send_limits import DestinationBreaker, SendLimits
 from tests.alerts import DEPARTED, NAME
-from tests.integration.harness import Inbox, free_port, mailto
+from tests.integration.harness import Inbox, Tarpit, free_port, mailto
 from tests.log_registry import register_secret
 
 pytestmark = [
@@ -406,3 +415,52 @@ def test_no_flexport_link_anywhere_when_the_setting_is_empty(
         assert "app.flexport.com" not in text, channel
         assert "in Flexport" not in text, channel
         assert "Shipment in flexhook" in text, channel  # the other links stay
+
+
+# -- a destination that never answers (security review H3) ----------------------------------------
+
+# More sends than Apprise's process-wide pool has threads (min(32, cores + 4)).
+BEYOND_APPRISE_POOL = (os.cpu_count() or 1) + 5
+
+
+@pytest.fixture
+def tarpit() -> Iterator[Tarpit]:
+    with Tarpit() as server:
+        yield server
+
+
+def test_sends_to_a_tarpit_time_out_and_never_hold_up_a_healthy_destination(
+    json_endpoint: tuple[list[dict[str, Any]], int], tarpit: Tarpit
+) -> None:
+    received, port = json_endpoint
+    no_breaker = SendLimits(deadline=0.5, breaker=DestinationBreaker(threshold=0))
+    notifier = Notifier(Renderer(), limits=no_breaker)
+    hung = check_url(f"json://127.0.0.1:{tarpit.port}/hook")
+    healthy = check_url(f"json://127.0.0.1:{port}/alerts")
+
+    for sent in range(1, BEYOND_APPRISE_POOL + 1):
+        with pytest.raises(SendTimedOut, match="did not finish within"):
+            notifier.send(hung, DEPARTED)
+        notifier.send(healthy, DEPARTED)
+        assert len(received) == sent
+
+    assert tarpit.accepted == BEYOND_APPRISE_POOL
+    assert no_breaker.overdue == BEYOND_APPRISE_POOL  # left to end with the tarpit's sockets
+
+
+def test_a_destination_that_keeps_timing_out_is_skipped_without_being_tried(
+    tarpit: Tarpit,
+) -> None:
+    limits = SendLimits(deadline=0.5, breaker=DestinationBreaker(threshold=2, cooldown=600))
+    notifier = Notifier(Renderer(), limits=limits)
+    hung = check_url(f"json://127.0.0.1:{tarpit.port}/hook")
+    for _ in range(2):
+        with pytest.raises(SendTimedOut):
+            notifier.send(hung, DEPARTED)
+
+    with pytest.raises(DestinationSkipped, match="the last 2 sends to this destination") as skip:
+        notifier.send(hung, DEPARTED)
+
+    assert str(skip.value).startswith(hung.privacy_url)
+    assert notifier.skip_reason(hung) is not None
+    assert tarpit.accepted == 2

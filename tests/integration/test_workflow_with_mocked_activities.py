@@ -34,6 +34,7 @@ from app.core.alert import Alert
 from app.core.outcome import EventOutcome
 from workflows.event import EventWorkflow
 from workflows.types import EventInput
+from workflows.worker import send_queue
 
 # ------------------------------------------------------------------------------------------------
 
@@ -147,11 +148,10 @@ class MockActivities:
 async def run_workflow(client: Client, mocks: MockActivities) -> EventOutcome:
     """Run one event through the real workflow on a worker of its own with `mocks`."""
     task_queue = str(uuid.uuid4())
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=[EventWorkflow],
-        activities=mocks.all(),
+    async with (
+        Worker(client, task_queue=task_queue, workflows=[EventWorkflow], activities=mocks.all()),
+        # Sends go to the send queue, as in production (`workflows.worker.build_worker`).
+        Worker(client, task_queue=send_queue(task_queue), activities=[mocks.send_notification]),
     ):
         async with asyncio.timeout(60):  # a step retried that should not be hangs, not passes
             return await client.execute_workflow(

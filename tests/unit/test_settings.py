@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.bootstrap import send_limits
 from app.settings import ConfigError, Settings, load_settings
 
 PREFIXES = ("FLEXHOOK_", "FLEXPORT_", "TEMPORAL_", "DATABASE_URL")
@@ -178,3 +179,35 @@ class TestDurations:
         assert load_settings().reconcile_enabled
         monkeypatch.setenv("FLEXHOOK_RECONCILE_EVERY", "0")
         assert not load_settings().reconcile_enabled
+
+
+def test_send_limits_default_to_a_30_second_deadline_and_a_breaker_after_three() -> None:
+    settings = load_settings()
+
+    assert settings.send_deadline == timedelta(seconds=30)
+    assert settings.send_concurrency == 8
+    assert settings.send_breaker_after == 3
+    assert settings.send_breaker_cooldown == timedelta(minutes=5)
+
+
+def test_send_limits_are_read_as_durations_and_wired_into_one_set_of_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLEXHOOK_SEND_DEADLINE", "10s")
+    monkeypatch.setenv("FLEXHOOK_SEND_BREAKER_AFTER", "0")
+    monkeypatch.setenv("FLEXHOOK_SEND_BREAKER_COOLDOWN", "1m30s")
+
+    limits = send_limits(load_settings())
+
+    assert limits.deadline == 10.0
+    assert (limits.breaker.threshold, limits.breaker.cooldown) == (0, 90.0)
+
+
+@pytest.mark.parametrize("deadline", ["0", "55s", "2m"])
+def test_a_send_deadline_the_send_activity_cannot_outlast_is_refused(
+    monkeypatch: pytest.MonkeyPatch, deadline: str
+) -> None:
+    monkeypatch.setenv("FLEXHOOK_SEND_DEADLINE", deadline)
+
+    with pytest.raises(ConfigError, match="FLEXHOOK_SEND_DEADLINE"):
+        load_settings()

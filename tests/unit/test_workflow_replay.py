@@ -32,7 +32,7 @@ from app.core.outcome import EventOutcome
 from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import EventWorkflow
 from workflows.event_v1 import EventWorkflowV1
-from workflows.policies import RECORDS_RETRY, RECORDS_TIMEOUT
+from workflows.policies import RECORDS_RETRY, RECORDS_TIMEOUT, SEND_QUEUE_SUFFIX
 from workflows.retention import PayloadRetentionWorkflow
 from workflows.types import EtaUpdate, EtaWatchInput, EventInput
 
@@ -74,6 +74,11 @@ REQUIRED: dict[str, tuple[list[str], str]] = {
     ),
     "flexport_event__compact_shipment_milestone": (
         ["local:process_event", "send_notification"],
+        "COMPLETED",
+    ),
+    # Since the `send-queue` patch: the sends go to the worker's send queue.
+    "flexport_event__send_queue_two_destinations": (
+        ["local:process_event", "patch:send-queue", "send_notification", "send_notification"],
         "COMPLETED",
     ),
     # `EtaWatchWorkflow`: a durable timer, then the missed-ETA alert and its send.
@@ -142,6 +147,25 @@ def test_the_histories_cover_every_required_case() -> None:
     for name, (activities, closed) in REQUIRED.items():
         history = found[name]
         assert (scheduled_activities(history), closing(history)) == (activities, closed), name
+
+
+def send_queues(history: WorkflowHistory) -> list[str]:
+    """The task queue of each scheduled send, by its suffix: "-sends" or the run's own ("")."""
+    run_queue = history.events[0].workflow_execution_started_event_attributes.task_queue.name
+    return [
+        event.activity_task_scheduled_event_attributes.task_queue.name.removeprefix(run_queue)
+        for event in history.events
+        if event.HasField("activity_task_scheduled_event_attributes")
+        and event.activity_task_scheduled_event_attributes.activity_type.name == "send_notification"
+    ]
+
+
+def test_sends_go_to_the_send_queue_since_the_patch_and_to_the_run_queue_before() -> None:
+    patched = load_history(HISTORIES / "flexport_event__send_queue_two_destinations.json")
+    before = load_history(HISTORIES / "flexport_event__departed_two_destinations.json")
+
+    assert send_queues(patched) == [SEND_QUEUE_SUFFIX, SEND_QUEUE_SUFFIX]
+    assert send_queues(before) == ["", ""]
 
 
 # -- negative control ------------------------------------------------------------------------------
