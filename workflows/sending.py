@@ -18,18 +18,16 @@ with workflow.unsafe.imports_passed_through():
     )
 
 
-# Sends go to the worker's send queue (`workflows.worker.send_queue`), served by slots and
-# threads of their own; runs that scheduled a send on the main queue before this replay as they
-# were.
-SEND_QUEUE_PATCH = "send-queue"
+def send_queue_of_run() -> str:
+    """The task queue this run's sends go to: its send queue (`workflows.worker.send_queue`),
+    served by slots and threads of their own.
 
-
-def send_queue_of_run() -> str | None:
-    """The task queue this run's sends go to: its send queue, or None (the run's own queue) for
-    a run that scheduled its sends there before the send queue existed."""
-    if workflow.patched(SEND_QUEUE_PATCH):
-        return workflow.info().task_queue + SEND_QUEUE_SUFFIX
-    return None
+    No `workflow.patched` here: a patch upserts the `TemporalChangeVersion` search attribute, one
+    more billable action on every run that alerts, and replay does not compare an activity's task
+    queue, so runs that scheduled their sends on their own queue before replay as they were (their
+    recorded histories do), and the main worker still serves those sends.
+    """
+    return workflow.info().task_queue + SEND_QUEUE_SUFFIX
 
 
 async def send_alert(delivery: Delivery) -> None:

@@ -76,9 +76,9 @@ REQUIRED: dict[str, tuple[list[str], str]] = {
         ["local:process_event", "send_notification"],
         "COMPLETED",
     ),
-    # Since the `send-queue` patch: the sends go to the worker's send queue.
+    # Since sends go to the worker's send queue (no patch: replay ignores task queues).
     "flexport_event__send_queue_two_destinations": (
-        ["local:process_event", "patch:send-queue", "send_notification", "send_notification"],
+        ["local:process_event", "send_notification", "send_notification"],
         "COMPLETED",
     ),
     # `EtaWatchWorkflow`: a durable timer, then the missed-ETA alert and its send.
@@ -160,11 +160,11 @@ def send_queues(history: WorkflowHistory) -> list[str]:
     ]
 
 
-def test_sends_go_to_the_send_queue_since_the_patch_and_to_the_run_queue_before() -> None:
-    patched = load_history(HISTORIES / "flexport_event__send_queue_two_destinations.json")
+def test_sends_go_to_the_send_queue_now_and_runs_from_before_replay_on_their_own_queue() -> None:
+    current = load_history(HISTORIES / "flexport_event__send_queue_two_destinations.json")
     before = load_history(HISTORIES / "flexport_event__departed_two_destinations.json")
 
-    assert send_queues(patched) == [SEND_QUEUE_SUFFIX, SEND_QUEUE_SUFFIX]
+    assert send_queues(current) == [SEND_QUEUE_SUFFIX, SEND_QUEUE_SUFFIX]
     assert send_queues(before) == ["", ""]
 
 
