@@ -19,3 +19,7 @@ class WebConfig:
     ops_alert_after: timedelta = timedelta(minutes=5)
     # Refused tokens from one address within a minute before it is answered 429 for a minute.
     refused_tokens_per_minute: int = 10
+    # A webhook body not fully read this long after its headers: 408, nothing stored.
+    body_read_timeout: timedelta = timedelta(seconds=10)
+    # How long the database's gauges in /metrics are reused before they are read again.
+    metrics_max_age: timedelta = timedelta(seconds=30)
