@@ -58,7 +58,8 @@ class Settings(BaseSettings):
     refused_tokens_per_minute: int = Field(
         default=10, ge=1, alias="FLEXHOOK_REFUSED_TOKENS_PER_MINUTE"
     )
-    max_body_bytes: int = Field(default=1024 * 1024, gt=0, alias="FLEXHOOK_MAX_BODY_BYTES")
+    # The samples are 5-14 KB: 256 KiB is generous, and bounds what a slow client can hold.
+    max_body_bytes: int = Field(default=256 * 1024, gt=0, alias="FLEXHOOK_MAX_BODY_BYTES")
     accept_sha1: bool = Field(default=False, alias="FLEXHOOK_ACCEPT_SHA1")
     start_timeout_seconds: float = Field(default=2.0, gt=0, alias="FLEXHOOK_START_TIMEOUT")
     eta_slip_hours: float = Field(default=24.0, ge=0, alias="FLEXHOOK_ETA_SLIP_HOURS")

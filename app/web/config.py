@@ -10,7 +10,7 @@ from datetime import timedelta
 class WebConfig:
     webhook_secrets: tuple[str, ...]
     api_token: str
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = 256 * 1024
     accept_sha1: bool = False
     relay_idle_seconds: float = 1.0
     temporal_ui_url: str = ""

@@ -75,6 +75,7 @@ class Dev:
     data_dir: Path
     output: Path
     web_url: str
+    metrics_url: str
     child_pids: dict[str, int] = field(default_factory=dict)
 
     def log(self) -> str:
@@ -117,9 +118,9 @@ def flexhook_dev(
 ) -> Iterator[Dev]:
     """A ready `flexhook dev` (with `env` on top of a clean environment); whatever the test
     leaves running is killed afterwards."""
-    web, temporal, ui = free_ports(3)
+    web, temporal, ui, metrics = free_ports(4)
     argv = [FLEXHOOK, "dev", "--port", str(web), "--temporal-port", str(temporal)]
-    argv += ["--ui-port", str(ui), "--data-dir", str(data_dir)]
+    argv += ["--ui-port", str(ui), "--metrics-port", str(metrics), "--data-dir", str(data_dir)]
     output = tmp_path / f"dev-{web}.log"
     with output.open("wb") as out:
         process = subprocess.Popen(
@@ -131,7 +132,13 @@ def flexhook_dev(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as in a terminal
         )
-    dev = Dev(process, data_dir, output, f"http://127.0.0.1:{web}")
+    dev = Dev(
+        process,
+        data_dir,
+        output,
+        f"http://127.0.0.1:{web}",
+        metrics_url=f"http://127.0.0.1:{metrics}/metrics",
+    )
     try:
         dev.wait_ready()
         yield dev
@@ -191,6 +198,13 @@ def test_dev_runs_the_readme_path_and_stops_cleanly(tmp_path: Path) -> None:
         assert shipment["milestones"][0]["milestone"] == "departed"
         assert api_get(dev, f"/shipments/{SHIPMENT_ID}", token=None).status_code == 401
         assert api_get(dev, "/shipments", token="wrong").status_code == 401
+        # /metrics on the web process's own listener, printed in the banner; not on the port.
+        assert f"  Metrics:        {dev.metrics_url}" in dev.log()
+        scraped = httpx.get(dev.metrics_url, timeout=10, trust_env=False)
+        assert 'flexhook_events_received_total{category="milestone",outcome="accepted"} 1.0' in (
+            scraped.text
+        )
+        assert httpx.get(f"{dev.web_url}/metrics", timeout=10, trust_env=False).status_code == 404
 
         dev.process.send_signal(signal.SIGTERM)
         assert dev.wait_exit() == 0, dev.log()
