@@ -69,7 +69,10 @@ def web(host: str, port: int) -> None:
         apps = bootstrap.web_apps(settings, open_engine(settings))
     except NotADirectoryError as exc:  # the ops watch renders with the templates
         raise click.ClickException(f"FLEXHOOK_TEMPLATES_DIR: {exc}") from None
-    serving.run(apps, bootstrap.web_listeners(settings, host=host, port=port))
+    try:
+        serving.run(apps, bootstrap.web_listeners(settings, host=host, port=port))
+    except serving.ListenerUnavailable as exc:
+        raise click.ClickException(f"FLEXHOOK_METRICS_ADDRESS {exc}") from None
 
 
 @main.command()

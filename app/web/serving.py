@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.config import STARTUP_FAILURE
 
 from app.web.application import WebApps
 
@@ -73,18 +76,55 @@ class CompanionServer(uvicorn.Server):
         yield
 
 
-async def serve(public: uvicorn.Config, metrics: uvicorn.Config) -> None:
-    """Serve both listeners until a stop signal (the public server's) or until either stops."""
+class ListenerUnavailable(Exception):
+    """A listener's address cannot be bound: taken, or not one of this host's."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to `host:port`, as uvicorn binds its own (`ListenerUnavailable`)."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except OSError as exc:
+        raise ListenerUnavailable(f"{host}:{port}: {exc}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise ListenerUnavailable(f"{host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+async def serve(
+    public: uvicorn.Config, metrics: uvicorn.Config, *, metrics_socket: socket.socket
+) -> bool:
+    """Serve both listeners until a stop signal (the public server's) or until either stops;
+    whether both had started."""
     servers = [uvicorn.Server(public), CompanionServer(metrics)]
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    tasks = [
+        asyncio.create_task(servers[0].serve()),
+        asyncio.create_task(servers[1].serve(sockets=[metrics_socket])),
+    ]
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for server in servers:
         server.should_exit = True
     await asyncio.gather(*tasks)
+    return all(server.started for server in servers)
 
 
 def run(apps: WebApps, listeners: Listeners) -> None:
-    """`serve` on the event loop uvicorn would choose (uvloop where installed)."""
+    """`serve` on the event loop uvicorn would choose (uvloop where installed). The metrics
+    address is bound first (`ListenerUnavailable`); the process exits as `uvicorn.run` does
+    (status 3) when the public listener could not start."""
     public = public_config(apps.public, listeners)
-    with asyncio.Runner(loop_factory=public.get_loop_factory()) as runner:
-        runner.run(serve(public, metrics_config(apps.metrics, listeners)))
+    metrics = metrics_config(apps.metrics, listeners)
+    with (
+        bind(listeners.metrics_host, listeners.metrics_port) as metrics_socket,
+        asyncio.Runner(loop_factory=public.get_loop_factory()) as runner,
+    ):
+        started = runner.run(serve(public, metrics, metrics_socket=metrics_socket))
+    if not started:
+        sys.exit(STARTUP_FAILURE)

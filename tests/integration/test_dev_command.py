@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.store import db
+
 pytestmark = pytest.mark.integration
 
 FLEXHOOK = str(Path(sys.executable).parent / "flexhook")
@@ -280,3 +282,34 @@ def test_send_refuses_an_unknown_sample(tmp_path: Path) -> None:
     sent = send_sample(tmp_path, tmp_path / "data", "no_such_sample")
     assert sent.returncode != 0
     assert "no sample named 'no_such_sample'" in sent.stderr
+
+
+@pytest.mark.timeout(120)
+def test_web_does_not_run_without_its_metrics_listener(tmp_path: Path) -> None:
+    database = tmp_path / "flexhook.db"
+    db.upgrade(db.create_db_engine(f"sqlite:///{database}"))
+    web_port, temporal_port = free_ports(2)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics_address = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {
+            **clean_env(),
+            "DATABASE_URL": f"sqlite:///{database}",
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",  # nobody: the client is lazy
+            "FLEXPORT_WEBHOOK_SECRET": "whsec-metrics-listener-test",
+            "FLEXHOOK_API_TOKEN": "token-metrics-listener-test-0123456789abcdef",
+            "FLEXHOOK_METRICS_ADDRESS": metrics_address,
+        }
+        done = subprocess.run(
+            [FLEXHOOK, "web", "--port", str(web_port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert done.returncode == 1
+    assert f"FLEXHOOK_METRICS_ADDRESS {metrics_address}: " in done.stderr
+    assert "Traceback" not in done.stderr
