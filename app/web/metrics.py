@@ -219,11 +219,11 @@ class MetricsState:
 
 
 def install_metrics(app: Starlette, state: MetricsState) -> None:
-    app.state.scrape = state
+    app.state.metrics = state
 
 
 def metrics_state(request: Request) -> MetricsState:
-    state = getattr(request.app.state, "scrape", None)
+    state = getattr(request.app.state, "metrics", None)
     if not isinstance(state, MetricsState):
         raise RuntimeError("the metrics app has no state: build it with create_metrics_app")
     return state
