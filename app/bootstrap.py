@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.engine import Engine
-from starlette.applications import Starlette
 from temporalio.client import Client
 
 from activities.delivery import NotificationActivities
@@ -26,11 +25,12 @@ from app.dashboard.session import served_at
 from app.flexport_api.client import FlexportClient
 from app.ingest.reconcile import Reconciler
 from app.ingest.starter import EventStarter
-from app.settings import ConfigError, Settings
+from app.settings import ConfigError, Settings, split_address
 from app.store import db
 from app.store.ops_incidents import IncidentBook
-from app.web.application import create_app
+from app.web.application import WebApps, create_apps
 from app.web.config import WebConfig
+from app.web.serving import Listeners
 from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
@@ -229,14 +229,29 @@ def web_config(settings: Settings) -> WebConfig:
         ops_alert_after=settings.ops_alert_after,
         refused_tokens_per_minute=settings.refused_tokens_per_minute,
         payload_keys=settings.payload_keys,
+        body_read_timeout=settings.body_read_timeout,
     )
 
 
-def web_app(
+def web_listeners(settings: Settings, *, host: str, port: int) -> Listeners:
+    """The public listener on `host:port`, the metrics listener on FLEXHOOK_METRICS_ADDRESS."""
+    metrics_host, metrics_port = split_address(settings.metrics_address)
+    return Listeners(
+        host=host,
+        port=port,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        max_connections=settings.max_connections,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
+
+
+def web_apps(
     settings: Settings, engine: Engine, *, starter: StarterFactory | None = None
-) -> Starlette:
-    """The ASGI app; `starter` defaults to a connection to `TEMPORAL_ADDRESS`."""
-    app = create_app(
+) -> WebApps:
+    """The public ASGI app and the metrics listener's; `starter` defaults to a connection to
+    `TEMPORAL_ADDRESS`."""
+    apps = create_apps(
         config=web_config(settings),
         engine=engine,
         starter_factory=starter or starter_factory(settings),
@@ -247,7 +262,8 @@ def web_app(
             renderer=renderer(settings),
         ),
     )
-    return served_at(app, settings.public_url)  # https: Secure dashboard cookie, HSTS
+    served_at(apps.public, settings.public_url)  # https: Secure dashboard cookie, HSTS
+    return apps
 
 
 # -- reconciliation with Flexport's Events API ----------------------------------------------

@@ -55,10 +55,10 @@ def main(log_level: str, log_format: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 def web(host: str, port: int) -> None:
-    """Serve the webhook endpoint and the API (against TEMPORAL_ADDRESS)."""
-    import uvicorn
-
+    """Serve the webhook endpoint and the API (against TEMPORAL_ADDRESS), and /metrics on
+    FLEXHOOK_METRICS_ADDRESS."""
     from app import bootstrap
+    from app.web import serving
 
     settings = read_settings()
     try:
@@ -66,10 +66,13 @@ def web(host: str, port: int) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        app = bootstrap.web_app(settings, open_engine(settings))
+        apps = bootstrap.web_apps(settings, open_engine(settings))
     except NotADirectoryError as exc:  # the ops watch renders with the templates
         raise click.ClickException(f"FLEXHOOK_TEMPLATES_DIR: {exc}") from None
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    try:
+        serving.run(apps, bootstrap.web_listeners(settings, host=host, port=port))
+    except serving.ListenerUnavailable as exc:
+        raise click.ClickException(f"FLEXHOOK_METRICS_ADDRESS {exc}") from None
 
 
 @main.command()
@@ -104,13 +107,21 @@ def worker() -> None:
 @click.option("--temporal-port", default=7233, show_default=True, type=int, help="Temporal gRPC.")
 @click.option("--ui-port", default=8233, show_default=True, type=int, help="Temporal UI.")
 @click.option(
+    "--metrics-port", default=9465, show_default=True, type=int, help="The web process's /metrics."
+)
+@click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Databases and dev files [default: $FLEXHOOK_DATA_DIR or ./data].",
 )
 @click.pass_context
 def dev(
-    ctx: click.Context, port: int, temporal_port: int, ui_port: int, data_dir: Path | None
+    ctx: click.Context,
+    port: int,
+    temporal_port: int,
+    ui_port: int,
+    metrics_port: int,
+    data_dir: Path | None,
 ) -> None:
     """Run a Temporal dev server, a worker and the web process together until Ctrl-C."""
     from app.dev import supervisor
@@ -122,6 +133,7 @@ def dev(
         web_port=port,
         temporal_port=temporal_port,
         ui_port=ui_port,
+        metrics_port=metrics_port,
         namespace=settings.temporal_namespace,
     )
     try:

@@ -68,6 +68,15 @@ def parse_payload_keys(value: object) -> object:
     return tuple(keys)
 
 
+def split_address(address: str) -> tuple[str, int]:
+    """`host:port` (`[::1]:9465` for IPv6) as (host, port); `ValueError` otherwise."""
+    host, colon, port = address.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{address!r} is not host:port, such as 127.0.0.1:9465")
+    return host, int(port)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -83,7 +92,8 @@ class Settings(BaseSettings):
     refused_tokens_per_minute: int = Field(
         default=10, ge=1, alias="FLEXHOOK_REFUSED_TOKENS_PER_MINUTE"
     )
-    max_body_bytes: int = Field(default=1024 * 1024, gt=0, alias="FLEXHOOK_MAX_BODY_BYTES")
+    # The samples are 5-14 KB: 256 KiB is generous, and bounds what a slow client can hold.
+    max_body_bytes: int = Field(default=256 * 1024, gt=0, alias="FLEXHOOK_MAX_BODY_BYTES")
     accept_sha1: bool = Field(default=False, alias="FLEXHOOK_ACCEPT_SHA1")
     start_timeout_seconds: float = Field(default=2.0, gt=0, alias="FLEXHOOK_START_TIMEOUT")
     eta_slip_hours: float = Field(default=24.0, ge=0, alias="FLEXHOOK_ETA_SLIP_HOURS")
@@ -107,6 +117,13 @@ class Settings(BaseSettings):
     worker_metrics_address: str | None = Field(
         default=None, alias="FLEXHOOK_WORKER_METRICS_ADDRESS"
     )
+    # The web process's own listeners: /metrics apart from the public port, and its guards.
+    metrics_address: str = Field(default="127.0.0.1:9465", alias="FLEXHOOK_METRICS_ADDRESS")
+    body_read_timeout: Duration = Field(
+        default=timedelta(seconds=10), alias="FLEXHOOK_BODY_READ_TIMEOUT"
+    )
+    max_connections: int = Field(default=512, ge=1, alias="FLEXHOOK_MAX_CONNECTIONS")
+    forwarded_allow_ips: str | None = Field(default=None, alias="FLEXHOOK_FORWARDED_ALLOW_IPS")
     # Reconciliation with Flexport's Events API: off without a token.
     flexport_api_token: str | None = Field(default=None, alias="FLEXPORT_API_TOKEN")
     flexport_api_url: str = Field(default="https://api.flexport.com", alias="FLEXPORT_API_URL")
@@ -139,6 +156,19 @@ class Settings(BaseSettings):
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _host_and_port(cls, value: str) -> str:
+        split_address(value)
+        return value
+
+    @field_validator("body_read_timeout")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than 0, e.g. 10s")
         return value
 
     @property

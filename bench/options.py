@@ -9,7 +9,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 # The phases `make bench` runs (bench/run.py's table holds every phase and their order).
-DEFAULT_PHASES = ("ceiling", "start", "e2e", "cost", "store", "spool", "routing")
+DEFAULT_PHASES = ("ceiling", "start", "e2e", "cost", "store", "metrics", "spool", "routing")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ TARGETS = {
     "e2e_vs_noop": 1.3,  # at least: flexhook's events/s over the no-op one-activity workflow's
     "spool_vs_ceiling": 0.5,  # at least
     "store_growth": 1.2,  # at most: p99 with the large store / with the small one
+    "metrics_growth": 1.2,  # at most: /metrics p99 with the large store / with the small one
     "actions_no_alert": 2.0,  # at most: the start and one local activity
     "actions_per_destination": 1.0,  # at most, on top of actions_no_alert: one send each
     "worker_ms_per_event": 30.0,  # at most: half the 60 ms measured before the local activity
@@ -108,6 +109,13 @@ def derive(results: dict[str, Any]) -> dict[str, Any]:
             "ack_p99": _ratio(large["ack"]["p99_ms"], small["ack"]["p99_ms"]),
             "get_p99": _ratio(large["get"]["p99_ms"], small["get"]["p99_ms"]),
         }
+    sizes = list(results.get("metrics", {}).get("sizes", {}).values())
+    if len(sizes) == 2:
+        small, large = sizes
+        derived["metrics_growth"] = {
+            "scrape_p99": _ratio(large["scrape"]["p99_ms"], small["scrape"]["p99_ms"]),
+            "refresh_p99": _ratio(large["refresh"]["p99_ms"], small["refresh"]["p99_ms"]),
+        }
     return derived
 
 
@@ -159,6 +167,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", *_profile_section(results["worker_profile"])]
     if results.get("store", {}).get("sizes"):
         lines += ["", *_store_table(results, d)]
+    if results.get("metrics", {}).get("sizes"):
+        lines += ["", *_metrics_table(results, d)]
     if results.get("routing", {}).get("sizes"):
         lines += ["", *_routing_table(results["routing"])]
     table = sizing(results)
@@ -237,6 +247,23 @@ def _store_table(results: dict[str, Any], d: dict[str, Any]) -> list[str]:
             f"{_verdict(growth.get(key + '_p99'), TARGETS['store_growth'], at_most=True)} "
             f"| ≤ {TARGETS['store_growth']} |"
         )
+    return lines
+
+
+def _metrics_table(results: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    """`GET /metrics` (c=1, mostly the cached gauges) and the uncached database refresh."""
+    sizes = list(results["metrics"]["sizes"].values())
+    header = " | ".join(f"{s['events']:,} events" for s in sizes)
+    lines = [
+        f"| ms (p50 / p99) | {header} | large / small (p99) | target |",
+        "|---" * (len(sizes) + 3) + "|",
+    ]
+    growth = d.get("metrics_growth", {})
+    rows = (("`GET /metrics` at c=1", "scrape"), ("the gauges' database refresh", "refresh"))
+    for label, key in rows:
+        cells = " | ".join(f"{s[key]['p50_ms']:.2f} / {s[key]['p99_ms']:.2f}" for s in sizes)
+        verdict = _verdict(growth.get(key + "_p99"), TARGETS["metrics_growth"], at_most=True)
+        lines.append(f"| {label} | {cells} | {verdict} | ≤ {TARGETS['metrics_growth']} |")
     return lines
 
 

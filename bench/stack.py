@@ -74,6 +74,7 @@ class Stack:
         self.temporal_address = f"127.0.0.1:{self.temporal_port}"
         self.temporal: Proc | None = None
         self.metrics_url = ""
+        self.metrics_ports: dict[int, int] = {}  # a web process's port: its metrics listener's
         self._files = itertools.count()
         self._tags = itertools.count()
         # Expected rates, to size the files of unique requests (a little over is cheap).
@@ -184,12 +185,16 @@ class Stack:
         return env
 
     def start_web(self, name: str, *, queue: str, database: Path) -> tuple[Proc, int]:
-        """`flexhook web` on a free port, once it answers its health check: (process, port)."""
-        port = free_port()
+        """`flexhook web` on a free port, once it answers its health check: (process, port).
+        Its metrics listener is on another free port, `self.metrics_ports[port]`."""
+        port, metrics_port = free_port(), free_port()
+        env = self._flexhook_env(name=name, queue=queue, database=database)
+        env["FLEXHOOK_METRICS_ADDRESS"] = f"127.0.0.1:{metrics_port}"
+        self.metrics_ports[port] = metrics_port
         proc = Proc(
             f"web-{name}",
             python("-m", "app.cli", "web", "--host", "127.0.0.1", "--port", str(port)),
-            env=self._flexhook_env(name=name, queue=queue, database=database),
+            env=env,
             log=self.log(f"web-{name}"),
         ).start()
         wait_until(f"flexhook web ({name})", lambda: http_ok(port), proc=proc)

@@ -31,6 +31,7 @@ def banner_lines(config: DevConfig, dev_secrets: DevSecrets) -> list[str]:
         f"  Web:            {config.web_url}",
         f"  Dashboard:      {config.web_url}/dashboard/  (sign in with the API token)",
         f"  Webhook:        {config.webhook_url}",
+        f"  Metrics:        {config.metrics_url}",
         f"  Temporal:       {config.temporal_address}",
         f"  Temporal UI:    {config.ui_url}",
         f"  Data:           {config.data_dir}",

@@ -12,6 +12,7 @@ class DevConfig:
     web_port: int = 8000
     temporal_port: int = 7233
     ui_port: int = 8233
+    metrics_port: int = 9465
     namespace: str = "default"
     host: str = "127.0.0.1"
 
@@ -22,6 +23,15 @@ class DevConfig:
     @property
     def webhook_url(self) -> str:
         return f"{self.web_url}/webhooks/flexport"
+
+    @property
+    def metrics_address(self) -> str:
+        """The web process's metrics listener (`FLEXHOOK_METRICS_ADDRESS`), on loopback."""
+        return f"{self.host}:{self.metrics_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.metrics_address}/metrics"
 
     @property
     def temporal_address(self) -> str:

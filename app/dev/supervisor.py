@@ -89,10 +89,11 @@ def plan_children(
         **({"FLEXHOOK_PAYLOAD_KEYS": dev_secrets.payload_keys} if dev_secrets.payload_keys else {}),
     }
     web_argv = [*flexhook, "web", "--host", config.host, "--port", str(config.web_port)]
+    web_env = {**child_env, "FLEXHOOK_METRICS_ADDRESS": config.metrics_address}
     return [
         ChildProcess("temporal", temporal_argv, env=env),
         ChildProcess("worker", [*flexhook, "worker"], env=child_env),
-        ChildProcess("web", web_argv, env=child_env),
+        ChildProcess("web", web_argv, env=web_env),
     ]
 
 
@@ -134,6 +135,7 @@ def preflight(config: DevConfig) -> None:
         "--port": config.web_port,
         "--temporal-port": config.temporal_port,
         "--ui-port": config.ui_port,
+        "--metrics-port": config.metrics_port,
     }
     for option, port in ports.items():
         if not port_free(config.host, port):

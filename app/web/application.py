@@ -1,5 +1,6 @@
-"""The web process: `POST /webhooks/flexport`, the read API under `/api`, health checks, metrics
-and the dashboard, assembled from the route table below.
+"""The web process: `POST /webhooks/flexport`, the read API under `/api`, health checks and the
+dashboard, assembled from the route table below, and beside it the metrics listener's app
+(`GET /metrics` alone, never on the public port).
 
 Endpoints live one module per resource and find what they need (engine, starter, intake,
 metrics) through `app.web.state.web_state`, installed by the lifespan here. Errors of every
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -36,7 +38,7 @@ from app.web.api_routes import API_ROUTES
 from app.web.codec import CODEC_PATH, CodecCors
 from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
-from app.web.metrics import WebMetrics
+from app.web.metrics import GaugeCache, MetricsState, WebMetrics, install_metrics
 from app.web.middleware import NulGuardMiddleware
 from app.web.state import Started, WebState
 from app.web.webhook import WEBHOOK_PATH, receive_webhook
@@ -62,6 +64,7 @@ async def lifespan(
     started: Started,
     ops: OpsReporter | None = None,
     codec: EncryptionCodec | None = None,
+    metrics: WebMetrics | None = None,
 ) -> AsyncIterator[None]:
     """Connect the starter, install the endpoints' state and run the spool relay meanwhile,
     and with `ops` the ops watch (a stuck spool, Temporal away) beside it."""
@@ -76,7 +79,7 @@ async def lifespan(
             engine=engine,
             starter=starter,
             intake=intake,
-            metrics=WebMetrics(),
+            metrics=metrics or WebMetrics(),
             codec=codec,
         ),
     )
@@ -129,7 +132,6 @@ def routes(
         Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
-        Route("/metrics", health.metrics),
         Route("/", to_dashboard),
         Mount(
             "/api",
@@ -152,9 +154,11 @@ def create_app(
     engine: Engine,
     starter_factory: StarterFactory,
     ops: OpsReporter | None = None,
+    metrics: WebMetrics | None = None,
 ) -> Starlette:
-    """The ASGI app. `starter_factory` runs once at start-up (it connects to Temporal); `ops`
-    alerts the operators of a stuck spool (None: nobody)."""
+    """The public ASGI app. `starter_factory` runs once at start-up (it connects to Temporal);
+    `ops` alerts the operators of a stuck spool (None: nobody); `metrics` are the counters the
+    metrics app exports (None: counted for nobody)."""
     started = Started()
     limiter = RefusalLimiter(Limits(refusals=config.refused_tokens_per_minute), ops=ops)
     codec = payload_codec.codec(config.payload_keys)
@@ -183,5 +187,47 @@ def create_app(
             started=started,
             ops=ops,
             codec=codec,
+            metrics=metrics,
         ),
+    )
+
+
+def create_metrics_app(
+    *, engine: Engine, metrics: WebMetrics, max_age: timedelta = timedelta(seconds=30)
+) -> Starlette:
+    """The metrics listener's app: `GET /metrics`, the public app's `metrics` and the
+    database's gauges, read at most once per `max_age`."""
+    app = Starlette(
+        routes=[Route("/metrics", health.metrics)], exception_handlers=EXCEPTION_HANDLERS
+    )
+    install_metrics(app, MetricsState(metrics=metrics, gauges=GaugeCache(engine, max_age=max_age)))
+    return app
+
+
+@dataclass(frozen=True)
+class WebApps:
+    """The web process's two apps: the public one and the metrics listener's."""
+
+    public: Starlette
+    metrics: Starlette
+
+
+def create_apps(
+    *,
+    config: WebConfig,
+    engine: Engine,
+    starter_factory: StarterFactory,
+    ops: OpsReporter | None = None,
+) -> WebApps:
+    """`create_app` and `create_metrics_app` sharing one set of counters."""
+    metrics = WebMetrics()
+    return WebApps(
+        public=create_app(
+            config=config,
+            engine=engine,
+            starter_factory=starter_factory,
+            ops=ops,
+            metrics=metrics,
+        ),
+        metrics=create_metrics_app(engine=engine, metrics=metrics, max_age=config.metrics_max_age),
     )

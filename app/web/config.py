@@ -10,7 +10,7 @@ from datetime import timedelta
 class WebConfig:
     webhook_secrets: tuple[str, ...]
     api_token: str
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = 256 * 1024
     accept_sha1: bool = False
     relay_idle_seconds: float = 1.0
     temporal_ui_url: str = ""
@@ -21,3 +21,7 @@ class WebConfig:
     refused_tokens_per_minute: int = 10
     # FLEXHOOK_PAYLOAD_KEYS, for the codec endpoints (none: they answer payloads as given).
     payload_keys: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    # A webhook body not fully read this long after its headers: 408, nothing stored.
+    body_read_timeout: timedelta = timedelta(seconds=10)
+    # How long the database's gauges in /metrics are reused before they are read again.
+    metrics_max_age: timedelta = timedelta(seconds=30)

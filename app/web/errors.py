@@ -34,6 +34,10 @@ class BodyTooLarge(RequestError):
     pass
 
 
+class BodyTimeout(RequestError):
+    """The body did not arrive within the read deadline (a client trickling it, or gone)."""
+
+
 class UnsupportedEncoding(RequestError):
     pass
 
@@ -52,6 +56,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     AccessError: (400, "invalid_token"),
     TokenExists: (409, "token_exists"),
     BodyTooLarge: (413, "body_too_large"),
+    BodyTimeout: (408, "body_timeout"),
     UnsupportedEncoding: (415, "unsupported_encoding"),
     EventTooLarge: (413, "body_too_large"),
     EventRejected: (422, "rejected_by_temporal"),
@@ -67,7 +72,9 @@ def refusal(exc: BaseException) -> tuple[int, str] | None:
 
 
 def error_response(status: int, error: str, detail: str) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+    # After a 408 the rest of the body may still be on its way: the connection is not reused.
+    headers = {"connection": "close"} if status == 408 else None
+    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
 def not_found(detail: str) -> JSONResponse:

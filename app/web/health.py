@@ -1,7 +1,11 @@
-"""Health, readiness and metrics: `GET /healthz`, `/readyz`, `/api/spool` and `/metrics`."""
+"""Health, readiness and metrics: `GET /healthz`, `/readyz`, `/api/spool` and `/metrics`.
+
+`/healthz` and `/readyz` are the public port's only unauthenticated endpoints, so they say no
+more than up or down; `/metrics` is served on the metrics listener alone."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from sqlmodel import Session
@@ -10,8 +14,13 @@ from starlette.responses import JSONResponse, Response
 
 from app.ingest.errors import TemporalUnavailable
 from app.store import db, spool
-from app.web.metrics import CONTENT_TYPE, read_counts
+from app.web.metrics import CONTENT_TYPE, metrics_state
 from app.web.state import web_state
+
+log = logging.getLogger("flexhook.web")
+
+UP = "up"
+DOWN = "down"
 
 
 def _ping(session: Session) -> None:
@@ -23,26 +32,21 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """200 `ready`, or 503 `unavailable` naming what is down; the spool's state either way."""
+    """200 when every dependency answers, else 503: `{"database": "up"|"down", "temporal":
+    ...}` and nothing more (why one is down goes to the log, not to whoever asks)."""
     web = web_state(request)
-    down: dict[str, str] = {}
+    answer = {"database": UP, "temporal": UP}
     try:
         await db.in_session(web.engine, _ping)
     except Exception as exc:
-        down["database"] = type(exc).__name__
+        answer["database"] = DOWN
+        log.warning("not ready: the database is down (%s)", type(exc).__name__)
     try:
         await web.starter.check()
     except TemporalUnavailable as exc:
-        down["temporal"] = str(exc)
-    try:
-        spooled = (await db.in_session(web.engine, spool.stats)).as_json(now=datetime.now(UTC))
-    except Exception:
-        spooled = None
-    if down:
-        return JSONResponse(
-            {"status": "unavailable", "down": down, "spool": spooled}, status_code=503
-        )
-    return JSONResponse({"status": "ready", "spool": spooled})
+        answer["temporal"] = DOWN
+        log.warning("not ready: Temporal is down (%s)", exc)
+    return JSONResponse(answer, status_code=200 if DOWN not in answer.values() else 503)
 
 
 async def spool_stats(request: Request) -> Response:
@@ -51,7 +55,7 @@ async def spool_stats(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """`GET /metrics` in Prometheus's text format."""
-    web = web_state(request)
-    counts = await db.in_session(web.engine, read_counts)
-    return Response(web.metrics.render(counts), media_type=CONTENT_TYPE)
+    """`GET /metrics` in Prometheus's text format (the metrics listener's one endpoint)."""
+    scrape = metrics_state(request)
+    counts = await scrape.gauges.counts()
+    return Response(scrape.metrics.render(counts), media_type=CONTENT_TYPE)

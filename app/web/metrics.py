@@ -1,30 +1,39 @@
-"""Prometheus metrics of the web process (`GET /metrics`).
+"""Prometheus metrics of the web process (`GET /metrics` on its own listener,
+`FLEXHOOK_METRICS_ADDRESS`, never on the public port).
 
 Counters and the ack histogram count what this process saw. State shared by every process
-(events by status, the spool, alerts by kind and outcome) is read from the database, in a
-read-only session, at scrape time, so any web replica reports the same truth. Workers export
+(events and alerts not yet settled, unknown types, the spool, reconciliation) is read from the
+database, so any web replica reports the same truth, but at most once per `GaugeCache.max_age`
+and by one refresh at a time, whatever the number of scrapes. Each of those reads is an indexed
+count of the rows it reports (see `read_counts`), never a scan of the event log. Workers export
 Temporal's own metrics (`FLEXHOOK_WORKER_METRICS_ADDRESS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.applications import Starlette
+from starlette.requests import Request
 
-from app.store import reads, reconcile_runs, spool
+from app.store import db, reads, reconcile_runs, spool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(frozen=True)
 class DatabaseCounts:
-    """What the database says at one scrape."""
+    """What the database says at one refresh: `events` and `alerts` count the rows not
+    settled yet (processed events, sent or skipped alerts are left out)."""
 
     events: dict[str, int]
     unknown_types: dict[str, int]
@@ -34,10 +43,13 @@ class DatabaseCounts:
 
 
 def read_counts(session: Session) -> DatabaseCounts:
+    """Bounded reads only: each count walks an index range holding just the rows it counts
+    (`ix_event_status`, the partial `ix_event_unknown_type` and `ix_event_reconciled`,
+    `ix_notification_status_kind`); the spool and the reconcile runs are small tables."""
     return DatabaseCounts(
-        events=reads.count_events_by_status(session),
+        events=reads.count_unsettled_events(session),
         unknown_types=reads.count_unknown_types(session),
-        alerts=reads.count_alerts(session),
+        alerts=reads.count_unsettled_alerts(session),
         spool=spool.stats(session),
         reconcile=reconcile_runs.run_counts(session),
     )
@@ -53,7 +65,9 @@ class DatabaseState(Collector):
     def collect(self) -> Iterator[Metric]:
         counts = self._counts
         by_status = GaugeMetricFamily(
-            "flexhook_events", "Logged events by processing status.", labels=["status"]
+            "flexhook_events",
+            "Logged events not processed (yet): queued, processing, failed, ignored.",
+            labels=["status"],
         )
         for status, count in sorted(counts.events.items()):
             by_status.add_metric([status], count)
@@ -77,7 +91,9 @@ class DatabaseState(Collector):
             "flexhook_spool_oldest_age_seconds", "Age of the oldest spooled event.", value=age
         )
         by_kind = GaugeMetricFamily(
-            "flexhook_alerts", "Alert ledger rows by kind and outcome.", labels=["kind", "status"]
+            "flexhook_alerts",
+            "Alert ledger rows neither sent nor skipped: pending, held, sending, failed.",
+            labels=["kind", "status"],
         )
         for (kind, status), count in sorted(counts.alerts.items()):
             by_kind.add_metric([kind, status], count)
@@ -154,3 +170,60 @@ class WebMetrics:
         shared = CollectorRegistry()
         shared.register(DatabaseState(counts, now=datetime.now(UTC)))
         return generate_latest(self.registry) + generate_latest(shared)
+
+
+class GaugeCache:
+    """The database's `DatabaseCounts`, read again only once they are `max_age` old, and then
+    by one refresh that every scrape arriving meanwhile waits for."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_age: timedelta = timedelta(seconds=30),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._engine = engine
+        self._max_age = max_age.total_seconds()
+        self._clock = clock
+        self._refresh = asyncio.Lock()
+        self._counts: DatabaseCounts | None = None
+        self._read_at = 0.0
+        self.refreshes = 0  # database reads so far
+
+    def _fresh(self) -> DatabaseCounts | None:
+        if self._counts is None or self._clock() - self._read_at >= self._max_age:
+            return None
+        return self._counts
+
+    async def counts(self) -> DatabaseCounts:
+        fresh = self._fresh()
+        if fresh is not None:
+            return fresh
+        async with self._refresh:
+            fresh = self._fresh()  # read by the refresh this scrape waited for
+            if fresh is not None:
+                return fresh
+            self.refreshes += 1
+            counts = await db.in_session(self._engine, read_counts)
+            self._counts, self._read_at = counts, self._clock()
+            return counts
+
+
+@dataclass(frozen=True)
+class MetricsState:
+    """What the metrics listener's endpoint needs, kept on its app's state."""
+
+    metrics: WebMetrics
+    gauges: GaugeCache
+
+
+def install_metrics(app: Starlette, state: MetricsState) -> None:
+    app.state.metrics = state
+
+
+def metrics_state(request: Request) -> MetricsState:
+    state = getattr(request.app.state, "metrics", None)
+    if not isinstance(state, MetricsState):
+        raise RuntimeError("the metrics app has no state: build it with create_metrics_app")
+    return state

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -13,9 +12,7 @@ from app.ingest.intake import Intake
 from app.ingest.starter import EventStarter
 from app.payload_codec import EncryptionCodec
 from app.web.config import WebConfig
-
-if TYPE_CHECKING:  # metrics.py serves /metrics and so reads this module
-    from app.web.metrics import WebMetrics
+from app.web.metrics import WebMetrics
 
 
 @dataclass(frozen=True)

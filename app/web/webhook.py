@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from app.core.events import parse_event
 from app.core.ids import event_workflow_id
 from app.core.signature import verify
 from app.ingest.intake import log_fields
-from app.web.errors import BadRequest, BodyTooLarge, UnsupportedEncoding, refusal
+from app.web.errors import BadRequest, BodyTimeout, BodyTooLarge, UnsupportedEncoding, refusal
 from app.web.state import WebState, web_state
 
 log = logging.getLogger("flexhook.web")
@@ -42,6 +43,16 @@ async def read_body(request: Request, *, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def read_body_within(request: Request, *, limit: int, seconds: float) -> bytes:
+    """`read_body`, given up after `seconds` (`BodyTimeout`): a client that trickles its body
+    holds a connection and a buffer no longer than that."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await read_body(request, limit=limit)
+    except TimeoutError:
+        raise BodyTimeout(f"the body did not arrive within {seconds:g} s") from None
+
+
 async def receive_webhook(request: Request) -> Response:
     """Answer a delivery: 200 with the start status, or a refusal counted by its error name."""
     web = web_state(request)
@@ -56,7 +67,9 @@ async def receive_webhook(request: Request) -> Response:
 
 async def _receive(request: Request, web: WebState) -> Response:
     config = web.config
-    body = await read_body(request, limit=config.max_body_bytes)
+    body = await read_body_within(
+        request, limit=config.max_body_bytes, seconds=config.body_read_timeout.total_seconds()
+    )
     verify(body, request.headers, config.webhook_secrets, accept_sha1=config.accept_sha1)
     event = parse_event(body)
     started = time.perf_counter()

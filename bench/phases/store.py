@@ -66,9 +66,9 @@ def measure(stack: Stack, options: Options) -> dict[str, Any]:
     }
 
 
-def _open_store(stack: Stack, events: int, *, concurrency: int) -> dict[str, Any]:
-    """A database of about `events` stored events and a warmed-up web process over it."""
-    database = stack.database(f"store-{events}")
+def fill(stack: Stack, name: str, events: int) -> tuple[Path, dict[str, Any]]:
+    """A new database `name` holding about `events` stored events: (its path, what it holds)."""
+    database = stack.database(name)
     began = time.perf_counter()
     # The same first shipments in every store: those are the ones read back.
     store.seed(
@@ -80,19 +80,19 @@ def _open_store(stack: Stack, events: int, *, concurrency: int) -> dict[str, Any
     seeded = time.perf_counter() - began
     stored = store.count_events(database)
     stack.echo(f"  {stored:,} events stored ({seeded:.1f} s to write them)")
+    return database, {
+        "events": stored,
+        "seed_seconds": round(seeded, 1),
+        "database_bytes": database.stat().st_size,
+    }
+
+
+def _open_store(stack: Stack, events: int, *, concurrency: int) -> dict[str, Any]:
+    """A database of about `events` stored events and a warmed-up web process over it."""
+    database, info = fill(stack, f"store-{events}", events)
     web, port = stack.start_web(f"store-{events}", queue="bench-store", database=database)
     stack.posts(f"store-ack-{events}", port, concurrency, warm_only=True)
-    return {
-        "web": web,
-        "port": port,
-        "info": {
-            "events": stored,
-            "seed_seconds": round(seeded, 1),
-            "database_bytes": database.stat().st_size,
-        },
-        "ack": [],
-        "get": [],
-    }
+    return {"web": web, "port": port, "info": info, "ack": [], "get": []}
 
 
 def get_file(stack: Stack, port: int) -> Path:

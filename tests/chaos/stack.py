@@ -111,6 +111,7 @@ class ChaosStack:
             "FLEXHOOK_API_TOKEN": self.api_token,
             "FLEXHOOK_START_TIMEOUT": str(START_TIMEOUT_SECONDS),
             "FLEXHOOK_PUBLIC_URL": f"http://127.0.0.1:{self.web_port}",
+            "FLEXHOOK_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
         }
         self.temporal = Process(
             "temporal",

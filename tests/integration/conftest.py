@@ -24,8 +24,9 @@ from app.bootstrap import wire_activities
 from app.ingest.starter import EventStarter
 from app.store import db
 from app.store.ops_incidents import IncidentBook
-from app.web.application import create_app
+from app.web.application import create_apps
 from app.web.config import WebConfig
+from app.web.serving import Listeners, metrics_config, public_config
 from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
@@ -36,7 +37,8 @@ from tests.integration.harness import (
     Samples,
     Stack,
     StackFactory,
-    serve_app,
+    free_port,
+    serve_config,
     temporal_binary,
 )
 from tests.integration.postgres import PostgresServer, running_postgres
@@ -103,6 +105,8 @@ async def make_stack(
             ops_alert_after: timedelta = timedelta(minutes=5),
             give_up_after: timedelta | None = None,
             refused_tokens_per_minute: int = 10,
+            body_read_timeout: timedelta = timedelta(seconds=10),
+            max_connections: int = 512,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -169,7 +173,7 @@ async def make_stack(
                     temporal, task_queue=task_queue, rpc_timeout=timedelta(seconds=rpc_timeout)
                 )
 
-            app = create_app(
+            apps = create_apps(
                 config=WebConfig(
                     webhook_secrets=webhook_secrets,
                     api_token=api_token,
@@ -177,13 +181,27 @@ async def make_stack(
                     accept_sha1=accept_sha1,
                     ops_alert_after=ops_alert_after,
                     refused_tokens_per_minute=refused_tokens_per_minute,
+                    body_read_timeout=body_read_timeout,
+                    metrics_max_age=timedelta(0),  # each scrape reads what the test just did
                 ),
                 engine=engine,
                 starter_factory=starter,
                 ops=ops,
             )
-            base_url = await serve_app(app, exits)
+            # Served as `flexhook web` serves them: the same uvicorn settings, two listeners.
+            listeners = Listeners(
+                host="127.0.0.1",
+                port=free_port(),
+                metrics_host="127.0.0.1",
+                metrics_port=free_port(),
+                max_connections=max_connections,
+            )
+            base_url = await serve_config(public_config(apps.public, listeners), exits)
+            metrics_url = await serve_config(metrics_config(apps.metrics, listeners), exits)
             http = await exits.enter_async_context(httpx.AsyncClient(base_url=base_url, timeout=30))
+            metrics = await exits.enter_async_context(
+                httpx.AsyncClient(base_url=metrics_url, timeout=30)
+            )
             return Stack(
                 client=temporal_client,
                 engine=engine,
@@ -192,6 +210,7 @@ async def make_stack(
                 api_token=api_token,
                 task_queue=task_queue,
                 base_url=base_url,
+                metrics=metrics,
             )
 
         yield make

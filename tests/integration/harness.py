@@ -103,6 +103,7 @@ class Stack:
     api_token: str
     task_queue: str
     base_url: str
+    metrics: httpx.AsyncClient  # the metrics listener (`GET /metrics`)
 
     async def post(
         self, body: bytes, *, secret: str | None = None, headers: dict[str, str] | None = None
@@ -135,12 +136,15 @@ class Stack:
 
 async def serve_app(app: Any, stack: AsyncExitStack) -> str:
     """Serve an ASGI app with uvicorn on a free loopback port until the exit stack closes."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", ws="none", lifespan="on"
-        )
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=free_port(), log_level="warning", ws="none", lifespan="on"
     )
+    return await serve_config(config, stack)
+
+
+async def serve_config(config: uvicorn.Config, stack: AsyncExitStack) -> str:
+    """Serve `config` (on loopback) until the exit stack closes; its base URL."""
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
 
     async def stop() -> None:
@@ -150,7 +154,7 @@ async def serve_app(app: Any, stack: AsyncExitStack) -> str:
     stack.push_async_callback(stop)
     for _ in range(500):
         if server.started:
-            return f"http://127.0.0.1:{port}"
+            return f"http://{config.host}:{config.port}"
         if task.done():
             task.result()
         await asyncio.sleep(0.01)

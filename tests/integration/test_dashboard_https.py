@@ -40,7 +40,7 @@ async def start_web(tmp_path: Path, exits: AsyncExitStack, public_url: str) -> t
     engine = db.create_db_engine(settings.resolved_database_url)
     exits.callback(engine.dispose)
     db.upgrade(engine)
-    app = bootstrap.web_app(settings, engine, starter=fake_starter)
+    app = bootstrap.web_apps(settings, engine, starter=fake_starter).public
     return await serve_app(app, exits), api_token
 
 

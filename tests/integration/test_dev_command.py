@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from app.store import db
+
 pytestmark = pytest.mark.integration
 
 FLEXHOOK = str(Path(sys.executable).parent / "flexhook")
@@ -77,6 +79,7 @@ class Dev:
     data_dir: Path
     output: Path
     web_url: str
+    metrics_url: str
     temporal_address: str = ""
     child_pids: dict[str, int] = field(default_factory=dict)
 
@@ -120,9 +123,9 @@ def flexhook_dev(
 ) -> Iterator[Dev]:
     """A ready `flexhook dev` (with `env` on top of a clean environment); whatever the test
     leaves running is killed afterwards."""
-    web, temporal, ui = free_ports(3)
+    web, temporal, ui, metrics = free_ports(4)
     argv = [FLEXHOOK, "dev", "--port", str(web), "--temporal-port", str(temporal)]
-    argv += ["--ui-port", str(ui), "--data-dir", str(data_dir)]
+    argv += ["--ui-port", str(ui), "--metrics-port", str(metrics), "--data-dir", str(data_dir)]
     output = tmp_path / f"dev-{web}.log"
     with output.open("wb") as out:
         process = subprocess.Popen(
@@ -134,7 +137,14 @@ def flexhook_dev(
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as in a terminal
         )
-    dev = Dev(process, data_dir, output, f"http://127.0.0.1:{web}", f"127.0.0.1:{temporal}")
+    dev = Dev(
+        process,
+        data_dir,
+        output,
+        f"http://127.0.0.1:{web}",
+        metrics_url=f"http://127.0.0.1:{metrics}/metrics",
+        temporal_address=f"127.0.0.1:{temporal}",
+    )
     try:
         dev.wait_ready()
         yield dev
@@ -217,6 +227,13 @@ def test_dev_runs_the_readme_path_and_stops_cleanly(tmp_path: Path) -> None:
         assert history_input_encoding(dev, workflow_id) == "binary/encrypted"
         assert api_get(dev, f"/shipments/{SHIPMENT_ID}", token=None).status_code == 401
         assert api_get(dev, "/shipments", token="wrong").status_code == 401
+        # /metrics on the web process's own listener, printed in the banner; not on the port.
+        assert f"  Metrics:        {dev.metrics_url}" in dev.log()
+        scraped = httpx.get(dev.metrics_url, timeout=10, trust_env=False)
+        assert 'flexhook_events_received_total{category="milestone",outcome="accepted"} 1.0' in (
+            scraped.text
+        )
+        assert httpx.get(f"{dev.web_url}/metrics", timeout=10, trust_env=False).status_code == 404
 
         dev.process.send_signal(signal.SIGTERM)
         assert dev.wait_exit() == 0, dev.log()
@@ -299,3 +316,34 @@ def test_send_refuses_an_unknown_sample(tmp_path: Path) -> None:
     sent = send_sample(tmp_path, tmp_path / "data", "no_such_sample")
     assert sent.returncode != 0
     assert "no sample named 'no_such_sample'" in sent.stderr
+
+
+@pytest.mark.timeout(120)
+def test_web_does_not_run_without_its_metrics_listener(tmp_path: Path) -> None:
+    database = tmp_path / "flexhook.db"
+    db.upgrade(db.create_db_engine(f"sqlite:///{database}"))
+    web_port, temporal_port = free_ports(2)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        metrics_address = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {
+            **clean_env(),
+            "DATABASE_URL": f"sqlite:///{database}",
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",  # nobody: the client is lazy
+            "FLEXPORT_WEBHOOK_SECRET": "whsec-metrics-listener-test",
+            "FLEXHOOK_API_TOKEN": "token-metrics-listener-test-0123456789abcdef",
+            "FLEXHOOK_METRICS_ADDRESS": metrics_address,
+        }
+        done = subprocess.run(
+            [FLEXHOOK, "web", "--port", str(web_port)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert done.returncode == 1
+    assert f"FLEXHOOK_METRICS_ADDRESS {metrics_address}: " in done.stderr
+    assert "Traceback" not in done.stderr

@@ -36,13 +36,13 @@ def sample_value(text: str, name: str, **labels: str) -> float | None:
 async def test_metrics_count_deliveries_refusals_and_processing(
     stack: Stack, samples: Samples
 ) -> None:
-    before = (await stack.http.get("/metrics")).text
+    before = (await stack.metrics.get("/metrics")).text
     assert sample_value(before, "flexhook_spool_depth") == 0
 
     await stack.deliver(samples.body("06_leg_departed"))
     await stack.post(samples.body("06_leg_departed"))
     await stack.post(samples.body("09_leg_arrived"), secret="forged")
-    response = await stack.http.get("/metrics")
+    response = await stack.metrics.get("/metrics")
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -52,8 +52,19 @@ async def test_metrics_count_deliveries_refusals_and_processing(
     assert sample_value(text, received, category="milestone", outcome="duplicate") == 1
     assert sample_value(text, "flexhook_deliveries_refused_total", error="invalid_signature") == 1
     assert sample_value(text, "flexhook_ack_seconds_count") == 2
-    assert sample_value(text, "flexhook_events", status="processed") == 1
+    # Processed events are the log itself: counted as they arrive, never re-counted per scrape.
+    assert sample_value(text, "flexhook_events", status="processed") is None
     assert sample_value(text, "flexhook_spool_oldest_age_seconds") == 0
+
+
+async def test_metrics_are_served_on_their_own_listener_only(stack: Stack) -> None:
+    public = await stack.http.get("/metrics")
+    scraped = await stack.metrics.get("/metrics")
+
+    assert public.status_code == 404
+    assert scraped.status_code == 200
+    assert "flexhook_spool_depth" in scraped.text
+    assert (await stack.metrics.get("/readyz")).status_code == 404  # metrics alone there
 
 
 async def test_metrics_count_events_of_unknown_types_by_type(
@@ -63,9 +74,10 @@ async def test_metrics_count_events_of_unknown_types_by_type(
     await stack.deliver(samples.body("06_leg_departed", type=new_type))
     await stack.deliver(samples.body("09_leg_arrived", type=new_type))
 
-    text = (await stack.http.get("/metrics")).text
+    text = (await stack.metrics.get("/metrics")).text
 
     assert sample_value(text, "flexhook_unknown_type_events", type=new_type) == 2
+    assert sample_value(text, "flexhook_events", status="ignored") == 2
     assert sample_value(text, "flexhook_unknown_type_events", type="/shipment_leg#departed") is None
 
 

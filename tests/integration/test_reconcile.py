@@ -244,7 +244,7 @@ async def the_runs_show_in_the_api_and_the_metrics(stack: Stack) -> None:
     unauthorized = await stack.http.get("/api/reconcile")
     assert unauthorized.status_code == 401
 
-    text = (await stack.http.get("/metrics")).text
+    text = (await stack.metrics.get("/metrics")).text
     assert sample_value(text, "flexhook_reconcile_runs", trigger="cli", outcome="ok") == 2
     assert sample_value(text, "flexhook_reconcile_started_events") == 4
     assert sample_value(text, "flexhook_reconciled_events") == 4

@@ -109,7 +109,9 @@ async def proxied(tmp_path: Path) -> AsyncIterator[Proxied]:
         engine = db.create_db_engine(settings.resolved_database_url)
         exits.callback(engine.dispose)
         db.upgrade(engine)
-        web = await serve_app(bootstrap.web_app(settings, engine, starter=fake_starter), exits)
+        web = await serve_app(
+            bootstrap.web_apps(settings, engine, starter=fake_starter).public, exits
+        )
         config = loopback_config(
             caddy, caddy_home, listen=listen, upstream=int(web.rsplit(":")[-1])
         )

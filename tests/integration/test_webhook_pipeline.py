@@ -237,8 +237,7 @@ async def test_health_and_readiness(stack: Stack) -> None:
     assert (await stack.http.get("/healthz")).json() == {"status": "ok"}
     ready = await stack.http.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["status"] == "ready"
-    assert ready.json()["spool"]["depth"] == 0
+    assert ready.json() == {"database": "up", "temporal": "up"}  # up or down, nothing more
 
 
 async def test_workflows_are_searchable_by_shipment(stack: Stack, samples: Samples) -> None:

@@ -32,12 +32,10 @@ FLEXHOOK = [name for name, service in SERVICES.items() if "build" in service]
 
 # Read by the CLI's own options or by Temporal's environment configuration, not by Settings.
 OTHER_VARIABLES = {"FLEXHOOK_LOG_LEVEL", "FLEXHOOK_LOG_FORMAT", "TEMPORAL_API_KEY", "TEMPORAL_TLS"}
-# Settings that other parts of the hardening issue add (the destination allowlist, uvicorn's trusted
-# proxies, the metrics listener); drop each name from here once Settings or the CLI reads it.
+# Settings that other parts of the hardening issue add (the destination allowlist); drop each name
+# from here once Settings or the CLI reads it.
 PENDING_VARIABLES = {
     "FLEXHOOK_DESTINATION_ALLOW",
-    "FLEXHOOK_FORWARDED_ALLOW_IPS",
-    "FLEXHOOK_METRICS_ADDRESS",
 }
 
 # Services that run to completion; whatever depends on one waits for it to have succeeded.

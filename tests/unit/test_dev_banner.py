@@ -38,6 +38,7 @@ def test_generated_secrets_are_shown_with_where_they_are_kept(tmp_path: Path) ->
     assert PAYLOAD_KEY not in "\n".join(lines)
 
     assert f"  Webhook secret: {SECRET}" in lines
+    assert "  Metrics:        http://127.0.0.1:9465/metrics" in lines  # the web's own listener
     assert f"  API token:      {TOKEN}" in lines
     assert lines.count(f"                  {kept}") == 2
     assert f"  curl -H 'Authorization: Bearer {TOKEN}' http://127.0.0.1:8100/api/shipments" in lines

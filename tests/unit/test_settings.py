@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.bootstrap import send_limits
-from app.settings import ConfigError, Settings, load_settings
+from app.settings import ConfigError, Settings, load_settings, split_address
 
 PREFIXES = ("FLEXHOOK_", "FLEXPORT_", "TEMPORAL_", "DATABASE_URL")
 
@@ -39,7 +39,7 @@ def test_defaults() -> None:
     settings = load_settings()
 
     assert settings.webhook_secrets == ()
-    assert settings.max_body_bytes == 1024 * 1024
+    assert settings.max_body_bytes == 256 * 1024
     assert settings.accept_sha1 is False
     assert settings.api_token is None
     assert settings.data_dir == Path("data")
@@ -87,6 +87,48 @@ def test_an_invalid_body_limit_names_its_variable(
     monkeypatch.setenv("FLEXHOOK_MAX_BODY_BYTES", value)
 
     with pytest.raises(ConfigError, match="FLEXHOOK_MAX_BODY_BYTES"):
+        load_settings()
+
+
+def test_the_web_process_listens_for_metrics_on_loopback_with_its_guards_on() -> None:
+    settings = load_settings()
+
+    assert settings.metrics_address == "127.0.0.1:9465"
+    assert settings.body_read_timeout == timedelta(seconds=10)
+    assert settings.max_connections == 512
+    assert settings.forwarded_allow_ips is None  # uvicorn's own: 127.0.0.1
+
+
+def test_the_web_listeners_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEXHOOK_METRICS_ADDRESS", "[::1]:9100")
+    monkeypatch.setenv("FLEXHOOK_BODY_READ_TIMEOUT", "2s")
+    monkeypatch.setenv("FLEXHOOK_MAX_CONNECTIONS", "64")
+    monkeypatch.setenv("FLEXHOOK_FORWARDED_ALLOW_IPS", "10.0.0.5")
+
+    settings = load_settings()
+
+    assert split_address(settings.metrics_address) == ("::1", 9100)
+    assert settings.body_read_timeout == timedelta(seconds=2)
+    assert (settings.max_connections, settings.forwarded_allow_ips) == (64, "10.0.0.5")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("FLEXHOOK_METRICS_ADDRESS", "9465"),
+        ("FLEXHOOK_METRICS_ADDRESS", "localhost:"),
+        ("FLEXHOOK_METRICS_ADDRESS", "localhost:99999"),
+        ("FLEXHOOK_BODY_READ_TIMEOUT", "0"),
+        ("FLEXHOOK_BODY_READ_TIMEOUT", "soon"),
+        ("FLEXHOOK_MAX_CONNECTIONS", "0"),
+    ],
+)
+def test_an_invalid_listener_setting_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ConfigError, match=variable):
         load_settings()
 
 
