@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -82,6 +83,22 @@ def served_at(app: Starlette, public_url: str) -> Starlette:
     return app
 
 
+def _loopback(scope: Scope) -> bool:
+    """Whether the browser asked for a loopback host (`localhost`, 127.0.0.1, ::1): HSTS there
+    would pin every local development server of that browser to https for a year."""
+    host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:
+        return False
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def _with_hsts(send: Send) -> Send:
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -98,7 +115,7 @@ class SessionCookies:
     from the request: Path is the mount's root path, Secure whether the request came over https
     (directly, through a proxy uvicorn trusts, or behind an https public URL: `PublicHttps`). So
     there is one middleware per pair, built on first use: two in practice, one per scheme. Secure
-    answers carry HSTS.
+    answers carry HSTS, except to a loopback host.
     """
 
     def __init__(self, app: ASGIApp, *, secret_key: str) -> None:
@@ -127,7 +144,8 @@ class SessionCookies:
         path = str(scope.get("root_path", "")).rstrip("/") or "/"
         secure = scope.get("scheme") == "https" or scope.get(PUBLIC_HTTPS) is True
         middleware = self._middleware(path, secure)
-        await middleware(scope, receive, _with_hsts(send) if secure else send)
+        hsts = secure and not _loopback(scope)
+        await middleware(scope, receive, _with_hsts(send) if hsts else send)
 
 
 def _session(request: Request) -> tuple[str, str] | None:

@@ -59,7 +59,9 @@ async def test_an_https_public_url_makes_the_cookie_secure_over_a_plain_hop(
 ) -> None:
     base_url, api_token = await start_web(tmp_path, exits, "https://flexhook.example.com")
     assert base_url.startswith("http://127.0.0.1:")
-    async with httpx.AsyncClient(base_url=base_url, timeout=30) as browser:
+    # As the proxy forwards it: the public host name, over a plain hop.
+    public_host = {"Host": "flexhook.example.com"}
+    async with httpx.AsyncClient(base_url=base_url, headers=public_host, timeout=30) as browser:
         page = await browser.get("/dashboard/sign-in")
         assert page.status_code == 200
         assert page.headers["strict-transport-security"] == HSTS
@@ -75,6 +77,18 @@ async def test_an_https_public_url_makes_the_cookie_secure_over_a_plain_hop(
         assert refused.headers["strict-transport-security"] == HSTS
         # Beyond the dashboard nothing changes here: the API and the probes keep their headers.
         assert "strict-transport-security" not in (await browser.get("/healthz")).headers
+
+
+async def test_a_loopback_host_gets_the_secure_cookie_but_no_hsts(
+    tmp_path: Path, exits: AsyncExitStack
+) -> None:
+    base_url, api_token = await start_web(tmp_path, exits, "https://localhost")
+    for host in ("localhost", "127.0.0.1:8443", "[::1]:8443", "app.localhost"):
+        async with httpx.AsyncClient(base_url=base_url, headers={"Host": host}) as browser:
+            signed_in = await browser.post("/dashboard/sign-in", data={"token": api_token})
+            assert signed_in.status_code == 303, (host, signed_in.text)
+            assert "secure" in attributes(signed_in.headers["set-cookie"]), host
+            assert "strict-transport-security" not in signed_in.headers, host
 
 
 async def test_an_http_public_url_keeps_the_cookie_for_plain_http(

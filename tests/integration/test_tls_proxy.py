@@ -22,7 +22,6 @@ import httpx
 import pytest
 
 from app import bootstrap
-from app.dashboard.session import HSTS
 from app.ingest.starter import EventStarter
 from app.settings import Settings
 from app.store import db
@@ -149,7 +148,8 @@ async def test_the_dashboard_signs_in_over_the_proxys_tls(proxied: Proxied) -> N
         page = await browser.get("/dashboard/sign-in")
         assert page.status_code == 200
         assert page.http_version in {"HTTP/1.1", "HTTP/2"}
-        assert page.headers["strict-transport-security"] == HSTS
+        # HSTS would pin every local development server to https: never for localhost.
+        assert "strict-transport-security" not in page.headers
         signed_in = await browser.post("/dashboard/sign-in", data={"token": proxied.api_token})
         assert signed_in.status_code == 303, signed_in.text
         attributes = {p.strip().lower() for p in signed_in.headers["set-cookie"].split(";")[1:]}
