@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
 from app.core.digest import Digest
 from notifications.notifier import Destination, Notifier
@@ -61,9 +62,18 @@ class DigestRenderer(Renderer):
 class DigestSender:
     """Sends digests with the templates of `renderer`; `timeout` bounds one send in seconds."""
 
-    def __init__(self, renderer: Renderer, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        *,
+        timeout: float = 30.0,
+        destination_allow: AddressAllowlist = NOTHING_INTERNAL,
+    ) -> None:
+        """`destination_allow`: the internal hosts and networks digests may reach
+        (FLEXHOOK_DESTINATION_ALLOW), as `Notifier` takes it."""
         self._renderer = renderer
         self._timeout = timeout
+        self._destination_allow = destination_allow
 
     def render(self, digest: Digest) -> DigestRenderer:
         return DigestRenderer(self._renderer, digest)
@@ -72,7 +82,9 @@ class DigestSender:
         """Deliver `digest` to `destination` or raise `InvalidDestination` (permanent) or
         `DeliveryFailed` (worth retrying), as `Notifier.send` does."""
         renderer = self.render(digest)
-        notifier = Notifier(renderer, timeout=self._timeout)
+        notifier = Notifier(
+            renderer, timeout=self._timeout, destination_allow=self._destination_allow
+        )
         notifier.send(destination, _as_alert(digest, headline=renderer.title()))
 
 

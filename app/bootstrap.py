@@ -21,6 +21,7 @@ from activities.processing import DEFAULT_ETA_GRACE, EventActivities, RecordActi
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from app import temporal_client
+from app.core.addresses import DestinationRules
 from app.flexport_api.client import FlexportClient
 from app.ingest.reconcile import Reconciler
 from app.ingest.starter import EventStarter
@@ -53,6 +54,15 @@ def open_database(settings: Settings) -> Engine:
     return engine
 
 
+def destination_rules(settings: Settings) -> DestinationRules:
+    """What destinations added at run time (API, dashboard, CLI) must keep to."""
+    return DestinationRules(
+        allowlist=settings.destination_allowlist,
+        max_recipients=settings.max_recipients,
+        max_subscriptions_per_shipment=settings.max_subscriptions_per_shipment,
+    )
+
+
 def notifier(settings: Settings, renderer: Renderer) -> Notifier:
     """The Apprise notifier of stakeholder alerts, rendering with `renderer`."""
     return Notifier(
@@ -62,6 +72,7 @@ def notifier(settings: Settings, renderer: Renderer) -> Notifier:
         namespace=settings.temporal_namespace,
         flexport_app_url=settings.flexport_app_url,
         timeout=NOTIFY_SEND_TIMEOUT_SECONDS,
+        destination_allow=settings.destination_allowlist,
     )
 
 
@@ -165,7 +176,11 @@ def worker_activities(
         task_queue=settings.task_queue,
         notifier=alert_notifier or notifier(settings, templates),
         config=config,
-        digests=DigestSender(templates, timeout=NOTIFY_SEND_TIMEOUT_SECONDS),
+        digests=DigestSender(
+            templates,
+            timeout=NOTIFY_SEND_TIMEOUT_SECONDS,
+            destination_allow=settings.destination_allowlist,
+        ),
         ops=ops_reporter(settings, engine, config=config, renderer=templates),
         eta_slip_hours=settings.eta_slip_hours,
         eta_grace=settings.eta_grace,
@@ -202,6 +217,7 @@ def web_config(settings: Settings) -> WebConfig:
         namespace=settings.temporal_namespace,
         ops_alert_after=settings.ops_alert_after,
         refused_tokens_per_minute=settings.refused_tokens_per_minute,
+        destination_rules=destination_rules(settings),
     )
 
 

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pytimeparse2 import parse as parse_duration
 
 from app.core.access import MIN_ENVIRONMENT_TOKEN_LENGTH
+from app.core.addresses import AddressAllowlist, parse_allowlist
 
 
 class ConfigError(Exception):
@@ -54,6 +55,12 @@ class Settings(BaseSettings):
     start_timeout_seconds: float = Field(default=2.0, gt=0, alias="FLEXHOOK_START_TIMEOUT")
     eta_slip_hours: float = Field(default=24.0, ge=0, alias="FLEXHOOK_ETA_SLIP_HOURS")
     notify_config: Path | None = Field(default=None, alias="FLEXHOOK_NOTIFY_CONFIG")
+    # Internal hosts and networks destinations may reach (`app.core.addresses`); empty: none.
+    destination_allow: str = Field(default="", alias="FLEXHOOK_DESTINATION_ALLOW")
+    max_recipients: int = Field(default=200, ge=1, alias="FLEXHOOK_MAX_RECIPIENTS")
+    max_subscriptions_per_shipment: int = Field(
+        default=20, ge=1, alias="FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT"
+    )
     templates_dir: Path | None = Field(default=None, alias="FLEXHOOK_TEMPLATES_DIR")
     public_url: str = Field(default="", alias="FLEXHOOK_PUBLIC_URL")
     temporal_ui_url: str = Field(default="", alias="FLEXHOOK_TEMPORAL_UI_URL")
@@ -85,6 +92,17 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("destination_allow")
+    @classmethod
+    def _check_allowlist(cls, value: str) -> str:
+        parse_allowlist(value)  # InvalidAllowlist is a ValueError: pydantic reports it
+        return value
+
+    @property
+    def destination_allowlist(self) -> AddressAllowlist:
+        """`FLEXHOOK_DESTINATION_ALLOW`, parsed."""
+        return parse_allowlist(self.destination_allow)
 
     @property
     def resolved_database_url(self) -> str:

@@ -22,8 +22,11 @@ from urllib.parse import quote, unquote
 
 import apprise
 
+from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
 from app.core.ids import event_workflow_url
+from app.core.privacy import privacy_form
+from notifications.guard import RefusedAddress, check_address, guarded
 from notifications.render import Dialect, Renderer, markdown_text
 
 log = logging.getLogger(__name__)
@@ -69,6 +72,8 @@ _SCHEME_HINTS: Final = {
     "SIGNATURE/?pa=yes, or the https://...logic.azure.com/... webhook URL itself",
 }
 _SCHEME_RE: Final = re.compile(r"^\s*([a-z0-9][a-z0-9+.-]*)://", re.IGNORECASE)
+# The longest a send waits to connect, and for each read (`cto`/`rto` in a URL ask for more).
+MAX_SOCKET_TIMEOUT_SECONDS: Final = 10.0
 
 
 class NotifyError(Exception):
@@ -77,6 +82,11 @@ class NotifyError(Exception):
 
 class InvalidDestination(NotifyError):
     """Apprise does not accept the URL; permanent. The message says why and holds no secret."""
+
+
+class RefusedDestination(InvalidDestination):
+    """The destination's host is an internal address that FLEXHOOK_DESTINATION_ALLOW does not
+    allow (`notifications.guard`); permanent until the setting or the DNS changes."""
 
 
 class DeliveryFailed(NotifyError):
@@ -214,7 +224,23 @@ def _scheme(url: str) -> str | None:
 
 
 def plugin_for(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
-    """The Apprise plugin for `url`, or InvalidDestination saying why there is none."""
+    """The Apprise plugin that sends to `url`, or InvalidDestination saying why there is none.
+
+    Its socket timeouts are at most MAX_SOCKET_TIMEOUT_SECONDS whatever `rto`/`cto` the URL
+    asks for, and a plugin whose URL chooses its host follows no HTTP redirect."""
+    plugin = _parsed(url, asset)
+    plugin.socket_connect_timeout = min(
+        float(plugin.socket_connect_timeout), MAX_SOCKET_TIMEOUT_SECONDS
+    )
+    plugin.socket_read_timeout = min(float(plugin.socket_read_timeout), MAX_SOCKET_TIMEOUT_SECONDS)
+    if guarded(plugin):
+        plugin.redirects = False
+    return plugin
+
+
+def _parsed(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
+    """`url` as Apprise parses it, unchanged: what a destination's id and privacy form are
+    computed from (InvalidDestination when Apprise does not accept it)."""
     _guard_apprise_logs()
     scheme = _scheme(url)
     if scheme is None:
@@ -280,15 +306,30 @@ def _destination(url: str, plugin: apprise.NotifyBase, tags: Iterable[str]) -> D
     return Destination(
         id="url-" + hashlib.sha256(canonical.encode()).hexdigest()[:16],
         url=url,
-        privacy_url=_plugin_url(plugin, privacy=True),
+        privacy_url=privacy_form(_plugin_url(plugin, privacy=True)),
         form=_form(plugin),
         tags=frozenset(str(tag).lower() for tag in tags),
     )
 
 
-def check_url(url: str, *, tags: Iterable[str] = ()) -> Destination:
-    """The destination for `url` if Apprise accepts it, else InvalidDestination with a reason."""
-    return _destination(url, plugin_for(url), tags)
+def check_url(
+    url: str, *, tags: Iterable[str] = (), allowlist: AddressAllowlist | None = None
+) -> Destination:
+    """The destination for `url` if Apprise accepts it, else InvalidDestination with a reason.
+    With `allowlist`, also RefusedDestination when its host is internal and not allowed."""
+    plugin = _parsed(url)
+    if allowlist is not None:
+        refuse_internal(plugin, allowlist)
+    return _destination(url, plugin, tags)
+
+
+def refuse_internal(plugin: apprise.NotifyBase, allowlist: AddressAllowlist) -> None:
+    """RefusedDestination when `plugin` would connect to an internal address `allowlist` does
+    not allow (`notifications.guard`)."""
+    try:
+        check_address(plugin, allowlist)
+    except RefusedAddress as exc:
+        raise RefusedDestination(str(exc)) from None
 
 
 def load_config(path: Path) -> list[Destination]:
@@ -324,11 +365,14 @@ class Notifier:
         namespace: str = "default",
         flexport_app_url: str = "https://app.flexport.com",
         timeout: float = 60.0,
+        destination_allow: AddressAllowlist = NOTHING_INTERNAL,
     ) -> None:
         """`flexport_app_url` is where Flexport's app shows a shipment at `/shipments/<id>`
         (empty: no link). `timeout` bounds one send in seconds (Apprise's service timeout); the
-        activity that calls `send` needs a longer start-to-close timeout."""
+        activity that calls `send` needs a longer start-to-close timeout. `destination_allow`:
+        the internal hosts and networks sends may reach (FLEXHOOK_DESTINATION_ALLOW)."""
         self._renderer = renderer
+        self._destination_allow = destination_allow
         self._public_url = public_url.rstrip("/")
         self._flexport_app_url = flexport_app_url.rstrip("/")
         self._temporal_ui_url = temporal_ui_url.rstrip("/")
@@ -373,9 +417,11 @@ class Notifier:
     def send(self, destination: Destination, alert: Alert) -> None:
         """Deliver `alert` to `destination` or raise.
 
-        InvalidDestination: Apprise no longer accepts the URL (permanent).
+        InvalidDestination: Apprise no longer accepts the URL, or (RefusedDestination) its host
+        is internal now and not allowed (permanent).
         DeliveryFailed: the service did not take the message (retryable).
         """
+        refuse_internal(_parsed(destination.url), self._destination_allow)
         plugin = plugin_for(destination.url, self._asset)
         title, body = self._message(destination.form, plugin, alert)
         notify_type = _NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO)

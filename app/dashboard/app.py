@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from app.core.access import Role, token_digest
+from app.core.addresses import DEFAULT_RULES, DestinationRules
 from app.dashboard import audit, pages, recipients, tokens
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
@@ -58,12 +59,13 @@ def create_dashboard(
     namespace: str,
     redrive: Redrive,
     limiter: Limiter,
+    destination_rules: DestinationRules = DEFAULT_RULES,
 ) -> Starlette:
     """The dashboard application. Signing in takes a named token in `engine`'s database or
     `api_token` (FLEXHOOK_API_TOKEN, the break-glass admin; it also keys the session cookies);
     `limiter` counts refused sign-ins per address (share the one `/api` uses). The redrive
     button calls `redrive(event_id)`. `temporal_ui_url` may be empty: the pages then show no
-    workflow links.
+    workflow links. Recipients added on its pages keep to `destination_rules`.
     """
     if not api_token:
         raise ValueError("the dashboard needs an API token to sign in with")
@@ -80,5 +82,6 @@ def create_dashboard(
         templates=environment(temporal_ui_url=temporal_ui_url, namespace=namespace),
         stylesheet=stylesheet,
         css_version=hashlib.sha256(stylesheet).hexdigest()[:12],
+        destination_rules=destination_rules,
     )
     return app

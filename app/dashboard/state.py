@@ -10,6 +10,8 @@ from jinja2 import Environment
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
+from app.core.addresses import DEFAULT_RULES, DestinationRules
+
 Redrive = Callable[[str], Awaitable[str]]
 """Runs one event again: `await redrive(event_id)` returns the start's status, and raises
 `LookupError` for an event that is not in the log."""
@@ -38,6 +40,8 @@ class DashboardState:
     templates: Environment
     stylesheet: bytes
     css_version: str
+    # What recipients added on the recipients page must keep to.
+    destination_rules: DestinationRules = DEFAULT_RULES
 
 
 def state_of(request: Request) -> DashboardState:

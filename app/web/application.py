@@ -106,6 +106,7 @@ def routes(
         namespace=config.namespace,
         redrive=redrive,
         limiter=limiter,
+        destination_rules=config.destination_rules,
     )
     return [
         Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from app.core.addresses import DEFAULT_RULES, DestinationRules
+
 
 @dataclass(frozen=True)
 class WebConfig:
@@ -19,3 +21,5 @@ class WebConfig:
     ops_alert_after: timedelta = timedelta(minutes=5)
     # Refused tokens from one address within a minute before it is answered 429 for a minute.
     refused_tokens_per_minute: int = 10
+    # What recipients and subscriptions added through /api and the dashboard must keep to.
+    destination_rules: DestinationRules = DEFAULT_RULES

@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.digest import DigestSender
 from app.bootstrap import wire_activities
+from app.core.addresses import DestinationRules
 from app.ingest.starter import EventStarter
 from app.store import db
 from app.store.ops_incidents import IncidentBook
@@ -32,6 +33,7 @@ from notifications.ops_notifier import OpsNotifier
 from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
 from tests.integration.harness import (
+    LOCAL,
     JsonEndpoint,
     Samples,
     Stack,
@@ -121,6 +123,7 @@ async def make_stack(
                 public_url="http://flexhook.test",
                 temporal_ui_url="http://127.0.0.1:8233",
                 timeout=10,
+                destination_allow=LOCAL,
             )
             # Ops alerts go to the `ops`-tagged targets of the same configuration.
             config = NotifyConfig(notify_config)
@@ -148,7 +151,7 @@ async def make_stack(
                     task_queue=task_queue,
                     notifier=notifier,
                     config=config,
-                    digests=DigestSender(Renderer()),
+                    digests=DigestSender(Renderer(), destination_allow=LOCAL),
                     ops=ops,
                     eta_slip_hours=eta_slip_hours,
                     eta_grace=eta_grace,
@@ -177,6 +180,7 @@ async def make_stack(
                     accept_sha1=accept_sha1,
                     ops_alert_after=ops_alert_after,
                     refused_tokens_per_minute=refused_tokens_per_minute,
+                    destination_rules=DestinationRules(allowlist=LOCAL),
                 ),
                 engine=engine,
                 starter_factory=starter,

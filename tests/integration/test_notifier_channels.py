@@ -18,7 +18,7 @@ from app.core.alert import Alert
 from notifications.notifier import DeliveryFailed, Notifier, check_url
 from notifications.render import Renderer
 from tests.alerts import DEPARTED, NAME
-from tests.integration.harness import Inbox, free_port, mailto
+from tests.integration.harness import LOCAL, Inbox, free_port, mailto
 from tests.log_registry import register_secret
 
 pytestmark = [
@@ -57,6 +57,7 @@ def make_notifier(**options: Any) -> Notifier:
         temporal_ui_url="http://localhost:8233",
         namespace="default",
         timeout=10,
+        destination_allow=LOCAL,
         **options,
     )
 

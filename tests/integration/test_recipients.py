@@ -33,6 +33,7 @@ from notifications.notifier import Notifier, check_url
 from notifications.render import Renderer
 from tests.helpers import eventually
 from tests.integration.harness import (
+    LOCAL,
     Inbox,
     Samples,
     Stack,
@@ -280,14 +281,16 @@ async def test_a_digest_recipient_hears_nothing_at_once_and_one_digest_at_digest
 @contextlib.asynccontextmanager
 async def worker(stack: Stack) -> AsyncIterator[None]:
     """One worker process's worth: its own activities over the stack's database."""
-    notifier = Notifier(Renderer(), public_url="http://flexhook.test", timeout=10)
+    notifier = Notifier(
+        Renderer(), public_url="http://flexhook.test", timeout=10, destination_allow=LOCAL
+    )
     activities = wire_activities(
         stack.engine,
         client=stack.client,
         task_queue=stack.task_queue,
         notifier=notifier,
         config=NotifyConfig(None),
-        digests=DigestSender(Renderer()),
+        digests=DigestSender(Renderer(), destination_allow=LOCAL),
     )
     with ThreadPoolExecutor(ACTIVITY_THREADS) as executor:
         running = build_worker(
@@ -388,6 +391,7 @@ def test_the_cli_adds_lists_and_removes_recipients(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'flexhook.db'}")
+    monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "127.0.0.1")
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
     register_secret("hunter2-cli")
