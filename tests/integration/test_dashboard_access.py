@@ -234,7 +234,7 @@ async def test_a_role_change_counts_from_the_next_request(dashboard: Dashboard) 
 async def test_a_viewer_reads_everything_and_changes_nothing(dashboard: Dashboard) -> None:
     with Session(dashboard.engine) as session:
         kept = recipients.add_recipient(
-            session, url="json://127.0.0.1:9/kept", now=datetime.now(UTC)
+            session, url="json://hooks.example.test:9/kept", now=datetime.now(UTC)
         )
         session.commit()
         kept_id = kept.id
