@@ -31,6 +31,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from app.core.access import ENVIRONMENT_ADMIN
+from app.core.addresses import DestinationRules
 from app.core.errors import EventDataError
 from app.core.events import parse_event
 from app.dashboard.app import create_dashboard
@@ -40,7 +41,7 @@ from app.store.models import Notification, ReconcileRun
 from app.store.projection import apply_event, mark_failed, record_event
 from app.web.access import RefusalLimiter
 from tests.helpers import load_sample, sample_names
-from tests.integration.harness import serve_app
+from tests.integration.harness import LOCAL, serve_app
 
 SHIPMENT_ID = "418563"
 XSS_NAME = "<script>alert(1)</script>"
@@ -196,6 +197,7 @@ async def start_dashboard(
         namespace=NAMESPACE,
         redrive=redrive,
         limiter=limiter or RefusalLimiter(),
+        destination_rules=DestinationRules(allowlist=LOCAL),
     )
     app = Starlette(routes=[Mount("/dashboard", app=dashboard)])
     base_url = await serve_app(app, exits)

@@ -247,7 +247,7 @@ async def test_a_viewer_reads_everything_and_changes_nothing(dashboard: Dashboar
             assert NAV_TOKENS not in page.text and NAV_AUDIT not in page.text
         assert REDRIVE_FORM not in failed.text and "Redrive event" not in failed.text
         assert "EventDataError" in failed.text  # why it failed is still shown
-        assert "json://127.0.0.1:9/kept" in listing.text
+        assert "json://hooks.example.test:9/****" in listing.text
         assert ADD_FORM not in listing.text and REMOVE_FORM not in listing.text
         for path in ("/dashboard/tokens", "/dashboard/audit"):
             page = await browser.get(path)
@@ -319,7 +319,7 @@ async def test_an_operator_redrives_and_changes_recipients_but_not_tokens(
         ("ops-2", "recipient.remove", "ok"),
     ]
     assert changes[0][2] == FAILED_EVENT_ID and changes[2][2] == rid
-    assert changes[1][2].startswith(f"{rid} json://user:****@127.0.0.1:9/hook")  # privacy form
+    assert changes[1][2].startswith(f"{rid} json://****:****@127.0.0.1:9/****")  # privacy form
 
 
 # -- the tokens page ------------------------------------------------------------------------------
@@ -356,7 +356,7 @@ async def test_an_admin_creates_a_token_that_is_shown_once_and_revokes_it(
         listing = await browser.get("/dashboard/tokens")
         row = listing.text.split("<strong>deploy-bot</strong>")[1].split("</tr>")[0]
         assert f"…{token[-4:]}" in row and "operator" in row and "root-ana" in row
-        assert "json://user:****@127.0.0.1:9/hook" in row
+        assert "json://****:****@127.0.0.1:9/****" in row
         assert 'value="revoke"' in row
         assert token not in listing.text and CONTACT_SECRET not in listing.text
 

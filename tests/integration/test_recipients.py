@@ -144,7 +144,8 @@ async def test_recipients_are_validated_and_shown_in_privacy_form_only(
     listed = (await stack.api("/recipients")).json()["recipients"]
     assert [r["id"] for r in listed] == [created.json()["id"]]
     [recipient] = listed
-    assert recipient["url"].startswith("json://user:") and "hunter2" not in json.dumps(listed)
+    assert recipient["url"].startswith("json://****:****@127.0.0.1:")
+    assert "hunter2" not in json.dumps(listed)
     assert (recipient["digest_at"], recipient["shipments"]) == ("07:30", ["418563"])
     assert (recipient["delivery"], recipient["timezone"]) == ("digest", "Asia/Kolkata")
     assert "hunter2" not in created.text and "hunter2" not in again.text
@@ -198,7 +199,7 @@ async def test_quiet_hours_hold_routine_alerts_until_they_end_and_let_an_excepti
     held = sorted(await ledger(stack, status="held"), key=lambda row: int(row["id"]))
     by_destination: dict[str, list[str]] = {}
     for row in held:
-        by_destination.setdefault(row["destination"], []).append(row["kind"])
+        by_destination.setdefault(row["destination_id"], []).append(row["kind"])
     assert len(by_destination) == 2
     routine, again = by_destination.values()
     assert routine == again
@@ -419,7 +420,7 @@ def test_the_cli_adds_lists_and_removes_recipients(
     assert added.exit_code == 0, added.output
     assert "digest at 08:00 (Europe/Berlin)" in added.output
     assert refused.exit_code != 0 and "quiet_hours" in refused.output
-    assert listed.output.startswith("1\tjson://user:") and "arrived,departed" in listed.output
+    assert listed.output.startswith("1\tjson://****:****@127.0.0.1:9/****") and "arrived,departed" in listed.output
     assert "hunter2" not in added.output + refused.output + listed.output
     assert runner.invoke(main, ["recipients", "remove", "1"]).exit_code == 0
     assert runner.invoke(main, ["recipients", "remove", "1"]).exit_code != 0

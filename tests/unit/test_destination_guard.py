@@ -164,7 +164,7 @@ def _id_before_the_clamp(url: str) -> str:
 
     plugin = apprise.Apprise.instantiate(url)
     assert plugin is not None
-    return hashlib.sha256(plugin.url(privacy=False).encode()).hexdigest()[:16]
+    return hashlib.sha256(plugin.url(privacy=False).encode()).hexdigest()[:16]  # type: ignore[no-untyped-call]
 
 
 def test_the_privacy_form_hides_headers_parameters_paths_and_users() -> None:

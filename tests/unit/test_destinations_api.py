@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from app.core.access import Actor, Role
-from app.core.addresses import DestinationRules, parse_allowlist
+from app.core.addresses import DEFAULT_RULES, DestinationRules, parse_allowlist
 from app.core.privacy import VIEWER_ERROR
 from app.ingest.intake import Intake
 from app.ingest.relay import TemporalBreaker
@@ -50,7 +50,7 @@ def engine(tmp_path: Path) -> Engine:
 @pytest.fixture
 def serve(engine: Engine) -> Serve:
     def make(
-        *, role: Role = Role.OPERATOR, rules: DestinationRules = DestinationRules()
+        *, role: Role = Role.OPERATOR, rules: DestinationRules = DEFAULT_RULES
     ) -> httpx.AsyncClient:
         app = Starlette(
             routes=ROUTES,
