@@ -501,7 +501,7 @@ async def test_the_shipment_page_shows_its_whole_story(signed_in: httpx.AsyncCli
     assert "287114" in text  # its booking
     assert "Invoices" in text and "Documents" in text
     # Alerts: destinations in privacy form, the failed one with its reason.
-    assert "mailto://o...s@example.com" in text
+    assert "mailto://****@example.com" in text
     assert "SMTP server refused the message" in text
     workflow = f"{TEMPORAL_UI}/namespaces/{NAMESPACE}/workflows/flexport-event-{DEPARTED_EVENT_ID}"
     assert f'href="{workflow}"' in page.text
@@ -559,7 +559,7 @@ async def test_an_event_shows_its_payload_pretty_printed(signed_in: httpx.AsyncC
     assert '\n  "type": "/shipment_leg#departed",\n' in payload
     workflow = f"{TEMPORAL_UI}/namespaces/{NAMESPACE}/workflows/flexport-event-{DEPARTED_EVENT_ID}"
     assert f'href="{workflow}"' in page.text
-    assert "slack://T0.../B0..." in page.text  # the alerts it sent
+    assert "slack://T0.../****" in page.text  # the alerts it sent
 
 
 # -- redrive ---------------------------------------------------------------------------------------

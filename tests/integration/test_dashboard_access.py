@@ -21,11 +21,13 @@ import pytest
 from sqlmodel import Session, col, select
 
 from app.core.access import ENVIRONMENT_ADMIN, TOKEN_PREFIX, Role
+from app.core.privacy import VIEWER_ERROR
 from app.dashboard.session import SESSION_COOKIE
 from app.store import recipients, tokens
 from app.store.models import ApiToken, AuditEntry, Recipient
 from app.web.access import Limits, RefusalLimiter
 from tests.integration.test_dashboard import (
+    DEPARTED_EVENT_ID,
     FAILED_EVENT_ID,
     Dashboard,
     csrf_of,
@@ -249,6 +251,10 @@ async def test_a_viewer_reads_everything_and_changes_nothing(dashboard: Dashboar
         assert "EventDataError" in failed.text  # why it failed is still shown
         assert "json://hooks.example.test:9/****" in listing.text
         assert ADD_FORM not in listing.text and REMOVE_FORM not in listing.text
+        # A destination's own error can tell what answers where inside the network (H2).
+        alerted = await browser.get(f"/dashboard/events/{DEPARTED_EVENT_ID}")
+        assert "SMTP server refused the message" not in alerted.text
+        assert VIEWER_ERROR in text_of(alerted)
         for path in ("/dashboard/tokens", "/dashboard/audit"):
             page = await browser.get(path)
             assert page.status_code == 403

@@ -420,7 +420,10 @@ def test_the_cli_adds_lists_and_removes_recipients(
     assert added.exit_code == 0, added.output
     assert "digest at 08:00 (Europe/Berlin)" in added.output
     assert refused.exit_code != 0 and "quiet_hours" in refused.output
-    assert listed.output.startswith("1\tjson://****:****@127.0.0.1:9/****") and "arrived,departed" in listed.output
+    assert (
+        listed.output.startswith("1\tjson://****:****@127.0.0.1:9/****")
+        and "arrived,departed" in listed.output
+    )
     assert "hunter2" not in added.output + refused.output + listed.output
     assert runner.invoke(main, ["recipients", "remove", "1"]).exit_code == 0
     assert runner.invoke(main, ["recipients", "remove", "1"]).exit_code != 0
