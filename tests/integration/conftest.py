@@ -21,7 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.digest import DigestSender
 from app.bootstrap import wire_activities
-from app.core.addresses import DestinationRules
+from app.core.addresses import AddressAllowlist, DestinationRules
 from app.ingest.starter import EventStarter
 from app.store import db
 from app.store.ops_incidents import IncidentBook
@@ -105,6 +105,7 @@ async def make_stack(
             ops_alert_after: timedelta = timedelta(minutes=5),
             give_up_after: timedelta | None = None,
             refused_tokens_per_minute: int = 10,
+            destination_allow: AddressAllowlist = LOCAL,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -123,7 +124,7 @@ async def make_stack(
                 public_url="http://flexhook.test",
                 temporal_ui_url="http://127.0.0.1:8233",
                 timeout=10,
-                destination_allow=LOCAL,
+                destination_allow=destination_allow,
             )
             # Ops alerts go to the `ops`-tagged targets of the same configuration.
             config = NotifyConfig(notify_config)
@@ -151,7 +152,7 @@ async def make_stack(
                     task_queue=task_queue,
                     notifier=notifier,
                     config=config,
-                    digests=DigestSender(Renderer(), destination_allow=LOCAL),
+                    digests=DigestSender(Renderer(), destination_allow=destination_allow),
                     ops=ops,
                     eta_slip_hours=eta_slip_hours,
                     eta_grace=eta_grace,
@@ -180,7 +181,7 @@ async def make_stack(
                     accept_sha1=accept_sha1,
                     ops_alert_after=ops_alert_after,
                     refused_tokens_per_minute=refused_tokens_per_minute,
-                    destination_rules=DestinationRules(allowlist=LOCAL),
+                    destination_rules=DestinationRules(allowlist=destination_allow),
                 ),
                 engine=engine,
                 starter_factory=starter,
