@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.addresses import AddressAllowlist
 from app.settings import ConfigError, Settings, load_settings
 
 PREFIXES = ("FLEXHOOK_", "FLEXPORT_", "TEMPORAL_", "DATABASE_URL")
@@ -178,3 +179,16 @@ class TestDurations:
         assert load_settings().reconcile_enabled
         monkeypatch.setenv("FLEXHOOK_RECONCILE_EVERY", "0")
         assert not load_settings().reconcile_enabled
+
+
+def test_the_destination_allowlist_and_caps(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert defaults.destination_allowlist == AddressAllowlist()
+    assert (defaults.max_recipients, defaults.max_subscriptions_per_shipment) == (200, 20)
+
+    monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "10.0.0.0/8,mailpit")
+    assert load_settings().destination_allowlist.allows_name("mailpit")
+
+    monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "10.0.0.0/8,http://x/")
+    with pytest.raises(ConfigError, match="FLEXHOOK_DESTINATION_ALLOW"):
+        load_settings()
