@@ -6,7 +6,7 @@ like), that host is resolved and refused when any of its addresses is internal
 (`app.core.addresses`) and not allowed by `FLEXHOOK_DESTINATION_ALLOW`. Plugins whose URL "host"
 is a token (`slack://TokenA/...`, `discord://id/token`) reach their service's fixed public host
 and are not looked up. Checked when a destination is added and again before each send: DNS can
-change. Such plugins also stop following HTTP redirects (`plugin_for`), so a public host cannot
+change. Such plugins also stop following HTTP redirects (`harden`), so a public host cannot
 send the worker on inside.
 """
 
@@ -32,13 +32,9 @@ log = logging.getLogger(__name__)
 # Plugins whose URL host is the sender's mail domain or account, while they post to the
 # service's fixed API host.
 _ACCOUNT_HOST_SCHEMES: Final = frozenset({"mailgun", "sparkpost", "smtp2go", "sendpulse", "wechat"})
-# Each address of a look-up is one (family, type, proto, canonname, sockaddr).
 _ADDRESS_FAMILIES: Final = (socket.AF_INET, socket.AF_INET6)
-
-
-class RefusedAddress(Exception):
-    """The destination's host is internal and not allowed; the message says so without naming
-    the address it resolved to."""
+# The longest a send waits to connect, and for each read (`cto`/`rto` in a URL ask for more).
+MAX_SOCKET_TIMEOUT_SECONDS: Final = 10.0
 
 
 def _schemes(plugin: apprise.NotifyBase) -> set[str]:
@@ -71,6 +67,18 @@ def guarded(plugin: apprise.NotifyBase) -> bool:
     return dialled_host(plugin) is not None
 
 
+def harden(plugin: apprise.NotifyBase) -> apprise.NotifyBase:
+    """`plugin` with its socket timeouts at most MAX_SOCKET_TIMEOUT_SECONDS whatever `rto`/`cto`
+    its URL asks for (a tarpit holds a send that long at most), following no HTTP redirect when
+    its URL chooses its host. Only for sending: a destination's id is computed before this."""
+    connect, read = float(plugin.socket_connect_timeout), float(plugin.socket_read_timeout)
+    plugin.socket_connect_timeout = min(connect, MAX_SOCKET_TIMEOUT_SECONDS)
+    plugin.socket_read_timeout = min(read, MAX_SOCKET_TIMEOUT_SECONDS)
+    if guarded(plugin):
+        plugin.redirects = False
+    return plugin
+
+
 def resolve(host: str) -> list[Address]:
     """Every address `host` resolves to ([] when it does not resolve)."""
     literal = literal_address(host)
@@ -89,18 +97,19 @@ def resolve(host: str) -> list[Address]:
     return addresses
 
 
-def check_address(plugin: apprise.NotifyBase, allowlist: AddressAllowlist) -> None:
-    """Raise `RefusedAddress` when the plugin would connect to an internal address that
-    `allowlist` does not allow. A host that does not resolve passes: nothing is reached."""
+def refusal(plugin: apprise.NotifyBase, allowlist: AddressAllowlist) -> str | None:
+    """Why the plugin may not send, when it would connect to an internal address `allowlist`
+    does not allow (without naming the address); else None. A host that does not resolve
+    passes: nothing is reached."""
     host = dialled_host(plugin)
     if host is None or allowlist.allows_name(host):
-        return
+        return None
     refused = refused_address(host, resolve(host), allowlist)
     if refused is None:
-        return
+        return None
     _, kind = refused
     log.warning("destination host %s refused: a %s address (%s)", host, kind, SETTING)
-    raise RefusedAddress(
+    return (
         "the destination's host is an internal address (loopback, private, link-local or "
         f"reserved); flexhook sends there only when {SETTING} lists that host or network"
     )

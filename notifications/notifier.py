@@ -26,7 +26,7 @@ from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
 from app.core.ids import event_workflow_url
 from app.core.privacy import privacy_form
-from notifications.guard import RefusedAddress, check_address, guarded
+from notifications.guard import harden, refusal
 from notifications.render import Dialect, Renderer, markdown_text
 
 log = logging.getLogger(__name__)
@@ -72,8 +72,6 @@ _SCHEME_HINTS: Final = {
     "SIGNATURE/?pa=yes, or the https://...logic.azure.com/... webhook URL itself",
 }
 _SCHEME_RE: Final = re.compile(r"^\s*([a-z0-9][a-z0-9+.-]*)://", re.IGNORECASE)
-# The longest a send waits to connect, and for each read (`cto`/`rto` in a URL ask for more).
-MAX_SOCKET_TIMEOUT_SECONDS: Final = 10.0
 
 
 class NotifyError(Exception):
@@ -85,8 +83,7 @@ class InvalidDestination(NotifyError):
 
 
 class RefusedDestination(InvalidDestination):
-    """The destination's host is an internal address that FLEXHOOK_DESTINATION_ALLOW does not
-    allow (`notifications.guard`); permanent until the setting or the DNS changes."""
+    """The host is internal and FLEXHOOK_DESTINATION_ALLOW does not allow it (`guard`)."""
 
 
 class DeliveryFailed(NotifyError):
@@ -224,23 +221,12 @@ def _scheme(url: str) -> str | None:
 
 
 def plugin_for(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
-    """The Apprise plugin that sends to `url`, or InvalidDestination saying why there is none.
-
-    Its socket timeouts are at most MAX_SOCKET_TIMEOUT_SECONDS whatever `rto`/`cto` the URL
-    asks for, and a plugin whose URL chooses its host follows no HTTP redirect."""
-    plugin = _parsed(url, asset)
-    plugin.socket_connect_timeout = min(
-        float(plugin.socket_connect_timeout), MAX_SOCKET_TIMEOUT_SECONDS
-    )
-    plugin.socket_read_timeout = min(float(plugin.socket_read_timeout), MAX_SOCKET_TIMEOUT_SECONDS)
-    if guarded(plugin):
-        plugin.redirects = False
-    return plugin
+    """The plugin that sends to `url` (timeouts and redirects: `guard.harden`) or why not."""
+    return harden(_parsed(url, asset))
 
 
 def _parsed(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
-    """`url` as Apprise parses it, unchanged: what a destination's id and privacy form are
-    computed from (InvalidDestination when Apprise does not accept it)."""
+    """`url` as Apprise parses it, what ids are computed from; or InvalidDestination."""
     _guard_apprise_logs()
     scheme = _scheme(url)
     if scheme is None:
@@ -315,8 +301,7 @@ def _destination(url: str, plugin: apprise.NotifyBase, tags: Iterable[str]) -> D
 def check_url(
     url: str, *, tags: Iterable[str] = (), allowlist: AddressAllowlist | None = None
 ) -> Destination:
-    """The destination for `url` if Apprise accepts it, else InvalidDestination with a reason.
-    With `allowlist`, also RefusedDestination when its host is internal and not allowed."""
+    """`url`'s destination, or InvalidDestination why not (`allowlist`: its host too)."""
     plugin = _parsed(url)
     if allowlist is not None:
         refuse_internal(plugin, allowlist)
@@ -324,12 +309,9 @@ def check_url(
 
 
 def refuse_internal(plugin: apprise.NotifyBase, allowlist: AddressAllowlist) -> None:
-    """RefusedDestination when `plugin` would connect to an internal address `allowlist` does
-    not allow (`notifications.guard`)."""
-    try:
-        check_address(plugin, allowlist)
-    except RefusedAddress as exc:
-        raise RefusedDestination(str(exc)) from None
+    """RefusedDestination when `plugin` would connect to an internal address not allowed."""
+    if (reason := refusal(plugin, allowlist)) is not None:
+        raise RefusedDestination(reason)
 
 
 def load_config(path: Path) -> list[Destination]:
@@ -369,8 +351,8 @@ class Notifier:
     ) -> None:
         """`flexport_app_url` is where Flexport's app shows a shipment at `/shipments/<id>`
         (empty: no link). `timeout` bounds one send in seconds (Apprise's service timeout); the
-        activity that calls `send` needs a longer start-to-close timeout. `destination_allow`:
-        the internal hosts and networks sends may reach (FLEXHOOK_DESTINATION_ALLOW)."""
+        activity that calls `send` needs a longer start-to-close timeout. `destination_allow`
+        is FLEXHOOK_DESTINATION_ALLOW."""
         self._renderer = renderer
         self._destination_allow = destination_allow
         self._public_url = public_url.rstrip("/")
@@ -417,8 +399,7 @@ class Notifier:
     def send(self, destination: Destination, alert: Alert) -> None:
         """Deliver `alert` to `destination` or raise.
 
-        InvalidDestination: Apprise no longer accepts the URL, or (RefusedDestination) its host
-        is internal now and not allowed (permanent).
+        InvalidDestination: Apprise no longer accepts the URL, or its host is internal (permanent).
         DeliveryFailed: the service did not take the message (retryable).
         """
         refuse_internal(_parsed(destination.url), self._destination_allow)

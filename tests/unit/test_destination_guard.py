@@ -16,9 +16,8 @@ from app.core.addresses import (
     refused_address,
 )
 from app.core.privacy import VIEWER_ERROR, privacy_form, redacted_text, shown_error
-from notifications.guard import dialled_host
+from notifications.guard import MAX_SOCKET_TIMEOUT_SECONDS, dialled_host
 from notifications.notifier import (
-    MAX_SOCKET_TIMEOUT_SECONDS,
     InvalidDestination,
     Notifier,
     RefusedDestination,
