@@ -20,6 +20,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 SETTING: Final = "FLEXHOOK_DESTINATION_ALLOW"
 _CGNAT: Final = ipaddress.ip_network("100.64.0.0/10")
+_NAT64: Final = ipaddress.ip_network("64:ff9b::/96")
 
 
 class InvalidAllowlist(ValueError):
@@ -69,10 +70,13 @@ def parse_allowlist(text: str) -> AddressAllowlist:
 
 
 def _unmapped(address: Address) -> Address:
-    """`::ffff:127.0.0.1` is 127.0.0.1."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    """The IPv4 address an IPv6 one carries: `::ffff:127.0.0.1` (mapped), `2002:7f00:1::`
+    (6to4) and `64:ff9b::7f00:1` (NAT64) all reach 127.0.0.1."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return address
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour or address
 
 
 def internal_kind(address: Address) -> str | None:

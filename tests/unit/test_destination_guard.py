@@ -47,6 +47,8 @@ ALERT = DEPARTED
         ("fd00::1", "private"),
         ("fe80::1", "link-local"),
         ("::ffff:127.0.0.1", "loopback"),
+        ("2002:a00:5::1", "private"),  # 6to4 of 10.0.0.5
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of 169.254.169.254
         ("8.8.8.8", None),
         ("2606:4700::1111", None),
     ],
