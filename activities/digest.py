@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
 from app.core.digest import Digest
 from notifications.notifier import Destination, Notifier
@@ -65,10 +66,18 @@ class DigestSender:
     seconds."""
 
     def __init__(
-        self, renderer: Renderer, *, timeout: float = 30.0, limits: SendLimits | None = None
+        self,
+        renderer: Renderer,
+        *,
+        timeout: float = 30.0,
+        limits: SendLimits | None = None,
+        destination_allow: AddressAllowlist = NOTHING_INTERNAL,
     ) -> None:
+        """`destination_allow`: the internal hosts and networks digests may reach
+        (FLEXHOOK_DESTINATION_ALLOW), as `Notifier` takes it."""
         self._renderer = renderer
         self._limits = limits or SendLimits(deadline=timeout)
+        self._destination_allow = destination_allow
 
     def render(self, digest: Digest) -> DigestRenderer:
         return DigestRenderer(self._renderer, digest)
@@ -77,7 +86,9 @@ class DigestSender:
         """Deliver `digest` to `destination` or raise `InvalidDestination` (permanent) or
         `DeliveryFailed` (worth retrying), as `Notifier.send` does."""
         renderer = self.render(digest)
-        notifier = Notifier(renderer, limits=self._limits)
+        notifier = Notifier(
+            renderer, limits=self._limits, destination_allow=self._destination_allow
+        )
         notifier.send(destination, _as_alert(digest, headline=renderer.title()))
 
 

@@ -21,6 +21,7 @@ from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from activities.retention import RetentionActivities
 from app import temporal_client
+from app.core.addresses import DestinationRules
 from app.dashboard.session import served_at
 from app.flexport_api.client import FlexportClient
 from app.ingest.reconcile import Reconciler
@@ -67,6 +68,15 @@ def send_limits(settings: Settings) -> SendLimits:
     )
 
 
+def destination_rules(settings: Settings) -> DestinationRules:
+    """What destinations added at run time (API, dashboard, CLI) must keep to."""
+    return DestinationRules(
+        allowlist=settings.destination_allowlist,
+        max_recipients=settings.max_recipients,
+        max_subscriptions_per_shipment=settings.max_subscriptions_per_shipment,
+    )
+
+
 def notifier(settings: Settings, renderer: Renderer, limits: SendLimits | None = None) -> Notifier:
     """The Apprise notifier of stakeholder alerts, rendering with `renderer`, sending within
     `limits` (default: `send_limits(settings)`)."""
@@ -77,6 +87,7 @@ def notifier(settings: Settings, renderer: Renderer, limits: SendLimits | None =
         namespace=settings.temporal_namespace,
         flexport_app_url=settings.flexport_app_url,
         limits=limits or send_limits(settings),
+        destination_allow=settings.destination_allowlist,
     )
 
 
@@ -188,7 +199,9 @@ def worker_activities(
         task_queue=settings.task_queue,
         notifier=alerts,
         config=config,
-        digests=DigestSender(templates, limits=alerts.limits),
+        digests=DigestSender(
+            templates, limits=alerts.limits, destination_allow=settings.destination_allowlist
+        ),
         ops=ops_reporter(settings, engine, config=config, renderer=templates),
         eta_slip_hours=settings.eta_slip_hours,
         eta_grace=settings.eta_grace,
@@ -230,6 +243,7 @@ def web_config(settings: Settings) -> WebConfig:
         refused_tokens_per_minute=settings.refused_tokens_per_minute,
         payload_keys=settings.payload_keys,
         body_read_timeout=settings.body_read_timeout,
+        destination_rules=destination_rules(settings),
     )
 
 

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pytimeparse2 import parse as parse_duration
 
 from app.core.access import MIN_ENVIRONMENT_TOKEN_LENGTH
+from app.core.addresses import AddressAllowlist, parse_allowlist
 
 
 class ConfigError(Exception):
@@ -111,6 +112,12 @@ class Settings(BaseSettings):
         default=timedelta(minutes=5), alias="FLEXHOOK_SEND_BREAKER_COOLDOWN"
     )
     notify_config: Path | None = Field(default=None, alias="FLEXHOOK_NOTIFY_CONFIG")
+    # Internal hosts and networks destinations may reach (`app.core.addresses`); empty: none.
+    destination_allow: str = Field(default="", alias="FLEXHOOK_DESTINATION_ALLOW")
+    max_recipients: int = Field(default=200, ge=1, alias="FLEXHOOK_MAX_RECIPIENTS")
+    max_subscriptions_per_shipment: int = Field(
+        default=20, ge=1, alias="FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT"
+    )
     templates_dir: Path | None = Field(default=None, alias="FLEXHOOK_TEMPLATES_DIR")
     public_url: str = Field(default="", alias="FLEXHOOK_PUBLIC_URL")
     temporal_ui_url: str = Field(default="", alias="FLEXHOOK_TEMPORAL_UI_URL")
@@ -170,6 +177,17 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be longer than 0, e.g. 10s")
         return value
+
+    @field_validator("destination_allow")
+    @classmethod
+    def _check_allowlist(cls, value: str) -> str:
+        parse_allowlist(value)  # InvalidAllowlist is a ValueError: pydantic reports it
+        return value
+
+    @property
+    def destination_allowlist(self) -> AddressAllowlist:
+        """`FLEXHOOK_DESTINATION_ALLOW`, parsed."""
+        return parse_allowlist(self.destination_allow)
 
     @property
     def resolved_database_url(self) -> str:

@@ -19,8 +19,11 @@ from urllib.parse import quote
 
 import apprise
 
+from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
 from app.core.ids import event_workflow_url
+from app.core.privacy import privacy_form
+from notifications.guard import harden, refusal
 from notifications.redaction import (
     REDACTOR,
     URL_IN_TEXT_RE,
@@ -84,6 +87,10 @@ class InvalidDestination(NotifyError):
     """Apprise does not accept the URL; permanent. The message says why and holds no secret."""
 
 
+class RefusedDestination(InvalidDestination):
+    """The host is internal and FLEXHOOK_DESTINATION_ALLOW does not allow it (`guard`)."""
+
+
 class DeliveryFailed(NotifyError):
     """Apprise accepted the URL but could not deliver; worth retrying."""
 
@@ -113,7 +120,12 @@ def _scheme(url: str) -> str | None:
 
 
 def plugin_for(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
-    """The Apprise plugin for `url`, or InvalidDestination saying why there is none."""
+    """The plugin that sends to `url` (timeouts and redirects: `guard.harden`) or why not."""
+    return harden(_parsed(url, asset))
+
+
+def _parsed(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.NotifyBase:
+    """`url` as Apprise parses it, what ids are computed from; or InvalidDestination."""
     guard_apprise_logs()
     scheme = _scheme(url)
     if scheme is None:
@@ -179,15 +191,26 @@ def _destination(url: str, plugin: apprise.NotifyBase, tags: Iterable[str]) -> D
     return Destination(
         id="url-" + hashlib.sha256(canonical.encode()).hexdigest()[:16],
         url=url,
-        privacy_url=_plugin_url(plugin, privacy=True),
+        privacy_url=privacy_form(_plugin_url(plugin, privacy=True)),
         form=_form(plugin),
         tags=frozenset(str(tag).lower() for tag in tags),
     )
 
 
-def check_url(url: str, *, tags: Iterable[str] = ()) -> Destination:
-    """The destination for `url` if Apprise accepts it, else InvalidDestination with a reason."""
-    return _destination(url, plugin_for(url), tags)
+def check_url(
+    url: str, *, tags: Iterable[str] = (), allowlist: AddressAllowlist | None = None
+) -> Destination:
+    """`url`'s destination, or InvalidDestination why not (`allowlist`: its host too)."""
+    plugin = _parsed(url)
+    if allowlist is not None:
+        refuse_internal(plugin, allowlist)
+    return _destination(url, plugin, tags)
+
+
+def refuse_internal(plugin: apprise.NotifyBase, allowlist: AddressAllowlist) -> None:
+    """RefusedDestination when `plugin` would connect to an internal address not allowed."""
+    if (reason := refusal(plugin, allowlist)) is not None:
+        raise RefusedDestination(reason)
 
 
 def load_config(path: Path) -> list[Destination]:
@@ -224,12 +247,15 @@ class Notifier:
         flexport_app_url: str = "https://app.flexport.com",
         timeout: float = 60.0,
         limits: SendLimits | None = None,
+        destination_allow: AddressAllowlist = NOTHING_INTERNAL,
     ) -> None:
         """`flexport_app_url` is where Flexport's app shows a shipment at `/shipments/<id>`
         (empty: no link). `limits` bound each send (its hard deadline, the destinations' breaker;
         share one per process); None: limits of its own with a deadline of `timeout` seconds.
-        The activity that calls `send` needs a longer start-to-close timeout."""
+        The activity that calls `send` needs a longer start-to-close timeout.
+        `destination_allow` is FLEXHOOK_DESTINATION_ALLOW."""
         self._renderer = renderer
+        self._destination_allow = destination_allow
         self._public_url = public_url.rstrip("/")
         self._flexport_app_url = flexport_app_url.rstrip("/")
         self._temporal_ui_url = temporal_ui_url.rstrip("/")
@@ -275,9 +301,10 @@ class Notifier:
     def send(self, destination: Destination, alert: Alert) -> None:
         """Deliver `alert` to `destination` or raise.
 
-        InvalidDestination: Apprise no longer accepts the URL (permanent).
+        InvalidDestination: Apprise no longer accepts the URL, or its host is internal (permanent).
         DeliveryFailed: the service did not take the message (retryable).
         """
+        refuse_internal(_parsed(destination.url), self._destination_allow)
         plugin = plugin_for(destination.url, self._asset)
         title, body = self._message(destination.form, plugin, alert)
         notify_type = _NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO)

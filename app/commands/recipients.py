@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from app.commands.common import audited, open_engine, read_settings
+from app.core.privacy import privacy_form
 
 if TYPE_CHECKING:
     from app.store.models import Recipient
@@ -27,6 +28,7 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
     """Send SHIPMENT_ID's alerts to an Apprise URL (as POST /api/shipments/{id}/subscriptions)."""
     from sqlmodel import Session
 
+    from app.bootstrap import destination_rules
     from app.store import subscriptions
 
     settings = read_settings()
@@ -35,7 +37,12 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
     with Session(engine) as session:
         try:
             added = subscriptions.add_subscription(
-                session, shipment_id=shipment_id, url=url, kinds=wanted, now=datetime.now(UTC)
+                session,
+                shipment_id=shipment_id,
+                url=url,
+                kinds=wanted,
+                rules=destination_rules(settings),
+                now=datetime.now(UTC),
             )
         except subscriptions.InvalidSubscription as exc:
             raise click.ClickException(str(exc)) from None
@@ -63,7 +70,8 @@ def _describe(recipient: Recipient) -> str:
         else "at once" + (f", quiet {recipient.quiet_hours}" if recipient.quiet_hours else "")
     )
     return (
-        f"{recipient.id}\t{recipient.privacy_url}\t{','.join(recipient.kinds or ['every kind'])}"
+        f"{recipient.id}\t{privacy_form(recipient.privacy_url)}"
+        f"\t{','.join(recipient.kinds or ['every kind'])}"
         f"\t{','.join(recipient.shipments or ['every shipment'])}\t{delivery} "
         f"({recipient.timezone})"
     )
@@ -89,9 +97,11 @@ def recipients_add(
     """Send alerts about every shipment (or --shipments) to an Apprise URL."""
     from sqlmodel import Session
 
+    from app.bootstrap import destination_rules
     from app.store import recipients
 
-    engine = open_engine(read_settings())
+    settings = read_settings()
+    engine = open_engine(settings)
     with Session(engine) as session:
         try:
             added = recipients.add_recipient(
@@ -103,6 +113,7 @@ def recipients_add(
                 digest_at=digest_at,
                 timezone=timezone,
                 quiet_hours=quiet_hours,
+                rules=destination_rules(settings),
                 now=datetime.now(UTC),
             )
         except recipients.InvalidRecipient as exc:

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from temporalio.converter import PayloadCodec
 
 from app.core.access import Role, token_digest
+from app.core.addresses import DEFAULT_RULES, DestinationRules
 from app.dashboard import audit, codec, pages, recipients, tokens
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
@@ -72,6 +73,7 @@ def create_dashboard(
     redrive: Redrive,
     limiter: Limiter,
     codec: PayloadCodec | None = None,
+    destination_rules: DestinationRules = DEFAULT_RULES,
 ) -> Starlette:
     """The dashboard application. Signing in takes a named token in `engine`'s database or
     `api_token` (FLEXHOOK_API_TOKEN, the break-glass admin; it also keys the session cookies);
@@ -79,6 +81,7 @@ def create_dashboard(
     button calls `redrive(event_id)`. `temporal_ui_url` may be empty: the pages then show no
     workflow links. `codec` (None: payloads are not encrypted) serves the Temporal UI at
     `codec/decode` and `codec/encode` for signed-in operators.
+    Recipients added on its pages keep to `destination_rules`.
     """
     if not api_token:
         raise ValueError("the dashboard needs an API token to sign in with")
@@ -96,5 +99,6 @@ def create_dashboard(
         stylesheet=stylesheet,
         css_version=hashlib.sha256(stylesheet).hexdigest()[:12],
         codec=codec,
+        destination_rules=destination_rules,
     )
     return app

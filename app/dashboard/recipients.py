@@ -14,8 +14,10 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from app.core.addresses import DestinationRules
 from app.core.alert import KINDS
 from app.core.ids import parse_row_id
+from app.core.privacy import privacy_form
 from app.dashboard.access import Visitor, changed
 from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_form
@@ -51,9 +53,9 @@ def _wanted(form: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _add(session: Session, form: dict[str, str]) -> tuple[str, str]:
+def _add(session: Session, form: dict[str, str], rules: DestinationRules) -> tuple[str, str]:
     """The new recipient's id and its URL in privacy form."""
-    added = store.add_recipient(session, now=datetime.now(UTC), **_wanted(form))
+    added = store.add_recipient(session, now=datetime.now(UTC), rules=rules, **_wanted(form))
     return f"{added.id}", added.privacy_url
 
 
@@ -75,6 +77,8 @@ async def _page(
         title="Recipients",
         nav="recipients",
         recipients=rows,
+        # Rows stored before the privacy form masked paths and query values are shown so too.
+        shown_urls={row.id: privacy_form(row.privacy_url) for row in rows},
         kinds=KINDS,
         error=error,
         form={name: (form or {}).get(name, "") for name in KEPT},
@@ -117,9 +121,11 @@ async def recipients(request: Request, visitor: Visitor) -> Response:
             action="recipient.add",
             target=lambda added: f"{added[0]} {added[1]}",
             form=form,
+            rules=state_of(request).destination_rules,
         )
     except store.InvalidRecipient as exc:
-        status = 409 if isinstance(exc, store.RecipientExists) else 400
+        conflict = isinstance(exc, store.RecipientExists | store.TooManyRecipients)
+        status = 409 if conflict else 400
         return await _page(request, visitor, status_code=status, error=str(exc), form=form)
     log.info("dashboard added recipient %s: %s", rid, privacy_url)
     return RedirectResponse(f"{here}{query_string(added=rid)}", status_code=303)

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from app.core.access import Role
+from app.core.privacy import privacy_form, shown_error
 from app.core.statuses import EventStatus
 from app.core.taxonomy import MILESTONES
 from app.dashboard import formatting
@@ -57,6 +58,9 @@ def environment(*, temporal_ui_url: str, namespace: str) -> Environment:
         container_size=formatting.container_size,
         segment=formatting.segment,
         safe_href=formatting.safe_href,
+        # Destinations in flexhook's privacy form; a destination's own error for operators only.
+        privacy=privacy_form,
+        ledger_error=shown_error,
     )
     # Macros see globals, not the page's context.
     env.globals.update(

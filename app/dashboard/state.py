@@ -11,6 +11,8 @@ from sqlalchemy.engine import Engine
 from starlette.requests import Request
 from temporalio.converter import PayloadCodec
 
+from app.core.addresses import DEFAULT_RULES, DestinationRules
+
 Redrive = Callable[[str], Awaitable[str]]
 """Runs one event again: `await redrive(event_id)` returns the start's status, and raises
 `LookupError` for an event that is not in the log."""
@@ -40,6 +42,8 @@ class DashboardState:
     stylesheet: bytes
     css_version: str
     codec: PayloadCodec | None = None  # the Temporal UI's codec; None: payloads not encrypted
+    # What recipients added on the recipients page must keep to.
+    destination_rules: DestinationRules = DEFAULT_RULES
 
 
 def state_of(request: Request) -> DashboardState:

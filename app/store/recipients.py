@@ -11,10 +11,12 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
+from app.core.addresses import DEFAULT_RULES, DestinationRules
 from app.core.alert import KINDS
 from app.core.preferences import InvalidPreferences, Preferences, parse_preferences
+from app.core.privacy import privacy_form
 from app.core.statuses import NotificationStatus
 from app.store.models import Notification, Recipient, Shipment
 from notifications.notifier import InvalidDestination, check_url
@@ -32,6 +34,10 @@ class InvalidRecipient(ValueError):
 
 class RecipientExists(InvalidRecipient):
     """The URL is a recipient already."""
+
+
+class TooManyRecipients(InvalidRecipient):
+    """There are FLEXHOOK_MAX_RECIPIENTS recipients already."""
 
 
 def _kinds(kinds: list[str] | None) -> list[str] | None:
@@ -66,10 +72,12 @@ def add_recipient(
     digest_at: str | None = None,
     timezone: str | None = None,
     quiet_hours: str | None = None,
+    rules: DestinationRules = DEFAULT_RULES,
     now: datetime,
 ) -> Recipient:
-    """Validate (Apprise must accept the URL) and store; only the privacy form of the URL is
-    ever shown. `InvalidRecipient` says what is wrong, `RecipientExists` if the URL is one."""
+    """Validate (Apprise must accept the URL, whose host may be internal only as `rules`
+    allow) and store; only the privacy form of the URL is ever shown. `InvalidRecipient` says
+    what is wrong, `RecipientExists` if the URL is one, `TooManyRecipients` at the cap."""
     wanted_kinds, wanted_shipments = _kinds(kinds), _shipments(shipments)
     try:
         preferences = parse_preferences(
@@ -78,7 +86,7 @@ def add_recipient(
     except InvalidPreferences as exc:
         raise InvalidRecipient(str(exc)) from None
     try:
-        destination = check_url(url)
+        destination = check_url(url, allowlist=rules.allowlist)
     except InvalidDestination as exc:
         raise InvalidRecipient(str(exc)) from None
     existing = recipient_by_destination(session, destination_id=destination.id)
@@ -86,6 +94,11 @@ def add_recipient(
         raise RecipientExists(
             f"{destination.privacy_url} is recipient {existing.id} already; "
             "remove it first to change its preferences"
+        )
+    if count_recipients(session) >= rules.max_recipients:
+        raise TooManyRecipients(
+            f"there are {rules.max_recipients} recipients already (FLEXHOOK_MAX_RECIPIENTS); "
+            "remove one first"
         )
     recipient = Recipient(
         destination_id=destination.id,
@@ -106,6 +119,10 @@ def add_recipient(
         session.rollback()
         raise RecipientExists(f"{destination.privacy_url} is a recipient already") from None
     return recipient
+
+
+def count_recipients(session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Recipient)).one()
 
 
 def list_recipients(session: Session) -> list[Recipient]:
@@ -174,7 +191,7 @@ def shipments_in_transit(
 def as_json(recipient: Recipient) -> dict[str, Any]:
     return {
         "id": str(recipient.id),
-        "url": recipient.privacy_url,
+        "url": privacy_form(recipient.privacy_url),  # rows stored before it was this strict
         "kinds": recipient.kinds,
         "shipments": recipient.shipments,
         "delivery": recipient.delivery,

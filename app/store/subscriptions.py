@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
+from app.core.addresses import DEFAULT_RULES, DestinationRules
 from app.core.alert import KINDS
+from app.core.privacy import privacy_form
 from app.store.models import Subscription
 from notifications.notifier import InvalidDestination, check_url
 
@@ -16,10 +18,21 @@ class InvalidSubscription(ValueError):
     """The URL or the kinds of a new subscription are not acceptable; the message says why."""
 
 
+class TooManySubscriptions(InvalidSubscription):
+    """The shipment has FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT subscriptions already."""
+
+
 def add_subscription(
-    session: Session, *, shipment_id: str, url: str, kinds: list[str] | None, now: datetime
+    session: Session,
+    *,
+    shipment_id: str,
+    url: str,
+    kinds: list[str] | None,
+    rules: DestinationRules = DEFAULT_RULES,
+    now: datetime,
 ) -> Subscription:
-    """Validate with Apprise and store; only the privacy form of the URL is ever shown."""
+    """Validate with Apprise (and the host against `rules`' allowlist) and store; only the
+    privacy form of the URL is ever shown. `TooManySubscriptions` at the shipment's cap."""
     if kinds is not None:
         unknown = sorted(set(kinds) - set(KINDS))
         if unknown or not kinds:
@@ -29,9 +42,19 @@ def add_subscription(
                 else "kinds is empty; leave it out for every kind"
             )
     try:
-        destination = check_url(url)
+        destination = check_url(url, allowlist=rules.allowlist)
     except InvalidDestination as exc:
         raise InvalidSubscription(str(exc)) from None
+    held = session.exec(
+        select(func.count())
+        .select_from(Subscription)
+        .where(Subscription.shipment_id == shipment_id)
+    ).one()
+    if held >= rules.max_subscriptions_per_shipment:
+        raise TooManySubscriptions(
+            f"shipment {shipment_id} has {rules.max_subscriptions_per_shipment} subscriptions "
+            "already (FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT); remove one first"
+        )
     subscription = Subscription(
         shipment_id=shipment_id,
         url=url,
@@ -65,7 +88,7 @@ def as_json(subscription: Subscription) -> dict[str, Any]:
     return {
         "id": str(subscription.id),
         "shipment_id": subscription.shipment_id,
-        "url": subscription.privacy_url,
+        "url": privacy_form(subscription.privacy_url),  # rows stored before it was this strict
         "kinds": subscription.kinds,
         "created_at": subscription.created_at.isoformat(),
     }

@@ -76,7 +76,7 @@ ADD_SUBSCRIPTION = Operation(
     OPERATOR,
     "Subscribe to a shipment's alerts",
     body=schemas.SubscriptionBody,
-    responses={201: answers.Subscription, 400: answers.ErrorBody},
+    responses={201: answers.Subscription, 400: answers.ErrorBody, 409: answers.ErrorBody},
     operation_id="add_subscription",
 )
 

@@ -127,6 +127,7 @@ def routes(
         redrive=redrive,
         limiter=limiter,
         codec=codec,
+        destination_rules=config.destination_rules,
     )
     return [
         Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),

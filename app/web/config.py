@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from app.core.addresses import DEFAULT_RULES, DestinationRules
+
 
 @dataclass(frozen=True)
 class WebConfig:
@@ -25,3 +27,5 @@ class WebConfig:
     body_read_timeout: timedelta = timedelta(seconds=10)
     # How long the database's gauges in /metrics are reused before they are read again.
     metrics_max_age: timedelta = timedelta(seconds=30)
+    # What recipients and subscriptions added through /api and the dashboard must keep to.
+    destination_rules: DestinationRules = DEFAULT_RULES

@@ -21,8 +21,8 @@ from app.ingest.errors import (
     TemporalUnavailable,
     Unavailable,
 )
-from app.store.recipients import InvalidRecipient, RecipientExists
-from app.store.subscriptions import InvalidSubscription
+from app.store.recipients import InvalidRecipient, RecipientExists, TooManyRecipients
+from app.store.subscriptions import InvalidSubscription, TooManySubscriptions
 from app.store.tokens import TokenExists
 
 
@@ -53,6 +53,8 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     InvalidSubscription: (400, "invalid_subscription"),
     InvalidRecipient: (400, "invalid_recipient"),
     RecipientExists: (409, "recipient_exists"),
+    TooManyRecipients: (409, "too_many_recipients"),
+    TooManySubscriptions: (409, "too_many_subscriptions"),
     AccessError: (400, "invalid_token"),
     TokenExists: (409, "token_exists"),
     BodyTooLarge: (413, "body_too_large"),

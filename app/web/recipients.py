@@ -44,14 +44,16 @@ def _add(session: Session, **fields: Any) -> dict[str, Any]:
 
 
 async def add_recipient(request: Request) -> Response:
-    """201 with the new recipient; 400 `bad_request` or `invalid_recipient` saying why, 409
-    `recipient_exists` for a URL that is one already."""
+    """201 with the new recipient; 400 `bad_request` or `invalid_recipient` saying why (a host
+    FLEXHOOK_DESTINATION_ALLOW does not allow included), 409 `recipient_exists` for a URL that
+    is one already or `too_many_recipients` at FLEXHOOK_MAX_RECIPIENTS."""
     fields = await _body(request)
     created = await changed(
         request,
         _add,
         action="recipient.add",
         target=lambda added: f"{added['id']} {added['url']}",
+        rules=web_state(request).config.destination_rules,
         **fields,
     )
     log.info("recipient %s added: %s (%s)", created["id"], created["url"], created["delivery"])

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.core.addresses import DestinationRules
 from app.store import db, subscriptions
 from app.web.audit import changed
 from app.web.errors import not_found
@@ -32,16 +33,23 @@ async def list_subscriptions(request: Request, *, key: str = "subscriptions") ->
 
 
 def _add(
-    session: Session, *, shipment_id: str, url: str, kinds: list[str] | None
+    session: Session,
+    *,
+    shipment_id: str,
+    url: str,
+    kinds: list[str] | None,
+    rules: DestinationRules,
 ) -> dict[str, Any]:
     added = subscriptions.add_subscription(
-        session, shipment_id=shipment_id, url=url, kinds=kinds, now=datetime.now(UTC)
+        session, shipment_id=shipment_id, url=url, kinds=kinds, rules=rules, now=datetime.now(UTC)
     )
     return subscriptions.as_json(added)
 
 
 async def add_subscription(request: Request) -> Response:
-    """201 with the new subscription; 400 `bad_request` or `invalid_subscription` otherwise."""
+    """201 with the new subscription; 400 `bad_request` or `invalid_subscription` otherwise (a
+    host FLEXHOOK_DESTINATION_ALLOW does not allow included); 409 `too_many_subscriptions` at
+    FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT."""
     shipment_id = request.path_params["id"]
     body = await read_body(SubscriptionBody, request)
     created = await changed(
@@ -52,6 +60,7 @@ async def add_subscription(request: Request) -> Response:
         shipment_id=shipment_id,
         url=body.url,
         kinds=body.kinds,
+        rules=web_state(request).config.destination_rules,
     )
     log.info("subscription %s added to shipment %s", created["id"], shipment_id)
     return JSONResponse(created, status_code=201)

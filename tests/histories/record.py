@@ -55,7 +55,7 @@ from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.render import Renderer
 from tests.helpers import load_sample
-from tests.integration.harness import Inbox, free_port, serve_app, temporal_binary
+from tests.integration.harness import LOCAL, Inbox, free_port, serve_app, temporal_binary
 from workflows.search_attributes import dev_server_flags
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
@@ -243,6 +243,7 @@ async def record(case: Case, client: Client, workdir: Path, out: Path) -> dict[s
             public_url="http://flexhook.test",
             temporal_ui_url="http://127.0.0.1:8233",
             timeout=10,
+            destination_allow=LOCAL,
         )
         task_queue = f"record-{uuid.uuid4().hex}"
         executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
@@ -252,7 +253,7 @@ async def record(case: Case, client: Client, workdir: Path, out: Path) -> dict[s
             task_queue=task_queue,
             notifier=notifier,
             config=NotifyConfig(config),
-            digests=DigestSender(Renderer()),
+            digests=DigestSender(Renderer(), destination_allow=LOCAL),
         )
         worker = build_worker(
             client, task_queue=task_queue, activities=activities, executor=executor

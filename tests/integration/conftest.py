@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.digest import DigestSender
 from app.bootstrap import wire_activities
+from app.core.addresses import AddressAllowlist, DestinationRules
 from app.ingest.starter import EventStarter
 from app.store import db
 from app.store.ops_incidents import IncidentBook
@@ -33,6 +34,7 @@ from notifications.ops_notifier import OpsNotifier
 from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
 from tests.integration.harness import (
+    LOCAL,
     JsonEndpoint,
     Samples,
     Stack,
@@ -107,6 +109,7 @@ async def make_stack(
             refused_tokens_per_minute: int = 10,
             body_read_timeout: timedelta = timedelta(seconds=10),
             max_connections: int = 512,
+            destination_allow: AddressAllowlist = LOCAL,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -125,6 +128,7 @@ async def make_stack(
                 public_url="http://flexhook.test",
                 temporal_ui_url="http://127.0.0.1:8233",
                 timeout=10,
+                destination_allow=destination_allow,
             )
             # Ops alerts go to the `ops`-tagged targets of the same configuration.
             config = NotifyConfig(notify_config)
@@ -152,7 +156,7 @@ async def make_stack(
                     task_queue=task_queue,
                     notifier=notifier,
                     config=config,
-                    digests=DigestSender(Renderer()),
+                    digests=DigestSender(Renderer(), destination_allow=destination_allow),
                     ops=ops,
                     eta_slip_hours=eta_slip_hours,
                     eta_grace=eta_grace,
@@ -183,6 +187,7 @@ async def make_stack(
                     refused_tokens_per_minute=refused_tokens_per_minute,
                     body_read_timeout=body_read_timeout,
                     metrics_max_age=timedelta(0),  # each scrape reads what the test just did
+                    destination_rules=DestinationRules(allowlist=destination_allow),
                 ),
                 engine=engine,
                 starter_factory=starter,

@@ -19,7 +19,7 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -29,6 +29,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
+from app.core.addresses import parse_allowlist
 from app.core.ids import event_workflow_id
 from app.core.signature import sign
 from tests.helpers import load_sample
@@ -252,6 +253,10 @@ class JsonEndpoint:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+
+# The test servers listen on loopback: the stacks allow it (FLEXHOOK_DESTINATION_ALLOW).
+LOCAL: Final = parse_allowlist("127.0.0.1")
 
 
 def mailto(port: int, to: str = "ops@example.com") -> str:

@@ -47,6 +47,7 @@ from notifications.render import Renderer
 from notifications.send_limits import SendLimits
 from tests.helpers import eventually
 from tests.integration.harness import (
+    LOCAL,
     Inbox,
     JsonEndpoint,
     Received,
@@ -274,9 +275,11 @@ async def worker(stack: Stack, config: Path) -> AsyncIterator[None]:
         stack.engine,
         client=stack.client,
         task_queue=stack.task_queue,
-        notifier=Notifier(Renderer(), timeout=10, limits=SendLimits(deadline=10), **urls),
+        notifier=Notifier(
+            Renderer(), timeout=10, limits=SendLimits(deadline=10), destination_allow=LOCAL, **urls
+        ),
         config=notify_config,
-        digests=DigestSender(Renderer()),
+        digests=DigestSender(Renderer(), destination_allow=LOCAL),
         ops=OpsReporter(IncidentBook(stack.engine), ops_notifier),
         eta_grace=GRACE,
     )

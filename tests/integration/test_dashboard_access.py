@@ -21,11 +21,13 @@ import pytest
 from sqlmodel import Session, col, select
 
 from app.core.access import ENVIRONMENT_ADMIN, TOKEN_PREFIX, Role
+from app.core.privacy import VIEWER_ERROR
 from app.dashboard.session import SESSION_COOKIE
 from app.store import recipients, tokens
 from app.store.models import ApiToken, AuditEntry, Recipient
 from app.web.access import Limits, RefusalLimiter
 from tests.integration.test_dashboard import (
+    DEPARTED_EVENT_ID,
     FAILED_EVENT_ID,
     Dashboard,
     csrf_of,
@@ -234,7 +236,7 @@ async def test_a_role_change_counts_from_the_next_request(dashboard: Dashboard) 
 async def test_a_viewer_reads_everything_and_changes_nothing(dashboard: Dashboard) -> None:
     with Session(dashboard.engine) as session:
         kept = recipients.add_recipient(
-            session, url="json://127.0.0.1:9/kept", now=datetime.now(UTC)
+            session, url="json://hooks.example.test:9/kept", now=datetime.now(UTC)
         )
         session.commit()
         kept_id = kept.id
@@ -247,8 +249,12 @@ async def test_a_viewer_reads_everything_and_changes_nothing(dashboard: Dashboar
             assert NAV_TOKENS not in page.text and NAV_AUDIT not in page.text
         assert REDRIVE_FORM not in failed.text and "Redrive event" not in failed.text
         assert "EventDataError" in failed.text  # why it failed is still shown
-        assert "json://127.0.0.1:9/kept" in listing.text
+        assert "json://hooks.example.test:9/****" in listing.text
         assert ADD_FORM not in listing.text and REMOVE_FORM not in listing.text
+        # A destination's own error can tell what answers where inside the network (H2).
+        alerted = await browser.get(f"/dashboard/events/{DEPARTED_EVENT_ID}")
+        assert "SMTP server refused the message" not in alerted.text
+        assert VIEWER_ERROR in text_of(alerted)
         for path in ("/dashboard/tokens", "/dashboard/audit"):
             page = await browser.get(path)
             assert page.status_code == 403
@@ -319,7 +325,7 @@ async def test_an_operator_redrives_and_changes_recipients_but_not_tokens(
         ("ops-2", "recipient.remove", "ok"),
     ]
     assert changes[0][2] == FAILED_EVENT_ID and changes[2][2] == rid
-    assert changes[1][2].startswith(f"{rid} json://user:****@127.0.0.1:9/hook")  # privacy form
+    assert changes[1][2].startswith(f"{rid} json://****:****@127.0.0.1:9/****")  # privacy form
 
 
 # -- the tokens page ------------------------------------------------------------------------------
@@ -356,7 +362,7 @@ async def test_an_admin_creates_a_token_that_is_shown_once_and_revokes_it(
         listing = await browser.get("/dashboard/tokens")
         row = listing.text.split("<strong>deploy-bot</strong>")[1].split("</tr>")[0]
         assert f"…{token[-4:]}" in row and "operator" in row and "root-ana" in row
-        assert "json://user:****@127.0.0.1:9/hook" in row
+        assert "json://****:****@127.0.0.1:9/****" in row
         assert 'value="revoke"' in row
         assert token not in listing.text and CONTACT_SECRET not in listing.text
 

@@ -179,6 +179,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     migration."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'flexhook.db'}")
+    monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "127.0.0.1")
     runner = CliRunner()
     upgraded = runner.invoke(main, ["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
@@ -195,7 +196,7 @@ def test_flexhook_subscribers_works_as_recipients_and_says_it_is_deprecated(
     removed = cli.invoke(main, ["subscribers", "remove", "1"])
 
     assert added.exit_code == 0, added.output
-    assert added.stdout.startswith("1\tjson://127.0.0.1:9/old")
+    assert added.stdout.startswith("1\tjson://127.0.0.1:9/****")
     assert added.stderr.strip() == notice("subscribers", "recipients")
     assert old_list.exit_code == new_list.exit_code == 0
     assert old_list.stdout == new_list.stdout != ""

@@ -30,7 +30,7 @@ from app.core.ids import eta_watch_workflow_id
 from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.render import Renderer
-from tests.integration.harness import Inbox, Samples, Stack, StackFactory, mailto
+from tests.integration.harness import LOCAL, Inbox, Samples, Stack, StackFactory, mailto
 from workflows.eta_feed import EtaWatchSignals
 from workflows.eta_watch import ALERTED, ARRIVED, SIGNALS_PER_RUN
 from workflows.search_attributes import SHIPMENT_ID
@@ -206,7 +206,7 @@ async def test_the_timer_fires_once_across_a_worker_restart(
     stack = await make_stack(with_worker=False, notify_config=config)
 
     async def worker(exits: AsyncExitStack) -> None:
-        notifier = Notifier(Renderer(), timeout=10)
+        notifier = Notifier(Renderer(), timeout=10, destination_allow=LOCAL)
         executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
         activities = wire_activities(
             stack.engine,
@@ -214,7 +214,7 @@ async def test_the_timer_fires_once_across_a_worker_restart(
             task_queue=stack.task_queue,
             notifier=notifier,
             config=NotifyConfig(config),
-            digests=DigestSender(Renderer()),
+            digests=DigestSender(Renderer(), destination_allow=LOCAL),
             eta_grace=GRACE,
         )
         running = build_worker(

@@ -27,7 +27,7 @@ from notifications.notifier import (
 from notifications.render import Renderer
 from notifications.send_limits import DestinationBreaker, SendLimits
 from tests.alerts import DEPARTED, NAME
-from tests.integration.harness import Inbox, Tarpit, free_port, mailto
+from tests.integration.harness import LOCAL, Inbox, Tarpit, free_port, mailto
 from tests.log_registry import register_secret
 
 pytestmark = [
@@ -66,6 +66,7 @@ def make_notifier(**options: Any) -> Notifier:
         temporal_ui_url="http://localhost:8233",
         namespace="default",
         timeout=10,
+        destination_allow=LOCAL,
         **options,
     )
 

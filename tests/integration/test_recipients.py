@@ -33,6 +33,7 @@ from notifications.notifier import Notifier, check_url
 from notifications.render import Renderer
 from tests.helpers import eventually
 from tests.integration.harness import (
+    LOCAL,
     Inbox,
     Samples,
     Stack,
@@ -143,7 +144,8 @@ async def test_recipients_are_validated_and_shown_in_privacy_form_only(
     listed = (await stack.api("/recipients")).json()["recipients"]
     assert [r["id"] for r in listed] == [created.json()["id"]]
     [recipient] = listed
-    assert recipient["url"].startswith("json://user:") and "hunter2" not in json.dumps(listed)
+    assert recipient["url"].startswith("json://****:****@127.0.0.1:")
+    assert "hunter2" not in json.dumps(listed)
     assert (recipient["digest_at"], recipient["shipments"]) == ("07:30", ["418563"])
     assert (recipient["delivery"], recipient["timezone"]) == ("digest", "Asia/Kolkata")
     assert "hunter2" not in created.text and "hunter2" not in again.text
@@ -197,7 +199,7 @@ async def test_quiet_hours_hold_routine_alerts_until_they_end_and_let_an_excepti
     held = sorted(await ledger(stack, status="held"), key=lambda row: int(row["id"]))
     by_destination: dict[str, list[str]] = {}
     for row in held:
-        by_destination.setdefault(row["destination"], []).append(row["kind"])
+        by_destination.setdefault(row["destination_id"], []).append(row["kind"])
     assert len(by_destination) == 2
     routine, again = by_destination.values()
     assert routine == again
@@ -280,14 +282,16 @@ async def test_a_digest_recipient_hears_nothing_at_once_and_one_digest_at_digest
 @contextlib.asynccontextmanager
 async def worker(stack: Stack) -> AsyncIterator[None]:
     """One worker process's worth: its own activities over the stack's database."""
-    notifier = Notifier(Renderer(), public_url="http://flexhook.test", timeout=10)
+    notifier = Notifier(
+        Renderer(), public_url="http://flexhook.test", timeout=10, destination_allow=LOCAL
+    )
     activities = wire_activities(
         stack.engine,
         client=stack.client,
         task_queue=stack.task_queue,
         notifier=notifier,
         config=NotifyConfig(None),
-        digests=DigestSender(Renderer()),
+        digests=DigestSender(Renderer(), destination_allow=LOCAL),
     )
     with ThreadPoolExecutor(ACTIVITY_THREADS) as executor:
         running = build_worker(
@@ -388,6 +392,7 @@ def test_the_cli_adds_lists_and_removes_recipients(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'flexhook.db'}")
+    monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "127.0.0.1")
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
     register_secret("hunter2-cli")
@@ -415,7 +420,10 @@ def test_the_cli_adds_lists_and_removes_recipients(
     assert added.exit_code == 0, added.output
     assert "digest at 08:00 (Europe/Berlin)" in added.output
     assert refused.exit_code != 0 and "quiet_hours" in refused.output
-    assert listed.output.startswith("1\tjson://user:") and "arrived,departed" in listed.output
+    assert (
+        listed.output.startswith("1\tjson://****:****@127.0.0.1:9/****")
+        and "arrived,departed" in listed.output
+    )
     assert "hunter2" not in added.output + refused.output + listed.output
     assert runner.invoke(main, ["recipients", "remove", "1"]).exit_code == 0
     assert runner.invoke(main, ["recipients", "remove", "1"]).exit_code != 0

@@ -25,6 +25,8 @@ def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
     url = f"sqlite:///{tmp_path / 'flexhook.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
+    # The commands' examples name loopback hosts, which destinations may reach only when listed.
+    monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "127.0.0.1")
     upgraded = CliRunner().invoke(main, ["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
     return url

@@ -44,3 +44,29 @@ def test_commands_refuse_a_database_that_was_not_upgraded(
 
     assert result.exit_code != 0
     assert "flexhook db upgrade" in result.output
+
+
+def test_subscribe_refuses_an_internal_host_the_allowlist_does_not_name(
+    cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "")
+
+    result = CliRunner().invoke(main, ["subscribe", "418563", "json://127.0.0.1:9/hook"])
+
+    assert result.exit_code != 0
+    assert "FLEXHOOK_DESTINATION_ALLOW" in result.output
+
+
+def test_subscribe_stops_at_the_cap_with_one_clear_line(
+    cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT", "1")
+    runner = CliRunner()
+
+    first = runner.invoke(main, ["subscribe", "418563", "json://127.0.0.1:9/a"])
+    second = runner.invoke(main, ["subscribe", "418563", "json://127.0.0.1:9/b"])
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code != 0
+    assert second.output.count("\n") == 1
+    assert "FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT" in second.output

@@ -26,7 +26,7 @@ from notifications.destinations import NotifyConfig
 from notifications.notifier import DeliveryFailed, Destination
 from notifications.render import Renderer
 
-URL = "json://127.0.0.1:9/digest"
+URL = "json://hooks.example.test:9/digest"
 NOW = datetime(2026, 6, 10, 6, 0, tzinfo=UTC)
 
 
@@ -178,7 +178,7 @@ def test_a_digest_is_sent_once_and_carries_the_held_alerts(engine: Engine) -> No
 
 def test_a_digest_that_did_not_get_through_gives_its_alerts_back(engine: Engine) -> None:
     sender = Sender()
-    sender.failure = DeliveryFailed("json://127.0.0.1:9/digest: connection refused")
+    sender.failure = DeliveryFailed("json://hooks.example.test:9/digest: connection refused")
     activities = RecipientActivities(engine, config=NotifyConfig(None), digests=sender)
 
     with pytest.raises(DeliveryFailed):

@@ -99,7 +99,7 @@ def test_msteams_reason_points_at_workflows() -> None:
 def test_privacy_url_and_repr_hide_credentials() -> None:
     destination = check_url(MAILTO)
     assert "Hunter2Secret" not in destination.privacy_url
-    assert destination.privacy_url.startswith("mailtos://alerts:****@smtp.example.com")
+    assert destination.privacy_url.startswith("mailtos://****:****@smtp.example.com")
     assert "Hunter2Secret" not in repr(destination)
     slack = check_url("slack://TokenA/TokenB/TokenC/#ops")
     assert "TokenB" not in slack.privacy_url and "TokenB" not in repr(slack)

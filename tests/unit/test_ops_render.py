@@ -87,5 +87,5 @@ def test_only_targets_tagged_ops_hear_ops_alerts(tmp_path: Path) -> None:
     )
     ops = OpsNotifier(Renderer(), config=NotifyConfig(path))
 
-    names = [d.privacy_url.split("?")[0].rsplit("/", 1)[-1] for d in ops.destinations()]
+    names = [d.url.split("?")[0].rsplit("/", 1)[-1] for d in ops.destinations()]
     assert names == ["a", "c"]

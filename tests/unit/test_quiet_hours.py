@@ -324,7 +324,7 @@ def test_the_flexhook_section_gives_preferences_to_urls_by_tag(tmp_path: Path) -
     path = tmp_path / "notifications.yml"
     path.write_text(CONFIG, encoding="utf-8")
     config = NotifyConfig(path)
-    by_path = {d.privacy_url.split("?")[0].rsplit("/", 1)[-1]: d for d in load_config(path)}
+    by_path = {d.url.split("?")[0].rsplit("/", 1)[-1]: d for d in load_config(path)}
 
     digest = config.preferences_for(by_path["digest"].tags)
     night = config.preferences_for(by_path["night"].tags)

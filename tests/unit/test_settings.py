@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.bootstrap import send_limits
+from app.core.addresses import AddressAllowlist
 from app.settings import ConfigError, Settings, load_settings, split_address
 
 PREFIXES = ("FLEXHOOK_", "FLEXPORT_", "TEMPORAL_", "DATABASE_URL")
@@ -252,4 +253,17 @@ def test_a_send_deadline_the_send_activity_cannot_outlast_is_refused(
     monkeypatch.setenv("FLEXHOOK_SEND_DEADLINE", deadline)
 
     with pytest.raises(ConfigError, match="FLEXHOOK_SEND_DEADLINE"):
+        load_settings()
+
+
+def test_the_destination_allowlist_and_caps(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert defaults.destination_allowlist == AddressAllowlist()
+    assert (defaults.max_recipients, defaults.max_subscriptions_per_shipment) == (200, 20)
+
+    monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "10.0.0.0/8,mailpit")
+    assert load_settings().destination_allowlist.allows_name("mailpit")
+
+    monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "10.0.0.0/8,http://x/")
+    with pytest.raises(ConfigError, match="FLEXHOOK_DESTINATION_ALLOW"):
         load_settings()
