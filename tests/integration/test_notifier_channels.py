@@ -435,7 +435,7 @@ def test_sends_to_a_tarpit_time_out_and_never_hold_up_a_healthy_destination(
 ) -> None:
     received, port = json_endpoint
     no_breaker = SendLimits(deadline=0.5, breaker=DestinationBreaker(threshold=0))
-    notifier = Notifier(Renderer(), limits=no_breaker)
+    notifier = Notifier(Renderer(), limits=no_breaker, destination_allow=LOCAL)
     hung = check_url(f"json://127.0.0.1:{tarpit.port}/hook")
     healthy = check_url(f"json://127.0.0.1:{port}/alerts")
 
@@ -453,7 +453,7 @@ def test_a_destination_that_keeps_timing_out_is_skipped_without_being_tried(
     tarpit: Tarpit,
 ) -> None:
     limits = SendLimits(deadline=0.5, breaker=DestinationBreaker(threshold=2, cooldown=600))
-    notifier = Notifier(Renderer(), limits=limits)
+    notifier = Notifier(Renderer(), limits=limits, destination_allow=LOCAL)
     hung = check_url(f"json://127.0.0.1:{tarpit.port}/hook")
     for _ in range(2):
         with pytest.raises(SendTimedOut):
