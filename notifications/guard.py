@@ -37,7 +37,8 @@ _ADDRESS_FAMILIES: Final = (socket.AF_INET, socket.AF_INET6)
 MAX_SOCKET_TIMEOUT_SECONDS: Final = 10.0
 
 
-def _schemes(plugin: apprise.NotifyBase) -> set[str]:
+def schemes_of(plugin: apprise.NotifyBase) -> set[str]:
+    """Every scheme `plugin` answers to (plain and secure), lower case."""
     found: set[str] = set()
     for value in (getattr(plugin, "protocol", None), getattr(plugin, "secure_protocol", None)):
         if isinstance(value, str):
@@ -53,7 +54,7 @@ def dialled_host(plugin: apprise.NotifyBase) -> str | None:
     smtp_host = getattr(plugin, "smtp_host", None)
     if isinstance(smtp_host, str) and smtp_host:  # mailto://, mailtos://
         return smtp_host
-    if _schemes(plugin) & _ACCOUNT_HOST_SCHEMES or getattr(plugin, "mode", None) == "cloud":
+    if schemes_of(plugin) & _ACCOUNT_HOST_SCHEMES or getattr(plugin, "mode", None) == "cloud":
         return None  # ntfy://topic posts to ntfy.sh
     templates = " ".join(str(template) for template in getattr(plugin, "templates", ()))
     host = getattr(plugin, "host", None)

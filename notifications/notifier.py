@@ -23,7 +23,7 @@ from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
 from app.core.ids import event_workflow_url
 from app.core.privacy import privacy_form
-from notifications.guard import harden, refusal
+from notifications.guard import harden, refusal, schemes_of
 from notifications.redaction import (
     REDACTOR,
     URL_IN_TEXT_RE,
@@ -148,18 +148,8 @@ def _parsed(url: str, asset: apprise.AppriseAsset | None = None) -> apprise.Noti
     raise InvalidDestination(f"Apprise does not accept this {scheme}:// URL")
 
 
-def _protocols(plugin: apprise.NotifyBase) -> set[str]:
-    found: set[str] = set()
-    for value in (getattr(plugin, "protocol", None), getattr(plugin, "secure_protocol", None)):
-        if isinstance(value, str):
-            found.add(value.lower())
-        elif isinstance(value, tuple | list):
-            found.update(str(item).lower() for item in value)
-    return found
-
-
 def _form(plugin: apprise.NotifyBase) -> Form:
-    protocols = _protocols(plugin)
+    protocols = schemes_of(plugin)
     if protocols & EMAIL_SCHEMES:
         return "email"
     if protocols & CHAT_SCHEMES:
@@ -168,14 +158,14 @@ def _form(plugin: apprise.NotifyBase) -> Form:
 
 
 def chat_dialect(plugin: apprise.NotifyBase) -> Dialect:
-    return "slack" if _protocols(plugin) & SLACK_SCHEMES else "markdown"
+    return "slack" if schemes_of(plugin) & SLACK_SCHEMES else "markdown"
 
 
 def title_is_markdown(plugin: apprise.NotifyBase) -> bool:
     """Whether the service reads a chat title as Markdown: Teams' card, or any service whose
     title Apprise blends into the body (no title of its own: `title_maxlen` 0)."""
     title_maxlen: int = plugin.title_maxlen
-    return title_maxlen <= 0 or bool(_protocols(plugin) & _MARKDOWN_TITLE_SCHEMES)
+    return title_maxlen <= 0 or bool(schemes_of(plugin) & _MARKDOWN_TITLE_SCHEMES)
 
 
 def _plugin_url(plugin: apprise.NotifyBase, *, privacy: bool) -> str:
