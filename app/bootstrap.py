@@ -110,6 +110,7 @@ def ops_reporter(
             temporal_ui_url=settings.temporal_ui_url,
             namespace=settings.temporal_namespace,
             timeout=OPS_SEND_TIMEOUT_SECONDS,
+            destination_allow=settings.destination_allowlist,
         ),
     )
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import apprise
 
+from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.ids import event_workflow_url
 from app.core.ops_alerts import OPS_TAG, SPOOL_STUCK, OpsAlert
 from notifications.destinations import NotifyConfig
@@ -25,6 +26,7 @@ from notifications.notifier import (
     apprise_asset,
     chat_dialect,
     plugin_for,
+    refuse_internal,
     send_message,
     title_is_markdown,
 )
@@ -51,9 +53,12 @@ class OpsNotifier:
         temporal_ui_url: str = "",
         namespace: str = "default",
         timeout: float = 10.0,
+        destination_allow: AddressAllowlist = NOTHING_INTERNAL,
     ) -> None:
         """`timeout` bounds one send to one target in seconds (a hard deadline). Ops targets
-        have limits of their own: a stakeholder destination's breaker never silences them."""
+        have limits of their own: a stakeholder destination's breaker never silences them.
+        `destination_allow` is FLEXHOOK_DESTINATION_ALLOW, checked at each send as for alerts."""
+        self._destination_allow = destination_allow
         self._renderer = renderer
         self._config = config
         self._public_url = public_url.rstrip("/")
@@ -131,6 +136,7 @@ class OpsNotifier:
 
     def _send_one(self, destination: Destination, alert: OpsAlert) -> None:
         plugin = plugin_for(destination.url, self._asset)
+        refuse_internal(plugin, self._destination_allow)
         title, body = self.render(alert, destination, plugin)
         notify_type = apprise.NotifyType.SUCCESS if alert.recovered else apprise.NotifyType.FAILURE
         send_message(

@@ -140,6 +140,7 @@ async def make_stack(
                     public_url="http://flexhook.test",
                     temporal_ui_url="http://127.0.0.1:8233",
                     timeout=10,
+                    destination_allow=destination_allow,
                 ),
             )
             for index in range(workers if with_worker else 0):

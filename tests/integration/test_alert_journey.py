@@ -270,7 +270,9 @@ async def worker(stack: Stack, config: Path) -> AsyncIterator[None]:
     ops reporter over the stack's database and configuration file."""
     urls = {"public_url": "http://flexhook.test", "temporal_ui_url": "http://127.0.0.1:8233"}
     notify_config = NotifyConfig(config)
-    ops_notifier = OpsNotifier(Renderer(), config=notify_config, timeout=10, **urls)
+    ops_notifier = OpsNotifier(
+        Renderer(), config=notify_config, timeout=10, destination_allow=LOCAL, **urls
+    )
     activities = wire_activities(
         stack.engine,
         client=stack.client,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from app.core import ops_alerts
 from notifications.destinations import NotifyConfig
@@ -89,3 +92,18 @@ def test_only_targets_tagged_ops_hear_ops_alerts(tmp_path: Path) -> None:
 
     names = [d.url.split("?")[0].rsplit("/", 1)[-1] for d in ops.destinations()]
     assert names == ["a", "c"]
+
+
+def test_an_ops_target_on_an_internal_address_is_refused_at_send_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "notifications.yml"
+    # Port 9 (discard): were the guard not there, the send would fail differently (a refused
+    # connection), and the log would not name the setting's refusal.
+    path.write_text('urls:\n  - "json://127.0.0.1:9/ops":\n      tag: ops\n', encoding="utf-8")
+    ops = OpsNotifier(Renderer(), config=NotifyConfig(path))
+
+    with caplog.at_level(logging.WARNING, logger="notifications.ops_notifier"):
+        assert ops.send(FAILED) is False
+
+    assert "FLEXHOOK_DESTINATION_ALLOW" in caplog.text
