@@ -184,6 +184,7 @@ def starter_factory(settings: Settings) -> StarterFactory:
             client,
             task_queue=settings.task_queue,
             rpc_timeout=timedelta(seconds=settings.start_timeout_seconds),
+            process_deadline=settings.process_deadline,
         )
 
     return starter
@@ -250,7 +251,10 @@ def reconciler(settings: Settings, engine: Engine, client: Client | None) -> Rec
     if client is not None:
         timeout = max(settings.start_timeout_seconds, RECONCILE_START_TIMEOUT_SECONDS)
         starter = EventStarter(
-            client, task_queue=settings.task_queue, rpc_timeout=timedelta(seconds=timeout)
+            client,
+            task_queue=settings.task_queue,
+            rpc_timeout=timedelta(seconds=timeout),
+            process_deadline=settings.process_deadline,
         )
     return Reconciler(engine=engine, starter=starter)
 

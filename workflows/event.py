@@ -20,6 +20,7 @@ happen here: the code calls no clock, random source or I/O of its own, only
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -28,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.types import ProcessedEvent, ProcessEventInput
     from app.core.outcome import EventOutcome
     from app.core.statuses import EventStatus
-    from workflows.policies import RECORDS_RETRY, RECORDS_TIMEOUT
+    from workflows.policies import PROCESS_DEADLINE, RECORDS_RETRY, RECORDS_TIMEOUT
     from workflows.sending import send_alert
     from workflows.types import EventInput
 
@@ -41,6 +42,12 @@ class EventWorkflow:
     @workflow.run
     async def run(self, input: EventInput) -> EventOutcome:
         """Record, apply and plan in one local activity; then one send per destination."""
+        # Past this moment an attempt that fails fails the event (logged, ops told) instead of
+        # being retried. Only the activity's input changes: no new command, nothing to patch.
+        deadline = PROCESS_DEADLINE
+        if input.process_deadline_seconds is not None:
+            deadline = timedelta(seconds=input.process_deadline_seconds)
+        fail_after = workflow.info().start_time + deadline
         try:
             processed: ProcessedEvent = await workflow.execute_local_activity(
                 "process_event",
@@ -49,13 +56,15 @@ class EventWorkflow:
                     body=input.body,
                     workflow_id=workflow.info().workflow_id,
                     received_at=input.received_at,
+                    fail_after=fail_after.isoformat(),
                 ),
                 start_to_close_timeout=RECORDS_TIMEOUT,
                 retry_policy=RECORDS_RETRY,
                 result_type=ProcessedEvent,
             )
         except (ActivityError, ApplicationError) as err:
-            # The activity has logged the event as failed, with the reason. A local activity's
+            # The activity has logged the event as failed, with the reason (where the database
+            # allowed it: past the deadline, it gives up even when it could not). A local activity's
             # failure arrives as its own ApplicationError, not wrapped in an ActivityError.
             reason = err.cause if isinstance(err, ActivityError) and err.cause else err
             raise ApplicationError(

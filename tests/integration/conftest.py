@@ -103,6 +103,7 @@ async def make_stack(
             ops_alert_after: timedelta = timedelta(minutes=5),
             give_up_after: timedelta | None = None,
             refused_tokens_per_minute: int = 10,
+            process_deadline: timedelta | None = None,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -166,7 +167,10 @@ async def make_stack(
 
             async def starter() -> EventStarter:
                 return EventStarter(
-                    temporal, task_queue=task_queue, rpc_timeout=timedelta(seconds=rpc_timeout)
+                    temporal,
+                    task_queue=task_queue,
+                    rpc_timeout=timedelta(seconds=rpc_timeout),
+                    process_deadline=process_deadline,
                 )
 
             app = create_app(
