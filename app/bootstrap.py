@@ -202,6 +202,7 @@ def web_config(settings: Settings) -> WebConfig:
         temporal_ui_url=settings.temporal_ui_url,
         namespace=settings.temporal_namespace,
         ops_alert_after=settings.ops_alert_after,
+        stuck_after=settings.stuck_after,
         refused_tokens_per_minute=settings.refused_tokens_per_minute,
     )
 

@@ -104,6 +104,7 @@ async def make_stack(
             give_up_after: timedelta | None = None,
             refused_tokens_per_minute: int = 10,
             process_deadline: timedelta | None = None,
+            stuck_after: timedelta = timedelta(minutes=30),
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -181,6 +182,7 @@ async def make_stack(
                     accept_sha1=accept_sha1,
                     ops_alert_after=ops_alert_after,
                     refused_tokens_per_minute=refused_tokens_per_minute,
+                    stuck_after=stuck_after,
                 ),
                 engine=engine,
                 starter_factory=starter,

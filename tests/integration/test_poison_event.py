@@ -146,3 +146,43 @@ async def test_an_error_that_outlives_the_processing_deadline_fails_the_event(
     [message] = ops_messages(inbox)
     assert message["Subject"] == f"flexhook: event {event_id} failed processing"
     assert redrive_selects(stack, event_id, "failed")
+
+
+async def test_an_event_stuck_in_processing_alerts_ops_once_and_redrive_can_select_it(
+    make_stack: StackFactory,
+    samples: Samples,
+    smtp: tuple[Inbox, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before its deadline a failing event is retried: it is logged `processing` with the last
+    error, and past FLEXHOOK_STUCK_AFTER the ops watch says so, once, and again when it is over."""
+    inbox, _ = smtp
+    stack = await ops_stack(make_stack, smtp, tmp_path, stuck_after=timedelta(seconds=1))
+    event_id, body = poison(samples, "06_leg_departed")
+
+    def projection_bug(*args: object, **kwargs: object) -> object:
+        raise TypeError("unsupported operand type(s) for -: 'NoneType' and 'datetime'")
+
+    monkeypatch.setattr(activities.processing, "apply_and_decide", projection_bug)
+    await stack.post(body)
+
+    async def logged_processing() -> dict[str, Any]:
+        event: dict[str, Any] = (await stack.api(f"/events/{event_id}")).json()
+        assert event.get("status") == "processing", event
+        return event
+
+    event = await eventually(logged_processing, timeout=60)
+    [stuck] = await eventually(lambda: ops_messages(inbox), timeout=60, what="the stuck alert")
+    selected = redrive_selects(stack, event_id, "processing")
+    monkeypatch.undo()  # the bug fixed: the next attempt processes it
+    await stack.wait(event_id)
+    over = await eventually(lambda: ops_messages(inbox)[1:], timeout=60, what="the recovery")
+
+    assert event["error"].startswith("TypeError: unsupported operand")
+    assert stuck["Subject"] == "flexhook: 1 event(s) stuck in processing for over 1 s"
+    assert event_id in stuck.as_string()
+    assert selected
+    [recovered] = over
+    assert recovered["Subject"].startswith("flexhook: no event stuck in processing any more")
+    assert (await stack.api(f"/events/{event_id}")).json()["status"] == "processed"
