@@ -4,8 +4,9 @@ Callers queue an event and wait; one task takes everything queued meanwhile, wri
 transaction off the event loop (`spool.enqueue_many`), commits once and then answers each caller.
 An answer therefore still means the event is stored, while a burst costs one commit, not one per
 event and one wait for SQLite's write lock each. A batch the database refuses for its data is
-written again one event at a time, so that a bad event fails alone. The writer keeps one connection open for its
-batches (no session, no pool checkout per batch) and opens a new one after a database error.
+written again one event at a time, so that a bad event fails alone. The writer keeps one
+connection open for its batches (no session, no pool checkout per batch) and opens a new one
+after a database error.
 """
 
 from __future__ import annotations
