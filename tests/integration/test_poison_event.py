@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlmodel import Session
 from temporalio.client import WorkflowFailureError
 
@@ -186,3 +187,38 @@ async def test_an_event_stuck_in_processing_alerts_ops_once_and_redrive_can_sele
     [recovered] = over
     assert recovered["Subject"].startswith("flexhook: no event stuck in processing any more")
     assert (await stack.api(f"/events/{event_id}")).json()["status"] == "processed"
+
+
+async def test_a_database_error_about_the_data_fails_the_event_without_retrying(
+    make_stack: StackFactory,
+    samples: Samples,
+    smtp: tuple[Inbox, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A value the database refuses that parsing did not foresee: failed at once (the deadline
+    is an hour away), with the error's first line and no bound parameters."""
+    inbox, _ = smtp
+    stack = await ops_stack(make_stack, smtp, tmp_path)
+    event_id, body = poison(samples, "06_leg_departed")
+    attempts: list[int] = []
+
+    def refused(*args: object, **kwargs: object) -> object:
+        attempts.append(1)
+        raise sa.exc.DataError(
+            "UPDATE shipment SET name=%(name)s",
+            {"name": "Acme secret address"},
+            Exception("value too long for type character varying(64)"),
+            hide_parameters=True,
+        )
+
+    monkeypatch.setattr(activities.processing, "apply_and_decide", refused)
+    await stack.post(body)
+    failure = await run_fails(stack, event_id)
+    event = await logged_failed(stack, event_id)
+
+    assert len(attempts) == 1
+    assert "value too long for type character varying(64)" in event["error"]
+    for text in (failure, event["error"], *(m.as_string() for m in inbox.messages())):
+        assert "Acme secret address" not in text
+    assert len(ops_messages(inbox)) == 1
