@@ -7,8 +7,8 @@ Temporal actions for an event that alerts nobody (start, local activity). The ac
 until `FLEXHOOK_PROCESS_DEADLINE` after the run started (it travels in `EventInput`); past it, a
 failing attempt logs the event failed and the run fails: no event is retried forever. Runs
 started on the first shape (three regular activities) finish on `workflows.event_v1`, under the
-type name they started with: a new workflow type rather than `workflow.patched`, because a patch also upserts the
-`TemporalChangeVersion` search attribute, one more billable action on every run.
+type name they started with: a new workflow type rather than `workflow.patched`, because a patch
+also upserts the `TemporalChangeVersion` search attribute, one more billable action on every run.
 
 The workflow runs outside Temporal's sandbox (`sandboxed=False`). The sandbox re-imports a
 workflow's modules and proxies its globals for every new run; for a workflow of one or a few
