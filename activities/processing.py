@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -33,10 +34,11 @@ from activities.types import (
 from app.core import ops_alerts
 from app.core.alert_rules import decide_alerts
 from app.core.errors import EventDataError
-from app.core.events import Event, parse_event
+from app.core.events import Event, parse_event, storable
+from app.core.limits import failure_reason
 from app.core.outcome import EventOutcome
 from app.core.statuses import EventStatus
-from app.store import projection
+from app.store import db, event_failures, projection
 from app.store.models import EventRecord
 
 # How long after a shipment's ETA an arrival may still come before the watch alerts
@@ -88,6 +90,10 @@ def _recorded(row: EventRecord, event: Event) -> EventOutcome:
         shipment_id=row.shipment_id,
         milestone=event.milestone,
     )
+
+
+def _past_deadline(input: ProcessEventInput, now: datetime) -> bool:
+    return input.fail_after is not None and now >= datetime.fromisoformat(input.fail_after)
 
 
 class RecordActivities:
@@ -152,11 +158,79 @@ class EventActivities:
     @activity.defn(name="process_event", no_thread_cancel_exception=True)
     def process_event(self, input: ProcessEventInput) -> ProcessedEvent:
         """Log the event, project it onto the records and plan its alerts, all in one
-        transaction. A value that cannot be read marks the event failed (committed) and raises
-        a non-retryable `EventDataError`; database trouble raises and is retried. Once committed,
-        an applied event tells its shipment's ETA watch what changed (a retry tells it again)."""
+        transaction. An event the database cannot store as it is (a value too long), a value
+        that cannot be read or a database error about the data marks the event failed
+        (committed, with what of it fits) and raises a non-retryable error. Other trouble is
+        retried, the error kept on the log row, until the run's deadline (`fail_after`): then
+        the event is failed the same way. Once committed, an applied event tells its
+        shipment's ETA watch what changed (a retry tells it again)."""
         event = parse_event(input.body.encode("utf-8"))
         now = datetime.now(UTC)
+        if event.defect is not None:
+            self._fail(event, input, error=event.defect, now=now)
+            raise ApplicationError(event.defect, type="EventDataError", non_retryable=True)
+        if _past_deadline(input, now) and activity.info().attempt > 1:
+            # The attempts so far failed or timed out: this one would be past the deadline too.
+            self._give_up(event, input, error=self._last_error(event), now=now)
+        try:
+            return self._process(event, input, now=now)
+        except ApplicationError:
+            raise  # a value that cannot be read: already failed, not retried
+        except SQLAlchemyError as exc:
+            if db.is_data_error(exc):
+                reason = failure_reason(str(exc))
+                self._fail(event, input, error=reason, now=now)
+                raise ApplicationError(reason, type="StoreDataError", non_retryable=True) from None
+            error: Exception = exc
+        except Exception as exc:
+            error = exc
+        reason = failure_reason(f"{type(error).__name__}: {error}")
+        now = datetime.now(UTC)
+        if _past_deadline(input, now):
+            self._give_up(event, input, error=reason, now=now)
+        self._note_attempt(event, input, error=reason)
+        raise error
+
+    def _give_up(
+        self, event: Event, input: ProcessEventInput, *, error: str, now: datetime
+    ) -> NoReturn:
+        """Fail the event for good, where the database allows it (ops told once), and end the
+        attempts: the run fails."""
+        reason = f"not processed within its deadline: {error}"
+        try:
+            self._fail(event, input, error=reason, now=now)
+        except SQLAlchemyError:
+            activity.logger.error("event %s could not be logged as failed", event.event_id)
+        raise ApplicationError(failure_reason(reason), type="ProcessDeadline", non_retryable=True)
+
+    def _last_error(self, event: Event) -> str:
+        """The error the last failed attempt kept on the log row (`_note_attempt`)."""
+        try:
+            with Session(self._engine) as session:
+                row = session.get(EventRecord, event.event_id)
+                error = row.error if row is not None else None
+        except SQLAlchemyError:
+            error = None
+        return error or "its attempts timed out"
+
+    def _note_attempt(self, event: Event, input: ProcessEventInput, *, error: str) -> None:
+        """Keep the failed attempt's error on the log row, `processing` (best effort): the event
+        is visible, and the ops watch notices if it stays there."""
+        try:
+            with Session(self._engine) as session:
+                event_failures.record_attempt(
+                    session,
+                    event=event,
+                    body=input.body,
+                    workflow_id=input.workflow_id,
+                    received_at=datetime.fromisoformat(input.received_at),
+                    error=error,
+                )
+                session.commit()
+        except SQLAlchemyError:
+            pass  # the database away: the retry will tell
+
+    def _process(self, event: Event, input: ProcessEventInput, *, now: datetime) -> ProcessedEvent:
         with Session(self._engine) as session:
             # Read before `_log` changes it (which then finds the row in the session). A
             # failed event redelivered while Temporal was away comes back through the spool.
@@ -194,6 +268,38 @@ class EventActivities:
         if self._watch is not None:
             tell_watch(self._watch, outcome, grace=self._eta_grace, now=now)
         return ProcessedEvent(outcome=outcome, deliveries=deliveries)
+
+    def _fail(
+        self,
+        event: Event,
+        input: ProcessEventInput,
+        *,
+        error: str,
+        now: datetime,
+    ) -> None:
+        """Log the event failed with what of it fits, then tell the operators. A log row the
+        database refuses even so does not keep the operators from hearing of it."""
+        reason = failure_reason(error)
+        try:
+            with Session(self._engine) as session:
+                event_failures.record_failed(
+                    session,
+                    event=event,
+                    body=input.body,
+                    workflow_id=input.workflow_id,
+                    received_at=datetime.fromisoformat(input.received_at),
+                    error=reason,
+                )
+                session.commit()
+        except SQLAlchemyError as exc:
+            if not db.is_data_error(exc):
+                raise
+            activity.logger.error(
+                "event %s could not be logged as failed: %s",
+                event.event_id,
+                failure_reason(str(exc)),
+            )
+        self._report_failed(storable(event), error=reason, now=now)
 
     def _report_failed(self, event: Event, *, error: str, now: datetime) -> None:
         """Tell the operators, once per event however often it fails (best effort)."""

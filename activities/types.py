@@ -56,6 +56,9 @@ class ProcessEventInput:
     body: str
     workflow_id: str
     received_at: str  # ISO-8601
+    # ISO-8601: an attempt that fails after this fails the event instead of being retried
+    # (`FLEXHOOK_PROCESS_DEADLINE` after the run started). None (runs started before): never.
+    fail_after: str | None = None
 
 
 @dataclass(frozen=True)

@@ -224,6 +224,7 @@ def starter_factory(settings: Settings) -> StarterFactory:
             client,
             task_queue=settings.task_queue,
             rpc_timeout=timedelta(seconds=settings.start_timeout_seconds),
+            process_deadline=settings.process_deadline,
         )
 
     return starter
@@ -241,6 +242,7 @@ def web_config(settings: Settings) -> WebConfig:
         temporal_ui_url=settings.temporal_ui_url,
         namespace=settings.temporal_namespace,
         ops_alert_after=settings.ops_alert_after,
+        stuck_after=settings.stuck_after,
         refused_tokens_per_minute=settings.refused_tokens_per_minute,
         payload_keys=settings.payload_keys,
         body_read_timeout=settings.body_read_timeout,
@@ -309,7 +311,10 @@ def reconciler(settings: Settings, engine: Engine, client: Client | None) -> Rec
     if client is not None:
         timeout = max(settings.start_timeout_seconds, RECONCILE_START_TIMEOUT_SECONDS)
         starter = EventStarter(
-            client, task_queue=settings.task_queue, rpc_timeout=timedelta(seconds=timeout)
+            client,
+            task_queue=settings.task_queue,
+            rpc_timeout=timedelta(seconds=timeout),
+            process_deadline=settings.process_deadline,
         )
     return Reconciler(engine=engine, starter=starter)
 

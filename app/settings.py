@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, gt=0, alias="FLEXHOOK_MAX_BODY_BYTES")
     accept_sha1: bool = Field(default=False, alias="FLEXHOOK_ACCEPT_SHA1")
     start_timeout_seconds: float = Field(default=2.0, gt=0, alias="FLEXHOOK_START_TIMEOUT")
+    # How long an event's processing is retried before it is failed (and ops told); how long an
+    # event may sit in `processing` before the ops watch alerts.
+    process_deadline: Duration = Field(
+        default=timedelta(hours=1), gt=timedelta(0), alias="FLEXHOOK_PROCESS_DEADLINE"
+    )
+    stuck_after: Duration = Field(
+        default=timedelta(minutes=30), gt=timedelta(0), alias="FLEXHOOK_STUCK_AFTER"
+    )
     eta_slip_hours: float = Field(default=24.0, ge=0, alias="FLEXHOOK_ETA_SLIP_HOURS")
     # Sending (docs/alerts.md#one-destination-cannot-stall-the-others): each send's hard
     # deadline, below the send activity's 60 s; the worker's send slots; the breaker.

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from temporalio.common import RetryPolicy
 
-# Data errors never heal by retrying; anything else (the database away, a lock) is retried until
-# it heals.
-DATA_ERRORS = ["EventDataError", "MalformedEvent"]
+# Data errors never heal by retrying; anything else (the database away, a lock, a bug) is retried
+# until it heals or the event's processing deadline passes.
+DATA_ERRORS = ["EventDataError", "MalformedEvent", "StoreDataError", "ProcessDeadline"]
 RECORDS_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -17,6 +17,9 @@ RECORDS_RETRY = RetryPolicy(
     non_retryable_error_types=DATA_ERRORS,
 )
 RECORDS_TIMEOUT = timedelta(seconds=30)
+# How long after its run started `process_event` is retried before the event is failed
+# (`FLEXHOOK_PROCESS_DEADLINE` travels in the workflow input; this is its default).
+PROCESS_DEADLINE = timedelta(hours=1)
 
 # An alert that cannot get through is retried with backoff for a bounded time, then recorded as
 # failed; a URL Apprise rejects is not retried at all, nor a send to a destination whose

@@ -10,6 +10,9 @@ class EventInput:
     event_id: str
     body: str
     received_at: str  # ISO-8601; the workflow sandbox cannot decode datetime fields
+    # How long `process_event` may keep retrying before the event is failed
+    # (`FLEXHOOK_PROCESS_DEADLINE`); None: the default in `workflows.policies`.
+    process_deadline_seconds: float | None = None
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,11 @@ from app.commands.common import audit, iso_time, open_engine, read_settings
 @click.command()
 @click.option(
     "--status",
-    type=click.Choice(["failed", "queued", "ignored"]),
+    type=click.Choice(["failed", "queued", "ignored", "processing"]),
     default="failed",
     show_default=True,
-    help="Which events to run again.",
+    help="Which events to run again (`processing` with --until: those stuck since before then; "
+    "a run still going is a duplicate).",
 )
 @click.option("--type", "event_type", help="Only this event type, e.g. /shipment_leg#departed.")
 @click.option("--shipment", help="Only events of this shipment id.")
@@ -82,6 +83,7 @@ def redrive(
             client,
             task_queue=settings.task_queue,
             rpc_timeout=timedelta(seconds=max(settings.start_timeout_seconds, 10)),
+            process_deadline=settings.process_deadline,
         )
         outcomes: Counter[str] = Counter()
         with click.progressbar(found, label=f"redriving {len(found)} {status} events") as bar:

@@ -4,7 +4,9 @@ Two envelopes are accepted: Flexport's own Event object (`{"_object": "/event", 
 "/shipment_leg#departed", "data": {...}}`) and the compact one (`{"type": "shipment.milestone",
 "data": {...}}`). Parsing is tolerant of nulls and extra fields; it never raises for a value it
 merely does not know, only for a body that is not an event at all (`MalformedEvent`) or a value
-that cannot be read (`EventDataError`, raised when facts are extracted).
+that cannot be read (`EventDataError`, raised when facts are extracted). A value longer than the
+database stores (`app.core.limits`) is not refused either: the event carries the reason as its
+`defect`, to be stored `failed` with it.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
 from app.core.compact_facts import compact_facts
-from app.core.errors import MalformedEvent
+from app.core.errors import EventDataError, MalformedEvent
 from app.core.facts import Facts
 from app.core.flexport_facts import flexport_facts, flexport_shipment_id, resource_object
+from app.core.limits import EVENT_ID_CHARS, EVENT_TYPE_CHARS, RECORD_ID_CHARS, oversized
 from app.core.taxonomy import Classification, classify, classify_compact
 from app.core.values import Json, ident, obj, parse_datetime, text
 
@@ -35,6 +38,8 @@ class Event:
     shipment_id: str | None
     occurred_at_raw: str | None
     payload: Json
+    # Why the database cannot store the event as it is (a value too long), or None.
+    defect: str | None = None
 
     @property
     def category(self) -> str:
@@ -93,8 +98,12 @@ def parse_event(body: bytes) -> Event:
         event_id = body_digest_id(body)
     else:
         event_id = str(raw_id)
-    if len(event_id) > 200:
-        raise MalformedEvent("`id` is longer than 200 characters")
+    if len(event_id) > EVENT_ID_CHARS:
+        raise MalformedEvent(f"`id` is longer than {EVENT_ID_CHARS} characters")
+    return _checked(_parsed(payload, event_id=event_id, event_type=event_type))
+
+
+def _parsed(payload: Json, *, event_id: str, event_type: str) -> Event:
     data = obj(payload.get("data"))
     if event_type.startswith("/"):
         resource = obj(data.get("resource"))
@@ -119,6 +128,25 @@ def parse_event(body: bytes) -> Event:
         occurred_at_raw=text(data.get("occurred_at")) or text(payload.get("occurred_at")),
         payload=payload,
     )
+
+
+def _checked(event: Event) -> Event:
+    """`event`, with its `defect` if a value is longer than the database stores."""
+    try:
+        facts: Facts | None = event.facts()
+    except EventDataError:
+        facts = None  # processing reports the value it cannot read
+    defect = oversized(event_type=event.type, shipment_id=event.shipment_id, facts=facts)
+    return event if defect is None else replace(event, defect=defect)
+
+
+def storable(event: Event) -> Event:
+    """What of an event with a `defect` the log can keep: its type cut to the column, a shipment
+    id that does not fit left out (the reason says why)."""
+    shipment_id = event.shipment_id
+    if shipment_id is not None and len(shipment_id) > RECORD_ID_CHARS:
+        shipment_id = None
+    return replace(event, type=event.type[:EVENT_TYPE_CHARS], shipment_id=shipment_id)
 
 
 def _reject_constant(name: str) -> object:

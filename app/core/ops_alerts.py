@@ -33,6 +33,7 @@ class OpsKind(StrEnum):
     DESTINATION_FAILING = "destination-failing"
     SPOOL_STUCK = "spool-stuck"
     TOKEN_GUESSING = "token-guessing"
+    EVENTS_STUCK = "events-stuck"
 
 
 def event_failed_key(event_id: str) -> str:
@@ -321,3 +322,43 @@ class Incident:
             and self.recovered_at is not None
             and self.recovery_alerted_at is None
         )
+
+
+# -- (5) events that stay `processing` ------------------------------------------------------------
+
+EVENTS_STUCK = str(OpsKind.EVENTS_STUCK)
+
+
+def events_stuck(
+    *, count: int, oldest_event_id: str | None, after: timedelta, now: datetime
+) -> OpsAlert:
+    """Events logged `processing` for longer than `after` (FLEXHOOK_STUCK_AFTER): their
+    processing keeps failing, and each is retried until its deadline fails it."""
+    return OpsAlert(
+        key=EVENTS_STUCK,
+        kind=OpsKind.EVENTS_STUCK,
+        recovered=False,
+        title=f"flexhook: {count} event(s) stuck in processing for over {duration(after)}",
+        summary=(
+            "Their processing keeps failing and is retried; each fails at its deadline. The "
+            "event log has the last error; `flexhook redrive --status processing` runs them again."
+        ),
+        facts=(
+            ("Events", str(count)),
+            ("Oldest", oldest_event_id or "-"),
+            ("Processing for over", duration(after)),
+            ("Seen at", moment(now)),
+        ),
+        event_id=oldest_event_id,
+    )
+
+
+def events_unstuck(*, since: datetime, now: datetime) -> OpsAlert:
+    return OpsAlert(
+        key=EVENTS_STUCK,
+        kind=OpsKind.EVENTS_STUCK,
+        recovered=True,
+        title=f"flexhook: no event stuck in processing any more (after {duration(now - since)})",
+        summary="Every event processing for long has been processed or failed.",
+        facts=(("Since", moment(since)), ("Recovered at", moment(now))),
+    )

@@ -181,7 +181,8 @@ async def redrive(request: Request, visitor: Visitor) -> Response:
             visitor,
             event_id=event_id,
             status_code=502,
-            redrive_error=f"{type(exc).__name__}: {exc}",
+            # The type only: an error's text may quote the event's values (the log has it).
+            redrive_error=f"it could not be started ({type(exc).__name__}); see the server log",
         )
     log.info("dashboard redriven event %s by %s: %s", event_id, visitor.actor.name, outcome)
     await record(

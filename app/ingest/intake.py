@@ -17,10 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.core.events import Event
 from app.core.ids import event_workflow_id
 from app.core.statuses import StartStatus
-from app.ingest.errors import TemporalUnavailable, Unavailable
+from app.ingest.errors import EventRejected, TemporalUnavailable, Unavailable
 from app.ingest.relay import TemporalBreaker
 from app.ingest.starter import EventStarter, ensure_fits
-from app.store import spool
+from app.store import db, event_failures, spool
 from app.store.spool_writer import SpoolWriter
 
 # The webhook's lines, under the logger name operators already filter on.
@@ -47,6 +47,7 @@ class Intake:
         breaker: TemporalBreaker,
         on_spooled: Callable[[], None] = lambda: None,
     ) -> None:
+        self._engine = engine
         self._starter = starter
         self._breaker = breaker
         self._on_spooled = on_spooled  # the relay's wake-up
@@ -55,7 +56,8 @@ class Intake:
     async def take(self, event: Event, *, body: str, received_at: datetime) -> StartStatus:
         """`accepted` or `duplicate` (Temporal took it), `queued` (kept in the spool).
 
-        Raises `EventTooLarge` or `EventRejected` for an event Temporal can never take, and
+        Raises `EventTooLarge` or `EventRejected` for an event Temporal can never take (one it
+        refused is logged `failed` with the reason first: never lost without a trace), and
         `Unavailable` when neither Temporal nor the database took it.
         """
         ensure_fits(body)
@@ -71,9 +73,29 @@ class Intake:
                     exc,
                     extra=log_fields(event),
                 )
+            except EventRejected as exc:
+                await self._log_refused(event, body=body, received_at=received_at, error=str(exc))
+                raise
             else:
                 return result.status
         return await self._spool(event, body=body, received_at=received_at)
+
+    async def _log_refused(
+        self, event: Event, *, body: str, received_at: datetime, error: str
+    ) -> None:
+        try:
+            await db.in_session(
+                self._engine,
+                event_failures.record_failed,
+                commit=True,
+                event=event,
+                body=body,
+                workflow_id=event_workflow_id(event.event_id),
+                received_at=received_at,
+                error=error,
+            )
+        except SQLAlchemyError:
+            log.error("event %s refused by Temporal, not logged", event.event_id)
 
     async def close(self) -> None:
         """Release the spool writer's connection (the app is shutting down)."""

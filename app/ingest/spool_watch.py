@@ -3,6 +3,9 @@ Temporal. When events have waited in the spool, or Temporal has not answered, fo
 `FLEXHOOK_OPS_ALERT_AFTER`, the operators hear it once, and once more when the spool is empty
 and Temporal answers again.
 
+The same watch looks for events logged `processing` for longer than `FLEXHOOK_STUCK_AFTER` (their
+processing keeps failing and is retried until its deadline): the `events-stuck` incident.
+
 It alerts from the web process itself, through the notifier, because it is about Temporal being
 away. The incident (`spool-stuck`) lives in the database, so several replicas and restarts make
 one incident of it; with the database away too, nothing can be kept and nothing is alerted.
@@ -21,7 +24,7 @@ from app.core import ops_alerts
 from app.ingest.errors import TemporalUnavailable
 from app.ingest.relay import TemporalBreaker
 from app.ingest.starter import EventStarter
-from app.store import db, spool
+from app.store import db, event_failures, spool
 from notifications.ops_reporter import OpsReporter
 
 log = logging.getLogger("flexhook.ops")
@@ -39,12 +42,14 @@ class SpoolWatch:
         reporter: OpsReporter,
         *,
         after: timedelta,
+        stuck_after: timedelta | None = None,
     ) -> None:
         self._engine = engine
         self._starter = starter
         self._breaker = breaker
         self._reporter = reporter
         self._after = after
+        self._stuck_after = stuck_after  # None: no look at events stuck in processing
         self._every = ops_alerts.check_every(after).total_seconds()
 
     async def run(self) -> None:
@@ -66,7 +71,31 @@ class SpoolWatch:
         )
 
     async def check(self, *, now: datetime) -> None:
-        """One look, and what follows from it."""
+        """One look at the spool and Temporal, one at events stuck in processing, and what
+        follows from them."""
+        await self._check_spool(now=now)
+        if self._stuck_after is not None:
+            await self.check_processing(now=now, after=self._stuck_after)
+
+    async def check_processing(self, *, now: datetime, after: timedelta) -> None:
+        """Alert `events-stuck` once while events stay `processing` for longer than `after`;
+        announce it over when none does."""
+        count, oldest = await db.in_session(
+            self._engine, event_failures.stuck_processing, received_before=now - after
+        )
+        key = ops_alerts.EVENTS_STUCK
+        if not count:
+            await run_in_threadpool(
+                self._reporter.recovered,
+                key,
+                lambda incident: ops_alerts.events_unstuck(since=incident.opened_at, now=now),
+                now=now,
+            )
+            return
+        alert = ops_alerts.events_stuck(count=count, oldest_event_id=oldest, after=after, now=now)
+        await run_in_threadpool(self._reporter.incident, alert, now=now)
+
+    async def _check_spool(self, *, now: datetime) -> None:
         state = await self.look()
         key = ops_alerts.SPOOL_STUCK
         if not state.troubled:

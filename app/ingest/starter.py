@@ -46,10 +46,19 @@ class StartResult:
 class EventStarter:
     """Starts event workflows so that a redelivery is a no-op unless the earlier run failed."""
 
-    def __init__(self, client: Client, *, task_queue: str, rpc_timeout: timedelta) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        rpc_timeout: timedelta,
+        process_deadline: timedelta | None = None,
+    ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._rpc_timeout = rpc_timeout
+        # None: the workflow's default (`workflows.policies.PROCESS_DEADLINE`).
+        self._deadline = process_deadline.total_seconds() if process_deadline else None
 
     async def start(
         self, event: Event, *, body: str, received_at: datetime, rerun: bool = False
@@ -77,7 +86,12 @@ class EventStarter:
         workflow_id = event_workflow_id(event.event_id)
         await self._client.start_workflow(
             EventWorkflow.run,
-            EventInput(event_id=event.event_id, body=body, received_at=received_at.isoformat()),
+            EventInput(
+                event_id=event.event_id,
+                body=body,
+                received_at=received_at.isoformat(),
+                process_deadline_seconds=self._deadline,
+            ),
             id=workflow_id,
             task_queue=self._task_queue,
             id_reuse_policy=(

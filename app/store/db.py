@@ -35,13 +35,28 @@ _HOLDS_WRITERS = "flexhook_holds_writers"
 
 def create_db_engine(url: str) -> Engine:
     """An engine for `url`. SQLite files get WAL, a busy timeout and write-locking transactions.
-    Sessions keep each shipment's API document current from then on (`documents.keep_current`)."""
+    Sessions keep each shipment's API document current from then on (`documents.keep_current`).
+    Error texts never quote the bound parameters (a payload's values): `hide_parameters`."""
     documents.keep_current()
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     engine = _sqlite_engine(url)
     _serialize_writers(engine)
     return engine
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether a database error is about the data, so retrying cannot heal it: a value the
+    column refuses (`DataError`), or a broken constraint other than a unique key (a unique key
+    is the known race of two writers inserting one row: the retry finds the row)."""
+    if isinstance(exc, sa.exc.DataError):
+        return True
+    if not isinstance(exc, sa.exc.IntegrityError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
+    if sqlstate is not None:
+        return str(sqlstate) != "23505"  # unique_violation
+    return "UNIQUE constraint failed" not in str(exc.orig)
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -57,6 +72,7 @@ def _sqlite_engine(url: str) -> Engine:
         pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 10}
     engine = create_engine(
         url,
+        hide_parameters=True,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
         **pool,
     )

@@ -12,7 +12,7 @@ from sqlalchemy import BindParameter, Connection, bindparam, insert, update
 from sqlmodel import Session, col, func, or_, select
 
 from app.core.errors import EventDataError
-from app.core.events import Event
+from app.core.events import Event, storable
 from app.core.ids import event_workflow_id
 from app.core.statuses import EventStatus, StartStatus
 from app.store.models import EventRecord, SpooledEvent
@@ -118,8 +118,9 @@ def enqueue_many(connection: Connection, *, items: Sequence[Spooling]) -> list[O
 
 
 def _log_values(item: Spooling) -> dict[str, Any]:
-    """The columns of a new `queued` log row (what `projection.new_event_row` would hold)."""
-    event = item.event
+    """The columns of a new `queued` log row (what `projection.new_event_row` would hold); of an
+    event with a value too long for its column, what fits (processing fails it with the reason)."""
+    event = storable(item.event)
     try:
         occurred_at = event.occurred_at()
     except EventDataError:

@@ -3,8 +3,10 @@
 Callers queue an event and wait; one task takes everything queued meanwhile, writes it in one
 transaction off the event loop (`spool.enqueue_many`), commits once and then answers each caller.
 An answer therefore still means the event is stored, while a burst costs one commit, not one per
-event and one wait for SQLite's write lock each. The writer keeps one connection open for its
-batches (no session, no pool checkout per batch) and opens a new one after a database error.
+event and one wait for SQLite's write lock each. A batch the database refuses for its data is
+written again one event at a time, so that a bad event fails alone. The writer keeps one
+connection open for its batches (no session, no pool checkout per batch) and opens a new one
+after a database error.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from app.store import spool
 
@@ -89,13 +97,31 @@ class SpoolWriter:
             for _, future in batch:
                 future.cancel()
             raise
-        except Exception as exc:  # every caller of the batch hears why it was not stored
-            for _, future in batch:
+        except Exception as exc:
+            if len(batch) > 1 and not _database_away(exc):
+                await self._write_alone(batch)  # one bad event: it alone fails
+                return
+            for _, future in batch:  # every caller of the batch hears why it was not stored
                 if not future.done():
                     future.set_exception(exc)
             return
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if not future.done():  # a caller that gave up still had its event stored
+                future.set_result(outcome)
+
+    async def _write_alone(self, batch: list[_Waiting]) -> None:
+        """Each event of a refused batch in a transaction of its own."""
+        for item, future in batch:
+            try:
+                [outcome] = await self._commit([item])
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            if not future.done():
                 future.set_result(outcome)
 
     async def _commit(self, items: list[spool.Spooling]) -> list[spool.Outcome]:
@@ -131,3 +157,13 @@ class SpoolWriter:
         if connection is not None:
             with contextlib.suppress(SQLAlchemyError):
                 connection.close()
+
+
+def _database_away(exc: Exception) -> bool:
+    """Whether the database (not one event's data) is the trouble: then writing the events one at
+    a time would only fail as often as they are many."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OperationalError, InterfaceError)) or not isinstance(
+        exc, SQLAlchemyError
+    )

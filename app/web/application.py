@@ -85,7 +85,14 @@ async def lifespan(
     )
     tasks = [asyncio.create_task(relay.run(), name="spool-relay")]
     if ops is not None:
-        watch = SpoolWatch(engine, starter, breaker, ops, after=config.ops_alert_after)
+        watch = SpoolWatch(
+            engine,
+            starter,
+            breaker,
+            ops,
+            after=config.ops_alert_after,
+            stuck_after=config.stuck_after,
+        )
         tasks.append(asyncio.create_task(watch.run(), name="ops-watch"))
     try:
         yield

@@ -19,6 +19,7 @@ class WebConfig:
     namespace: str = "default"
     # Spool non-empty, or Temporal unreachable, this long: the operators hear it (tag `ops`).
     ops_alert_after: timedelta = timedelta(minutes=5)
+    stuck_after: timedelta = timedelta(minutes=30)  # an event `processing` this long: ops alert
     # Refused tokens from one address within a minute before it is answered 429 for a minute.
     refused_tokens_per_minute: int = 10
     # FLEXHOOK_PAYLOAD_KEYS, for the codec endpoints (none: they answer payloads as given).

@@ -181,6 +181,14 @@ CASES = [
         Check(event_status="failed", workflow_fails=True),
     ),
     Case(
+        "poison_shipment_id_fails",
+        "01_shipment_created whose shipment id is longer than the database stores (65): "
+        "logged failed with what fits, not retried, the run fails",
+        _with("01_shipment_created", id="poison-1", data__resource__id="9" * 65),
+        lambda r: [(r.mailto(), ALL_KINDS)],
+        Check(event_status="failed", workflow_fails=True),
+    ),
+    Case(
         "compact_shipment_milestone",
         "21_compact_shipment_milestone (compact format, departed) with one mailto:// "
         "destination: plan, then one send (email)",
@@ -355,6 +363,7 @@ def _brief(result: Any) -> Any:
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--only", help="record this case alone")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     env = await WorkflowEnvironment.start_local(
@@ -369,6 +378,8 @@ async def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="record-histories-") as tmp:
             for case in CASES:
+                if args.only and case.name != args.only:
+                    continue
                 summary = await record(case, env.client, Path(tmp), args.out)
                 summaries.append(summary)
                 print(json.dumps(summary), flush=True)

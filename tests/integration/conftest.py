@@ -110,6 +110,8 @@ async def make_stack(
             body_read_timeout: timedelta = timedelta(seconds=10),
             max_connections: int = 512,
             destination_allow: AddressAllowlist = LOCAL,
+            process_deadline: timedelta | None = None,
+            stuck_after: timedelta = timedelta(minutes=30),
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -175,7 +177,10 @@ async def make_stack(
 
             async def starter() -> EventStarter:
                 return EventStarter(
-                    temporal, task_queue=task_queue, rpc_timeout=timedelta(seconds=rpc_timeout)
+                    temporal,
+                    task_queue=task_queue,
+                    rpc_timeout=timedelta(seconds=rpc_timeout),
+                    process_deadline=process_deadline,
                 )
 
             apps = create_apps(
@@ -189,6 +194,7 @@ async def make_stack(
                     body_read_timeout=body_read_timeout,
                     metrics_max_age=timedelta(0),  # each scrape reads what the test just did
                     destination_rules=DestinationRules(allowlist=destination_allow),
+                    stuck_after=stuck_after,
                 ),
                 engine=engine,
                 starter_factory=starter,

@@ -95,3 +95,28 @@ def test_however_a_write_transaction_ends_the_next_writer_gets_in(
         ids = connection.execute(sa.text("SELECT id FROM shipment ORDER BY id")).scalars().all()
     assert ids == (["1", "2"] if ending == "commit" else ["2"])
     engine.dispose()
+
+
+def test_data_errors_are_told_from_races_and_outages(tmp_path: Path) -> None:
+    """Review M2: what retrying cannot heal (a refused value, a broken constraint) is a data
+    error; a unique key (two writers, one row) and a database away are not. Error texts never
+    quote the bound parameters (review M6)."""
+    engine = db.create_db_engine(f"sqlite:///{tmp_path / 'errors.db'}")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE t (id TEXT PRIMARY KEY, v TEXT NOT NULL)")
+        connection.execute(sa.text("INSERT INTO t VALUES (:id, :v)"), {"id": "a", "v": "secret-1"})
+    caught: list[sa.exc.SQLAlchemyError] = []
+    for values in ({"id": "a", "v": "secret-2"}, {"id": "b", "v": None}):
+        try:
+            with engine.begin() as connection:
+                connection.execute(sa.text("INSERT INTO t VALUES (:id, :v)"), values)
+        except sa.exc.SQLAlchemyError as exc:
+            caught.append(exc)
+    engine.dispose()
+    unique, not_null = caught
+
+    assert not db.is_data_error(unique)
+    assert db.is_data_error(not_null)
+    assert db.is_data_error(sa.exc.DataError("INSERT", {}, Exception("value too long")))
+    assert not db.is_data_error(sa.exc.OperationalError("SELECT", {}, Exception("locked")))
+    assert "secret-2" not in str(unique) and "hide_parameters" in str(unique)

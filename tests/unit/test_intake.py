@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from app.core.events import Event, parse_event
 from app.core.statuses import EventStatus, StartStatus
-from app.ingest.errors import EventTooLarge, TemporalUnavailable, Unavailable
+from app.ingest.errors import EventRejected, EventTooLarge, TemporalUnavailable, Unavailable
 from app.ingest.intake import Intake
 from app.ingest.relay import TemporalBreaker
 from app.store import db
@@ -131,4 +131,23 @@ async def test_an_event_too_large_for_temporal_is_refused_before_anything(
     with pytest.raises(EventTooLarge):
         await intake.take(event, body="\U0001f4a5" * 1_000_000, received_at=RECEIVED_AT)
     assert starter.starts == []
+    assert spooled(engine) == []
+
+
+async def test_an_event_temporal_refuses_is_logged_failed_with_the_reason(
+    engine: Engine, departed: tuple[Event, str]
+) -> None:
+    """Review L5: a 422 from Temporal used to leave no trace once Flexport gave up."""
+    event, body = departed
+    refusal = EventRejected("Temporal refused the event: search attribute ShipmentId too long")
+    intake = Intake(engine=engine, starter=FakeStarter(error=refusal), breaker=TemporalBreaker())
+
+    with pytest.raises(EventRejected):
+        await intake.take(event, body=body, received_at=RECEIVED_AT)
+
+    with Session(engine) as session:
+        row = session.get(EventRecord, event.event_id)
+    assert row is not None
+    assert (row.status, row.error) == (EventStatus.FAILED, str(refusal))
+    assert row.payload == body
     assert spooled(engine) == []

@@ -193,6 +193,17 @@ class TestDurations:
         assert settings.reconcile_lookback == timedelta(hours=72)
         assert settings.eta_grace == timedelta(hours=6)
         assert settings.ops_alert_after == timedelta(minutes=5)
+        assert settings.process_deadline == timedelta(hours=1)
+        assert settings.stuck_after == timedelta(minutes=30)
+
+    @pytest.mark.parametrize("name", ["FLEXHOOK_PROCESS_DEADLINE", "FLEXHOOK_STUCK_AFTER"])
+    def test_a_deadline_of_zero_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch, name: str
+    ) -> None:
+        monkeypatch.setenv(name, "0")
+
+        with pytest.raises(ConfigError, match=name):
+            load_settings()
 
     @pytest.mark.parametrize(
         ("text", "expected"),

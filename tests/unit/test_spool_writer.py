@@ -342,3 +342,37 @@ async def test_with_temporal_away_a_burst_is_queued_in_one_commit(
     assert len(seen) == 1
     assert len(woken) == 20
     assert len(stored(engine)[1]) == 20
+
+
+async def test_a_bad_event_in_a_batch_fails_alone(engine: Engine, spoolings: Spoolings) -> None:
+    """Review M2: one event the database refuses used to turn its whole batch into 503s."""
+    items = spoolings(6)
+    bad = spool.Spooling(items[2].event, None, RECEIVED_AT)  # type: ignore[arg-type]
+    items[2] = bad  # a log row without its payload: NOT NULL refuses it
+    writer = SpoolWriter(engine)
+
+    answers = await asyncio.gather(
+        *(writer.enqueue(item) for item in items), return_exceptions=True
+    )
+
+    assert isinstance(answers[2], sa.exc.IntegrityError)
+    assert [a for i, a in enumerate(answers) if i != 2] == [StartStatus.QUEUED] * 5
+    log, spooled = stored(engine)
+    assert bad.event.event_id not in log
+    assert spooled == [item.event.event_id for i, item in enumerate(items) if i != 2]
+
+
+async def test_an_event_with_a_value_too_long_for_its_column_is_spooled_with_what_fits(
+    engine: Engine, sample: Callable[[str], bytes]
+) -> None:
+    payload = json.loads(sample("01_shipment_created"))
+    payload["data"]["resource"]["id"] = "9" * 65
+    body = json.dumps(payload)
+    event = parse_event(body.encode())
+
+    answer = await SpoolWriter(engine).enqueue(spool.Spooling(event, body, RECEIVED_AT))
+
+    assert answer == StartStatus.QUEUED
+    with Session(engine) as session:
+        row = session.get(EventRecord, event.event_id)
+        assert row is not None and row.shipment_id is None and row.payload == body
