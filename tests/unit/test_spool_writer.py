@@ -347,8 +347,8 @@ async def test_with_temporal_away_a_burst_is_queued_in_one_commit(
 async def test_a_bad_event_in_a_batch_fails_alone(engine: Engine, spoolings: Spoolings) -> None:
     """Review M2: one event the database refuses used to turn its whole batch into 503s."""
     items = spoolings(6)
-    bad = spool.Spooling(items[2].event, None, RECEIVED_AT)  # type: ignore[arg-type]
-    items[2] = bad  # a log row without its payload: NOT NULL refuses it
+    bad = spool.Spooling(items[2].event, items[2].body, None)  # type: ignore[arg-type]
+    items[2] = bad  # a log row without its receipt time: NOT NULL refuses it
     writer = SpoolWriter(engine)
 
     answers = await asyncio.gather(
