@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections import Counter
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from app.commands.common import audit, iso_time, open_engine, read_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from app.ingest.redrive import Candidate
+    from app.settings import Settings
 
 
 @click.command()
@@ -34,14 +42,9 @@ def redrive(
     dry_run: bool,
 ) -> None:
     """Run matching events through the normal path again (a processed one stays a no-op)."""
-    from collections import Counter
-
     from sqlmodel import Session
 
-    from app import temporal_client
     from app.ingest import redrive
-    from app.ingest.errors import PayloadRemoved, TemporalUnavailable
-    from app.ingest.starter import EventStarter
     from app.store.filters import EventFilter
 
     settings = read_settings()
@@ -70,43 +73,54 @@ def redrive(
         click.echo(f"{len(found)} {status} event(s) match{' (dry run)' if dry_run else ''}")
         return
 
-    async def run() -> Counter[str]:
-        try:
-            client = await temporal_client.connect(
-                address=settings.temporal_address,
-                namespace=settings.temporal_namespace,
-                payload_keys=settings.payload_keys,
-            )
-        except RuntimeError as exc:
-            raise click.ClickException(f"Temporal at {settings.temporal_address}: {exc}") from None
-        starter = EventStarter(
-            client,
-            task_queue=settings.task_queue,
-            rpc_timeout=timedelta(seconds=max(settings.start_timeout_seconds, 10)),
-            process_deadline=settings.process_deadline,
-        )
-        outcomes: Counter[str] = Counter()
-        with click.progressbar(found, label=f"redriving {len(found)} {status} events") as bar:
-            for candidate in bar:
-                try:
-                    started = await redrive.redrive_event(
-                        engine=engine, starter=starter, candidate=candidate
-                    )
-                except TemporalUnavailable:
-                    outcomes["unavailable"] += 1
-                    continue
-                except PayloadRemoved:  # nothing left to run
-                    outcomes["payload removed by retention"] += 1
-                    continue
-                outcomes[started] += 1
-        return outcomes
-
-    outcomes = asyncio.run(run())
+    outcomes = asyncio.run(
+        _start_all(settings, engine, found, label=f"redriving {len(found)} {status} events")
+    )
     summary = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
     audit(engine, action="event.redrive", target=_described(criteria, len(found)), outcome=summary)
     click.echo(summary)
     if outcomes["unavailable"]:
         sys.exit(1)
+
+
+async def _start_all(
+    settings: Settings, engine: Engine, found: list[Candidate], *, label: str
+) -> Counter[str]:
+    """Start each of `found` again; how many ended which way."""
+    from app import temporal_client
+    from app.ingest import redrive
+    from app.ingest.errors import PayloadRemoved, TemporalUnavailable
+    from app.ingest.starter import EventStarter
+
+    try:
+        client = await temporal_client.connect(
+            address=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            payload_keys=settings.payload_keys,
+        )
+    except RuntimeError as exc:
+        raise click.ClickException(f"Temporal at {settings.temporal_address}: {exc}") from None
+    starter = EventStarter(
+        client,
+        task_queue=settings.task_queue,
+        rpc_timeout=timedelta(seconds=max(settings.start_timeout_seconds, 10)),
+        process_deadline=settings.process_deadline,
+    )
+    outcomes: Counter[str] = Counter()
+    with click.progressbar(found, label=label) as bar:
+        for candidate in bar:
+            try:
+                started = await redrive.redrive_event(
+                    engine=engine, starter=starter, candidate=candidate
+                )
+            except TemporalUnavailable:
+                outcomes["unavailable"] += 1
+                continue
+            except PayloadRemoved:  # nothing left to run
+                outcomes["payload removed by retention"] += 1
+                continue
+            outcomes[started] += 1
+    return outcomes
 
 
 def _described(criteria: dict[str, str | None], count: int) -> str:
