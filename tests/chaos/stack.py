@@ -112,6 +112,8 @@ class ChaosStack:
             "FLEXHOOK_START_TIMEOUT": str(START_TIMEOUT_SECONDS),
             "FLEXHOOK_PUBLIC_URL": f"http://127.0.0.1:{self.web_port}",
             "FLEXHOOK_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
+            # The SMTP server the alerts go to is on loopback: an internal address to allow.
+            "FLEXHOOK_DESTINATION_ALLOW": "127.0.0.1",
         }
         self.temporal = Process(
             "temporal",
