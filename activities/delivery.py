@@ -28,9 +28,20 @@ from app.store.models import Notification, Recipient, Subscription
 from app.store.recipients import recipient_by_destination, recipients_for, wants
 from app.store.subscriptions import list_subscriptions
 from notifications.destinations import NotifyConfig, stored_destination, wanted_by
-from notifications.notifier import DeliveryFailed, Destination, InvalidDestination, Notifier
+from notifications.notifier import (
+    DeliveryFailed,
+    Destination,
+    InvalidDestination,
+    Notifier,
+    SendTimedOut,
+)
 from notifications.ops_reporter import OpsReporter
 
+# A send past its deadline was abandoned, not stopped: its thread may still deliver.
+TIMED_OUT_OUTCOME = (
+    "delivery outcome unknown: the send ran past its deadline and may still arrive; not sent "
+    "again, so that no one hears it twice"
+)
 UNKNOWN_OUTCOME = (
     "delivery outcome unknown: the worker stopped while sending; not sent again, so that no "
     "one hears it twice"
@@ -230,11 +241,13 @@ class NotificationActivities:
             raise ApplicationError(
                 str(exc), type="InvalidDestination", non_retryable=True
             ) from None
+        except SendTimedOut as exc:
+            # Never twice beats at least once: an abandoned send may still go out.
+            error = f"{TIMED_OUT_OUTCOME} ({exc})"[:1000]
+            self._finish(delivery, status=NotificationStatus.FAILED, error=error)
+            raise ApplicationError(error, type="SendTimedOut", non_retryable=True) from None
         except DeliveryFailed as exc:
-            # Known unsent: retry it, unless this timeout opened the destination's breaker.
-            if self._notifier.skip_reason(destination) is not None:
-                self._finish(delivery, status=NotificationStatus.FAILED, error=str(exc))
-                raise _skipped(str(exc)) from None
+            # Known unsent: retry it.
             self._finish(delivery, status=NotificationStatus.PENDING, error=str(exc))
             if self._given_up():
                 raise ApplicationError(

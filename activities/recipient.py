@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery import UNKNOWN_OUTCOME
+from activities.delivery import TIMED_OUT_OUTCOME, UNKNOWN_OUTCOME
 from activities.digest import DIGEST_KIND, DigestSender
 from activities.recipient_types import (
     DigestFailure,
@@ -41,7 +41,7 @@ from app.store.recipients import (
     shipments_in_transit,
 )
 from notifications.destinations import NotifyConfig, stored_destination
-from notifications.notifier import DeliveryFailed, Destination, InvalidDestination
+from notifications.notifier import DeliveryFailed, Destination, InvalidDestination, SendTimedOut
 
 log = logging.getLogger(__name__)
 
@@ -227,6 +227,10 @@ class RecipientActivities:
             raise ApplicationError(
                 str(exc), type="InvalidDestination", non_retryable=True
             ) from None
+        except SendTimedOut as exc:  # it may still arrive: never twice
+            error = f"{TIMED_OUT_OUTCOME} ({exc})"[:1000]
+            self._finish(input, status=Status.FAILED, error=error)
+            raise ApplicationError(error, type="SendTimedOut", non_retryable=True) from None
         except DeliveryFailed as exc:
             self._finish(input, status=Status.PENDING, error=str(exc))  # known unsent: retry
             raise

@@ -32,7 +32,7 @@ from notifications.redaction import (
     url_parts,
 )
 from notifications.render import Dialect, Renderer, markdown_text
-from notifications.send_limits import Overdue, SendLimits, Skipped
+from notifications.send_limits import Crowded, Overdue, SendLimits, Skipped
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ class DeliveryFailed(NotifyError):
 
 
 class SendTimedOut(DeliveryFailed):
-    """The send did not finish within its deadline (`notifications.send_limits`)."""
+    """The send did not finish within its deadline (`notifications.send_limits`). Its thread
+    may still deliver the message: the outcome is unknown, so it is not sent again."""
 
 
 class DestinationSkipped(DeliveryFailed):
@@ -346,6 +347,8 @@ def send_message(
         )
     except Skipped as exc:
         raise DestinationSkipped(f"{destination.privacy_url}: {exc}") from None
+    except Crowded as exc:  # never started: known unsent, worth retrying
+        raise DeliveryFailed(f"{destination.privacy_url}: {exc}") from None
     except Overdue as exc:
         raise SendTimedOut(f"{destination.privacy_url}: {exc}") from None
 

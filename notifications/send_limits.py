@@ -46,6 +46,11 @@ class Overdue(Exception):
     many earlier sends are still running past theirs for a new one to start."""
 
 
+class Crowded(Overdue):
+    """Not started: too many earlier sends are still running past their deadline. Unlike a
+    send that ran past its own deadline, this one is known not to have gone out."""
+
+
 class Skipped(Exception):
     """The destination's breaker is open: it was not tried. The message says why and until
     when."""
@@ -167,7 +172,7 @@ class SendLimits:
         many sends are overdue already to start one more."""
         with self._lock:
             if self._overdue >= self.max_overdue:
-                raise Overdue(
+                raise Crowded(
                     f"not sent: {self._overdue} earlier sends are still running past their "
                     "deadline in this worker"
                 )

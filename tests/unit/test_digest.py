@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.delivery import UNKNOWN_OUTCOME
@@ -23,7 +24,7 @@ from app.store import db
 from app.store.models import EventRecord, Notification
 from app.store.recipients import add_recipient
 from notifications.destinations import NotifyConfig
-from notifications.notifier import DeliveryFailed, Destination
+from notifications.notifier import DeliveryFailed, Destination, SendTimedOut
 from notifications.render import Renderer
 
 URL = "json://hooks.example.test:9/digest"
@@ -188,6 +189,19 @@ def test_a_digest_that_did_not_get_through_gives_its_alerts_back(engine: Engine)
     sender.failure = None
     assert ActivityEnvironment().run(activities.send_digest, the_input(engine)) == "sent"
     assert statuses(engine) == {"departed": "sent", "arrived": "sent", "digest": "sent"}
+
+
+def test_a_digest_that_ran_past_its_deadline_is_failed_not_sent_again(engine: Engine) -> None:
+    # The abandoned send's thread may still deliver it: a retry could send it twice.
+    sender = Sender()
+    sender.failure = SendTimedOut(f"{URL}: the send did not finish within 30 s")
+    activities = RecipientActivities(engine, config=NotifyConfig(None), digests=sender)
+
+    with pytest.raises(ApplicationError, match="outcome unknown") as raised:
+        ActivityEnvironment().run(activities.send_digest, the_input(engine))
+
+    assert raised.value.non_retryable
+    assert statuses(engine)["digest"] == "failed"
 
 
 def test_an_attempt_that_died_while_sending_is_never_sent_again(engine: Engine) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from notifications.send_limits import DestinationBreaker, Overdue, SendLimits, Skipped
+from notifications.send_limits import Crowded, DestinationBreaker, Overdue, SendLimits, Skipped
 
 SHORT = 0.05  # the deadline of these tests: a send that waits on `hang` always misses it
 
@@ -78,7 +78,7 @@ def test_no_send_starts_while_too_many_are_overdue(hang: threading.Event) -> Non
             sending.run("url-tarpit", hang.wait)
     started = threading.Event()
 
-    with pytest.raises(Overdue, match="2 earlier sends are still running"):
+    with pytest.raises(Crowded, match="2 earlier sends are still running"):  # never started
         sending.run("url-healthy", started.set)
     assert not started.is_set()
 
