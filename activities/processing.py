@@ -194,13 +194,12 @@ class EventActivities:
     def _give_up(
         self, event: Event, input: ProcessEventInput, *, error: str, now: datetime
     ) -> NoReturn:
-        """Fail the event for good, where the database allows it (ops told once), and end the
-        attempts: the run fails."""
+        """Fail the event for good (ops told once) and end the attempts: the run fails. While
+        the database cannot take the failed row, its error propagates instead and the attempt
+        is retried: an event is never given up on before it is logged (and redrive can find
+        it)."""
         reason = f"not processed within its deadline: {error}"
-        try:
-            self._fail(event, input, error=reason, now=now)
-        except SQLAlchemyError:
-            activity.logger.error("event %s could not be logged as failed", event.event_id)
+        self._fail(event, input, error=reason, now=now)
         raise ApplicationError(failure_reason(reason), type="ProcessDeadline", non_retryable=True)
 
     def _last_error(self, event: Event) -> str:
