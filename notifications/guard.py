@@ -33,6 +33,22 @@ log = logging.getLogger(__name__)
 # service's fixed API host.
 _ACCOUNT_HOST_SCHEMES: Final = frozenset({"mailgun", "sparkpost", "smtp2go", "sendpulse", "wechat"})
 _ADDRESS_FAMILIES: Final = (socket.AF_INET, socket.AF_INET6)
+# Services whose URL does not choose the host they post to, each posting to its own fixed public
+# API, that may be added at run time (API, dashboard, command line). Every other scheme whose URL
+# does not name the host the worker connects to is for the operator-written configuration file
+# only: desktop and syslog targets act on the worker's own machine, and some read an address or a
+# file from a parameter (vapid's `subfile`, acs's endpoint in the path) that no host check sees.
+RUN_TIME_SERVICES: Final = frozenset(
+    {
+        "slack", "msteams", "discord", "gchat", "tgram", "pover", "pbul", "opsgenie",
+        "pagerduty", "pagertree", "splunk", "victorops", "signl4", "squadcast", "ilert",
+        "incidentio", "webex", "wxteams", "zulip", "twilio", "sendgrid", "ses", "sns", "line",
+        "whatsapp", "prowl", "psafer", "psafers", "ryver", "flock", "join", "dingtalk",
+        "feishu", "lark", "wecombot", "cliq", "zcliq", "zohocliq", "guilded", "revolt",
+        "twist", "spike", "zoom", "ntfy", "ntfys", "mailgun", "sparkpost", "smtp2go",
+        "sendpulse",
+    }
+)  # fmt: skip
 # The longest a send waits to connect, and for each read (`cto`/`rto` in a URL ask for more).
 MAX_SOCKET_TIMEOUT_SECONDS: Final = 10.0
 
@@ -66,6 +82,19 @@ def dialled_host(plugin: apprise.NotifyBase) -> str | None:
 def guarded(plugin: apprise.NotifyBase) -> bool:
     """Whether the plugin's URL chooses the host it connects to."""
     return dialled_host(plugin) is not None
+
+
+def run_time_refusal(plugin: apprise.NotifyBase) -> str | None:
+    """Why `plugin` may not be added at run time (its URL does not name the host it reaches,
+    and it is not a service of `RUN_TIME_SERVICES`); None when it may."""
+    if guarded(plugin) or schemes_of(plugin) & RUN_TIME_SERVICES:
+        return None
+    scheme = min(schemes_of(plugin)) if schemes_of(plugin) else "this"
+    return (
+        f"{scheme}:// destinations are not added through the API, the dashboard or the command "
+        "line (the host they reach is not checked); an operator can list one in the Apprise "
+        "configuration file (FLEXHOOK_NOTIFY_CONFIG)"
+    )
 
 
 def harden(plugin: apprise.NotifyBase) -> apprise.NotifyBase:

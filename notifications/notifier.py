@@ -23,7 +23,7 @@ from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
 from app.core.ids import event_workflow_url
 from app.core.privacy import privacy_form
-from notifications.guard import harden, refusal, schemes_of
+from notifications.guard import harden, refusal, run_time_refusal, schemes_of
 from notifications.redaction import (
     REDACTOR,
     URL_IN_TEXT_RE,
@@ -193,7 +193,9 @@ def check_url(
 ) -> Destination:
     """`url`'s destination, or InvalidDestination why not (`allowlist`: its host too)."""
     plugin = _parsed(url)
-    if allowlist is not None:
+    if allowlist is not None:  # added at run time: only hosts that can be checked, checked
+        if (reason := run_time_refusal(plugin)) is not None:
+            raise RefusedDestination(reason)
         refuse_internal(plugin, allowlist)
     return _destination(url, plugin, tags)
 

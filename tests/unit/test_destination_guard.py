@@ -124,6 +124,26 @@ def test_services_whose_url_host_is_a_token_are_not_looked_up(url: str) -> None:
     check_url(url, allowlist=NOTHING)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        # Reads a file or URL named in a parameter: the worker would fetch the metadata service.
+        "vapid://me@example.com/abc?subfile=http://169.254.169.254/latest/meta-data/",
+        "vapid://me@example.com/abc?subfile=/etc/passwd",
+        # Azure Communication Services: the endpoint host sits in the path.
+        "acs://me@example.com/a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=/metadata.google.internal/x@example.com",
+        "syslog://",  # the worker's own machine
+    ],
+)
+def test_schemes_whose_url_does_not_name_the_host_they_reach_are_not_added_at_run_time(
+    url: str,
+) -> None:
+    plugin_for(url)  # Apprise takes them: an operator may list them in the configuration file
+
+    with pytest.raises(RefusedDestination, match="FLEXHOOK_NOTIFY_CONFIG"):
+        check_url(url, allowlist=parse_allowlist("0.0.0.0/0,::/0"))
+
+
 def test_the_smtp_host_is_what_a_mailto_url_dials() -> None:
     assert dialled_host(plugin_for("mailtos://user:pw@gmail.com")) == "smtp.gmail.com"
     assert dialled_host(plugin_for("mailto://u:p@example.com?smtp=relay.example")) == (
