@@ -111,11 +111,12 @@ class SpoolWriter:
 
     async def _write_alone(self, batch: list[_Waiting]) -> None:
         """Each event of a refused batch in a transaction of its own."""
-        for item, future in batch:
+        for position, (item, future) in enumerate(batch):
             try:
                 [outcome] = await self._commit([item])
             except asyncio.CancelledError:
-                future.cancel()
+                for _, waiting in batch[position:]:  # none of the rest is left in the queue
+                    waiting.cancel()
                 raise
             except Exception as exc:
                 if not future.done():
@@ -161,9 +162,8 @@ class SpoolWriter:
 
 def _database_away(exc: Exception) -> bool:
     """Whether the database (not one event's data) is the trouble: then writing the events one at
-    a time would only fail as often as they are many."""
+    a time would only fail as often as they are many. Any other error (a data error, a bug that
+    one event's values trigger) is tried event by event, so that it fails that event alone."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    return isinstance(exc, (OperationalError, InterfaceError)) or not isinstance(
-        exc, SQLAlchemyError
-    )
+    return isinstance(exc, (OperationalError, InterfaceError))
