@@ -35,3 +35,8 @@ NOTIFY_ATTEMPT_TIMEOUT = timedelta(seconds=60)
 NOTIFY_DEADLINE = timedelta(minutes=15)
 # Sends run on the worker's send queue: the run's task queue plus this.
 SEND_QUEUE_SUFFIX = "-sends"
+
+
+def send_queue(task_queue: str) -> str:
+    """The task queue of the sends of runs on `task_queue`."""
+    return task_queue + SEND_QUEUE_SUFFIX

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
         NOTIFY_RETRY,
         RECORDS_RETRY,
         RECORDS_TIMEOUT,
-        SEND_QUEUE_SUFFIX,
+        send_queue,
     )
 
 
@@ -27,7 +27,7 @@ def send_queue_of_run() -> str:
     queue, so runs that scheduled their sends on their own queue before replay as they were (their
     recorded histories do), and the main worker still serves those sends.
     """
-    return workflow.info().task_queue + SEND_QUEUE_SUFFIX
+    return send_queue(workflow.info().task_queue)
 
 
 async def send_alert(delivery: Delivery) -> None:

@@ -44,7 +44,7 @@ from app.payload_codec import PayloadKeys
 from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import EventWorkflow
 from workflows.event_v1 import EventWorkflowV1
-from workflows.policies import SEND_QUEUE_SUFFIX
+from workflows.policies import send_queue
 from workflows.recipient import RecipientWorkflow
 from workflows.recipient_starter import resume_waiting
 from workflows.reconcile import ReconcileWorkflow
@@ -72,11 +72,6 @@ class ActivitySet(Protocol):
     def all(self) -> list[Callable[..., Any]]: ...
 
     def sends(self) -> list[Callable[..., Any]]: ...
-
-
-def send_queue(task_queue: str) -> str:
-    """The task queue of the sends of runs on `task_queue`."""
-    return task_queue + SEND_QUEUE_SUFFIX
 
 
 class Workers:

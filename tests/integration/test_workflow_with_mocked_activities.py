@@ -33,8 +33,8 @@ from activities.types import (
 from app.core.alert import Alert
 from app.core.outcome import EventOutcome
 from workflows.event import EventWorkflow
+from workflows.policies import send_queue
 from workflows.types import EventInput
-from workflows.worker import send_queue
 
 # ------------------------------------------------------------------------------------------------
 
