@@ -11,6 +11,7 @@ A cancelled activity finishes its short transaction instead; its result is then 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -44,6 +45,8 @@ from app.store.models import EventRecord
 # How long after a shipment's ETA an arrival may still come before the watch alerts
 # (`FLEXHOOK_ETA_GRACE`); the default of the setting.
 DEFAULT_ETA_GRACE = timedelta(hours=6)
+# `event_failures.record_failed` or `record_attempt`: what to write of an event that failed.
+LogWrite = Callable[..., None]
 
 
 def _log(
@@ -215,19 +218,23 @@ class EventActivities:
     def _note_attempt(self, event: Event, input: ProcessEventInput, *, error: str) -> None:
         """Keep the failed attempt's error on the log row, `processing` (best effort): the event
         is visible, and the ops watch notices if it stays there."""
-        try:
-            with Session(self._engine) as session:
-                event_failures.record_attempt(
-                    session,
-                    event=event,
-                    body=input.body,
-                    workflow_id=input.workflow_id,
-                    received_at=datetime.fromisoformat(input.received_at),
-                    error=error,
-                )
-                session.commit()
-        except SQLAlchemyError:
-            pass  # the database away: the retry will tell
+        with contextlib.suppress(SQLAlchemyError):  # the database away: the retry will tell
+            self._write_log(event_failures.record_attempt, event, input, error=error)
+
+    def _write_log(
+        self, write: LogWrite, event: Event, input: ProcessEventInput, *, error: str
+    ) -> None:
+        """`write` (an `event_failures` function) for `event` in a transaction of its own."""
+        with Session(self._engine) as session:
+            write(
+                session,
+                event=event,
+                body=input.body,
+                workflow_id=input.workflow_id,
+                received_at=datetime.fromisoformat(input.received_at),
+                error=error,
+            )
+            session.commit()
 
     def _process(self, event: Event, input: ProcessEventInput, *, now: datetime) -> ProcessedEvent:
         with Session(self._engine) as session:
@@ -280,16 +287,7 @@ class EventActivities:
         database refuses even so does not keep the operators from hearing of it."""
         reason = failure_reason(error)
         try:
-            with Session(self._engine) as session:
-                event_failures.record_failed(
-                    session,
-                    event=event,
-                    body=input.body,
-                    workflow_id=input.workflow_id,
-                    received_at=datetime.fromisoformat(input.received_at),
-                    error=reason,
-                )
-                session.commit()
+            self._write_log(event_failures.record_failed, event, input, error=reason)
         except SQLAlchemyError as exc:
             if not db.is_data_error(exc):
                 raise

@@ -14,6 +14,27 @@ from app.store.models import EventRecord
 from app.store.projection import new_event_row
 
 
+def _log_row(
+    session: Session,
+    *,
+    event: Event,
+    body: str,
+    workflow_id: str,
+    received_at: datetime,
+    status: EventStatus,
+) -> tuple[EventRecord, bool]:
+    """The event's log row and whether it is new (added with `status` and what of the event
+    fits the columns)."""
+    row = session.get(EventRecord, event.event_id)
+    if row is not None:
+        return row, False
+    row = new_event_row(
+        storable(event), body=body, workflow_id=workflow_id, received_at=received_at, status=status
+    )
+    session.add(row)
+    return row, True
+
+
 def record_failed(
     session: Session,
     *,
@@ -25,21 +46,17 @@ def record_failed(
 ) -> None:
     """Log `event` as `failed` with the reason (its first line, no bound parameters), storing of
     it what fits the columns; an event processed meanwhile stays processed."""
-    reason = failure_reason(error)
-    row = session.get(EventRecord, event.event_id)
-    if row is None:
-        row = new_event_row(
-            storable(event),
-            body=body,
-            workflow_id=workflow_id,
-            received_at=received_at,
-            status=EventStatus.FAILED,
-        )
-        row.error = reason
-        session.add(row)
-    elif row.status != EventStatus.PROCESSED:
+    row, new = _log_row(
+        session,
+        event=event,
+        body=body,
+        workflow_id=workflow_id,
+        received_at=received_at,
+        status=EventStatus.FAILED,
+    )
+    if new or row.status != EventStatus.PROCESSED:
         row.status = EventStatus.FAILED
-        row.error = reason
+        row.error = failure_reason(error)
 
 
 def record_attempt(
@@ -54,17 +71,19 @@ def record_attempt(
     """Keep a failed attempt's error on the event's log row, `processing` (the event is retried):
     a new row for an event the log does not have yet, the error on a queued, failed or
     processing one."""
-    row = session.get(EventRecord, event.event_id)
-    if row is None:
-        row = new_event_row(
-            storable(event),
-            body=body,
-            workflow_id=workflow_id,
-            received_at=received_at,
-            status=EventStatus.PROCESSING,
-        )
-        session.add(row)
-    elif row.status not in (EventStatus.QUEUED, EventStatus.FAILED, EventStatus.PROCESSING):
+    row, new = _log_row(
+        session,
+        event=event,
+        body=body,
+        workflow_id=workflow_id,
+        received_at=received_at,
+        status=EventStatus.PROCESSING,
+    )
+    if not new and row.status not in (
+        EventStatus.QUEUED,
+        EventStatus.FAILED,
+        EventStatus.PROCESSING,
+    ):
         return
     row.status = EventStatus.PROCESSING
     row.error = failure_reason(error)
