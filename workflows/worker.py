@@ -23,15 +23,12 @@ from temporalio.client import (
     Client,
     Schedule,
     ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
     ScheduleHandle,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleSpec,
     ScheduleState,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
 )
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError
@@ -49,7 +46,7 @@ from workflows.recipient import RecipientWorkflow
 from workflows.recipient_starter import resume_waiting
 from workflows.reconcile import ReconcileWorkflow
 from workflows.retention import PayloadRetentionWorkflow
-from workflows.retention_schedule import apply_payload_retention_schedule
+from workflows.retention_schedule import apply_payload_retention_schedule, keep_schedule
 from workflows.types import ReconcileInput
 
 ACTIVITY_THREADS = 16
@@ -237,19 +234,8 @@ async def ensure_reconcile_schedule(
     schedule = reconcile_schedule(
         task_queue=task_queue, every=every, lookback=lookback, schedule_id=schedule_id
     )
-    try:
-        return await client.create_schedule(schedule_id, schedule)
-    except ScheduleAlreadyRunningError:
-        pass
-    handle = client.get_schedule_handle(schedule_id)
-
-    def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
-        if current.description.schedule.state.paused:
-            schedule.state = current.description.schedule.state  # with the operator's note
-        return ScheduleUpdate(schedule=schedule)
-
-    await handle.update(update)
-    return handle
+    await keep_schedule(client, schedule_id, schedule)
+    return client.get_schedule_handle(schedule_id)
 
 
 async def apply_reconcile_schedule(
