@@ -19,6 +19,7 @@ from pytimeparse2 import parse as parse_duration
 
 from app.core.access import MIN_ENVIRONMENT_TOKEN_LENGTH
 from app.core.addresses import AddressAllowlist, parse_allowlist
+from app.core.shares import ShareLifetime, share_key
 
 
 class ConfigError(Exception):
@@ -166,6 +167,19 @@ class Settings(BaseSettings):
         tuple[tuple[str, bytes], ...], NoDecode, BeforeValidator(parse_payload_keys)
     ] = Field(default=(), alias="FLEXHOOK_PAYLOAD_KEYS", repr=False)
 
+    # Share links (`app.core.shares`): their lifetime, and the secret the alerts' link is derived
+    # from (unset: derived from the first webhook secret).
+    share_expiry: Duration = Field(
+        default=timedelta(days=90), gt=timedelta(0), alias="FLEXHOOK_SHARE_EXPIRY"
+    )
+    share_after_delivery: Duration = Field(
+        default=timedelta(days=30), gt=timedelta(0), alias="FLEXHOOK_SHARE_AFTER_DELIVERY"
+    )
+    share_max_age: Duration = Field(
+        default=timedelta(days=365), gt=timedelta(0), alias="FLEXHOOK_SHARE_MAX_AGE"
+    )
+    share_secret: str | None = Field(default=None, alias="FLEXHOOK_SHARE_SECRET", repr=False)
+
     @field_validator("webhook_secrets", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
@@ -196,6 +210,20 @@ class Settings(BaseSettings):
     def destination_allowlist(self) -> AddressAllowlist:
         """`FLEXHOOK_DESTINATION_ALLOW`, parsed."""
         return parse_allowlist(self.destination_allow)
+
+    @property
+    def share_lifetime(self) -> ShareLifetime:
+        return ShareLifetime(
+            expiry=self.share_expiry,
+            after_delivery=self.share_after_delivery,
+            max_age=self.share_max_age,
+        )
+
+    @property
+    def share_link_key(self) -> bytes | None:
+        """The key of the alerts' tracking links; None when there is no secret to derive it from."""
+        secret = self.share_secret or next(iter(self.webhook_secrets), None)
+        return share_key(secret) if secret else None
 
     @property
     def resolved_database_url(self) -> str:

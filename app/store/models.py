@@ -224,6 +224,8 @@ class Subscription(SQLModel, table=True):
     url: str  # holds credentials: only ever shown as `privacy_url`
     privacy_url: str
     kinds: list[str] | None = Field(default=None, sa_type=sa.JSON)  # None: every kind
+    # Who reads it (`app.core.audience`): `internal` gets flexhook's and Temporal's links too.
+    audience: str = Field(default="internal", max_length=10)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -242,6 +244,8 @@ class Recipient(SQLModel, table=True):
     digest_at: str | None = Field(default=None, max_length=5)  # HH:MM, with digest
     timezone: str = Field(default="UTC", max_length=64)  # IANA name
     quiet_hours: str | None = Field(default=None, max_length=11)  # HH:MM-HH:MM, with instant
+    # Who reads it (`app.core.audience`): `internal` gets flexhook's and Temporal's links too.
+    audience: str = Field(default="internal", max_length=10)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -327,6 +331,27 @@ class OpsIncident(SQLModel, table=True):
     alerted_at: datetime | None = _when()  # the opening alert was claimed (and sent)
     recovered_at: datetime | None = _when()  # None: the incident is open
     recovery_alerted_at: datetime | None = _when()  # the recovery alert was claimed (and sent)
+
+
+class Share(SQLModel, table=True):
+    """A share link to one shipment's tracking page (`app.core.shares`). Only the token's
+    SHA-256 is kept; a revoked or expired link keeps its row, for the audit trail's sake."""
+
+    __tablename__ = "share"
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str = Field(unique=True, max_length=64)  # hex SHA-256 of the token
+    shipment_id: str = Field(index=True, max_length=64)
+    purpose: str = Field(default="link", max_length=10)  # link | alerts
+    # For the alerts' link only: what its token is derived from, with the server's key.
+    nonce: str | None = Field(default=None, max_length=32)
+    created_by: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)  # before delivery; see effective_expiry
+    revoked_at: datetime | None = _when()
+    revoked_by: str | None = Field(default=None, max_length=64)
+    views: int = 0
+    last_viewed_at: datetime | None = _when()
 
 
 class ApiToken(SQLModel, table=True):
