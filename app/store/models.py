@@ -333,11 +333,25 @@ class OpsIncident(SQLModel, table=True):
     recovery_alerted_at: datetime | None = _when()  # the recovery alert was claimed (and sent)
 
 
+ALERTS_LINK = sa.text("purpose = 'alerts' AND nonce IS NOT NULL AND revoked_at IS NULL")
+
+
 class Share(SQLModel, table=True):
     """A share link to one shipment's tracking page (`app.core.shares`). Only the token's
     SHA-256 is kept; a revoked or expired link keeps its row, for the audit trail's sake."""
 
     __tablename__ = "share"
+    # One current alerts link per shipment (`app.store.shares.alert_share`); retired ones have
+    # no nonce.
+    __table_args__ = (
+        sa.Index(
+            "ux_share_alerts",
+            "shipment_id",
+            unique=True,
+            sqlite_where=ALERTS_LINK,
+            postgresql_where=ALERTS_LINK,
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     digest: str = Field(unique=True, max_length=64)  # hex SHA-256 of the token

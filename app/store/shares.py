@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core.shares import (
@@ -200,6 +201,28 @@ def open_share(session: Session, *, token: str, lifetime: ShareLifetime, now: da
     return Opened(state=view.state, shipment_id=row.shipment_id, share_id=row.id)
 
 
+def _current_alerts_row(session: Session, shipment_id: str) -> Share | None:
+    return session.exec(
+        select(Share).where(
+            Share.shipment_id == shipment_id,
+            Share.purpose == SharePurpose.ALERTS.value,
+            col(Share.nonce).is_not(None),
+            col(Share.revoked_at).is_(None),
+        )
+    ).first()
+
+
+def _reusable_token(
+    row: Share, *, key: bytes, delivered_at: datetime | None, lifetime: ShareLifetime, now: datetime
+) -> str | None:
+    """The row's token when it is active and `key` re-derives it; else None."""
+    view = _view(row, delivered_at=delivered_at, lifetime=lifetime, now=now)
+    if view.state is not ShareState.ACTIVE or row.nonce is None:
+        return None
+    token = alert_share_token(key, row.nonce)
+    return token if hmac.compare_digest(share_digest(token), row.digest) else None
+
+
 def alert_share(
     session: Session,
     *,
@@ -208,35 +231,44 @@ def alert_share(
     lifetime: ShareLifetime,
     now: datetime,
 ) -> tuple[str, bool]:
-    """The token of the shipment's alerts link, and whether it was made now. The active link
-    whose token `key` re-derives is reused; otherwise (first alert, revoked, expired, or a
-    changed key) a new one is made."""
-    rows = session.exec(
-        select(Share)
-        .where(Share.shipment_id == shipment_id, Share.purpose == SharePurpose.ALERTS.value)
-        .where(col(Share.revoked_at).is_(None))
-        .order_by(col(Share.id).desc())
-    ).all()
+    """The token of the shipment's alerts link, and whether it was made now.
+
+    The current alerts link (one per shipment: a partial unique index) is reused while it is
+    active and `key` re-derives it. Otherwise it is retired (its nonce dropped: it still opens
+    until it expires or is revoked, for the alerts already sent) and a new one is made. Two
+    sends racing to make the first link: one insert wins, the other reuses it."""
     delivered_at = _delivered_at(session, shipment_id)
-    for row in rows:
-        view = _view(row, delivered_at=delivered_at, lifetime=lifetime, now=now)
-        if view.state is not ShareState.ACTIVE or row.nonce is None:
-            continue
-        token = alert_share_token(key, row.nonce)
-        if hmac.compare_digest(share_digest(token), row.digest):
+    current = _current_alerts_row(session, shipment_id)
+    if current is not None:
+        token = _reusable_token(
+            current, key=key, delivered_at=delivered_at, lifetime=lifetime, now=now
+        )
+        if token is not None:
             return token, False
+        current.nonce = None
+        session.add(current)
+        session.flush()
     nonce = new_nonce()
     token = alert_share_token(key, nonce)
-    session.add(
-        Share(
-            digest=share_digest(token),
-            shipment_id=shipment_id,
-            purpose=SharePurpose.ALERTS.value,
-            nonce=nonce,
-            created_by="system",
-            created_at=now,
-            expires_at=first_expiry(now, lifetime),
+    try:
+        with session.begin_nested():
+            session.add(
+                Share(
+                    digest=share_digest(token),
+                    shipment_id=shipment_id,
+                    purpose=SharePurpose.ALERTS.value,
+                    nonce=nonce,
+                    created_by="system",
+                    created_at=now,
+                    expires_at=first_expiry(now, lifetime),
+                )
+            )
+    except IntegrityError:
+        winner = _current_alerts_row(session, shipment_id)
+        won = winner and _reusable_token(
+            winner, key=key, delivered_at=delivered_at, lifetime=lifetime, now=now
         )
-    )
-    session.flush()
+        if not won:
+            raise
+        return won, False
     return token, True

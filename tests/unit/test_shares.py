@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app.core.shares import (
@@ -134,17 +135,28 @@ def test_alerts_reuse_one_link_whose_token_is_derived_not_stored(session: Sessio
     again, made_again = shares.alert_share(
         session, shipment_id="FLEX-1", key=key, lifetime=LIFETIME, now=NOW + DAY
     )
-    rotated, made_rotated = shares.alert_share(
+
+    assert (made, made_again) == (True, False) and first == again and looks_like_token(first)
+    [row] = session.exec(select(Share)).all()
+    assert first not in row.model_dump_json()
+    assert row.nonce is not None and alert_share_token(key, row.nonce) == first
+
+
+def test_a_changed_key_makes_a_new_alerts_link_and_the_old_one_still_opens(
+    session: Session,
+) -> None:
+    old, _ = shares.alert_share(
+        session, shipment_id="FLEX-1", key=share_key("old-secret"), lifetime=LIFETIME, now=NOW
+    )
+
+    new, made = shares.alert_share(
         session, shipment_id="FLEX-1", key=share_key("new-secret"), lifetime=LIFETIME, now=NOW
     )
 
-    assert (made, made_again, made_rotated) == (True, False, True)
-    assert first == again != rotated and looks_like_token(first)
-    rows = session.exec(select(Share)).all()
-    assert all(first not in row.model_dump_json() for row in rows)
-    assert rows[0].nonce is not None and alert_share_token(key, rows[0].nonce) == first
-    opened = shares.open_share(session, token=first, lifetime=LIFETIME, now=NOW)
-    assert opened.state is ShareState.ACTIVE
+    assert made and new != old
+    for token in (old, new):
+        opened = shares.open_share(session, token=token, lifetime=LIFETIME, now=NOW)
+        assert opened.state is ShareState.ACTIVE
 
 
 def test_a_revoked_alerts_link_is_replaced_on_the_next_alert(session: Session) -> None:
@@ -167,3 +179,50 @@ def test_a_revoked_alerts_link_is_replaced_on_the_next_alert(session: Session) -
     )
 
     assert made and second != first
+
+
+def test_two_sends_racing_to_make_the_first_alerts_link_end_with_one(cli_database: str) -> None:
+    key = share_key("webhook-secret")
+    engine = db.create_db_engine(cli_database)
+    with Session(engine) as first, Session(engine) as second:
+        token, made = shares.alert_share(
+            first, shipment_id="FLEX-1", key=key, lifetime=LIFETIME, now=NOW
+        )
+        first.commit()
+        # The second session looked before the first committed: it tries to insert too.
+        raced = Share(
+            digest="0" * 64,
+            shipment_id="FLEX-1",
+            purpose="alerts",
+            nonce="00",
+            created_by="system",
+            created_at=NOW,
+            expires_at=NOW + DAY,
+        )
+        second.add(raced)
+        with pytest.raises(IntegrityError):
+            second.commit()
+        second.rollback()
+        again, made_again = shares.alert_share(
+            second, shipment_id="FLEX-1", key=key, lifetime=LIFETIME, now=NOW
+        )
+
+    assert (made, made_again) == (True, False) and again == token
+
+
+def test_an_expired_alerts_link_is_retired_and_still_answers_expired(session: Session) -> None:
+    key = share_key("webhook-secret")
+    old, _ = shares.alert_share(session, shipment_id="FLEX-1", key=key, lifetime=LIFETIME, now=NOW)
+
+    later = NOW + 91 * DAY
+    new, made = shares.alert_share(
+        session, shipment_id="FLEX-1", key=key, lifetime=LIFETIME, now=later
+    )
+
+    assert made and new != old
+    assert shares.open_share(session, token=old, lifetime=LIFETIME, now=later).state is (
+        ShareState.EXPIRED
+    )
+    assert shares.open_share(session, token=new, lifetime=LIFETIME, now=later).state is (
+        ShareState.ACTIVE
+    )

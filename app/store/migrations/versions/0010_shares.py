@@ -22,6 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 AutoString = sqlmodel.sql.sqltypes.AutoString
 UTCDateTime = app.store.models.UTCDateTime
+ALERTS_LINK = sa.text("purpose = 'alerts' AND nonce IS NOT NULL AND revoked_at IS NULL")
 
 
 def upgrade() -> None:
@@ -43,6 +44,14 @@ def upgrade() -> None:
         sa.UniqueConstraint("digest"),
     )
     op.create_index("ix_share_shipment_id", "share", ["shipment_id"])
+    op.create_index(
+        "ux_share_alerts",
+        "share",
+        ["shipment_id"],
+        unique=True,
+        sqlite_where=ALERTS_LINK,
+        postgresql_where=ALERTS_LINK,
+    )
     for table in ("recipient", "subscription"):
         with op.batch_alter_table(table) as batch:
             batch.add_column(
@@ -56,5 +65,6 @@ def downgrade() -> None:
     for table in ("subscription", "recipient"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("audience")
+    op.drop_index("ux_share_alerts", table_name="share")
     op.drop_index("ix_share_shipment_id", table_name="share")
     op.drop_table("share")
