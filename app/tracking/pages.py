@@ -27,21 +27,10 @@ from app.store.shares import open_share
 from app.store.tracking import tracking_facts
 from app.tracking.state import state_of
 
-# No script at all, inline styles only, images only as data: URIs (an inline SVG chart needs
-# none), nothing framed, forms post only to us, no <base>.
-CONTENT_SECURITY_POLICY: Final = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
-    "base-uri 'none'; frame-ancestors 'none'"
-)
-SECURITY_HEADERS: Final = {
-    "cache-control": "no-store",
-    "referrer-policy": "no-referrer",
-    "x-robots-tag": "noindex",
-    "content-security-policy": CONTENT_SECURITY_POLICY,
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-}
 METHODS: Final = ("GET", "HEAD")
+# Routed to the endpoints so that they answer 405 with the plain page; any other method gets
+# Starlette's own 405, with the same headers (`app.tracking.headers`).
+ROUTED_METHODS: Final = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 VIEW_ACTION: Final = "share.view"
 
 CLOSED_TEXT: Final = {
@@ -70,7 +59,7 @@ class Visit:
 
 def _answer(request: Request, status: HTTPStatus, template: str, **context: Any) -> Response:
     body = state_of(request).templates.get_template(template).render(**context)
-    headers = dict(SECURITY_HEADERS)
+    headers = {}
     if status is HTTPStatus.METHOD_NOT_ALLOWED:
         headers["allow"] = ", ".join(METHODS)
     return HTMLResponse(body, status_code=status, headers=headers)
