@@ -79,20 +79,21 @@ def visit(
     if opened.state is None or opened.shipment_id is None:
         return Visit(HTTPStatus.NOT_FOUND)
     active = opened.state is ShareState.ACTIVE
+    facts = tracking_facts(session, shipment_id=opened.shipment_id) if active else None
+    outcome = opened.state.value
+    if active:  # a link to a shipment flexhook has not recorded (yet) shows nothing
+        outcome = "ok" if facts is not None else "no_shipment"
     audit.append(
         session,
         at=now,
         actor=f"share:{opened.share_id}",
         action=VIEW_ACTION,
         target=opened.shipment_id,
-        outcome="ok" if active else opened.state.value,
+        outcome=outcome,
         client=client,
     )
-    if not active:
-        return Visit(HTTPStatus.GONE)
-    facts = tracking_facts(session, shipment_id=opened.shipment_id)
-    if facts is None:  # a link to a shipment flexhook has not recorded (yet)
-        return Visit(HTTPStatus.NOT_FOUND)
+    if facts is None:
+        return Visit(HTTPStatus.NOT_FOUND if active else HTTPStatus.GONE)
     return Visit(HTTPStatus.OK, build_view(facts))
 
 

@@ -213,3 +213,20 @@ async def test_each_view_is_counted_and_audited_without_the_token(engine: Engine
         (f"share:{share_id}", "share.view", SHIPMENT, "expired"),
     ]
     assert not [e for e in entries if token in e.model_dump_json()]
+
+
+async def test_a_link_to_a_shipment_not_recorded_is_404_and_audited_as_such(
+    engine: Engine,
+) -> None:
+    share_id, token = new_link(engine, shipment_id="999999")
+
+    answer = await fetch(engine, f"/{token}")
+
+    assert answer.status_code == 404 and "999999" not in answer.text
+    with Session(engine) as session:
+        [entry] = session.exec(select(AuditEntry)).all()
+    assert (entry.actor, entry.target, entry.outcome) == (
+        f"share:{share_id}",
+        "999999",
+        "no_shipment",
+    )
