@@ -16,10 +16,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.core.shares import TOKEN_LENGTH, ShareLifetime
+from app.core.tracking import ContainerFacts, ShipmentFacts, TrackingFacts, build_view
 from app.store import db, shares
 from app.store.models import AuditEntry, EventRecord, Share
 from app.tracking.app import create_tracking
 from app.tracking.headers import CONTENT_SECURITY_POLICY
+from app.tracking.state import environment
 from tests.helpers import deliver, load_sample, read_sample, sample_names
 
 SHIPMENT = "418563"
@@ -230,3 +232,22 @@ async def test_a_link_to_a_shipment_not_recorded_is_404_and_audited_as_such(
         "999999",
         "no_shipment",
     )
+
+
+def test_text_from_flexport_is_escaped_on_the_page() -> None:
+    hostile = "<script>alert(1)</script>"
+    view = build_view(
+        TrackingFacts(
+            ShipmentFacts(
+                id="418563",
+                location_name=hostile,
+                location_unlocode="USLAX",
+                transportation_mode=hostile,
+            ),
+            containers=(ContainerFacts(number=hostile, last_event=hostile),),
+        )
+    )
+
+    html = environment().get_template("track.html").render(view=view)
+
+    assert hostile not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
