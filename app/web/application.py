@@ -1,6 +1,7 @@
-"""The web process: `POST /webhooks/flexport`, the read API under `/api`, health checks and the
-dashboard, assembled from the route table below, and beside it the metrics listener's app
-(`GET /metrics` alone, never on the public port).
+"""The web process: `POST /webhooks/flexport`, the read API under `/api`, health checks, the
+dashboard and the public tracking page (`/track/<token>`), assembled from the route table
+below, and beside it the metrics listener's app (`GET /metrics` alone, never on the public
+port).
 
 Endpoints live one module per resource and find what they need (engine, starter, intake,
 metrics) through `app.web.state.web_state`, installed by the lifespan here. Errors of every
@@ -24,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from app import payload_codec
+from app.core.shares import TRACK_PATH
 from app.dashboard.app import create_dashboard
 from app.dashboard.state import Redrive
 from app.ingest.intake import Intake
@@ -32,6 +34,7 @@ from app.ingest.relay import SpoolRelay, TemporalBreaker
 from app.ingest.spool_watch import SpoolWatch
 from app.ingest.starter import EventStarter
 from app.payload_codec import EncryptionCodec
+from app.tracking.app import create_tracking
 from app.web import health
 from app.web.access import Authenticator, Limits, RefusalLimiter, TokenAuthentication
 from app.web.api_routes import API_ROUTES
@@ -153,6 +156,11 @@ def routes(
             ],
         ),
         Mount("/dashboard", app=dashboard),  # answers its own errors (not in JSON)
+        # The public tracking page, `/track/<token>`: no sign-in, its own plain error pages.
+        Mount(
+            TRACK_PATH.rstrip("/"),
+            app=create_tracking(engine=engine, lifetime=config.share_lifetime),
+        ),
     ]
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from app.core.addresses import DEFAULT_RULES, DestinationRules
+from app.core.shares import ShareLifetime
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,5 @@ class WebConfig:
     metrics_max_age: timedelta = timedelta(seconds=30)
     # What recipients and subscriptions added through /api and the dashboard must keep to.
     destination_rules: DestinationRules = DEFAULT_RULES
+    # How long share links open the tracking page (FLEXHOOK_SHARE_EXPIRY, ...).
+    share_lifetime: ShareLifetime = field(default_factory=ShareLifetime)

@@ -1,0 +1,366 @@
+"""What the public tracking page (`/track/<token>`) may show of a shipment, and nothing else.
+
+Whoever holds a share link sees this view model, rendered; nobody signs in. It is an allowlist:
+`build_view` copies, field by field, what a stakeholder may read (`PUBLIC_FIELDS`): status in
+words, the current place, the ETA and how it moved, the milestone timeline, the containers and
+the open problems, each time in its place's own zone. Its inputs (`TrackingFacts`) already hold
+only the columns these need: parties, names, commercial values, invoices, documents, payloads,
+event ids, internal notes, Temporal or dashboard links never reach it.
+
+Open problems, until an exception inbox gives them a source of their own: each exception or
+customs-hold event of the shipment (its documented headline, never its payload) stays open
+until a later milestone clears it: any milestone reached at or after an exception, the customs
+clearance (or the delivery) at or after a customs hold. A delivered shipment has none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.core.taxonomy import MILESTONES, classify
+
+# -- inputs: the columns the view is built from ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShipmentFacts:
+    id: str
+    transportation_mode: str | None = None
+    status: str | None = None  # the last milestone reached (`MILESTONES`), None before any
+    status_at: datetime | None = None
+    location_name: str | None = None
+    location_unlocode: str | None = None
+    location_country: str | None = None
+    location_timezone: str | None = None
+    estimated_arrival: datetime | None = None
+    actual_arrival: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MilestoneFacts:
+    milestone: str
+    occurred_at: datetime | None = None
+    location_name: str | None = None
+    location_unlocode: str | None = None
+    location_country: str | None = None
+    location_timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class ContainerFacts:
+    number: str
+    container_type: str | None = None
+    container_size: str | None = None
+    last_event: str | None = None
+    last_event_at: datetime | None = None
+    location_name: str | None = None
+    location_unlocode: str | None = None
+    location_country: str | None = None
+
+
+@dataclass(frozen=True)
+class ProblemEvent:
+    """An exception or customs event of the shipment: its Flexport type and when it happened."""
+
+    type: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TrackingFacts:
+    shipment: ShipmentFacts
+    milestones: tuple[MilestoneFacts, ...] = ()  # chronological
+    containers: tuple[ContainerFacts, ...] = ()
+    eta_estimates: tuple[datetime, ...] = ()  # each reported ETA, in reporting order
+    problem_events: tuple[ProblemEvent, ...] = ()
+
+
+# -- the view model: exactly what the page shows --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalTime:
+    text: str  # `15 Mar 2026 05:42 PDT`: in the place's zone when known, else UTC
+    iso: str  # for `<time datetime=...>`
+
+
+@dataclass(frozen=True)
+class Step:
+    milestone: str  # in words
+    reached: bool
+    time: LocalTime | None
+    place: str
+
+
+@dataclass(frozen=True)
+class ContainerLine:
+    number: str
+    kind: str  # `40 ft HC dry`
+    last_event: str  # in words
+    last_event_time: LocalTime | None
+    place: str
+
+
+@dataclass(frozen=True)
+class EtaLine:
+    current: LocalTime | None
+    original: LocalTime | None  # the first estimate reported
+    moved: str  # `2 d 4 h later than first estimated`; empty when it has not moved
+    arrived: LocalTime | None
+
+
+@dataclass(frozen=True)
+class TrackingView:
+    reference: str  # Flexport's shipment id, which the stakeholder's paperwork carries
+    mode: str
+    status: str
+    status_time: LocalTime | None
+    place: str
+    eta: EtaLine
+    timeline: tuple[Step, ...]
+    containers: tuple[ContainerLine, ...]
+    problems: tuple[str, ...]
+
+
+# The allowlist, checked by the tests against the dataclasses above: adding a field is a
+# decision to publish it, made here and in docs/sharing.md.
+PUBLIC_FIELDS: Final[dict[str, frozenset[str]]] = {
+    "TrackingView": frozenset(
+        {
+            "reference",
+            "mode",
+            "status",
+            "status_time",
+            "place",
+            "eta",
+            "timeline",
+            "containers",
+            "problems",
+        }
+    ),
+    "EtaLine": frozenset({"current", "original", "moved", "arrived"}),
+    "Step": frozenset({"milestone", "reached", "time", "place"}),
+    "ContainerLine": frozenset({"number", "kind", "last_event", "last_event_time", "place"}),
+    "LocalTime": frozenset({"text", "iso"}),
+}
+VIEW_TYPES: Final = (TrackingView, EtaLine, Step, ContainerLine, LocalTime)
+
+STATUS_WORDS: Final = {
+    None: "Booked",
+    "cargo_ready": "Cargo ready",
+    "departed": "Departed",
+    "arrived": "Arrived",
+    "customs_cleared": "Cleared customs",
+    "out_for_delivery": "Out for delivery",
+    "delivered": "Delivered",
+}
+MODE_WORDS: Final = {"ocean": "Ocean", "air": "Air", "truck": "Truck", "rail": "Rail"}
+CONTAINER_SIZES: Final = {
+    "twenty_ft": "20 ft",
+    "twenty_ft_hc": "20 ft HC",
+    "fourty_ft": "40 ft",
+    "fourty_ft_hc": "40 ft HC",
+    "fourty_five_ft": "45 ft",
+    "fourty_five_ft_hc": "45 ft HC",
+}
+NOT_KNOWN: Final = "—"
+
+
+def view_field_names() -> dict[str, frozenset[str]]:
+    """The fields the view model's types have, as `PUBLIC_FIELDS` spells them."""
+    return {t.__name__: frozenset(f.name for f in fields(t)) for t in VIEW_TYPES}
+
+
+# -- formatting -----------------------------------------------------------------------------------
+
+
+def _zone(name: str | None) -> tzinfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def local_time(value: datetime | None, timezone: str | None) -> LocalTime | None:
+    """`26 Feb 2026 21:20 CST` in the place's zone when known, else in UTC."""
+    if value is None:
+        return None
+    zone = _zone(timezone)
+    moment = value.astimezone(zone or UTC)
+    name = (moment.tzname() or "UTC") if zone else "UTC"
+    if name[:1] in "+-":
+        name = f"UTC{name}"  # zones without an abbreviation name their offset
+    return LocalTime(text=f"{moment.day} {moment:%b %Y %H:%M} {name}", iso=moment.isoformat())
+
+
+def words(value: str | None) -> str:
+    """`loaded_on_board` -> `Loaded on board`."""
+    if not value:
+        return NOT_KNOWN
+    text = value.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def span(delta: timedelta) -> str:
+    """`2 d 4 h`, `3 h 10 min`, `5 min` (no sign)."""
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def place(name: str | None, unlocode: str | None, country: str | None) -> str:
+    """A place as the public may read it: by name when it has a UN/LOCODE (a port, an airport,
+    a town), else by its country alone: the name of any other place (a warehouse, a factory)
+    is a party's, such as `Acme Outfitters DC - Ontario`."""
+    if name and unlocode:
+        return name
+    return country or NOT_KNOWN
+
+
+def container_kind(size: str | None, kind: str | None) -> str:
+    shown = CONTAINER_SIZES.get(size.replace("forty", "fourty"), words(size)) if size else ""
+    both = " ".join(part for part in (shown, kind.replace("_", " ") if kind else "") if part)
+    return both or NOT_KNOWN
+
+
+# -- building the view ----------------------------------------------------------------------------
+
+
+def _zones(facts: TrackingFacts) -> dict[str, str]:
+    """UN/LOCODE -> IANA zone, from every row that names both (containers carry no zone)."""
+    rows: tuple[ShipmentFacts | MilestoneFacts, ...] = (facts.shipment, *facts.milestones)
+    return {
+        r.location_unlocode: r.location_timezone
+        for r in rows
+        if r.location_unlocode and r.location_timezone
+    }
+
+
+def eta_line(facts: TrackingFacts) -> EtaLine:
+    """The ETA now, the first one reported and how far it moved, in the arrival place's zone
+    once a milestone there names it (else UTC)."""
+    shipment = facts.shipment
+    arrived = [m for m in facts.milestones if m.milestone in ("arrived", "delivered")]
+    zone = next((m.location_timezone for m in reversed(arrived) if m.location_timezone), None)
+    current = shipment.estimated_arrival or (
+        facts.eta_estimates[-1] if facts.eta_estimates else None
+    )
+    original = facts.eta_estimates[0] if facts.eta_estimates else None
+    moved = ""
+    if current is not None and original is not None and current != original:
+        direction = "later" if current > original else "earlier"
+        moved = f"{span(current - original)} {direction} than first estimated"
+    return EtaLine(
+        current=local_time(current, zone),
+        original=local_time(original, zone),
+        moved=moved,
+        arrived=local_time(shipment.actual_arrival, zone),
+    )
+
+
+def timeline(facts: TrackingFacts) -> tuple[Step, ...]:
+    """The milestones in the order a shipment passes them: each one reached, with its time and
+    place (one step per time it was reached), then those still ahead."""
+    status = facts.shipment.status
+    passed = MILESTONES.index(status) if status in MILESTONES else -1
+    zones = _zones(facts)
+    steps: list[Step] = []
+    for index, milestone in enumerate(MILESTONES):
+        rows = _one_per_moment([m for m in facts.milestones if m.milestone == milestone])
+        if not rows:
+            steps.append(Step(STATUS_WORDS[milestone], index <= passed, None, NOT_KNOWN))
+        for row in rows:
+            zone = row.location_timezone or zones.get(row.location_unlocode or "")
+            steps.append(
+                Step(
+                    milestone=STATUS_WORDS[milestone],
+                    reached=True,
+                    time=local_time(row.occurred_at, zone),
+                    place=place(row.location_name, row.location_unlocode, row.location_country),
+                )
+            )
+    return tuple(steps)
+
+
+def _one_per_moment(rows: list[MilestoneFacts]) -> list[MilestoneFacts]:
+    """One row per moment a milestone was reached (two events often report one departure):
+    the one that says most of its place (a UN/LOCODE, then a zone)."""
+    best: dict[datetime | None, MilestoneFacts] = {}
+    for row in rows:
+        kept = best.get(row.occurred_at)
+        if kept is None or _detail(row) > _detail(kept):
+            best[row.occurred_at] = row
+    return list(best.values())
+
+
+def _detail(row: MilestoneFacts) -> tuple[bool, bool]:
+    return (row.location_unlocode is not None, row.location_timezone is not None)
+
+
+def containers(facts: TrackingFacts) -> tuple[ContainerLine, ...]:
+    zones = _zones(facts)
+    return tuple(
+        ContainerLine(
+            number=c.number,
+            kind=container_kind(c.container_size, c.container_type),
+            last_event=words(c.last_event),
+            last_event_time=local_time(c.last_event_at, zones.get(c.location_unlocode or "")),
+            place=place(c.location_name, c.location_unlocode, c.location_country),
+        )
+        for c in facts.containers
+    )
+
+
+def _cleared_by(event: ProblemEvent, hold: bool, milestones: tuple[MilestoneFacts, ...]) -> bool:
+    clearing = ("customs_cleared", "delivered") if hold else MILESTONES
+    return any(
+        m.milestone in clearing and m.occurred_at is not None and m.occurred_at >= event.at
+        for m in milestones
+    )
+
+
+def open_problems(facts: TrackingFacts) -> tuple[str, ...]:
+    """The exception and customs-hold events no later milestone cleared, in plain words (each
+    headline once, oldest first). See the module's docstring for the rule."""
+    if facts.shipment.status == "delivered" or facts.shipment.delivered_at is not None:
+        return ()
+    shown: list[str] = []
+    for event in sorted(facts.problem_events, key=lambda e: e.at):
+        kind = classify(event.type)
+        hold = kind.urgent
+        if kind.category != "exception" and not hold:
+            continue  # a customs release or entry: news, not a problem
+        if _cleared_by(event, hold, facts.milestones):
+            continue
+        if kind.headline not in shown:
+            shown.append(kind.headline)
+    return tuple(shown)
+
+
+def build_view(facts: TrackingFacts) -> TrackingView:
+    """The public view of one shipment."""
+    shipment = facts.shipment
+    return TrackingView(
+        reference=shipment.id,
+        mode=MODE_WORDS.get(
+            shipment.transportation_mode or "", words(shipment.transportation_mode)
+        ),
+        status=STATUS_WORDS.get(shipment.status, words(shipment.status)),
+        status_time=local_time(shipment.status_at, shipment.location_timezone),
+        place=place(shipment.location_name, shipment.location_unlocode, shipment.location_country),
+        eta=eta_line(facts),
+        timeline=timeline(facts),
+        containers=containers(facts),
+        problems=open_problems(facts),
+    )

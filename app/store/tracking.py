@@ -1,0 +1,107 @@
+"""What the tracking page reads of a shipment: only the columns `app.core.tracking`'s public view
+is built from, copied out of the rows here so that nothing else (names, parties, payloads,
+invoices, documents, event ids) leaves the store on this path."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from app.core.tracking import (
+    ContainerFacts,
+    MilestoneFacts,
+    ProblemEvent,
+    ShipmentFacts,
+    TrackingFacts,
+)
+from app.store.models import Container, EtaObservation, EventRecord, Milestone, Shipment
+
+# The event categories open problems come from (`app.core.tracking.open_problems`).
+PROBLEM_CATEGORIES = ("exception", "customs")
+# A shipment's problem events read at most: a page, not an export.
+MAX_PROBLEM_EVENTS = 500
+
+
+def _shipment(row: Shipment) -> ShipmentFacts:
+    return ShipmentFacts(
+        id=row.id,
+        transportation_mode=row.transportation_mode,
+        status=row.status,
+        status_at=row.status_at,
+        location_name=row.location_name,
+        location_unlocode=row.location_unlocode,
+        location_country=row.location_country,
+        location_timezone=row.location_timezone,
+        estimated_arrival=row.estimated_arrival,
+        actual_arrival=row.actual_arrival,
+        delivered_at=row.delivered_at,
+    )
+
+
+def _milestones(session: Session, shipment_id: str) -> tuple[MilestoneFacts, ...]:
+    rows = session.exec(
+        select(Milestone)
+        .where(col(Milestone.shipment_id) == shipment_id)
+        .order_by(col(Milestone.occurred_at), col(Milestone.id))
+    ).all()
+    return tuple(
+        MilestoneFacts(
+            milestone=row.milestone,
+            occurred_at=row.occurred_at,
+            location_name=row.location_name,
+            location_unlocode=row.location_unlocode,
+            location_country=row.location_country,
+            location_timezone=row.location_timezone,
+        )
+        for row in rows
+    )
+
+
+def _containers(session: Session, shipment_id: str) -> tuple[ContainerFacts, ...]:
+    rows = session.exec(
+        select(Container)
+        .where(col(Container.shipment_id) == shipment_id)
+        .order_by(col(Container.number))
+    ).all()
+    return tuple(
+        ContainerFacts(
+            number=row.number,
+            container_type=row.container_type,
+            container_size=row.container_size,
+            last_event=row.last_event,
+            last_event_at=row.last_event_at,
+            location_name=row.location_name,
+            location_unlocode=row.location_unlocode,
+            location_country=row.location_country,
+        )
+        for row in rows
+    )
+
+
+def _problem_events(session: Session, shipment_id: str) -> tuple[ProblemEvent, ...]:
+    rows = session.exec(
+        select(EventRecord.type, EventRecord.occurred_at, EventRecord.received_at)
+        .where(col(EventRecord.shipment_id) == shipment_id)
+        .where(col(EventRecord.category).in_(PROBLEM_CATEGORIES))
+        .order_by(col(EventRecord.received_at).desc())
+        .limit(MAX_PROBLEM_EVENTS)
+    ).all()
+    return tuple(ProblemEvent(type=t, at=occurred or received) for t, occurred, received in rows)
+
+
+def tracking_facts(session: Session, *, shipment_id: str) -> TrackingFacts | None:
+    """The public view's inputs for one shipment; None when there is no such shipment."""
+    shipment = session.get(Shipment, shipment_id)
+    if shipment is None:
+        return None
+    estimates = session.exec(
+        select(EtaObservation.estimated_arrival)
+        .where(col(EtaObservation.shipment_id) == shipment_id)
+        .order_by(col(EtaObservation.stamp), col(EtaObservation.event_id))
+    ).all()
+    return TrackingFacts(
+        shipment=_shipment(shipment),
+        milestones=_milestones(session, shipment_id),
+        containers=_containers(session, shipment_id),
+        eta_estimates=tuple(estimates),
+        problem_events=_problem_events(session, shipment_id),
+    )

@@ -1,0 +1,1 @@
+"""The public tracking page, `/track/<token>`: what a share link opens, without signing in."""
