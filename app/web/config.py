@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from app.core.addresses import DEFAULT_RULES, DestinationRules
+from app.tracking.follow import FollowConfig
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,5 @@ class WebConfig:
     metrics_max_age: timedelta = timedelta(seconds=30)
     # What recipients and subscriptions added through /api and the dashboard must keep to.
     destination_rules: DestinationRules = DEFAULT_RULES
+    # Following a shipment by email from its tracking page (FLEXHOOK_MAIL_URL); None: off.
+    follow: FollowConfig | None = None
