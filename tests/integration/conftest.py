@@ -25,8 +25,8 @@ from app.core.addresses import AddressAllowlist, DestinationRules
 from app.ingest.starter import EventStarter
 from app.store import db
 from app.store.ops_incidents import IncidentBook
-from app.web.application import create_apps
 from app.tracking.follow import FollowConfig
+from app.web.application import create_apps
 from app.web.config import WebConfig
 from app.web.serving import Listeners, metrics_config, public_config
 from notifications.destinations import NotifyConfig
