@@ -284,6 +284,8 @@ async def test_the_audit_trail_names_the_follower_masked_and_never_a_token(site:
     await site.http.post(f"/follow/confirm/{token}")
     [subscription] = site.subscriptions()
     leave = leave_token(subscription)
+    # What the API, the dashboard and the ledger show of the destination: neither.
+    assert leave not in subscription.privacy_url and "ana" not in subscription.privacy_url
     await site.http.post(f"/follow/unsubscribe/{leave}")
 
     with Session(site.engine) as session:
