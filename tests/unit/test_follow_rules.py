@@ -16,6 +16,7 @@ from app.core.follow import (
     mask_address,
     normalise_address,
 )
+from app.bootstrap import follow_config
 from app.settings import ConfigError, load_settings
 from notifications.notifier import Notifier, check_url, plugin_for
 from notifications.render import Renderer
@@ -123,3 +124,16 @@ def test_a_followers_alert_prints_the_unsubscribe_link_and_no_one_elses_does() -
     assert "unsubscribe" not in other
     text = renderer.text(alert, Links(unsubscribe_url=LEAVE)).body
     assert text.endswith(f"To stop: {LEAVE}")
+
+
+def test_following_is_on_with_a_mail_url_and_needs_the_public_url() -> None:
+    assert follow_config(load_settings(FLEXHOOK_MAIL_URL="")) is None
+    with pytest.raises(ConfigError, match="FLEXHOOK_PUBLIC_URL"):
+        follow_config(load_settings(FLEXHOOK_MAIL_URL=MAIL_URL, FLEXHOOK_PUBLIC_URL=""))
+
+    config = follow_config(
+        load_settings(FLEXHOOK_MAIL_URL=MAIL_URL, FLEXHOOK_PUBLIC_URL="https://track.example.com")
+    )
+
+    assert config is not None and config.public_url == "https://track.example.com"
+    assert "pa55word" not in repr(config)
