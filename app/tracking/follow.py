@@ -119,6 +119,14 @@ def _state(request: Request) -> Following | None:
     return found if isinstance(found, Following) else None
 
 
+def follow_action(request: Request, share_token: str) -> str | None:
+    """Where the tracking page's follow form posts (`follow/_form.html` takes it as
+    `follow_action`); None when following is off, and the page then offers no form."""
+    if _state(request) is None:
+        return None
+    return f"/track/{quote(share_token, safe='')}/follow"
+
+
 def page(
     state: Following | None,
     status: int,
@@ -187,7 +195,7 @@ async def ask(request: Request) -> HTMLResponse:
             400,
             "Follow this shipment",
             "That is not an email address we can use.",
-            follow_action=f"/track/{quote(share_token, safe='')}/follow",
+            follow_action=follow_action(request, share_token),
             follow_error=str(exc),
         )
     limits = state.config.limits

@@ -18,13 +18,20 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.applications import Starlette
+from starlette.requests import Request
 
 from app.core.addresses import DestinationRules, parse_allowlist
 from app.core.follow import FollowLimits, looks_like_token
 from app.core.shares import ShareLifetime
 from app.store import db, shares
 from app.store.models import AuditEntry, FollowRequest, Subscription
-from app.tracking.follow import FOLLOW_ROUTES, FollowConfig, Following, following
+from app.tracking.follow import (
+    FOLLOW_ROUTES,
+    FollowConfig,
+    Following,
+    follow_action,
+    following,
+)
 from tests.integration.harness import Inbox
 from tests.log_registry import register_secret
 
@@ -327,6 +334,15 @@ async def test_without_a_mail_url_every_route_is_404(
         ]
         assert {a.status_code for a in answers} == {404}
         assert site.inbox.received == []
+
+
+def test_the_tracking_page_offers_the_form_only_when_following_is_on(engine: Engine) -> None:
+    config = FollowConfig(mail_url="mailto://x.example.com", public_url=PUBLIC)
+    for follow, expected in ((config, f"/track/{'A' * 43}/follow"), (None, None)):
+        app = Starlette()
+        app.state.follow = following(engine, follow)
+        request = Request({"type": "http", "app": app, "headers": []})
+        assert follow_action(request, "A" * 43) == expected
 
 
 def test_following_is_off_without_a_config(engine: Engine) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import apprise
 import pytest
 
+from app.bootstrap import follow_config
 from app.core.alert import Alert, Links
 from app.core.follow import (
     InvalidAddress,
@@ -16,7 +17,6 @@ from app.core.follow import (
     mask_address,
     normalise_address,
 )
-from app.bootstrap import follow_config
 from app.settings import ConfigError, load_settings
 from notifications.notifier import Notifier, check_url, plugin_for
 from notifications.render import Renderer
