@@ -64,10 +64,12 @@ def _recent(session: Session, *, column: object, value: str, since: datetime) ->
 
 
 def _following(session: Session, *, shipment_id: str, email: str) -> bool:
+    """Whether a confirmed request of `email` still has its subscription (an operator may have
+    removed it through the API, and then the address may ask again)."""
     statement = (
         select(FollowRequest.id)
+        .join(Subscription, col(Subscription.id) == col(FollowRequest.subscription_id))
         .where(FollowRequest.shipment_id == shipment_id, FollowRequest.email == email)
-        .where(col(FollowRequest.subscription_id).is_not(None))
     )
     return session.exec(statement).first() is not None
 

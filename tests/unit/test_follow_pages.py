@@ -25,6 +25,7 @@ from app.core.follow import FollowLimits, looks_like_token
 from app.core.shares import ShareLifetime
 from app.store import db, shares
 from app.store.models import AuditEntry, FollowRequest, Subscription
+from app.store.subscriptions import remove_subscription
 from app.tracking.follow import (
     FOLLOW_ROUTES,
     FollowConfig,
@@ -160,6 +161,24 @@ async def test_every_acceptable_address_gets_the_same_answer_but_only_a_new_one_
         "bo@example.com",
         "bo@example.com",
     ]
+
+
+async def test_an_address_whose_subscription_an_operator_removed_may_follow_again(
+    site: Site,
+) -> None:
+    share = site.share()
+    await site.ask(share, "ana@example.com")
+    [token] = site.confirm_tokens()
+    await site.http.post(f"/follow/confirm/{token}")
+    [subscription] = site.subscriptions()
+    with Session(site.engine) as session:
+        assert subscription.id is not None
+        assert remove_subscription(session, shipment_id=SHIPMENT, subscription_id=subscription.id)
+        session.commit()
+
+    await site.ask(share, "ana@example.com")
+
+    assert len(site.confirm_tokens()) == 2
 
 
 async def test_requests_are_limited_per_address_and_per_shipment_over_the_window(
