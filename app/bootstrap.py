@@ -29,6 +29,7 @@ from app.ingest.starter import EventStarter
 from app.settings import ConfigError, Settings, split_address
 from app.store import db
 from app.store.ops_incidents import IncidentBook
+from app.tracking.follow import FollowConfig
 from app.web.application import WebApps, create_apps
 from app.web.config import WebConfig
 from app.web.serving import Listeners
@@ -248,6 +249,25 @@ def web_config(settings: Settings) -> WebConfig:
         body_read_timeout=settings.body_read_timeout,
         destination_rules=destination_rules(settings),
         share_lifetime=settings.share_lifetime,
+        follow=follow_config(settings),
+    )
+
+
+def follow_config(settings: Settings) -> FollowConfig | None:
+    """Following by email, on with FLEXHOOK_MAIL_URL (which needs FLEXHOOK_PUBLIC_URL for the
+    links it mails); None: off."""
+    if settings.mail_url is None:
+        return None
+    if not settings.public_url:
+        raise ConfigError(
+            "FLEXHOOK_MAIL_URL needs FLEXHOOK_PUBLIC_URL: the emails link back to flexhook"
+        )
+    return FollowConfig(
+        mail_url=settings.mail_url,
+        public_url=settings.public_url,
+        share_lifetime=settings.share_lifetime,
+        rules=destination_rules(settings),
+        templates_dir=settings.templates_dir,
     )
 
 

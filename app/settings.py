@@ -19,6 +19,7 @@ from pytimeparse2 import parse as parse_duration
 
 from app.core.access import MIN_ENVIRONMENT_TOKEN_LENGTH
 from app.core.addresses import AddressAllowlist, parse_allowlist
+from app.core.follow import check_mail_url
 from app.core.shares import ShareLifetime, share_key
 
 
@@ -179,6 +180,9 @@ class Settings(BaseSettings):
         default=timedelta(days=365), gt=timedelta(0), alias="FLEXHOOK_SHARE_MAX_AGE"
     )
     share_secret: str | None = Field(default=None, alias="FLEXHOOK_SHARE_SECRET", repr=False)
+    # Following by email (`app.core.follow`): the Apprise mailto:// or mailtos:// URL, without
+    # recipients, that confirmations and followers' alerts go through. Unset: no following.
+    mail_url: str | None = Field(default=None, alias="FLEXHOOK_MAIL_URL", repr=False)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -199,6 +203,11 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be longer than 0, e.g. 10s")
         return value
+
+    @field_validator("mail_url")
+    @classmethod
+    def _check_mail_url(cls, value: str | None) -> str | None:
+        return check_mail_url(value) if value and value.strip() else None
 
     @field_validator("destination_allow")
     @classmethod

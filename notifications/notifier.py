@@ -8,6 +8,7 @@ deadline, a breaker per destination: `notifications.send_limits`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import re
@@ -113,6 +114,8 @@ class Destination:
     privacy_url: str  # what Apprise shows of it: secrets elided
     form: Form
     tags: frozenset[str] = frozenset()
+    # The URL its `List-Unsubscribe` header names (a follower's mail: `app.core.follow`); "": none.
+    unsubscribe_url: str = ""
 
 
 def _scheme(url: str) -> str | None:
@@ -185,7 +188,19 @@ def _destination(url: str, plugin: apprise.NotifyBase, tags: Iterable[str]) -> D
         privacy_url=privacy_form(_plugin_url(plugin, privacy=True)),
         form=_form(plugin),
         tags=frozenset(str(tag).lower() for tag in tags),
+        unsubscribe_url=unsubscribe_link(plugin),
     )
+
+
+def unsubscribe_link(plugin: apprise.NotifyBase) -> str:
+    """The web link of an email destination's `List-Unsubscribe` header (Apprise's `+Header=`
+    arguments), which its alerts print too; "" when it has none."""
+    headers = getattr(plugin, "headers", None)
+    if not isinstance(headers, dict):
+        return ""
+    value = next((str(v) for k, v in headers.items() if k.lower() == "list-unsubscribe"), "")
+    link = value.strip().removeprefix("<").removesuffix(">")
+    return link if link.startswith(("https://", "http://")) else ""
 
 
 def check_url(
@@ -275,9 +290,14 @@ class Notifier:
             shipment_url=shipment_url, workflow_url=workflow_url, flexport_url=flexport_url
         )
 
-    def _message(self, form: Form, plugin: apprise.NotifyBase, alert: Alert) -> tuple[str, str]:
+    def _message(
+        self, destination: Destination, plugin: apprise.NotifyBase, alert: Alert
+    ) -> tuple[str, str]:
         """(title, body) in the form the destination takes, escaped for its service."""
+        form = destination.form
         links = self.links(alert)
+        if destination.unsubscribe_url:
+            links = dataclasses.replace(links, unsubscribe_url=destination.unsubscribe_url)
         if form == "email":
             email = self._renderer.email(alert, links)
             return email.subject, email.html
@@ -299,7 +319,7 @@ class Notifier:
         """
         refuse_internal(_parsed(destination.url), self._destination_allow)
         plugin = plugin_for(destination.url, self._asset)
-        title, body = self._message(destination.form, plugin, alert)
+        title, body = self._message(destination, plugin, alert)
         notify_type = _NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO)
         send_message(
             destination,

@@ -52,3 +52,5 @@ class Links:
     shipment_url: str = ""
     workflow_url: str = ""
     flexport_url: str = ""  # the shipment in Flexport's own app
+    # A follower's one-click unsubscribe link (`app.core.follow`); "" for every other destination.
+    unsubscribe_url: str = ""

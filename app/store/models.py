@@ -402,3 +402,25 @@ class AuditEntry(SQLModel, table=True):
     outcome: str = Field(default="ok", max_length=500)
     client: str | None = Field(default=None, max_length=64)  # the address it came from
     request_id: str | None = Field(default=None, max_length=64)
+
+
+class FollowRequest(SQLModel, table=True):
+    """A visitor's request to follow a shipment by email (`app.core.follow`): unconfirmed until
+    its confirmation link is used, then the subscription it became. Of both links' tokens only
+    the SHA-256 is kept here."""
+
+    __tablename__ = "follow_request"
+    __table_args__ = (
+        sa.Index("ix_follow_request_email_created", "email", "created_at"),
+        sa.Index("ix_follow_request_shipment_created", "shipment_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: str = Field(max_length=64)
+    email: str = Field(max_length=254)  # normalised (`app.core.follow.normalise_address`)
+    digest: str = Field(unique=True, max_length=64)  # hex SHA-256 of the confirmation token
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)  # unconfirmed past this: nothing
+    confirmed_at: datetime | None = _when()
+    subscription_id: int | None = None  # the subscription it became (gone once unsubscribed)
+    unsubscribe_digest: str | None = Field(default=None, unique=True, max_length=64)

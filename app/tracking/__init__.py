@@ -1,1 +1,1 @@
-"""The public tracking page, `/track/<token>`: what a share link opens, without signing in."""
+"""The public side of a shipment: pages anyone with a link may open, without signing in."""

@@ -35,6 +35,7 @@ from app.ingest.spool_watch import SpoolWatch
 from app.ingest.starter import EventStarter
 from app.payload_codec import EncryptionCodec
 from app.tracking.app import create_tracking
+from app.tracking.follow import FOLLOW_ROUTES, following
 from app.web import health
 from app.web.access import Authenticator, Limits, RefusalLimiter, TokenAuthentication
 from app.web.api_routes import API_ROUTES
@@ -144,6 +145,7 @@ def routes(
         Route("/healthz", health.healthz),
         Route("/readyz", health.readyz),
         Route("/", to_dashboard),
+        *FOLLOW_ROUTES,  # answer 404 without FLEXHOOK_MAIL_URL
         Mount(
             "/api",
             routes=API_ROUTES,
@@ -178,7 +180,7 @@ def create_app(
     started = Started()
     limiter = RefusalLimiter(Limits(refusals=config.refused_tokens_per_minute), ops=ops)
     codec = payload_codec.codec(config.payload_keys)
-    return Starlette(
+    app = Starlette(
         routes=routes(
             config=config,
             engine=engine,
@@ -206,6 +208,8 @@ def create_app(
             metrics=metrics,
         ),
     )
+    app.state.follow = following(engine, config.follow)
+    return app
 
 
 def create_metrics_app(

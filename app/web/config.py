@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from app.core.addresses import DEFAULT_RULES, DestinationRules
 from app.core.shares import ShareLifetime
+from app.tracking.follow import FollowConfig
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,5 @@ class WebConfig:
     destination_rules: DestinationRules = DEFAULT_RULES
     # How long share links open the tracking page (FLEXHOOK_SHARE_EXPIRY, ...).
     share_lifetime: ShareLifetime = field(default_factory=ShareLifetime)
+    # Following a shipment by email from its tracking page (FLEXHOOK_MAIL_URL); None: off.
+    follow: FollowConfig | None = None

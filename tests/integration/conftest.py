@@ -25,6 +25,7 @@ from app.core.addresses import AddressAllowlist, DestinationRules
 from app.ingest.starter import EventStarter
 from app.store import db
 from app.store.ops_incidents import IncidentBook
+from app.tracking.follow import FollowConfig
 from app.web.application import create_apps
 from app.web.config import WebConfig
 from app.web.serving import Listeners, metrics_config, public_config
@@ -112,6 +113,7 @@ async def make_stack(
             destination_allow: AddressAllowlist = LOCAL,
             process_deadline: timedelta | None = None,
             stuck_after: timedelta = timedelta(minutes=30),
+            follow: FollowConfig | None = None,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -195,6 +197,7 @@ async def make_stack(
                     metrics_max_age=timedelta(0),  # each scrape reads what the test just did
                     destination_rules=DestinationRules(allowlist=destination_allow),
                     stuck_after=stuck_after,
+                    follow=follow,
                 ),
                 engine=engine,
                 starter_factory=starter,
