@@ -23,8 +23,13 @@ ROUTES = [
 ]
 
 
-def create_tracking(*, engine: Engine, lifetime: ShareLifetime) -> Starlette:
-    """The tracking application over `engine`'s shares and shipments; links live `lifetime`."""
+def create_tracking(
+    *, engine: Engine, lifetime: ShareLifetime, following: bool = False
+) -> Starlette:
+    """The tracking application over `engine`'s shares and shipments; links live `lifetime`;
+    `following`: the page offers the follow-by-email form."""
     app = Starlette(routes=ROUTES, middleware=[Middleware(SecurityHeaders)])
-    app.state.tracking = TrackingState(engine=engine, lifetime=lifetime, templates=environment())
+    app.state.tracking = TrackingState(
+        engine=engine, lifetime=lifetime, templates=environment(), following=following
+    )
     return app

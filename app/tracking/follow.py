@@ -12,8 +12,6 @@ headers: no-store, no-referrer, noindex, a CSP without scripts.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,8 +19,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qs, quote
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from jinja2 import Environment
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.background import BackgroundTask
@@ -42,29 +39,13 @@ from app.core.shares import ShareLifetime, ShareState
 from app.store import audit, follows
 from app.store.follows import FollowState
 from app.store.shares import open_share
+from app.tracking.headers import SECURITY_HEADERS
+from app.tracking.state import environment as environment_of_pages
 from notifications.follow_mail import FollowConfirmation, FollowMailer
 from notifications.render import Renderer
 
 ACTOR: Final = "follower"
 MAX_FORM_BYTES: Final = 4096
-_STYLE: Final = (
-    "body{margin:0;font-family:system-ui,sans-serif;line-height:1.5;color:#111827;"
-    "background:#f3f4f6}main{max-width:32rem;margin:0 auto;padding:1.5rem 1rem}"
-    "h1{font-size:1.3rem}input,button{font-size:1rem;padding:.5rem;margin:.25rem 0}"
-    "input{width:100%;box-sizing:border-box}.error{color:#b91c1c}.hint{color:#4b5563}"
-)
-_STYLE_HASH: Final = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
-HEADERS: Final = {
-    "cache-control": "no-store",
-    "referrer-policy": "no-referrer",
-    "x-robots-tag": "noindex",
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "content-security-policy": (
-        f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
 GONE_MESSAGE: Final = "This link does not work any more. Ask whoever shared it for a new one."
 UNKNOWN_MESSAGE: Final = "There is nothing at this address."
 
@@ -92,16 +73,6 @@ class Following:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
 
-def templates() -> Environment:
-    return Environment(
-        loader=PackageLoader("app.tracking", "templates"),
-        autoescape=select_autoescape(default_for_string=True, default=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
 def following(engine: Engine, config: FollowConfig | None) -> Following | None:
     """The state of the follow routes; None (every route answers 404) without a mail URL."""
     if config is None:
@@ -111,7 +82,7 @@ def following(engine: Engine, config: FollowConfig | None) -> Following | None:
         mail_url=config.mail_url,
         destination_allow=config.rules.allowlist,
     )
-    return Following(engine=engine, config=config, mailer=mailer, templates=templates())
+    return Following(engine=engine, config=config, mailer=mailer, templates=environment_of_pages())
 
 
 def _state(request: Request) -> Following | None:
@@ -120,10 +91,15 @@ def _state(request: Request) -> Following | None:
 
 
 def follow_action(request: Request, share_token: str) -> str | None:
-    """Where the tracking page's follow form posts (`follow/_form.html` takes it as
-    `follow_action`); None when following is off, and the page then offers no form."""
+    """Where a follow page's form posts; None when following is off."""
     if _state(request) is None:
         return None
+    return follow_path(share_token)
+
+
+def follow_path(share_token: str) -> str:
+    """Where the tracking page's follow form posts (`follow/_form.html` takes it as
+    `follow_action`)."""
     return f"/track/{quote(share_token, safe='')}/follow"
 
 
@@ -135,11 +111,11 @@ def page(
     background: BackgroundTask | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    environment = state.templates if state is not None else templates()
+    environment = state.templates if state is not None else environment_of_pages()
     html = environment.get_template("follow/page.html").render(
-        heading=heading, message=message, style=Markup(_STYLE), **context
+        heading=heading, message=message, **context
     )
-    return HTMLResponse(html, status_code=status, headers=HEADERS, background=background)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS, background=background)
 
 
 def not_found(state: Following | None = None) -> HTMLResponse:

@@ -25,6 +25,7 @@ from app.store import audit
 from app.store.db import in_session
 from app.store.shares import open_share
 from app.store.tracking import tracking_facts
+from app.tracking.follow import follow_path
 from app.tracking.state import state_of
 
 METHODS: Final = ("GET", "HEAD")
@@ -116,7 +117,10 @@ async def track(request: Request) -> Response:
     )
     if result.view is None:
         return closed(request, result.status)
-    return _answer(request, HTTPStatus.OK, "track.html", view=result.view)
+    follow_action = follow_path(token) if state.following else None
+    return _answer(
+        request, HTTPStatus.OK, "track.html", view=result.view, follow_action=follow_action
+    )
 
 
 async def not_found(request: Request) -> Response:

@@ -18,6 +18,7 @@ class TrackingState:
     engine: Engine
     lifetime: ShareLifetime
     templates: Environment
+    following: bool = False  # FLEXHOOK_MAIL_URL is set: the page offers the follow form
 
 
 def state_of(request: Request) -> TrackingState:

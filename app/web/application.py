@@ -161,7 +161,11 @@ def routes(
         # The public tracking page, `/track/<token>`: no sign-in, its own plain error pages.
         Mount(
             TRACK_PATH.rstrip("/"),
-            app=create_tracking(engine=engine, lifetime=config.share_lifetime),
+            app=create_tracking(
+                engine=engine,
+                lifetime=config.share_lifetime,
+                following=config.follow is not None,
+            ),
         ),
     ]
 

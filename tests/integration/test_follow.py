@@ -88,6 +88,8 @@ async def test_a_confirmed_follower_hears_the_milestone_and_one_click_stops_the_
     assert (await stack.http.post(confirm)).status_code == 200
 
     await stack.deliver(samples.body("06_leg_departed"))
+    page = await stack.http.get(f"/track/{share}")
+    assert page.status_code == 200 and f'action="/track/{share}/follow"' in page.text
 
     _, departed = await mail_to(inbox, FOLLOWER, 2)
     assert "Departed" in departed["Subject"]

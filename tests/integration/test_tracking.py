@@ -79,6 +79,7 @@ async def test_the_tracking_page_through_the_web_process(
     assert page.status_code == 200, page.text
     assert_headers(page)
     html = page.text
+    assert 'name="email"' not in html  # following is off without FLEXHOOK_MAIL_URL
     for shown in ("Shipment 418563", "Cleared customs", "Yantian, China", "Los Angeles, CA"):
         assert shown in html
     assert "15 Mar 2026 05:42 PDT" in html and "26 Feb 2026 21:20 CST" in html

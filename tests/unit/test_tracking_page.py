@@ -248,6 +248,6 @@ def test_text_from_flexport_is_escaped_on_the_page() -> None:
         )
     )
 
-    html = environment().get_template("track.html").render(view=view)
+    html = environment().get_template("track.html").render(view=view, follow_action=None)
 
     assert hostile not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
