@@ -117,7 +117,8 @@ class Tick:
 class ChartMark:
     """A marked point: the original estimate, a revision, or the actual arrival. `estimate`
     is the estimate (for `arrived`, the actual arrival) and `reported` when it was reported
-    (for `arrived`, the arrival too); both preformatted, with their ISO 8601 forms."""
+    (for `arrived`, the arrival too); both preformatted, with their ISO 8601 forms. `labelled`
+    marks carry their kind as text on the chart: the original, the last revision, the arrival."""
 
     kind: MarkKind
     x: float
@@ -126,6 +127,7 @@ class ChartMark:
     reported: str
     estimate_iso: str
     reported_iso: str
+    labelled: bool
 
 
 @dataclass(frozen=True)
@@ -199,10 +201,11 @@ def eta_chart(points: Sequence[EtaPoint], *, actual_arrival: datetime | None) ->
     estimates = [p.estimate for p in points]
     up = _day_span([*estimates, *([actual_arrival] if actual_arrival else [])], BOTTOM, TOP)
     marks = [
-        _mark(p, "original" if i == 0 else "revised", across, up) for i, p in enumerate(points)
+        _mark(p, "revised" if i else "original", across, up, labelled=i in (0, len(points) - 1))
+        for i, p in enumerate(points)
     ]
     if actual_arrival is not None:
-        marks.append(_mark(None, "arrived", across, up, arrival=actual_arrival))
+        marks.append(_mark(None, "arrived", across, up, labelled=True, arrival=actual_arrival))
     days = slip_days(points, actual_arrival=actual_arrival)
     return EtaChart(
         width=WIDTH,
@@ -229,6 +232,7 @@ def _mark(
     across: _Scale,
     up: _Scale,
     *,
+    labelled: bool,
     arrival: datetime | None = None,
 ) -> ChartMark:
     estimate = point.estimate if point is not None else arrival
@@ -242,6 +246,7 @@ def _mark(
         reported=show_time(reported),
         estimate_iso=estimate.astimezone(UTC).isoformat(),
         reported_iso=reported.astimezone(UTC).isoformat(),
+        labelled=labelled,
     )
 
 

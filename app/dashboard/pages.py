@@ -12,6 +12,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from app.core.eta_history import eta_chart, eta_history
 from app.core.statuses import EventStatus
 from app.core.taxonomy import MILESTONES
 from app.dashboard.access import Visitor, record
@@ -63,7 +64,8 @@ async def shipments(request: Request, visitor: Visitor) -> Response:
 
 
 async def shipment(request: Request, visitor: Visitor) -> Response:
-    """One shipment: its timeline, containers, bookings, documents, invoices, alerts, events."""
+    """One shipment: its timeline, ETA history, containers, bookings, documents, invoices,
+    alerts and events."""
     page = await in_session(
         state_of(request).engine,
         dashboard_reads.get_shipment_page,
@@ -75,6 +77,8 @@ async def shipment(request: Request, visitor: Visitor) -> Response:
     current = page.shipment.status
     if current in MILESTONES:
         reached.update(MILESTONES[: MILESTONES.index(current) + 1])
+    arrival = page.shipment.actual_arrival
+    chart = eta_chart(eta_history(page.eta_reports, actual_arrival=arrival), actual_arrival=arrival)
     return render(
         request,
         "shipment.html",
@@ -84,6 +88,7 @@ async def shipment(request: Request, visitor: Visitor) -> Response:
         page=page,
         s=page.shipment,
         reached=reached,
+        eta_chart=chart,
     )
 
 
