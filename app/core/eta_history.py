@@ -3,8 +3,8 @@
 Every estimated arrival an event reported is kept as an observation with the event's stamp
 (`occurred_at|event id`, UTC, as `app.store.projection.make_stamp` writes it). The history is
 those observations in stamp order, never in the order they were written: a report that
-repeats the estimate it follows, a second report of the same event, and a report made after
-the shipment arrived add no point, so the history is the same whatever order events came in.
+repeats the estimate it follows, a second report of the same event, and a report made when
+or after the shipment arrived add no point, so the history is the same whatever order events came in.
 
 The chart is plain geometry (SVG coordinates, ticks with labels, preformatted text) for a
 template to draw; it names no event, so a public page may show it.
@@ -57,7 +57,7 @@ def eta_history(
     reports: Iterable[EtaReport], *, actual_arrival: datetime | None
 ) -> tuple[EtaPoint, ...]:
     """The points of the ETA's history in reporting order (by stamp): each report that changes
-    the estimate, of an event not seen before, reported no later than the actual arrival."""
+    the estimate, of an event not seen before, reported before the actual arrival."""
     points: list[EtaPoint] = []
     seen: set[str] = set()
     for report in sorted(reports, key=lambda r: (r.stamp, r.event_id, r.estimate)):
@@ -65,7 +65,9 @@ def eta_history(
             continue
         seen.add(report.event_id)
         when = reported_at(report.stamp)
-        if actual_arrival is not None and when > actual_arrival:
+        # An estimate reported once the shipment has arrived (the arrival's own event carries
+        # the ETA it had) is no forecast any more.
+        if actual_arrival is not None and when >= actual_arrival:
             continue
         if points and points[-1].estimate == report.estimate:
             continue

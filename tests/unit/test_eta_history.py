@@ -111,10 +111,13 @@ def test_reports_made_after_the_arrival_add_no_point() -> None:
     assert eta_history([late, *JOURNEY], actual_arrival=None)[-1].event_id == "48290800"
 
 
-def test_a_report_at_the_moment_of_arrival_still_counts() -> None:
-    at_arrival = EtaReport("e-at", make_stamp(ARRIVED, "e-at"), ARRIVED)
-    points = eta_history([*JOURNEY, at_arrival], actual_arrival=ARRIVED)
-    assert points[-1].event_id == "e-at"
+def test_a_report_at_the_moment_of_arrival_adds_no_point() -> None:
+    # Flexport's arrival event carries the ETA the shipment had: no forecast any more.
+    at_arrival = EtaReport("e-at", make_stamp(ARRIVED, "e-at"), ARRIVED + timedelta(hours=9))
+    just_before = ARRIVED - timedelta(microseconds=1)
+    before = EtaReport("e-before", make_stamp(just_before, "e-before"), ARRIVED)
+    points = eta_history([*JOURNEY, at_arrival, before], actual_arrival=ARRIVED)
+    assert points[-1].event_id == "e-before"
 
 
 def test_the_stamp_order_breaks_ties_by_event_id() -> None:
