@@ -4,7 +4,8 @@ Every estimated arrival an event reported is kept as an observation with the eve
 (`occurred_at|event id`, UTC, as `app.store.projection.make_stamp` writes it). The history is
 those observations in stamp order, never in the order they were written: a report that
 repeats the estimate it follows, a second report of the same event, and a report made when
-or after the shipment arrived add no point, so the history is the same whatever order events came in.
+or after the shipment arrived add no point, so the history is the same whatever order events
+came in.
 
 The chart is plain geometry (SVG coordinates, ticks with labels, preformatted text) for a
 template to draw; it names no event, so a public page may show it.
@@ -24,8 +25,9 @@ _TICK_DAYS = (1, 2, 3, 7, 14, 28, 56, 91, 182, 364)
 _MAX_TICKS = 6
 _DAY = timedelta(days=1)
 # The SVG canvas and the plot area inside it (room for the axis labels).
-WIDTH, HEIGHT = 640, 260
-LEFT, TOP, RIGHT, BOTTOM = 64.0, 28.0, 616.0, 220.0
+# Narrow enough that its text stays legible when a phone scales it down.
+WIDTH, HEIGHT = 480, 250
+LEFT, TOP, RIGHT, BOTTOM = 56.0, 34.0, 464.0, 206.0
 
 MarkKind = Literal["original", "revised", "arrived"]
 
@@ -116,11 +118,21 @@ class Tick:
 
 
 @dataclass(frozen=True)
+class Label:
+    """Text on the chart, starting (or, `anchor="end"`, ending) at x on the baseline y."""
+
+    x: float
+    y: float
+    anchor: Literal["start", "end"]
+    text: str
+
+
+@dataclass(frozen=True)
 class ChartMark:
     """A marked point: the original estimate, a revision, or the actual arrival. `estimate`
     is the estimate (for `arrived`, the actual arrival) and `reported` when it was reported
-    (for `arrived`, the arrival too); both preformatted, with their ISO 8601 forms. `labelled`
-    marks carry their kind as text on the chart: the original, the last revision, the arrival."""
+    (for `arrived`, the arrival too); both preformatted, with their ISO 8601 forms. The original,
+    the last revision and the arrival carry their kind as a `label` beside them."""
 
     kind: MarkKind
     x: float
@@ -129,7 +141,7 @@ class ChartMark:
     reported: str
     estimate_iso: str
     reported_iso: str
-    labelled: bool
+    label: Label | None
 
 
 @dataclass(frozen=True)
@@ -240,15 +252,32 @@ def _mark(
     estimate = point.estimate if point is not None else arrival
     reported = point.reported_at if point is not None else arrival
     assert estimate is not None and reported is not None
+    x, y = across.at(reported), up.at(estimate)
     return ChartMark(
         kind=kind,
-        x=across.at(reported),
-        y=up.at(estimate),
+        x=x,
+        y=y,
         estimate=show_time(estimate),
         reported=show_time(reported),
         estimate_iso=estimate.astimezone(UTC).isoformat(),
         reported_iso=reported.astimezone(UTC).isoformat(),
-        labelled=labelled,
+        label=_label(kind, x, y) if labelled else None,
+    )
+
+
+def _label(kind: MarkKind, x: float, y: float) -> Label:
+    """The kind of a mark as text: the arrival's to its left (it ends the chart), the others'
+    to the right, the original's below the line (estimates mostly slip upwards), each moved
+    to the other side where it would leave the plot."""
+    above, below = round(y - 9, 1), round(y + 18, 1)
+    if kind == "arrived":
+        return Label(x=round(x - 8, 1), y=above, anchor="end", text=kind)
+    if kind == "original":
+        return Label(
+            x=round(x + 6, 1), y=below if below <= BOTTOM - 4 else above, anchor="start", text=kind
+        )
+    return Label(
+        x=round(x + 6, 1), y=above if above >= TOP + 4 else below, anchor="start", text=kind
     )
 
 

@@ -155,7 +155,13 @@ def test_the_chart_marks_the_original_each_revision_and_the_arrival() -> None:
     assert [m.kind for m in chart.marks] == ["original", "revised", "revised", "revised", "arrived"]
     assert chart.slip == "+2.6 days"
     # Text on the chart for the original, the last revision and the arrival.
-    assert [m.labelled for m in chart.marks] == [True, False, False, True, True]
+    assert [m.label.text if m.label else None for m in chart.marks] == [
+        "original",
+        None,
+        None,
+        "revised",
+        "arrived",
+    ]
     assert chart.marks[0].estimate == "15 Mar 2026 13:00 UTC"
     assert chart.marks[0].reported == "5 Mar 2026 17:44 UTC"
     assert chart.marks[-1].estimate == chart.marks[-1].reported == "18 Mar 2026 04:30 UTC"
