@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-STAMP_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Tick spacings in days: the first that keeps an axis to at most `_MAX_TICKS` ticks is used.
 _TICK_DAYS = (1, 2, 3, 7, 14, 28, 56, 91, 182, 364)
@@ -52,7 +51,8 @@ class EtaPoint:
 
 def reported_at(stamp: str) -> datetime:
     """When the event of a stamp (`YYYY-MM-DDTHH:MM:SS.ffffff|event id`, UTC) happened."""
-    return datetime.strptime(stamp.partition("|")[0], STAMP_TIME_FORMAT).replace(tzinfo=UTC)
+    # `fromisoformat` reads this format ten times faster than `strptime`.
+    return datetime.fromisoformat(stamp.partition("|")[0]).replace(tzinfo=UTC)
 
 
 def eta_history(

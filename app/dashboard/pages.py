@@ -12,7 +12,6 @@ import logging
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from app.core.eta_history import eta_chart, eta_history
 from app.core.statuses import EventStatus
 from app.core.taxonomy import MILESTONES
 from app.dashboard.access import Visitor, record
@@ -77,8 +76,6 @@ async def shipment(request: Request, visitor: Visitor) -> Response:
     current = page.shipment.status
     if current in MILESTONES:
         reached.update(MILESTONES[: MILESTONES.index(current) + 1])
-    arrival = page.shipment.actual_arrival
-    chart = eta_chart(eta_history(page.eta_reports, actual_arrival=arrival), actual_arrival=arrival)
     return render(
         request,
         "shipment.html",
@@ -88,7 +85,7 @@ async def shipment(request: Request, visitor: Visitor) -> Response:
         page=page,
         s=page.shipment,
         reached=reached,
-        eta_chart=chart,
+        eta_chart=page.eta_chart,
     )
 
 
