@@ -14,7 +14,7 @@ template to draw; it names no event, so a public page may show it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -26,7 +26,9 @@ _DAY = timedelta(days=1)
 # The SVG canvas and the plot area inside it (room for the axis labels).
 # Narrow enough that its text stays legible when a phone scales it down.
 WIDTH, HEIGHT = 480, 250
-LEFT, TOP, RIGHT, BOTTOM = 56.0, 34.0, 464.0, 206.0
+LEFT, TOP, RIGHT, BOTTOM = 56.0, 34.0, 444.0, 206.0
+# Two labels side by side ("revised", "arrived") need this much room across.
+_LABEL_ROOM = 100.0
 
 MarkKind = Literal["original", "revised", "arrived"]
 
@@ -214,12 +216,9 @@ def eta_chart(points: Sequence[EtaPoint], *, actual_arrival: datetime | None) ->
     across = _day_span([points[0].reported_at, end], LEFT, RIGHT)
     estimates = [p.estimate for p in points]
     up = _day_span([*estimates, *([actual_arrival] if actual_arrival else [])], BOTTOM, TOP)
-    marks = [
-        _mark(p, "revised" if i else "original", across, up, labelled=i in (0, len(points) - 1))
-        for i, p in enumerate(points)
-    ]
+    marks = [_mark(p, "revised" if i else "original", across, up) for i, p in enumerate(points)]
     if actual_arrival is not None:
-        marks.append(_mark(None, "arrived", across, up, labelled=True, arrival=actual_arrival))
+        marks.append(_mark(None, "arrived", across, up, arrival=actual_arrival))
     days = slip_days(points, actual_arrival=actual_arrival)
     return EtaChart(
         width=WIDTH,
@@ -230,7 +229,7 @@ def eta_chart(points: Sequence[EtaPoint], *, actual_arrival: datetime | None) ->
         bottom=BOTTOM,
         original_path=_original_path(points, across, up, end=end),
         revised_path=_revised_path(points, across, up, end=end),
-        marks=tuple(marks),
+        marks=_labelled(marks),
         x_ticks=across.ticks(),
         y_ticks=up.ticks(),
         slip_days=days,
@@ -246,7 +245,6 @@ def _mark(
     across: _Scale,
     up: _Scale,
     *,
-    labelled: bool,
     arrival: datetime | None = None,
 ) -> ChartMark:
     estimate = point.estimate if point is not None else arrival
@@ -261,24 +259,30 @@ def _mark(
         reported=show_time(reported),
         estimate_iso=estimate.astimezone(UTC).isoformat(),
         reported_iso=reported.astimezone(UTC).isoformat(),
-        label=_label(kind, x, y) if labelled else None,
+        label=None,
     )
 
 
-def _label(kind: MarkKind, x: float, y: float) -> Label:
-    """The kind of a mark as text: the arrival's to its left (it ends the chart), the others'
-    to the right, the original's below the line (estimates mostly slip upwards), each moved
-    to the other side where it would leave the plot."""
-    above, below = round(y - 9, 1), round(y + 18, 1)
-    if kind == "arrived":
-        return Label(x=round(x - 8, 1), y=above, anchor="end", text=kind)
-    if kind == "original":
-        return Label(
-            x=round(x + 6, 1), y=below if below <= BOTTOM - 4 else above, anchor="start", text=kind
-        )
-    return Label(
-        x=round(x + 6, 1), y=above if above >= TOP + 4 else below, anchor="start", text=kind
-    )
+def _labelled(marks: list[ChartMark]) -> tuple[ChartMark, ...]:
+    """The marks with their kind as text beside the original, the last revision and the
+    arrival: the arrival's to its left (it ends the chart), the others' to the right; the
+    original's below its line (estimates mostly slip upwards), the last revision's above unless
+    the arrival's label is near; each moved to the other side where it would leave the plot."""
+    arrival = next((m for m in marks if m.kind == "arrived"), None)
+    last_revision = max((i for i, m in enumerate(marks) if m.kind == "revised"), default=None)
+    labelled = []
+    for index, mark in enumerate(marks):
+        above, below = round(mark.y - 9, 1), round(mark.y + 18, 1)
+        label: Label | None = None
+        if mark.kind == "arrived":
+            label = Label(x=round(mark.x - 8, 1), y=above, anchor="end", text=mark.kind)
+        elif mark.kind == "original" or index == last_revision:
+            crowded = arrival is not None and arrival.x - mark.x < _LABEL_ROOM
+            low = mark.kind == "original" or crowded
+            y = below if (low and below <= BOTTOM - 4) or above < TOP + 4 else above
+            label = Label(x=round(mark.x + 6, 1), y=y, anchor="start", text=mark.kind)
+        labelled.append(replace(mark, label=label))
+    return tuple(labelled)
 
 
 def _original_path(points: Sequence[EtaPoint], across: _Scale, up: _Scale, *, end: datetime) -> str:

@@ -44,7 +44,8 @@ def test_the_chart_is_a_labelled_image_with_a_title_and_a_description() -> None:
     assert svg is not None and svg.get("role") == "img"
     title, desc = svg.find(f"{SVG}title"), svg.find(f"{SVG}desc")
     assert title is not None and desc is not None
-    assert svg.get("aria-labelledby") == f"{title.get('id')} {desc.get('id')}"
+    assert svg.get("aria-labelledby") == title.get("id")
+    assert svg.get("aria-describedby") == desc.get("id")
     assert title.text == "Estimated arrival over time"
     assert desc.text is not None and desc.text.endswith("total slip +2.6 days.")
 

@@ -222,3 +222,22 @@ def test_a_shuffled_long_history_charts_the_same() -> None:
     for _ in range(20):
         shuffler.shuffle(reports)
         assert eta_chart(eta_history(reports, actual_arrival=None), actual_arrival=None) == expected
+
+
+def test_labels_of_marks_close_together_do_not_overlap() -> None:
+    # Revised a day before it arrived: the revision's label goes below, the arrival's above.
+    revision = observed(eta_event(48290900, "2026-03-17T04:00:00.000Z", "2026-03-18T04:00:00Z"))
+    points = eta_history([JOURNEY[0], revision], actual_arrival=ARRIVED)
+    chart = eta_chart(points, actual_arrival=ARRIVED)
+    assert chart is not None
+    original, revised, arrived = chart.marks
+    assert revised.label is not None and arrived.label is not None
+    assert revised.label.y > revised.y and arrived.label.y < arrived.y
+    assert original.label is not None and original.label.y > original.y
+    # Far apart, a revision is labelled above its mark.
+    far = eta_chart(eta_history(JOURNEY, actual_arrival=ARRIVED), actual_arrival=ARRIVED)
+    assert far is not None
+    last_revision = far.marks[-2]
+    assert last_revision.label is not None and last_revision.label.y < last_revision.y
+    # Every tick label has room inside the canvas.
+    assert far.x_ticks[-1].at + 24 <= far.width and far.y_ticks[0].at + 24 <= far.height
