@@ -23,6 +23,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _TICK_DAYS = (1, 2, 3, 7, 14, 28, 56, 91, 182, 364)
 _MAX_TICKS = 6
 _DAY = timedelta(days=1)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 # The SVG canvas and the plot area inside it (room for the axis labels).
 # Narrow enough that its text stays legible when a phone scales it down.
 WIDTH, HEIGHT = 480, 250
@@ -53,8 +54,10 @@ class EtaPoint:
 
 def reported_at(stamp: str) -> datetime:
     """When the event of a stamp (`YYYY-MM-DDTHH:MM:SS.ffffff|event id`, UTC) happened."""
-    # `fromisoformat` reads this format ten times faster than `strptime`.
-    return datetime.fromisoformat(stamp.partition("|")[0]).replace(tzinfo=UTC)
+    year, _, rest = stamp.partition("|")[0].partition("-")
+    # `strftime` writes years before 1000 unpadded (`1-01-01T…`); `fromisoformat` wants four
+    # digits, and reads them ten times faster than `strptime`.
+    return datetime.fromisoformat(f"{year.zfill(4)}-{rest}").replace(tzinfo=UTC)
 
 
 def eta_history(
@@ -106,9 +109,10 @@ def show_time(value: datetime) -> str:
     return f"{value.day} {_MONTHS[value.month - 1]} {value.year} {value:%H:%M} UTC"
 
 
-def show_day(value: datetime) -> str:
-    """`15 Mar`, an axis label."""
-    return f"{value.day} {_MONTHS[value.month - 1]}"
+def show_day(value: datetime, *, with_year: bool = False) -> str:
+    """`15 Mar` (or `15 Mar 2026`), an axis label."""
+    day = f"{value.day} {_MONTHS[value.month - 1]}"
+    return f"{day} {value.year}" if with_year else day
 
 
 @dataclass(frozen=True)
@@ -183,16 +187,15 @@ class _Scale:
         return round(self.low + share * (self.high - self.low), 1)
 
     def ticks(self) -> tuple[Tick, ...]:
+        """At most `_MAX_TICKS` ticks on whole days from the start, labelled with the year
+        too when the span is longer than a year."""
         days = (self.end - self.start) // _DAY
-        step = next((s for s in _TICK_DAYS if days // s + 1 <= _MAX_TICKS), _TICK_DAYS[-1])
-        count = days // step + 1
-        return tuple(
-            Tick(
-                at=self.at(self.start + i * step * _DAY),
-                label=show_day(self.start + i * step * _DAY),
-            )
-            for i in range(count)
-        )
+        # Past the longest spacing (a span of years, from a report gone wrong): an even split.
+        step = next((s for s in _TICK_DAYS if days // s + 1 <= _MAX_TICKS), None)
+        step = step or -(-days // (_MAX_TICKS - 1))
+        moments = [self.start + i * step * _DAY for i in range(days // step + 1)]
+        with_year = days > _TICK_DAYS[-1]
+        return tuple(Tick(at=self.at(m), label=show_day(m, with_year=with_year)) for m in moments)
 
 
 def _day_span(values: Iterable[datetime], low: float, high: float) -> _Scale:
@@ -201,7 +204,7 @@ def _day_span(values: Iterable[datetime], low: float, high: float) -> _Scale:
     start = ordered[0].replace(hour=0, minute=0, second=0, microsecond=0)
     end = ordered[-1].replace(hour=0, minute=0, second=0, microsecond=0)
     if end < ordered[-1] or end == start:
-        end += _DAY
+        end = end + _DAY if _LATEST - end >= _DAY else _LATEST
     return _Scale(start=start, end=end, low=low, high=high)
 
 

@@ -241,3 +241,17 @@ def test_labels_of_marks_close_together_do_not_overlap() -> None:
     assert last_revision.label is not None and last_revision.label.y < last_revision.y
     # Every tick label has room inside the canvas.
     assert far.x_ticks[-1].at + 24 <= far.width and far.y_ticks[0].at + 24 <= far.height
+
+
+def test_estimates_at_the_ends_of_the_calendar_still_chart() -> None:
+    # A report gone wrong (or made up) must not break the shipment's page.
+    first = observed(eta_event(48291000, "0001-01-01T00:30:00Z", "0001-01-02T00:00:00Z"))
+    last = observed(eta_event(48291001, "2026-03-06T00:00:00Z", "9999-12-31T23:59:59.999999Z"))
+    points = eta_history([first, last], actual_arrival=None)
+    chart = eta_chart(points, actual_arrival=None)
+    assert chart is not None
+    for ticks, first_day in ((chart.x_ticks, "1 Jan 1"), (chart.y_ticks, "2 Jan 1")):
+        assert 2 <= len(ticks) <= 6 and ticks[0].label == first_day
+    for mark in chart.marks:
+        assert chart.left <= mark.x <= chart.right and chart.top <= mark.y <= chart.bottom
+    assert chart.slip == "+3652058.0 days"
