@@ -63,7 +63,8 @@ async def shipments(request: Request, visitor: Visitor) -> Response:
 
 
 async def shipment(request: Request, visitor: Visitor) -> Response:
-    """One shipment: its timeline, containers, bookings, documents, invoices, alerts, events."""
+    """One shipment: its timeline, ETA history, containers, bookings, documents, invoices,
+    alerts and events."""
     page = await in_session(
         state_of(request).engine,
         dashboard_reads.get_shipment_page,
@@ -84,6 +85,7 @@ async def shipment(request: Request, visitor: Visitor) -> Response:
         page=page,
         s=page.shipment,
         reached=reached,
+        eta_chart=page.eta_chart,
     )
 
 

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
+from app.core.eta_history import EtaChart, eta_chart, eta_history
 from app.core.statuses import EventStatus
+from app.store.eta_reads import eta_reports
 from app.store.filters import ANY_EVENT, EventFilter
 from app.store.models import (
     Booking,
@@ -69,6 +71,8 @@ class ShipmentPage:
     bookings: list[Booking]
     notifications: list[Notification]
     events: list[EventSummary]
+    # The ETA history's chart (None without an estimate), made here, off the event loop.
+    eta_chart: EtaChart | None
 
 
 def _summary(row: EventRecord) -> EventSummary:
@@ -167,7 +171,7 @@ def list_notifications(session: Session, *, event_id: str) -> list[Notification]
 
 
 def get_shipment_page(session: Session, *, shipment_id: str) -> ShipmentPage | None:
-    """A shipment with its milestones (chronological), records, alerts and events."""
+    """A shipment with its milestones (chronological), records, alerts, events and ETA chart."""
     shipment = session.get(Shipment, shipment_id)
     if shipment is None:
         return None
@@ -209,4 +213,11 @@ def get_shipment_page(session: Session, *, shipment_id: str) -> ShipmentPage | N
         bookings=list(bookings),
         notifications=list(notifications),
         events=list_events(session, where=EventFilter(shipment_id=shipment_id), limit=MAX_LIMIT),
+        eta_chart=_eta_chart(session, shipment),
     )
+
+
+def _eta_chart(session: Session, shipment: Shipment) -> EtaChart | None:
+    reports = eta_reports(session.connection(), shipment_id=shipment.id)
+    arrival = shipment.actual_arrival
+    return eta_chart(eta_history(reports, actual_arrival=arrival), actual_arrival=arrival)

@@ -99,6 +99,20 @@ class ShipmentList(Answer):
     shipments: list[ShipmentSummary]
 
 
+class EtaPoint(Answer):
+    estimate: datetime = Field(description="The estimated arrival, in UTC.")
+    reported_at: datetime = Field(description="When the event reporting it happened, in UTC.")
+    event_id: str
+
+
+class EtaHistory(Answer):
+    """Each estimate of a shipment's arrival in reporting order: a report that repeats the
+    estimate before it, a second report of one event and a report after the actual arrival add
+    no point, so the history does not depend on the order events arrived in."""
+
+    points: list[EtaPoint]
+
+
 class EventSummary(Answer):
     event_id: str
     type: str

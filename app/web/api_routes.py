@@ -158,6 +158,17 @@ API_ROUTES: list[BaseRoute] = [
         ),
     ),
     ApiRoute(
+        "/shipments/{id}/eta-history",
+        Operation(
+            "GET",
+            shipments.get_eta_history,
+            VIEWER,
+            "The history of a shipment's ETA",
+            responses={200: answers.EtaHistory, 404: answers.ErrorBody},
+            operation_id="get_eta_history",
+        ),
+    ),
+    ApiRoute(
         "/shipments/{id}/subscriptions",
         LIST_SUBSCRIPTIONS,
         ADD_SUBSCRIPTION,

@@ -103,6 +103,13 @@ LINKS: Final[tuple[Link, ...]] = (
     Link(
         "get_shipment",
         200,
+        "get_eta_history",
+        {"id": "$response.body#/id"},
+        "The history of its ETA",
+    ),
+    Link(
+        "get_shipment",
+        200,
         "add_subscription",
         {"id": "$response.body#/id"},
         "Subscribe to its alerts",

@@ -1,11 +1,12 @@
-"""`GET /api/shipments` and `GET /api/shipments/{id}`: shipments as their events left them."""
+"""`GET /api/shipments`, `GET /api/shipments/{id}` and `GET /api/shipments/{id}/eta-history`:
+shipments as their events left them."""
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.store import db, reads
+from app.store import db, eta_reads, reads
 from app.web.errors import not_found
 from app.web.schemas import ShipmentQuery, read_query
 from app.web.state import web_state
@@ -28,3 +29,15 @@ async def get_shipment(request: Request) -> Response:
     if document is None:
         return not_found("no such shipment")
     return Response(document, media_type="application/json")
+
+
+async def get_eta_history(request: Request) -> Response:
+    """Every estimate of the shipment's arrival, in reporting order (`app.core.eta_history`)."""
+    history = await db.read_by_key(
+        web_state(request).engine,
+        eta_reads.eta_history_document,
+        shipment_id=request.path_params["id"],
+    )
+    if history is None:
+        return not_found("no such shipment")
+    return JSONResponse(history)

@@ -508,6 +508,28 @@ async def test_the_shipment_page_shows_its_whole_story(signed_in: httpx.AsyncCli
     assert 'rel="noopener noreferrer"' in page.text
 
 
+async def test_the_shipment_page_charts_how_the_eta_moved(signed_in: httpx.AsyncClient) -> None:
+    page = await signed_in.get(f"/dashboard/shipments/{SHIPMENT_ID}")
+    assert page.status_code == 200
+    section = page.text.split('aria-labelledby="eta-history-title"')[1].split("</section>")[0]
+    figure = section.split('<figure class="eta-chart">')[1].split("</figure>")[0]
+    assert '<svg role="img"' in figure and "<title" in figure and "<desc" in figure
+    # Scheduled for the 13th; the compact ETA update of 5 Mar moved it to the 15th; arrived.
+    assert (
+        "Original estimate 13 Mar 2026 15:00 UTC; 1 revision, latest 15 Mar 2026 13:00 UTC; "
+        "arrived 15 Mar 2026 12:42 UTC; total slip +1.9 days." in figure
+    )
+    rows = re.findall(r'<th scope="row">(\w+)</th>\s*<td><time datetime="([^"]+)"', figure)
+    assert rows == [
+        ("original", "2026-03-13T15:00:00+00:00"),
+        ("revised", "2026-03-15T13:00:00+00:00"),
+        ("arrived", "2026-03-15T12:42:00+00:00"),
+    ]
+    # The chart names no event (the public tracking page shows the same macro).
+    assert "evt_7f3c2b05e1" not in figure and "48210231" not in figure
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+
+
 async def test_an_unknown_shipment_is_not_found(signed_in: httpx.AsyncClient) -> None:
     page = await signed_in.get("/dashboard/shipments/404404")
     assert page.status_code == 404

@@ -11,6 +11,7 @@ page and the audit page on a laptop and a phone (`dashboard-tokens*.png`, `dashb
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -98,6 +99,20 @@ async def assert_no_sideways_scroll(page: Page) -> None:
     assert width <= viewport, f"the page is {width}px wide in a {viewport}px viewport"
 
 
+async def assert_eta_chart(page: Page) -> None:
+    """The ETA history: an image named by its title and described in a sentence, drawn at a
+    legible size, and a table with the same points for screen readers."""
+    chart = page.get_by_role("img", name="Estimated arrival over time")
+    await expect(chart).to_be_visible()
+    await expect(chart).to_have_accessible_description(re.compile(r"total slip \+1\.9 days\.$"))
+    box = await chart.bounding_box()
+    assert box is not None and box["width"] >= 300, box
+    table = page.get_by_role("table", name="Estimated arrival as reported, and the actual arrival")
+    await expect(table.get_by_role("rowheader")).to_have_text(
+        ["original", "revised", "arrived", "Total slip"]
+    )
+
+
 async def test_a_signed_in_browser_sees_the_shipment_timeline(dashboard: Dashboard) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     path = f"/dashboard/shipments/{SHIPMENT_ID}"
@@ -114,6 +129,7 @@ async def look_at_the_shipment(chromium: Browser, dashboard: Dashboard, path: st
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         await sign_in(page, dashboard, path)
         await assert_timeline(page)
+        await assert_eta_chart(page)
         await assert_no_sideways_scroll(page)
         await page.screenshot(path=str(ARTIFACTS / "dashboard-shipment.png"), full_page=True)
         # The list, too: the shipment is there, with its status.
@@ -134,6 +150,7 @@ async def look_at_the_shipment(chromium: Browser, dashboard: Dashboard, path: st
         page = await phone.new_page()
         await sign_in(page, dashboard, path)
         await assert_timeline(page)
+        await assert_eta_chart(page)
         await assert_no_sideways_scroll(page)
         await page.screenshot(path=str(ARTIFACTS / "dashboard-shipment-phone.png"))
         await page.screenshot(

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.core.access import Role
-from app.store import reads
+from app.store import eta_reads, reads
 from app.store.db import create_db_engine, upgrade
 from app.store.models import EventRecord, Shipment
 from app.web import answers, schemas
@@ -229,5 +229,9 @@ def test_every_read_of_the_recorded_samples_fits_its_model(
             kept = reads.shipment_document(connection, shipment_id=shipment_id)
             assert kept is not None
             conforms(answers.ShipmentDocument, json.loads(kept))
+            conforms(
+                answers.EtaHistory,
+                eta_reads.eta_history_document(connection, shipment_id=shipment_id),
+            )
 
     assert shipment_ids and len(event_ids) == len(sample_names()) and records >= 5
