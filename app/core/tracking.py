@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.core.eta_history import ChartMark, EtaChart, Label, Tick
 from app.core.taxonomy import MILESTONES, classify
 
 # -- inputs: the columns the view is built from ---------------------------------------------------
@@ -75,8 +76,9 @@ class TrackingFacts:
     shipment: ShipmentFacts
     milestones: tuple[MilestoneFacts, ...] = ()  # chronological
     containers: tuple[ContainerFacts, ...] = ()
-    eta_estimates: tuple[datetime, ...] = ()  # each reported ETA, in reporting order
+    eta_estimates: tuple[datetime, ...] = ()  # the ETA's history (`eta_history`), in order
     problem_events: tuple[ProblemEvent, ...] = ()
+    eta_chart: EtaChart | None = None  # that history drawn (times and geometry, no event ids)
 
 
 # -- the view model: exactly what the page shows --------------------------------------------------
@@ -124,6 +126,7 @@ class TrackingView:
     timeline: tuple[Step, ...]
     containers: tuple[ContainerLine, ...]
     problems: tuple[str, ...]
+    eta_chart: EtaChart | None
 
 
 # The allowlist, checked by the tests against the dataclasses above: adding a field is a
@@ -140,14 +143,51 @@ PUBLIC_FIELDS: Final[dict[str, frozenset[str]]] = {
             "timeline",
             "containers",
             "problems",
+            "eta_chart",
         }
     ),
     "EtaLine": frozenset({"current", "original", "moved", "arrived"}),
     "Step": frozenset({"milestone", "reached", "time", "place"}),
     "ContainerLine": frozenset({"number", "kind", "last_event", "last_event_time", "place"}),
     "LocalTime": frozenset({"text", "iso"}),
+    # The ETA chart (`app.core.eta_history`), shared with the dashboard: geometry, preformatted
+    # times and words; its points' event ids stay out of it.
+    "EtaChart": frozenset(
+        {
+            "width",
+            "height",
+            "left",
+            "top",
+            "right",
+            "bottom",
+            "original_path",
+            "revised_path",
+            "marks",
+            "x_ticks",
+            "y_ticks",
+            "slip_days",
+            "slip",
+            "title",
+            "description",
+        }
+    ),
+    "ChartMark": frozenset(
+        {"kind", "x", "y", "estimate", "reported", "estimate_iso", "reported_iso", "label"}
+    ),
+    "Tick": frozenset({"at", "label"}),
+    "Label": frozenset({"x", "y", "anchor", "text"}),
 }
-VIEW_TYPES: Final = (TrackingView, EtaLine, Step, ContainerLine, LocalTime)
+VIEW_TYPES: Final = (
+    TrackingView,
+    EtaLine,
+    Step,
+    ContainerLine,
+    LocalTime,
+    EtaChart,
+    ChartMark,
+    Tick,
+    Label,
+)
 
 STATUS_WORDS: Final = {
     None: "Booked",
@@ -363,4 +403,5 @@ def build_view(facts: TrackingFacts) -> TrackingView:
         timeline=timeline(facts),
         containers=containers(facts),
         problems=open_problems(facts),
+        eta_chart=facts.eta_chart,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from app.core.eta_history import eta_chart, eta_history
 from app.core.tracking import (
     ContainerFacts,
     MilestoneFacts,
@@ -13,7 +14,8 @@ from app.core.tracking import (
     ShipmentFacts,
     TrackingFacts,
 )
-from app.store.models import Container, EtaObservation, EventRecord, Milestone, Shipment
+from app.store.eta_reads import eta_reports
+from app.store.models import Container, EventRecord, Milestone, Shipment
 
 # The event categories open problems come from (`app.core.tracking.open_problems`).
 PROBLEM_CATEGORIES = ("exception", "customs")
@@ -93,15 +95,15 @@ def tracking_facts(session: Session, *, shipment_id: str) -> TrackingFacts | Non
     shipment = session.get(Shipment, shipment_id)
     if shipment is None:
         return None
-    estimates = session.exec(
-        select(EtaObservation.estimated_arrival)
-        .where(col(EtaObservation.shipment_id) == shipment_id)
-        .order_by(col(EtaObservation.stamp), col(EtaObservation.event_id))
-    ).all()
+    arrival = shipment.actual_arrival
+    history = eta_history(
+        eta_reports(session.connection(), shipment_id=shipment_id), actual_arrival=arrival
+    )
     return TrackingFacts(
         shipment=_shipment(shipment),
         milestones=_milestones(session, shipment_id),
         containers=_containers(session, shipment_id),
-        eta_estimates=tuple(estimates),
+        eta_estimates=tuple(point.estimate for point in history),
         problem_events=_problem_events(session, shipment_id),
+        eta_chart=eta_chart(history, actual_arrival=arrival),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 
@@ -29,9 +29,15 @@ def state_of(request: Request) -> TrackingState:
 
 
 def environment() -> Environment:
-    """The tracking templates (`app/tracking/templates/`): autoescaped, every variable required."""
+    """The tracking templates (`app/tracking/templates/`): autoescaped, every variable required.
+    The ETA chart's macro is the dashboard's (`_eta_chart.html`), which prints nothing internal."""
     return Environment(
-        loader=PackageLoader("app.tracking", "templates"),
+        loader=ChoiceLoader(
+            [
+                PackageLoader("app.tracking", "templates"),
+                PackageLoader("app.dashboard", "templates"),
+            ]
+        ),
         autoescape=select_autoescape(default_for_string=True, default=True),
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -84,6 +84,7 @@ async def test_the_tracking_page_through_the_web_process(
         assert shown in html
     assert "15 Mar 2026 05:42 PDT" in html and "26 Feb 2026 21:20 CST" in html
     assert "CSNU7261843" in html and "later than first estimated" in html
+    assert "How the ETA moved" in html and "<svg" in html and "slip +1.9 days" in html
     leaked = [s for s in [*confidential_strings(), *event_ids] if s.lower() in html.lower()]
     assert leaked == []
     head = await stack.http.head(path)

@@ -29,6 +29,7 @@ from tests.helpers import deliver, read_sample, sample_names
 from tests.integration.harness import serve_app
 from tests.integration.test_dashboard_browser import (
     ARTIFACTS,
+    assert_eta_chart,
     assert_no_sideways_scroll,
     launch_chromium,
 )
@@ -93,6 +94,7 @@ async def assert_tracking_page(page: Page) -> None:
         await expect(timeline.locator("li .step", has_text=step).first).to_be_visible()
     await expect(page.get_by_text("26 Feb 2026 21:20 CST")).to_be_visible()
     await expect(page.get_by_text("CSNU7261843")).to_be_visible()
+    await assert_eta_chart(page)  # the same chart and table as the dashboard's
     # The inline styles applied under the Content-Security-Policy.
     background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(244, 245, 247)"

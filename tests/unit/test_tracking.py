@@ -62,6 +62,7 @@ def test_the_view_model_has_exactly_the_allowlisted_fields() -> None:
         "timeline",
         "containers",
         "problems",
+        "eta_chart",
     }
 
 
