@@ -247,6 +247,8 @@ def web_config(settings: Settings) -> WebConfig:
         payload_keys=settings.payload_keys,
         body_read_timeout=settings.body_read_timeout,
         destination_rules=destination_rules(settings),
+        share_lifetime=settings.share_lifetime,
+        public_url=settings.public_url,
     )
 
 

@@ -240,3 +240,9 @@ def alert_share(
     )
     session.flush()
     return token, True
+
+
+def shipment_known(session: Session, *, shipment_id: str) -> bool:
+    """Whether the shipment is recorded: links are made to known shipments only."""
+    found = session.exec(select(Shipment.id).where(Shipment.id == shipment_id)).first()
+    return found is not None

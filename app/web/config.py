@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from app.core.addresses import DEFAULT_RULES, DestinationRules
+from app.core.shares import ShareLifetime
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,7 @@ class WebConfig:
     metrics_max_age: timedelta = timedelta(seconds=30)
     # What recipients and subscriptions added through /api and the dashboard must keep to.
     destination_rules: DestinationRules = DEFAULT_RULES
+    # Share links (FLEXHOOK_SHARE_*): how long they live, and the public URL they open under
+    # (empty: the links are relative, `/track/<token>`).
+    share_lifetime: ShareLifetime = field(default_factory=ShareLifetime)
+    public_url: str = ""
