@@ -246,3 +246,33 @@ def shipment_known(session: Session, *, shipment_id: str) -> bool:
     """Whether the shipment is recorded: links are made to known shipments only."""
     found = session.exec(select(Shipment.id).where(Shipment.id == shipment_id)).first()
     return found is not None
+
+
+class ShareNotRenewed(Exception):
+    """Renewing would not make the link last longer: it is revoked, or its shipment is
+    delivered (it ends `after_delivery` after the delivery), or it is at its cap."""
+
+    def __init__(self, view: ShareView) -> None:
+        super().__init__(f"link {view.id} ({view.state}) cannot be renewed")
+        self.view = view
+
+
+def extend_share(
+    session: Session,
+    *,
+    shipment_id: str,
+    share_id: int,
+    lifetime: ShareLifetime,
+    now: datetime,
+) -> ShareView:
+    """`renew_share`, for a person's renewal: `ShareNotRenewed` when it would not push the
+    link's effective expiry later (the caller's transaction then changes nothing)."""
+    row = _own_row(session, shipment_id=shipment_id, share_id=share_id)
+    delivered_at = _delivered_at(session, shipment_id)
+    before = _view(row, delivered_at=delivered_at, lifetime=lifetime, now=now)
+    after = renew_share(
+        session, shipment_id=shipment_id, share_id=share_id, lifetime=lifetime, now=now
+    )
+    if before.state is ShareState.REVOKED or after.expires_at <= before.expires_at:
+        raise ShareNotRenewed(after)
+    return after

@@ -135,6 +135,8 @@ def routes(
         limiter=limiter,
         codec=codec,
         destination_rules=config.destination_rules,
+        share_lifetime=config.share_lifetime,
+        public_url=config.public_url,
     )
     return [
         Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),

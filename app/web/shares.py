@@ -112,21 +112,30 @@ async def revoke_share(request: Request) -> Response:
     return Response(status_code=204)
 
 
+def renewal_refusal(view: shares.ShareView) -> str:
+    """Why renewing `view` did not make it last longer."""
+    if view.state is ShareState.REVOKED:
+        return "a revoked link cannot be renewed"
+    return (
+        "renewing would not make this link last longer: it ends FLEXHOOK_SHARE_AFTER_DELIVERY "
+        f"after its shipment's delivery and never past FLEXHOOK_SHARE_MAX_AGE ({view.state}, "
+        f"until {view.expires_at.isoformat()})"
+    )
+
+
 async def renew_share(request: Request) -> Response:
     """200 with the link, its expiry pushed to FLEXHOOK_SHARE_EXPIRY from now (never past
-    FLEXHOOK_SHARE_MAX_AGE after it was made); 409 for a revoked link; 404 for a link that is
-    not this shipment's."""
+    FLEXHOOK_SHARE_MAX_AGE after it was made); 409 when that would not make it last longer
+    (revoked, or its shipment delivered); 404 for a link that is not this shipment's."""
     share_id, shipment_id = row_id(request, "share_id"), request.path_params["id"]
     if share_id is None:
         return not_found(NO_SUCH_LINK)
     try:
         view = await changed(
             request,
-            shares.renew_share,
+            shares.extend_share,
             action="share.renew",
-            target=lambda renewed: (
-                None if renewed.state is ShareState.REVOKED else link_target(shipment_id, share_id)
-            ),
+            target=lambda _: link_target(shipment_id, share_id),
             shipment_id=shipment_id,
             share_id=share_id,
             lifetime=web_state(request).config.share_lifetime,
@@ -134,7 +143,7 @@ async def renew_share(request: Request) -> Response:
         )
     except shares.ShareNotFound:
         return not_found(NO_SUCH_LINK)
-    if view.state is ShareState.REVOKED:
-        return error_response(409, "share_revoked", "a revoked link cannot be renewed")
+    except shares.ShareNotRenewed as refused:
+        return error_response(409, "not_renewed", renewal_refusal(refused.view))
     log.info("share link %s to shipment %s renewed", share_id, shipment_id)
     return JSONResponse(view.as_json())

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from app.core.access import Role
 from app.core.shares import TRACK_PATH, ShareLifetime, ShareState
 from app.store import shares
-from app.store.models import AuditEntry
+from app.store.models import AuditEntry, Share
 from tests.helpers import load_sample
 from tests.integration.harness import Stack, StackFactory
 from tests.integration.test_authorization import make_token
@@ -204,7 +204,7 @@ async def test_an_operator_makes_lists_renews_and_revokes_a_link(stack: Stack) -
     assert datetime.fromisoformat(answer["expires_at"]) > datetime.now(UTC) + timedelta(days=89)
     assert renewed.status_code == 200 and renewed.json()["id"] == answer["id"]
     assert (first.status_code, again.status_code) == (204, 204)
-    assert after.status_code == 409 and after.json()["error"] == "share_revoked"
+    assert after.status_code == 409 and after.json()["error"] == "not_renewed"
     assert [(s["id"], s["state"], s["revoked_by"]) for s in listed] == [
         (answer["id"], "revoked", "otto")
     ]
@@ -229,3 +229,27 @@ async def test_a_made_link_opens_its_shipment_and_counts_the_view(stack: Stack) 
     assert (found.state, found.shipment_id) == (ShareState.ACTIVE, SHIPMENT_ID)
     assert listed.json()["shares"][0]["views"] == 1
     assert listed.json()["shares"][0]["last_viewed_at"] is not None
+
+
+async def test_renewing_a_delivered_shipments_link_is_409_and_changes_nothing(
+    stack: Stack,
+) -> None:
+    made = await create(stack, stack.api_token)
+    token_of(made.json())
+    delivered = load_sample("15_delivered_in_full")  # long ago: its links have expired
+    deliver(stack.engine, delivered, received_at=datetime.now(UTC))
+    link = f"/api/shipments/{SHIPMENT_ID}/shares/{made.json()['id']}"
+    with Session(stack.engine) as session:
+        kept = session.exec(select(Share.expires_at).where(Share.id == made.json()["id"])).one()
+
+    renewed = await stack.http.post(f"{link}/renew", headers=bearer(stack.api_token))
+
+    assert renewed.status_code == 409
+    assert renewed.json()["error"] == "not_renewed"
+    assert "FLEXHOOK_SHARE_AFTER_DELIVERY" in renewed.json()["detail"]
+    with Session(stack.engine) as session:
+        assert (
+            session.exec(select(Share.expires_at).where(Share.id == made.json()["id"])).one()
+            == kept
+        )
+    assert [e.action for e in audit_trail(stack)] == ["share.create"]
