@@ -179,6 +179,8 @@ class Settings(BaseSettings):
         default=timedelta(days=365), gt=timedelta(0), alias="FLEXHOOK_SHARE_MAX_AGE"
     )
     share_secret: str | None = Field(default=None, alias="FLEXHOOK_SHARE_SECRET", repr=False)
+    # Active share links a person may make to one shipment (the alerts' link aside).
+    max_shares_per_shipment: int = Field(default=20, ge=1, alias="FLEXHOOK_MAX_SHARES_PER_SHIPMENT")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

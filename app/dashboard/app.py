@@ -83,6 +83,7 @@ def create_dashboard(
     destination_rules: DestinationRules = DEFAULT_RULES,
     share_lifetime: ShareLifetime | None = None,
     public_url: str = "",
+    max_shares_per_shipment: int = 20,
 ) -> Starlette:
     """The dashboard application. Signing in takes a named token in `engine`'s database or
     `api_token` (FLEXHOOK_API_TOKEN, the break-glass admin; it also keys the session cookies);
@@ -91,7 +92,8 @@ def create_dashboard(
     workflow links. `codec` (None: payloads are not encrypted) serves the Temporal UI at
     `codec/decode` and `codec/encode` for signed-in operators.
     Recipients added on its pages keep to `destination_rules`; share links made on a
-    shipment's page live `share_lifetime` (None: the defaults) and open under `public_url`.
+    shipment's page live `share_lifetime` (None: the defaults) and open under `public_url`, at
+    most `max_shares_per_shipment` active ones per shipment.
     """
     if not api_token:
         raise ValueError("the dashboard needs an API token to sign in with")
@@ -112,5 +114,6 @@ def create_dashboard(
         destination_rules=destination_rules,
         share_lifetime=share_lifetime or ShareLifetime(),
         public_url=public_url,
+        max_shares_per_shipment=max_shares_per_shipment,
     )
     return app

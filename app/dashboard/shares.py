@@ -6,11 +6,9 @@ Each change goes to the audit trail, naming the link by its id."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -66,39 +64,28 @@ async def list_links(request: Request, shipment_id: str) -> list[store.ShareView
     )
 
 
-@dataclass(frozen=True)
-class Created:
-    """A new link and its token, which nothing keeps: its page shows the address once."""
-
-    view: store.ShareView
-    token: str
-
-
-def _create(session: Session, *, shipment_id: str, **fields: Any) -> Created | None:
-    if not store.shipment_known(session, shipment_id=shipment_id):
-        return None
-    view, token = store.create_share(session, shipment_id=shipment_id, **fields)
-    return Created(view=view, token=token)
-
-
 async def _create_link(request: Request, visitor: Visitor, shipment_id: str) -> Response:
     state = state_of(request)
-    created = await changed(
-        request,
-        _create,
-        actor=visitor.actor.name,
-        action="share.create",
-        target=lambda made: None if made is None else link_target(shipment_id, made.view.id),
-        shipment_id=shipment_id,
-        created_by=visitor.actor.name,
-        lifetime=state.share_lifetime,
-        now=datetime.now(UTC),
-    )
-    if created is None:
+    try:
+        view, token = await changed(
+            request,
+            store.create_link,
+            actor=visitor.actor.name,
+            action="share.create",
+            target=lambda made: link_target(shipment_id, made[0].id),
+            shipment_id=shipment_id,
+            created_by=visitor.actor.name,
+            lifetime=state.share_lifetime,
+            max_active=state.max_shares_per_shipment,
+            now=datetime.now(UTC),
+        )
+    except store.ShipmentNotFound:
         return problem(request, visitor, 404, NO_SUCH_SHIPMENT)
+    except store.TooManyShares as refused:
+        return problem(request, visitor, 409, f"{str(refused)[:1].upper()}{str(refused)[1:]}.")
     log.info(
         "dashboard: share link %s to shipment %s created by %s",
-        created.view.id,
+        view.id,
         shipment_id,
         visitor.actor.name,
     )
@@ -109,8 +96,8 @@ async def _create_link(request: Request, visitor: Visitor, shipment_id: str) -> 
         title="Share link created",
         nav="shipments",
         shipment_id=shipment_id,
-        link=created.view,
-        url=track_url(state.public_url, created.token),
+        link=view,
+        url=track_url(state.public_url, token),
     )
     response.headers["cache-control"] = "no-store"  # the token is on this page, once
     return response

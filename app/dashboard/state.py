@@ -49,6 +49,7 @@ class DashboardState:
     # under (empty: relative, `/track/<token>`).
     share_lifetime: ShareLifetime = field(default_factory=ShareLifetime)
     public_url: str = ""
+    max_shares_per_shipment: int = 20  # active links a person may make to one shipment
 
 
 def state_of(request: Request) -> DashboardState:

@@ -32,6 +32,14 @@ class ShareNotFound(LookupError):
     """No such link to that shipment."""
 
 
+class ShipmentNotFound(LookupError):
+    """Links are made to recorded shipments only."""
+
+
+class TooManyShares(Exception):
+    """The shipment has as many active links as a person may make (the alerts' link aside)."""
+
+
 @dataclass(frozen=True)
 class ShareView:
     """A link as its lists show it: never its token or digest."""
@@ -124,6 +132,31 @@ def create_share(
     session.flush()
     delivered_at = _delivered_at(session, shipment_id)
     return _view(row, delivered_at=delivered_at, lifetime=lifetime, now=now), token
+
+
+def create_link(
+    session: Session,
+    *,
+    shipment_id: str,
+    created_by: str,
+    lifetime: ShareLifetime,
+    max_active: int,
+    now: datetime,
+) -> tuple[ShareView, str]:
+    """`create_share` for a person: `ShipmentNotFound` for a shipment that is not recorded,
+    `TooManyShares` when it has `max_active` active links of that purpose already."""
+    if not shipment_known(session, shipment_id=shipment_id):
+        raise ShipmentNotFound(f"no shipment {shipment_id}")
+    held = list_shares(session, shipment_id=shipment_id, lifetime=lifetime, now=now)
+    active = [v for v in held if v.purpose == SharePurpose.LINK and v.state is ShareState.ACTIVE]
+    if len(active) >= max_active:
+        raise TooManyShares(
+            f"shipment {shipment_id} has {max_active} active share links already "
+            "(FLEXHOOK_MAX_SHARES_PER_SHIPMENT); revoke one first"
+        )
+    return create_share(
+        session, shipment_id=shipment_id, created_by=created_by, lifetime=lifetime, now=now
+    )
 
 
 def list_shares(

@@ -182,7 +182,7 @@ API_ROUTES: list[BaseRoute] = [
             shares.create_share,
             OPERATOR,
             "Make a share link to a shipment's tracking page (its URL is answered once)",
-            responses={201: answers.NewShare, 404: answers.ErrorBody},
+            responses={201: answers.NewShare, 404: answers.ErrorBody, 409: answers.ErrorBody},
             operation_id="create_share",
         ),
     ),

@@ -35,3 +35,4 @@ class WebConfig:
     # (empty: the links are relative, `/track/<token>`).
     share_lifetime: ShareLifetime = field(default_factory=ShareLifetime)
     public_url: str = ""
+    max_shares_per_shipment: int = 20  # active links a person may make to one shipment

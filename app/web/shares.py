@@ -53,32 +53,25 @@ async def list_shares(request: Request) -> Response:
     return JSONResponse({"shares": [view.as_json() for view in found]})
 
 
-def _create(
-    session: Session, *, shipment_id: str, **fields: Any
-) -> tuple[shares.ShareView, str] | None:
-    if not shares.shipment_known(session, shipment_id=shipment_id):
-        return None
-    return shares.create_share(session, shipment_id=shipment_id, **fields)
-
-
 async def create_share(request: Request) -> Response:
     """201 with the new link's `url` (its token, this once), `id` and `expires_at`; 404 for an
-    unknown shipment."""
+    unknown shipment; 409 `too_many_shares` at FLEXHOOK_MAX_SHARES_PER_SHIPMENT active links."""
     state, shipment_id = web_state(request), request.path_params["id"]
     actor = current_actor(request).name
-    created = await changed(
-        request,
-        _create,
-        action="share.create",
-        target=lambda made: None if made is None else link_target(shipment_id, made[0].id),
-        shipment_id=shipment_id,
-        created_by=actor,
-        lifetime=state.config.share_lifetime,
-        now=datetime.now(UTC),
-    )
-    if created is None:
+    try:
+        view, token = await changed(
+            request,
+            shares.create_link,
+            action="share.create",
+            target=lambda made: link_target(shipment_id, made[0].id),
+            shipment_id=shipment_id,
+            created_by=actor,
+            lifetime=state.config.share_lifetime,
+            max_active=state.config.max_shares_per_shipment,
+            now=datetime.now(UTC),
+        )
+    except shares.ShipmentNotFound:
         return not_found(NO_SUCH_SHIPMENT)
-    view, token = created
     log.info("share link %s to shipment %s created by %s", view.id, shipment_id, actor)
     answer = {**view.as_json(), "url": track_url(state.config.public_url, token)}
     return JSONResponse(answer, status_code=201, headers={"cache-control": "no-store"})

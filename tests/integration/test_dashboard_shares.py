@@ -48,6 +48,7 @@ from tests.log_registry import register_secret
 DELIVERED = SHIPMENT_ID
 UNDERWAY = XSS_SHIPMENT_ID
 PUBLIC_URL = "https://flexhook.example.test"
+MAX_SHARES = 3
 LINK_URL = re.compile(re.escape(PUBLIC_URL) + r"/track/([A-Za-z0-9_-]{43})")
 SHARES = f"/dashboard/shipments/{UNDERWAY}/shares"
 PAGE = f"/dashboard/shipments/{UNDERWAY}"
@@ -72,6 +73,7 @@ async def dashboard(tmp_path: Path) -> AsyncIterator[Dashboard]:
             limiter=RefusalLimiter(),
             share_lifetime=ShareLifetime(expiry=timedelta(days=120)),
             public_url=PUBLIC_URL + "/",
+            max_shares_per_shipment=MAX_SHARES,
         )
         base_url = await serve_app(Starlette(routes=[Mount("/dashboard", app=app)]), exits)
         yield Dashboard(
@@ -266,3 +268,25 @@ async def test_a_delivered_shipments_link_is_not_renewed_and_nothing_is_audited(
     assert "would not make this link last longer" in text_of(renewed)
     assert link_row(dashboard, share_id).expires_at == before
     assert share_audit(dashboard) == []
+
+
+async def test_past_the_cap_a_new_link_is_refused_until_one_is_revoked(
+    dashboard: Dashboard,
+) -> None:
+    held = [make_link(dashboard)[0] for _ in range(MAX_SHARES)]
+    operator = add_token(dashboard, "ops", Role.OPERATOR)
+    async with browser_as(dashboard, operator) as browser:
+        csrf = csrf_of(await browser.get(PAGE))
+        refused = await browser.post(SHARES, data={"csrf_token": csrf, "action": "create"})
+        await browser.post(
+            SHARES, data={"csrf_token": csrf, "action": "revoke", "share_id": str(held[0])}
+        )
+        made = await browser.post(SHARES, data={"csrf_token": csrf, "action": "create"})
+        found = LINK_URL.search(made.text)
+        assert found is not None
+        register_secret(found.group(1))
+
+    assert refused.status_code == 409
+    assert f"has {MAX_SHARES} active share links already" in text_of(refused)
+    assert made.status_code == 200
+    assert [e.action for e in share_audit(dashboard)] == ["share.revoke", "share.create"]

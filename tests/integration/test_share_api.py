@@ -253,3 +253,45 @@ async def test_renewing_a_delivered_shipments_link_is_409_and_changes_nothing(
             == kept
         )
     assert [e.action for e in audit_trail(stack)] == ["share.create"]
+
+
+async def test_a_shipment_has_at_most_the_capped_number_of_active_links(stack: Stack) -> None:
+    with Session(stack.engine) as session:
+        made = [
+            shares.create_share(
+                session,
+                shipment_id=SHIPMENT_ID,
+                created_by="someone",
+                lifetime=ShareLifetime(),
+                now=datetime.now(UTC),
+            )[0].id
+            for _ in range(20)  # FLEXHOOK_MAX_SHARES_PER_SHIPMENT's default
+        ]
+        shares.alert_share(  # the alerts' link does not count
+            session,
+            shipment_id=SHIPMENT_ID,
+            key=b"k" * 32,
+            lifetime=ShareLifetime(),
+            now=datetime.now(UTC),
+        )
+        session.commit()
+
+    refused = await create(stack, stack.api_token)
+    other = await create(stack, stack.api_token, shipment_id=OTHER_SHIPMENT_ID)
+    await stack.http.delete(
+        f"/api/shipments/{SHIPMENT_ID}/shares/{made[0]}", headers=bearer(stack.api_token)
+    )
+    after_revoke = await create(stack, stack.api_token)
+
+    assert refused.status_code == 409
+    assert refused.json()["error"] == "too_many_shares"
+    assert "FLEXHOOK_MAX_SHARES_PER_SHIPMENT" in refused.json()["detail"]
+    assert other.status_code == 201  # the cap is per shipment
+    token_of(other.json())
+    assert after_revoke.status_code == 201
+    token_of(after_revoke.json())
+    assert [e.action for e in audit_trail(stack)] == [
+        "share.create",
+        "share.revoke",
+        "share.create",
+    ]

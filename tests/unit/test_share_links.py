@@ -1,4 +1,5 @@
-"""A person's renewal of a share link (`app.store.shares.extend_share`): it makes an active link
+"""Share links as people make and renew them (`app.store.shares.create_link`, `extend_share`):
+only to a recorded shipment and up to a number of active links; a renewal makes an active link
 last longer, and is refused, changing nothing, when it would not (revoked, the shipment
 delivered, the link at its cap). And the web process gets the share settings it serves with."""
 
@@ -7,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from app.bootstrap import web_config
 from app.core.shares import ShareLifetime, ShareState
@@ -41,6 +42,44 @@ def extend(session: Session, share_id: int, *, shipment_id: str = "FLEX-1", at: 
     shares.extend_share(
         session, shipment_id=shipment_id, share_id=share_id, lifetime=LIFETIME, now=at
     )
+
+
+def test_a_link_is_made_to_a_recorded_shipment_only(session: Session) -> None:
+    with pytest.raises(shares.ShipmentNotFound):
+        shares.create_link(
+            session,
+            shipment_id="FLEX-404",
+            created_by="ana",
+            lifetime=LIFETIME,
+            max_active=5,
+            now=NOW,
+        )
+
+    assert session.exec(select(Share)).all() == []
+
+
+def test_only_active_links_people_made_count_toward_the_cap(session: Session) -> None:
+    expired = make(session)  # expires 90 days after NOW
+    later = NOW + 100 * DAY
+    # The alerts' link, active then, is not one a person made.
+    shares.alert_share(session, shipment_id="FLEX-1", key=b"k" * 32, lifetime=LIFETIME, now=later)
+
+    def create() -> int:
+        view, _ = shares.create_link(
+            session,
+            shipment_id="FLEX-1",
+            created_by="bo",
+            lifetime=LIFETIME,
+            max_active=2,
+            now=later,
+        )
+        return view.id
+
+    made = [create(), create()]
+    with pytest.raises(shares.TooManyShares, match="FLEXHOOK_MAX_SHARES_PER_SHIPMENT"):
+        create()
+
+    assert expired not in made and len(set(made)) == 2
 
 
 def test_an_active_link_is_renewed_to_its_expiry_from_now(session: Session) -> None:
@@ -110,8 +149,16 @@ def test_the_web_process_serves_links_with_the_share_settings(
     monkeypatch.setenv("FLEXHOOK_API_TOKEN", "an-api-token-for-tests-" + "x" * 16)
     monkeypatch.setenv("FLEXHOOK_SHARE_EXPIRY", "48h")
     monkeypatch.setenv("FLEXHOOK_PUBLIC_URL", "https://flexhook.example.test")
+    monkeypatch.setenv("FLEXHOOK_MAX_SHARES_PER_SHIPMENT", "3")
 
     config = web_config(load_settings())
 
     assert config.share_lifetime.expiry == timedelta(hours=48)
     assert config.public_url == "https://flexhook.example.test"
+    assert config.max_shares_per_shipment == 3
+
+
+def test_twenty_active_links_per_shipment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FLEXHOOK_MAX_SHARES_PER_SHIPMENT", raising=False)
+
+    assert load_settings().max_shares_per_shipment == 20
