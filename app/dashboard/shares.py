@@ -38,11 +38,6 @@ NOTICES: Final = {
 }
 
 
-def link_target(shipment_id: str, share_id: int) -> str:
-    """How the audit trail names a link: by its shipment and id, never its token."""
-    return f"shipment {shipment_id} link {share_id}"
-
-
 def renewal_refusal(view: store.ShareView) -> str:
     """Why renewing `view` did not make it last longer."""
     return REVOKED_LINK if view.state is ShareState.REVOKED else NOT_EXTENDED
@@ -72,7 +67,7 @@ async def _create_link(request: Request, visitor: Visitor, shipment_id: str) -> 
             store.create_link,
             actor=visitor.actor.name,
             action="share.create",
-            target=lambda made: link_target(shipment_id, made[0].id),
+            target=lambda made: store.audit_target(shipment_id, made[0].id),
             shipment_id=shipment_id,
             created_by=visitor.actor.name,
             lifetime=state.share_lifetime,
@@ -121,7 +116,7 @@ async def _revoke_link(
             action="share.revoke",
             # Audited once: revoking a revoked link changes nothing.
             target=lambda view: (
-                link_target(shipment_id, share_id) if view.revoked_at == now else None
+                store.audit_target(shipment_id, share_id) if view.revoked_at == now else None
             ),
             shipment_id=shipment_id,
             share_id=share_id,
@@ -144,7 +139,7 @@ async def _renew_link(
             store.extend_share,
             actor=visitor.actor.name,
             action="share.renew",
-            target=lambda _: link_target(shipment_id, share_id),
+            target=lambda _: store.audit_target(shipment_id, share_id),
             shipment_id=shipment_id,
             share_id=share_id,
             lifetime=state_of(request).share_lifetime,

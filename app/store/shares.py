@@ -81,6 +81,11 @@ class Opened:
     share_id: int | None = None
 
 
+def audit_target(shipment_id: str, share_id: int) -> str:
+    """How the audit trail names a link: by its shipment and id, never its token."""
+    return f"shipment {shipment_id} link {share_id}"
+
+
 def _delivered_at(session: Session, shipment_id: str) -> datetime | None:
     return session.exec(select(Shipment.delivered_at).where(Shipment.id == shipment_id)).first()
 

@@ -28,11 +28,6 @@ NO_SUCH_SHIPMENT = "no such shipment"
 NO_SUCH_LINK = "no such link to this shipment"
 
 
-def link_target(shipment_id: str, share_id: int) -> str:
-    """How the audit trail names a link: by its shipment and id, never its token."""
-    return f"shipment {shipment_id} link {share_id}"
-
-
 def _list(session: Session, *, shipment_id: str, **fields: Any) -> list[shares.ShareView] | None:
     if not shares.shipment_known(session, shipment_id=shipment_id):
         return None
@@ -63,7 +58,7 @@ async def create_share(request: Request) -> Response:
             request,
             shares.create_link,
             action="share.create",
-            target=lambda made: link_target(shipment_id, made[0].id),
+            target=lambda made: shares.audit_target(shipment_id, made[0].id),
             shipment_id=shipment_id,
             created_by=actor,
             lifetime=state.config.share_lifetime,
@@ -91,7 +86,7 @@ async def revoke_share(request: Request) -> Response:
             action="share.revoke",
             # Audited once: revoking a revoked link changes nothing.
             target=lambda view: (
-                link_target(shipment_id, share_id) if view.revoked_at == now else None
+                shares.audit_target(shipment_id, share_id) if view.revoked_at == now else None
             ),
             shipment_id=shipment_id,
             share_id=share_id,
@@ -128,7 +123,7 @@ async def renew_share(request: Request) -> Response:
             request,
             shares.extend_share,
             action="share.renew",
-            target=lambda _: link_target(shipment_id, share_id),
+            target=lambda _: shares.audit_target(shipment_id, share_id),
             shipment_id=shipment_id,
             share_id=share_id,
             lifetime=web_state(request).config.share_lifetime,
