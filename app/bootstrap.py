@@ -249,6 +249,8 @@ def web_config(settings: Settings) -> WebConfig:
         body_read_timeout=settings.body_read_timeout,
         destination_rules=destination_rules(settings),
         share_lifetime=settings.share_lifetime,
+        public_url=settings.public_url,
+        max_shares_per_shipment=settings.max_shares_per_shipment,
         follow=follow_config(settings),
     )
 

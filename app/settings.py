@@ -183,6 +183,8 @@ class Settings(BaseSettings):
     # Following by email (`app.core.follow`): the Apprise mailto:// or mailtos:// URL, without
     # recipients, that confirmations and followers' alerts go through. Unset: no following.
     mail_url: str | None = Field(default=None, alias="FLEXHOOK_MAIL_URL", repr=False)
+    # Active share links a person may make to one shipment (the alerts' link aside).
+    max_shares_per_shipment: int = Field(default=20, ge=1, alias="FLEXHOOK_MAX_SHARES_PER_SHIPMENT")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -17,7 +17,8 @@ from temporalio.converter import PayloadCodec
 
 from app.core.access import Role, token_digest
 from app.core.addresses import DEFAULT_RULES, DestinationRules
-from app.dashboard import audit, codec, pages, recipients, tokens
+from app.core.shares import ShareLifetime
+from app.dashboard import audit, codec, pages, recipients, shares, tokens
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
 from app.dashboard.state import DashboardState, Limiter, Redrive
@@ -26,6 +27,12 @@ ROUTES = [
     Route("/sign-in", sign_in, methods=["GET", "POST"], name="dashboard_sign_in"),
     Route("/sign-out", signed_in(sign_out), methods=["POST"], name="dashboard_sign_out"),
     Route("/", signed_in(pages.shipments), name="dashboard_shipments"),
+    Route(
+        "/shipments/{shipment_id:path}/shares",
+        signed_in(shares.shares, writes=Role.OPERATOR),
+        methods=["POST"],
+        name="dashboard_shares",
+    ),
     Route("/shipments/{shipment_id:path}", signed_in(pages.shipment), name="dashboard_shipment"),
     Route("/events", signed_in(pages.events), name="dashboard_events"),
     Route(
@@ -74,6 +81,9 @@ def create_dashboard(
     limiter: Limiter,
     codec: PayloadCodec | None = None,
     destination_rules: DestinationRules = DEFAULT_RULES,
+    share_lifetime: ShareLifetime | None = None,
+    public_url: str = "",
+    max_shares_per_shipment: int = 20,
 ) -> Starlette:
     """The dashboard application. Signing in takes a named token in `engine`'s database or
     `api_token` (FLEXHOOK_API_TOKEN, the break-glass admin; it also keys the session cookies);
@@ -81,7 +91,9 @@ def create_dashboard(
     button calls `redrive(event_id)`. `temporal_ui_url` may be empty: the pages then show no
     workflow links. `codec` (None: payloads are not encrypted) serves the Temporal UI at
     `codec/decode` and `codec/encode` for signed-in operators.
-    Recipients added on its pages keep to `destination_rules`.
+    Recipients added on its pages keep to `destination_rules`; share links made on a
+    shipment's page live `share_lifetime` (None: the defaults) and open under `public_url`, at
+    most `max_shares_per_shipment` active ones per shipment.
     """
     if not api_token:
         raise ValueError("the dashboard needs an API token to sign in with")
@@ -100,5 +112,8 @@ def create_dashboard(
         css_version=hashlib.sha256(stylesheet).hexdigest()[:12],
         codec=codec,
         destination_rules=destination_rules,
+        share_lifetime=share_lifetime or ShareLifetime(),
+        public_url=public_url,
+        max_shares_per_shipment=max_shares_per_shipment,
     )
     return app

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from app.core.statuses import EventStatus
 from app.core.taxonomy import MILESTONES
+from app.dashboard import shares
 from app.dashboard.access import Visitor, record
 from app.dashboard.formatting import pretty_json, segment
 from app.dashboard.rendering import base_path, problem, query_string, render
@@ -64,7 +65,7 @@ async def shipments(request: Request, visitor: Visitor) -> Response:
 
 async def shipment(request: Request, visitor: Visitor) -> Response:
     """One shipment: its timeline, ETA history, containers, bookings, documents, invoices,
-    alerts and events."""
+    alerts, events, and its share links."""
     page = await in_session(
         state_of(request).engine,
         dashboard_reads.get_shipment_page,
@@ -86,6 +87,8 @@ async def shipment(request: Request, visitor: Visitor) -> Response:
         s=page.shipment,
         reached=reached,
         eta_chart=page.eta_chart,
+        links=await shares.list_links(request, page.shipment.id),
+        link_notice=shares.notice(request.query_params.get("link")),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from jinja2 import Environment
@@ -12,6 +12,7 @@ from starlette.requests import Request
 from temporalio.converter import PayloadCodec
 
 from app.core.addresses import DEFAULT_RULES, DestinationRules
+from app.core.shares import ShareLifetime
 
 Redrive = Callable[[str], Awaitable[str]]
 """Runs one event again: `await redrive(event_id)` returns the start's status, and raises
@@ -44,6 +45,11 @@ class DashboardState:
     codec: PayloadCodec | None = None  # the Temporal UI's codec; None: payloads not encrypted
     # What recipients added on the recipients page must keep to.
     destination_rules: DestinationRules = DEFAULT_RULES
+    # Share links made on a shipment's page: how long they live, and the public URL they open
+    # under (empty: relative, `/track/<token>`).
+    share_lifetime: ShareLifetime = field(default_factory=ShareLifetime)
+    public_url: str = ""
+    max_shares_per_shipment: int = 20  # active links a person may make to one shipment
 
 
 def state_of(request: Request) -> DashboardState:

@@ -33,6 +33,14 @@ class ShareNotFound(LookupError):
     """No such link to that shipment."""
 
 
+class ShipmentNotFound(LookupError):
+    """Links are made to recorded shipments only."""
+
+
+class TooManyShares(Exception):
+    """The shipment has as many active links as a person may make (the alerts' link aside)."""
+
+
 @dataclass(frozen=True)
 class ShareView:
     """A link as its lists show it: never its token or digest."""
@@ -72,6 +80,11 @@ class Opened:
     state: ShareState | None  # None: no such link (unknown or tampered)
     shipment_id: str | None = None
     share_id: int | None = None
+
+
+def audit_target(shipment_id: str, share_id: int) -> str:
+    """How the audit trail names a link: by its shipment and id, never its token."""
+    return f"shipment {shipment_id} link {share_id}"
 
 
 def _delivered_at(session: Session, shipment_id: str) -> datetime | None:
@@ -125,6 +138,31 @@ def create_share(
     session.flush()
     delivered_at = _delivered_at(session, shipment_id)
     return _view(row, delivered_at=delivered_at, lifetime=lifetime, now=now), token
+
+
+def create_link(
+    session: Session,
+    *,
+    shipment_id: str,
+    created_by: str,
+    lifetime: ShareLifetime,
+    max_active: int,
+    now: datetime,
+) -> tuple[ShareView, str]:
+    """`create_share` for a person: `ShipmentNotFound` for a shipment that is not recorded,
+    `TooManyShares` when it has `max_active` active links of that purpose already."""
+    if not shipment_known(session, shipment_id=shipment_id):
+        raise ShipmentNotFound(f"no shipment {shipment_id}")
+    held = list_shares(session, shipment_id=shipment_id, lifetime=lifetime, now=now)
+    active = [v for v in held if v.purpose == SharePurpose.LINK and v.state is ShareState.ACTIVE]
+    if len(active) >= max_active:
+        raise TooManyShares(
+            f"shipment {shipment_id} has {max_active} active share links already "
+            "(FLEXHOOK_MAX_SHARES_PER_SHIPMENT); revoke one first"
+        )
+    return create_share(
+        session, shipment_id=shipment_id, created_by=created_by, lifetime=lifetime, now=now
+    )
 
 
 def list_shares(
@@ -272,3 +310,39 @@ def alert_share(
             raise
         return won, False
     return token, True
+
+
+def shipment_known(session: Session, *, shipment_id: str) -> bool:
+    """Whether the shipment is recorded: links are made to known shipments only."""
+    found = session.exec(select(Shipment.id).where(Shipment.id == shipment_id)).first()
+    return found is not None
+
+
+class ShareNotRenewed(Exception):
+    """Renewing would not make the link last longer: it is revoked, or its shipment is
+    delivered (it ends `after_delivery` after the delivery), or it is at its cap."""
+
+    def __init__(self, view: ShareView) -> None:
+        super().__init__(f"link {view.id} ({view.state}) cannot be renewed")
+        self.view = view
+
+
+def extend_share(
+    session: Session,
+    *,
+    shipment_id: str,
+    share_id: int,
+    lifetime: ShareLifetime,
+    now: datetime,
+) -> ShareView:
+    """`renew_share`, for a person's renewal: `ShareNotRenewed` when it would not push the
+    link's effective expiry later (the caller's transaction then changes nothing)."""
+    row = _own_row(session, shipment_id=shipment_id, share_id=share_id)
+    delivered_at = _delivered_at(session, shipment_id)
+    before = _view(row, delivered_at=delivered_at, lifetime=lifetime, now=now)
+    after = renew_share(
+        session, shipment_id=shipment_id, share_id=share_id, lifetime=lifetime, now=now
+    )
+    if before.state is ShareState.REVOKED or after.expires_at <= before.expires_at:
+        raise ShareNotRenewed(after)
+    return after

@@ -259,6 +259,37 @@ class TokenList(Answer):
     tokens: list[Token]
 
 
+class Share(Answer):
+    """A share link to a shipment's tracking page, as lists show it: never its token."""
+
+    id: int
+    shipment_id: str
+    purpose: Literal["link", "alerts"] = Field(
+        description="`link`: made by a person; `alerts`: the one link the shipment's alerts carry."
+    )
+    created_by: str
+    created_at: datetime
+    expires_at: datetime = Field(
+        description="When it stops opening: after delivery, FLEXHOOK_SHARE_AFTER_DELIVERY after it."
+    )
+    revoked_at: datetime | None
+    revoked_by: str | None
+    views: int
+    last_viewed_at: datetime | None
+    state: Literal["active", "revoked", "expired"]
+
+
+class NewShare(Share):
+    url: str = Field(
+        description="The tracking page's address, with the link's token: shown this once, never "
+        "again."
+    )
+
+
+class ShareList(Answer):
+    shares: list[Share]
+
+
 class AuditEntry(Answer):
     at: datetime
     actor: str

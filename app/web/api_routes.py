@@ -27,6 +27,7 @@ from app.web import (
     records,
     reference,
     schemas,
+    shares,
     shipments,
     subscriptions,
     tokens,
@@ -176,6 +177,47 @@ API_ROUTES: list[BaseRoute] = [
     ApiRoute(
         "/shipments/{id}/subscriptions/{sid}",
         REMOVE_SUBSCRIPTION,
+    ),
+    ApiRoute(
+        "/shipments/{id}/shares",
+        Operation(
+            "GET",
+            shares.list_shares,
+            VIEWER,
+            "List a shipment's share links (never their tokens)",
+            responses={200: answers.ShareList, 404: answers.ErrorBody},
+            operation_id="list_shares",
+        ),
+        Operation(
+            "POST",
+            shares.create_share,
+            OPERATOR,
+            "Make a share link to a shipment's tracking page (its URL is answered once)",
+            responses={201: answers.NewShare, 404: answers.ErrorBody, 409: answers.ErrorBody},
+            operation_id="create_share",
+        ),
+    ),
+    ApiRoute(
+        "/shipments/{id}/shares/{share_id}",
+        Operation(
+            "DELETE",
+            shares.revoke_share,
+            OPERATOR,
+            "Revoke a share link",
+            responses={204: None, 404: answers.ErrorBody},
+            operation_id="revoke_share",
+        ),
+    ),
+    ApiRoute(
+        "/shipments/{id}/shares/{share_id}/renew",
+        Operation(
+            "POST",
+            shares.renew_share,
+            OPERATOR,
+            "Renew a share link",
+            responses={200: answers.Share, 404: answers.ErrorBody, 409: answers.ErrorBody},
+            operation_id="renew_share",
+        ),
     ),
     ApiRoute(
         "/recipients",

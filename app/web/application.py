@@ -139,6 +139,9 @@ def routes(
         limiter=limiter,
         codec=codec,
         destination_rules=config.destination_rules,
+        share_lifetime=config.share_lifetime,
+        public_url=config.public_url,
+        max_shares_per_shipment=config.max_shares_per_shipment,
     )
     return [
         Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),

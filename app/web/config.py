@@ -32,7 +32,10 @@ class WebConfig:
     metrics_max_age: timedelta = timedelta(seconds=30)
     # What recipients and subscriptions added through /api and the dashboard must keep to.
     destination_rules: DestinationRules = DEFAULT_RULES
-    # How long share links open the tracking page (FLEXHOOK_SHARE_EXPIRY, ...).
+    # Share links (FLEXHOOK_SHARE_*): how long they live, and the public URL they open under
+    # (empty: the links are relative, `/track/<token>`).
     share_lifetime: ShareLifetime = field(default_factory=ShareLifetime)
+    public_url: str = ""
+    max_shares_per_shipment: int = 20  # active links a person may make to one shipment
     # Following a shipment by email from its tracking page (FLEXHOOK_MAIL_URL); None: off.
     follow: FollowConfig | None = None

@@ -22,6 +22,7 @@ from app.ingest.errors import (
     Unavailable,
 )
 from app.store.recipients import InvalidRecipient, RecipientExists, TooManyRecipients
+from app.store.shares import TooManyShares
 from app.store.subscriptions import InvalidSubscription, TooManySubscriptions
 from app.store.tokens import TokenExists
 
@@ -55,6 +56,7 @@ ERROR_STATUS: dict[type[Exception], tuple[int, str]] = {
     RecipientExists: (409, "recipient_exists"),
     TooManyRecipients: (409, "too_many_recipients"),
     TooManySubscriptions: (409, "too_many_subscriptions"),
+    TooManyShares: (409, "too_many_shares"),
     AccessError: (400, "invalid_token"),
     TokenExists: (409, "token_exists"),
     BodyTooLarge: (413, "body_too_large"),

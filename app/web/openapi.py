@@ -134,6 +134,20 @@ LINKS: Final[tuple[Link, ...]] = (
         "Remove it",
     ),
     Link(
+        "create_share",
+        201,
+        "revoke_share",
+        {"id": "$request.path.id", "share_id": "$response.body#/id"},
+        "Revoke it",
+    ),
+    Link(
+        "create_share",
+        201,
+        "renew_share",
+        {"id": "$request.path.id", "share_id": "$response.body#/id"},
+        "Renew it",
+    ),
+    Link(
         "list_subscriptions",
         200,
         "remove_subscription",

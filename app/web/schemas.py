@@ -219,6 +219,11 @@ class SubscriptionPath(BaseModel):
     sid: RowId
 
 
+class SharePath(BaseModel):
+    id: Segment = Field(description="The shipment's id.")
+    share_id: RowId = Field(description="The link's id (as its list shows it).")
+
+
 class RecordPath(BaseModel):
     kind: RecordKind = Field(description="The collection.")
     key: Segment = Field(description="The record's id (a container's number).")
@@ -237,6 +242,8 @@ PATH_PARAMETERS: Final[dict[str, type[BaseModel]]] = {
     "/subscribers/{id}": RecipientPath,
     "/shipments/{id}/subscriptions/{sid}": SubscriptionPath,
     "/shipments/{id}/subscribers/{sid}": SubscriptionPath,
+    "/shipments/{id}/shares/{share_id}": SharePath,
+    "/shipments/{id}/shares/{share_id}/renew": SharePath,
     "/{kind}/{key}": RecordPath,
 }
 

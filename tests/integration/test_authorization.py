@@ -30,6 +30,7 @@ pytestmark = pytest.mark.timeout(240)
 PATH_VALUES = {
     "id": "418563",
     "sid": "999999",
+    "share_id": "999999",
     "event_id": "no-such-event",
     "name": "nobody",
     "kind": "bookings",
