@@ -17,7 +17,7 @@ from temporalio.converter import PayloadCodec
 
 from app.core.access import Role, token_digest
 from app.core.addresses import DEFAULT_RULES, DestinationRules
-from app.dashboard import audit, codec, pages, recipients, tokens
+from app.dashboard import audit, codec, exports, pages, recipients, tokens
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
 from app.dashboard.state import DashboardState, Limiter, Redrive
@@ -26,8 +26,10 @@ ROUTES = [
     Route("/sign-in", sign_in, methods=["GET", "POST"], name="dashboard_sign_in"),
     Route("/sign-out", signed_in(sign_out), methods=["POST"], name="dashboard_sign_out"),
     Route("/", signed_in(pages.shipments), name="dashboard_shipments"),
+    Route("/shipments.csv", signed_in(exports.shipments), name="dashboard_shipments_csv"),
     Route("/shipments/{shipment_id:path}", signed_in(pages.shipment), name="dashboard_shipment"),
     Route("/events", signed_in(pages.events), name="dashboard_events"),
+    Route("/events.csv", signed_in(exports.events), name="dashboard_events_csv"),
     Route(
         "/events/{event_id:path}/redrive",
         signed_in(pages.redrive, writes=Role.OPERATOR),
