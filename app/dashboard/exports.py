@@ -14,14 +14,16 @@ from app.store.filters import EventFilter
 
 
 def _streamed(request: Request, export: exports.Export) -> Response:
-    return StreamingResponse(
-        exports.csv_chunks(state_of(request).engine, export),
-        media_type=exports.MEDIA_TYPE,
-        headers={
-            "content-disposition": f'attachment; filename="{export.filename}"',
-            "cache-control": "no-store",
-        },
-    )
+    headers = {
+        "content-disposition": f'attachment; filename="{export.filename}"',
+        "cache-control": "no-store",
+    }
+    if request.method == "HEAD":  # the headers alone: no rows read, no length known
+        response = Response(media_type=exports.MEDIA_TYPE, headers=headers)
+        del response.headers["content-length"]
+        return response
+    chunks = exports.csv_chunks(state_of(request).engine, export)
+    return StreamingResponse(chunks, media_type=exports.MEDIA_TYPE, headers=headers)
 
 
 async def shipments(request: Request, visitor: Visitor) -> Response:

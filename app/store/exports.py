@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -173,16 +174,35 @@ class _Reader:
             self.connection.close()
 
 
+# Exports reading at once per engine: each holds a connection (and on SQLite a read transaction
+# that keeps the WAL from being checkpointed) for as long as its reader takes to download, so
+# slow or stalled downloads could otherwise take the pool the API's reads need. The others wait
+# for a slot, holding nothing but their header.
+EXPORTS_AT_ONCE: Final = 4
+_slots: weakref.WeakKeyDictionary[Engine, anyio.CapacityLimiter] = weakref.WeakKeyDictionary()
+
+
+def slots(engine: Engine) -> anyio.CapacityLimiter:
+    """The export slots of `engine` (made in the running event loop on first use)."""
+    if engine not in _slots:
+        _slots[engine] = anyio.CapacityLimiter(EXPORTS_AT_ONCE)
+    return _slots[engine]
+
+
 async def csv_chunks(
     engine: Engine, export: Export, *, rows_per_chunk: int = ROWS_PER_CHUNK
 ) -> AsyncIterator[bytes]:
-    """The export as CSV, in chunks of `rows_per_chunk` rows after the header; the connection
-    goes back to the pool when the last chunk is read or the reader goes away."""
+    """The export as CSV, in chunks of `rows_per_chunk` rows after the header, once one of the
+    engine's `EXPORTS_AT_ONCE` slots is free; the connection and the slot are given back when
+    the last chunk is read or the reader goes away (whichever task closes the iterator)."""
     yield header(export)
     reader = _Reader(engine, export, rows_per_chunk)
+    limiter = slots(engine)
+    await limiter.acquire_on_behalf_of(reader)
     try:
         while chunk := await to_thread.run_sync(reader.next_chunk):
             yield chunk
     finally:
         with anyio.CancelScope(shield=True):
             await to_thread.run_sync(reader.close)
+        limiter.release_on_behalf_of(reader)

@@ -16,15 +16,17 @@ from app.web.state import web_state
 
 
 def _streamed(request: Request, export: exports.Export) -> Response:
-    return StreamingResponse(
-        exports.csv_chunks(web_state(request).engine, export),
-        media_type=exports.MEDIA_TYPE,
-        headers={
-            "content-disposition": f'attachment; filename="{export.filename}"',
-            "cache-control": "no-store",
-            "x-content-type-options": "nosniff",
-        },
-    )
+    headers = {
+        "content-disposition": f'attachment; filename="{export.filename}"',
+        "cache-control": "no-store",
+        "x-content-type-options": "nosniff",
+    }
+    if request.method == "HEAD":  # the headers alone: no rows read, no length known
+        response = Response(media_type=exports.MEDIA_TYPE, headers=headers)
+        del response.headers["content-length"]
+        return response
+    chunks = exports.csv_chunks(web_state(request).engine, export)
+    return StreamingResponse(chunks, media_type=exports.MEDIA_TYPE, headers=headers)
 
 
 async def export_shipments(request: Request) -> Response:

@@ -93,6 +93,10 @@ async def test_no_token_or_a_wrong_one_gets_401_and_a_viewer_the_file(journeys: 
         assert rows_of(answer)
         assert answer.headers["content-disposition"] == f'attachment; filename="{name}.csv"'
         assert answer.headers["cache-control"] == "no-store"
+        head = await journeys.http.head(path, headers=viewer)
+        assert head.status_code == 200
+        assert head.headers["content-type"] == "text/csv; charset=utf-8"
+        assert head.content == b""
 
 
 async def test_a_formula_in_a_shipment_name_comes_out_as_text(journeys: Stack) -> None:

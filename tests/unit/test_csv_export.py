@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
+from anyio import wait_all_tasks_blocked
 from sqlalchemy.engine import Engine
 
 from app.core.csv_cells import FORMULA_STARTS, cell, neutralised
@@ -190,3 +192,33 @@ async def test_a_reader_that_goes_away_gives_the_connection_back(stored: Engine)
     await chunks.aclose()  # type: ignore[attr-defined]
     assert stored.pool.checkedout() == 0  # type: ignore[attr-defined]
     deliver(stored, renamed("06", "Written after", 50))  # no transaction is left open
+
+
+async def test_exports_past_the_slots_wait_holding_no_connection(stored: Engine) -> None:
+    def started() -> AsyncIterator[bytes]:
+        return exports.csv_chunks(stored, exports.events(EventFilter()), rows_per_chunk=1)
+
+    reading = [started() for _ in range(exports.EXPORTS_AT_ONCE)]
+    for chunks in reading:
+        await anext(chunks)  # the header
+        await anext(chunks)  # a row: it holds a slot and a connection
+    assert stored.pool.checkedout() == exports.EXPORTS_AT_ONCE  # type: ignore[attr-defined]
+    waiting = started()
+    await anext(waiting)  # its header comes at once
+    async with anyio.create_task_group() as group:
+        rows: list[bytes] = []
+
+        async def read_one() -> None:
+            rows.append(await anext(waiting))
+
+        group.start_soon(read_one)
+        await wait_all_tasks_blocked()
+        assert rows == []
+        assert exports.slots(stored).statistics().tasks_waiting == 1
+        assert stored.pool.checkedout() == exports.EXPORTS_AT_ONCE  # type: ignore[attr-defined]
+        await reading[0].aclose()  # type: ignore[attr-defined]
+    assert rows and rows[0].count(b"\r\n") == 1
+    for chunks in [*reading[1:], waiting]:
+        await chunks.aclose()  # type: ignore[attr-defined]
+    assert stored.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert exports.slots(stored).borrowed_tokens == 0
