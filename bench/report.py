@@ -280,7 +280,7 @@ def _export_table(export: dict[str, Any]) -> list[str]:
     ]
     for name in ("events", "shipments"):
         cells = " | ".join(
-            f"{f['rows']:,} rows, {f['seconds']:.2f} s, {f['peak_rss_mib']:.1f}"
+            f"{f['rows']:,.0f} rows, {f['seconds']:.2f} s, {f['peak_rss_mib']:.1f}"
             for f in (s["files"][name] for s in sizes)
         )
         ratio = sizes[-1]["files"][name]["peak_rss_mib"] / sizes[0]["files"][name]["peak_rss_mib"]

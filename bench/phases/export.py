@@ -76,14 +76,18 @@ def measure(stack: Stack, options: Options) -> dict[str, Any]:
 
 def brief(result: dict[str, Any]) -> str:
     return (
-        f"{result['rows']:,} rows, {result['bytes'] / MIB:.1f} MiB in {result['seconds']:.2f} s "
+        f"{result['rows']:,.0f} rows, {result['bytes'] / MIB:.1f} MiB in {result['seconds']:.2f} s "
         f"({result['rows_per_s']:,.0f} rows/s); RSS {result['rss_before_mib']:.1f} MiB before, "
         f"peak {result['peak_rss_mib']:.1f} MiB ({result['peak_source']})"
     )
 
 
 def _median(results: list[dict[str, Any]]) -> dict[str, Any]:
-    numbers = {k: statistics.median(r[k] for r in results) for k, v in results[0].items()}
+    numbers = {
+        k: statistics.median(r[k] for r in results)
+        for k, v in results[0].items()
+        if isinstance(v, int | float)
+    }
     return numbers | {"peak_source": results[0]["peak_source"], "runs": len(results)}
 
 
