@@ -169,6 +169,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", *_store_table(results, d)]
     if results.get("metrics", {}).get("sizes"):
         lines += ["", *_metrics_table(results, d)]
+    if results.get("export", {}).get("sizes"):
+        lines += ["", *_export_table(results["export"])]
     if results.get("routing", {}).get("sizes"):
         lines += ["", *_routing_table(results["routing"])]
     table = sizing(results)
@@ -264,6 +266,25 @@ def _metrics_table(results: dict[str, Any], d: dict[str, Any]) -> list[str]:
         cells = " | ".join(f"{s[key]['p50_ms']:.2f} / {s[key]['p99_ms']:.2f}" for s in sizes)
         verdict = _verdict(growth.get(key + "_p99"), TARGETS["metrics_growth"], at_most=True)
         lines.append(f"| {label} | {cells} | {verdict} | ≤ {TARGETS['metrics_growth']} |")
+    return lines
+
+
+def _export_table(export: dict[str, Any]) -> list[str]:
+    """The CSV exports, downloaded whole: the web process's peak RSS should not grow with the
+    rows (the last column near 1), while the time does."""
+    sizes = list(export["sizes"].values())
+    header = " | ".join(f"{s['events']:,} events" for s in sizes)
+    lines = [
+        f"| CSV export: rows, seconds, web peak RSS MiB | {header} | peak RSS large / small |",
+        "|---" * (len(sizes) + 2) + "|",
+    ]
+    for name in ("events", "shipments"):
+        cells = " | ".join(
+            f"{f['rows']:,.0f} rows, {f['seconds']:.2f} s, {f['peak_rss_mib']:.1f}"
+            for f in (s["files"][name] for s in sizes)
+        )
+        ratio = sizes[-1]["files"][name]["peak_rss_mib"] / sizes[0]["files"][name]["peak_rss_mib"]
+        lines.append(f"| `GET /api/{name}.csv` | {cells} | {ratio:.2f} |")
     return lines
 
 

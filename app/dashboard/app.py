@@ -18,7 +18,7 @@ from temporalio.converter import PayloadCodec
 from app.core.access import Role, token_digest
 from app.core.addresses import DEFAULT_RULES, DestinationRules
 from app.core.shares import ShareLifetime
-from app.dashboard import audit, codec, pages, recipients, shares, tokens
+from app.dashboard import audit, codec, exports, pages, recipients, shares, tokens
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
 from app.dashboard.state import DashboardState, Limiter, Redrive
@@ -33,8 +33,10 @@ ROUTES = [
         methods=["POST"],
         name="dashboard_shares",
     ),
+    Route("/shipments.csv", signed_in(exports.shipments), name="dashboard_shipments_csv"),
     Route("/shipments/{shipment_id:path}", signed_in(pages.shipment), name="dashboard_shipment"),
     Route("/events", signed_in(pages.events), name="dashboard_events"),
+    Route("/events.csv", signed_in(exports.events), name="dashboard_events_csv"),
     Route(
         "/events/{event_id:path}/redrive",
         signed_in(pages.redrive, writes=Role.OPERATOR),

@@ -60,6 +60,7 @@ async def shipments(request: Request, visitor: Visitor) -> Response:
         q=text,
         status=status,
         limit=LIST_LIMIT,
+        csv_link=f"{base_path(request)}/shipments.csv{query_string(q=text, status=status)}",
     )
 
 
@@ -118,6 +119,8 @@ async def events(request: Request, visitor: Visitor) -> Response:
         type=where.event_type,
         shipment=where.shipment_id,
         limit=LIST_LIMIT,
+        csv_link=f"{base_path(request)}/events.csv"
+        + query_string(status=where.status, type=where.event_type, shipment=where.shipment_id),
     )
 
 

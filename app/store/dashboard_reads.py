@@ -100,6 +100,19 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped.lower()}%"
 
 
+def shipments_matching(text: str | None) -> sa.ColumnElement[bool] | None:
+    """The search of the shipment list: id or name contains `text` (case-insensitive, a
+    leading `#` ignored); None for no text."""
+    text = (text or "").strip().lstrip("#")
+    if not text:
+        return None
+    pattern = _like_pattern(text)
+    return sa.or_(
+        col(Shipment.id).like(pattern, escape="\\"),
+        sa.func.lower(col(Shipment.name)).like(pattern, escape="\\"),
+    )
+
+
 def search_shipments(
     session: Session,
     *,
@@ -111,14 +124,9 @@ def search_shipments(
     first; an exact id match comes before the rest."""
     statement = select(Shipment)
     text = (text or "").strip().lstrip("#")
-    if text:
-        pattern = _like_pattern(text)
-        statement = statement.where(
-            sa.or_(
-                col(Shipment.id).like(pattern, escape="\\"),
-                sa.func.lower(col(Shipment.name)).like(pattern, escape="\\"),
-            )
-        )
+    matching = shipments_matching(text)
+    if matching is not None:
+        statement = statement.where(matching)
     if status:
         statement = statement.where(col(Shipment.status) == status)
     exact_first = sa.case((col(Shipment.id) == text, 0), else_=1)

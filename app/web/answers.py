@@ -360,3 +360,7 @@ class OpenApiDocument(BaseModel):
 
 class HtmlPage(RootModel[str]):
     """A page of HTML (`text/html`)."""
+
+
+class CsvFile(RootModel[str]):
+    """A CSV file (`text/csv`, UTF-8 with a byte order mark), sent as an attachment."""

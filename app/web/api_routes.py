@@ -19,6 +19,7 @@ from app.web import (
     audit,
     codec,
     events,
+    exports,
     health,
     notifications,
     openapi,
@@ -148,6 +149,18 @@ API_ROUTES: list[BaseRoute] = [
         ),
     ),
     ApiRoute(
+        "/shipments.csv",
+        Operation(
+            "GET",
+            exports.export_shipments,
+            VIEWER,
+            "Export shipments as CSV",
+            query=schemas.ShipmentExportQuery,
+            responses={200: answers.CsvFile},
+            operation_id="export_shipments",
+        ),
+    ),
+    ApiRoute(
         "/shipments/{id}",
         Operation(
             "GET",
@@ -250,6 +263,18 @@ API_ROUTES: list[BaseRoute] = [
             query=schemas.EventQuery,
             responses={200: answers.EventList},
             operation_id="list_events",
+        ),
+    ),
+    ApiRoute(
+        "/events.csv",
+        Operation(
+            "GET",
+            exports.export_events,
+            VIEWER,
+            "Export the event log as CSV",
+            query=schemas.EventExportQuery,
+            responses={200: answers.CsvFile},
+            operation_id="export_events",
         ),
     ),
     ApiRoute(

@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from app.core.access import Role
-from app.web.answers import ErrorBody, HtmlPage
+from app.web.answers import CsvFile, ErrorBody, HtmlPage
 from app.web.operations import ApiRoute, Operation
 from app.web.schemas import PATH_PARAMETERS, SEGMENT
 
@@ -58,6 +58,10 @@ HEADERS: Final[dict[str, dict[str, Any]]] = {
     },
     "Deprecation": {"description": "`true`: the path is deprecated (RFC 8594)."},
     "Link": {"description": 'The path that replaces it, `rel="successor-version"`.'},
+    "Content-Disposition": {
+        "description": '`attachment; filename="..."`: a file to save.',
+        "required": True,
+    },
 }
 
 
@@ -253,6 +257,9 @@ def _answer(
     }
     if model is HtmlPage:
         answer["content"] = {"text/html": {"schema": {"type": "string"}}}
+    elif model is CsvFile:
+        answer["content"] = {"text/csv": {"schema": {"type": "string"}}}
+        answer["headers"] |= _headers(["Content-Disposition"])
     elif model is not None:
         answer["content"] = {"application/json": {"schema": context.ref(model, "serialization")}}
     return answer
@@ -332,7 +339,7 @@ def _models(
         if operation.body is not None:
             found[(operation.body, "validation")] = None
         for model in operation.responses.values():
-            if model is not None and model is not HtmlPage:
+            if model is not None and model not in (HtmlPage, CsvFile):
                 found[(model, "serialization")] = None
     return list(found)
 

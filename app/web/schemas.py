@@ -185,6 +185,27 @@ class EventQuery(Query):
     limit: Limit = None
 
 
+# An export is the whole filtered list; `limit` caps it, with no maximum.
+ExportLimit = Annotated[
+    int | None,
+    BeforeValidator(_count),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, EMPTY]}),
+    Field(description="At most this many rows (0 counts as 1); every row when left out."),
+]
+
+
+class ShipmentExportQuery(Query):
+    status: Text | None = Field(default=None, description="Only shipments with this status.")
+    limit: ExportLimit = None
+
+
+class EventExportQuery(Query):
+    status: Text | None = Field(default=None, description="Only events with this status.")
+    type: Text | None = Field(default=None, description="Only events of this Flexport type.")
+    shipment_id: Text | None = Field(default=None, description="Only this shipment's events.")
+    limit: ExportLimit = None
+
+
 class NotificationQuery(Query):
     event_id: Text | None = Field(default=None, description="Only alerts of this event.")
     shipment_id: Text | None = Field(default=None, description="Only this shipment's alerts.")
