@@ -21,8 +21,10 @@ import apprise
 
 from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
+from app.core.audience import EXTERNAL_TAG, Audience
 from app.core.ids import event_workflow_url
 from app.core.privacy import privacy_form
+from app.core.shares import track_url
 from notifications.guard import harden, refusal, run_time_refusal, schemes_of
 from notifications.redaction import (
     REDACTOR,
@@ -76,6 +78,8 @@ _SCHEME_HINTS: Final = {
     "msteams": "Teams now goes through Power Automate: use workflows://HOST:PORT/WORKFLOW/"
     "SIGNATURE/?pa=yes, or the https://...logic.azure.com/... webhook URL itself",
 }
+# Where the dashboard (mounted at /dashboard) shows one shipment.
+DASHBOARD_SHIPMENT_PATH: Final = "/dashboard/shipments/"
 _SCHEME_RE: Final = re.compile(r"^\s*([a-z0-9][a-z0-9+.-]*)://", re.IGNORECASE)
 
 
@@ -106,13 +110,15 @@ class DestinationSkipped(DeliveryFailed):
 
 @dataclass(frozen=True)
 class Destination:
-    """One Apprise URL to alert, with the form of message it takes and its routing tags."""
+    """One Apprise URL to alert, with the form of message it takes, its routing tags and who
+    reads it (`audience`: which links its alerts may carry)."""
 
     id: str  # "url-" + 16 hex of sha256(url); the same URL is the same destination
     url: str = field(repr=False)  # carries credentials: never log it
     privacy_url: str  # what Apprise shows of it: secrets elided
     form: Form
     tags: frozenset[str] = frozenset()
+    audience: Audience = Audience.INTERNAL
 
 
 def _scheme(url: str) -> str | None:
@@ -179,12 +185,14 @@ def _destination(url: str, plugin: apprise.NotifyBase, tags: Iterable[str]) -> D
     # The id hashes Apprise's own normal form of the URL, so one target written two ways (in the
     # configuration file and in a subscription, say) is one destination and hears an alert once.
     canonical = _plugin_url(plugin, privacy=False)
+    lowered = frozenset(str(tag).lower() for tag in tags)
     return Destination(
         id="url-" + hashlib.sha256(canonical.encode()).hexdigest()[:16],
         url=url,
         privacy_url=privacy_form(_plugin_url(plugin, privacy=True)),
         form=_form(plugin),
-        tags=frozenset(str(tag).lower() for tag in tags),
+        tags=lowered,
+        audience=Audience.EXTERNAL if EXTERNAL_TAG in lowered else Audience.INTERNAL,
     )
 
 
@@ -238,19 +246,23 @@ class Notifier:
         temporal_ui_url: str = "",
         namespace: str = "default",
         flexport_app_url: str = "https://app.flexport.com",
+        external_flexport_link: bool = False,
         timeout: float = 60.0,
         limits: SendLimits | None = None,
         destination_allow: AddressAllowlist = NOTHING_INTERNAL,
     ) -> None:
         """`flexport_app_url` is where Flexport's app shows a shipment at `/shipments/<id>`
-        (empty: no link). `limits` bound each send (its hard deadline, the destinations' breaker;
-        share one per process); None: limits of its own with a deadline of `timeout` seconds.
+        (empty: no link); `external_flexport_link`: external readers get that link too
+        (FLEXHOOK_EXTERNAL_FLEXPORT_LINK). `limits` bound each send (its hard deadline, the
+        destinations' breaker; share one per process); None: limits of its own with a deadline
+        of `timeout` seconds.
         The activity that calls `send` needs a longer start-to-close timeout.
         `destination_allow` is FLEXHOOK_DESTINATION_ALLOW."""
         self._renderer = renderer
         self._destination_allow = destination_allow
         self._public_url = public_url.rstrip("/")
         self._flexport_app_url = flexport_app_url.rstrip("/")
+        self._external_flexport_link = external_flexport_link
         self._temporal_ui_url = temporal_ui_url.rstrip("/")
         self._namespace = namespace
         self.limits = limits or SendLimits(deadline=timeout)
@@ -260,24 +272,51 @@ class Notifier:
         """Why `destination` is skipped now (its breaker is open), or None."""
         return self.limits.skip_reason(destination.id)
 
-    def links(self, alert: Alert) -> Links:
-        """Where to look further; empty when the base URL is not configured."""
+    @property
+    def links_tracking_pages(self) -> bool:
+        """Whether a share token becomes a link: only with a public URL to put it under."""
+        return bool(self._public_url)
+
+    def links(
+        self,
+        alert: Alert,
+        *,
+        audience: Audience = Audience.INTERNAL,
+        share_token: str | None = None,
+    ) -> Links:
+        """Where the `audience` may look further (empty where the base URL is not configured):
+        the tracking page of `share_token` for everyone; the dashboard and the Temporal UI only
+        for internal readers, who can sign in there; Flexport's app for internal readers and,
+        with `external_flexport_link`, external ones."""
         shipment = quote(alert.shipment_id, safe="")
-        shipment_url = flexport_url = ""
-        if self._public_url:
-            shipment_url = f"{self._public_url}/api/shipments/{shipment}"
-        if self._flexport_app_url:
+        tracking_url = ""
+        if self._public_url and share_token:
+            tracking_url = track_url(self._public_url, share_token)
+        flexport_url = ""
+        if self._flexport_app_url and (
+            audience is Audience.INTERNAL or self._external_flexport_link
+        ):
             flexport_url = f"{self._flexport_app_url}/shipments/{shipment}"
+        if audience is not Audience.INTERNAL:
+            return Links(flexport_url=flexport_url, tracking_url=tracking_url)
+        shipment_url = ""
+        if self._public_url:
+            shipment_url = f"{self._public_url}{DASHBOARD_SHIPMENT_PATH}{shipment}"
         workflow_url = event_workflow_url(
             alert.event_id, temporal_ui_url=self._temporal_ui_url, namespace=self._namespace
         )
         return Links(
-            shipment_url=shipment_url, workflow_url=workflow_url, flexport_url=flexport_url
+            shipment_url=shipment_url,
+            workflow_url=workflow_url,
+            flexport_url=flexport_url,
+            tracking_url=tracking_url,
         )
 
-    def _message(self, form: Form, plugin: apprise.NotifyBase, alert: Alert) -> tuple[str, str]:
+    def _message(
+        self, destination: Destination, plugin: apprise.NotifyBase, alert: Alert, links: Links
+    ) -> tuple[str, str]:
         """(title, body) in the form the destination takes, escaped for its service."""
-        links = self.links(alert)
+        form = destination.form
         if form == "email":
             email = self._renderer.email(alert, links)
             return email.subject, email.html
@@ -291,15 +330,19 @@ class Notifier:
         text = self._renderer.text(alert, links)
         return text.title, text.body
 
-    def send(self, destination: Destination, alert: Alert) -> None:
-        """Deliver `alert` to `destination` or raise.
+    def send(
+        self, destination: Destination, alert: Alert, *, share_token: str | None = None
+    ) -> None:
+        """Deliver `alert` to `destination` with the links its audience may have
+        (`share_token`: the shipment's alerts link, for the tracking page) or raise.
 
         InvalidDestination: Apprise no longer accepts the URL, or its host is internal (permanent).
         DeliveryFailed: the service did not take the message (retryable).
         """
         refuse_internal(_parsed(destination.url), self._destination_allow)
         plugin = plugin_for(destination.url, self._asset)
-        title, body = self._message(destination.form, plugin, alert)
+        links = self.links(alert, audience=destination.audience, share_token=share_token)
+        title, body = self._message(destination, plugin, alert, links)
         notify_type = _NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO)
         send_message(
             destination,
