@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.digest import DigestSender
+from activities.delivery import TrackingLinks
 from app.bootstrap import wire_activities
 from app.core.addresses import AddressAllowlist, DestinationRules
 from app.ingest.starter import EventStarter
@@ -112,6 +113,7 @@ async def make_stack(
             destination_allow: AddressAllowlist = LOCAL,
             process_deadline: timedelta | None = None,
             stuck_after: timedelta = timedelta(minutes=30),
+            tracking: bool = True,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -145,6 +147,9 @@ async def make_stack(
                     destination_allow=destination_allow,
                 ),
             )
+            # As in production (the first webhook secret's key), alerts carry a tracking link.
+            share_link_key = secrets.token_bytes(32) if tracking else None
+            links = TrackingLinks(key=share_link_key) if share_link_key else None
             for index in range(workers if with_worker else 0):
                 # A second worker gets a connection of its own, as a second process would.
                 worker_client = temporal_client
@@ -164,6 +169,7 @@ async def make_stack(
                     eta_slip_hours=eta_slip_hours,
                     eta_grace=eta_grace,
                     give_up_after=give_up_after,
+                    tracking=links,
                 )
                 worker = build_worker(
                     worker_client, task_queue=task_queue, activities=activities, executor=executor
@@ -223,6 +229,7 @@ async def make_stack(
                 task_queue=task_queue,
                 base_url=base_url,
                 metrics=metrics,
+                share_link_key=share_link_key,
             )
 
         yield make
