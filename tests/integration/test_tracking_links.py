@@ -17,7 +17,7 @@ import pytest
 from sqlmodel import Session, select
 
 from app.core.audience import EXTERNAL_TAG
-from app.core.shares import ShareLifetime, ShareState, SharePurpose
+from app.core.shares import ShareLifetime, SharePurpose, ShareState
 from app.store.models import Share
 from app.store.shares import open_share
 from tests.integration.harness import Inbox, Samples, Stack, StackFactory, mailto, write_config

@@ -182,13 +182,13 @@ def test_route_selects_by_kind_shipment_tag_and_always(tmp_path: Path) -> None:
 TOKEN = "A" * 43  # the shape of a share token (`app.core.shares`)
 
 
-def _public_notifier(**options: bool) -> Notifier:
+def _public_notifier(*, external_flexport_link: bool = False) -> Notifier:
     return Notifier(
         Renderer(),
         public_url="https://flexhook.example.com/",
         temporal_ui_url="http://localhost:8233",
         namespace="default",
-        **options,
+        external_flexport_link=external_flexport_link,
     )
 
 
