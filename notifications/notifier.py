@@ -352,6 +352,7 @@ class Notifier:
             notify_type=notify_type,
             asset=self._asset,
             limits=self.limits,
+            private=(share_token,) if share_token else (),
         )
         log.info(
             "sent %s alert for shipment %s to %s",
@@ -379,15 +380,24 @@ def send_message(
     notify_type: apprise.NotifyType,
     asset: apprise.AppriseAsset,
     limits: SendLimits,
+    private: Iterable[str] = (),
 ) -> None:
     """Hand one rendered message to Apprise for `destination` (whose `plugin_for` is `plugin`)
     within `limits`, or raise DeliveryFailed with Apprise's reasons, credentials masked:
-    SendTimedOut past the deadline, DestinationSkipped while its breaker is open."""
+    SendTimedOut past the deadline, DestinationSkipped while its breaker is open. `private`:
+    values of the message no log line may show either (a tracking link's token)."""
+    hidden = private_values(plugin, destination.url) | set(private)
     try:
         limits.run(
             destination.id,
             lambda: _notify(
-                destination, plugin, title=title, body=body, notify_type=notify_type, asset=asset
+                destination,
+                plugin,
+                title=title,
+                body=body,
+                notify_type=notify_type,
+                asset=asset,
+                hidden=hidden,
             ),
         )
     except Skipped as exc:
@@ -406,12 +416,13 @@ def _notify(
     body: str,
     notify_type: apprise.NotifyType,
     asset: apprise.AppriseAsset,
+    hidden: set[str],
 ) -> None:
-    """Apprise's notify on this thread (see `apprise_asset`)."""
+    """Apprise's notify on this thread (see `apprise_asset`), `hidden` masked in its logs."""
     notifier = apprise.Apprise(asset=asset)
     notifier.add(plugin)
     with (
-        REDACTOR.sending(private_values(plugin, destination.url)),
+        REDACTOR.sending(hidden),
         notifier.notify(
             body=body,
             title=title,
