@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,17 +19,15 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.preferences import preferences_for
+from activities.tracking import TrackingLinks, alert_link_tokens
 from activities.types import Delivery, DeliveryFailure, PlanInput
 from app.core import ops_alerts
 from app.core.alert import Alert
 from app.core.audience import Audience, parse_audience
 from app.core.preferences import hold_until
-from app.core.shares import ShareLifetime
 from app.core.statuses import NotificationStatus
-from app.store import audit
-from app.store.models import Notification, Recipient, Shipment, Subscription
+from app.store.models import Notification, Recipient, Subscription
 from app.store.recipients import recipient_by_destination, recipients_for, wants
-from app.store.shares import alert_share
 from app.store.subscriptions import list_subscriptions
 from notifications.destinations import NotifyConfig, stored_destination, wanted_by
 from notifications.notifier import (
@@ -51,15 +48,6 @@ UNKNOWN_OUTCOME = (
     "delivery outcome unknown: the worker stopped while sending; not sent again, so that no "
     "one hears it twice"
 )
-
-
-@dataclass(frozen=True)
-class TrackingLinks:
-    """What makes the alerts' tracking links: the server key their tokens derive from
-    (`Settings.share_link_key`) and how long they live (`Settings.share_lifetime`)."""
-
-    key: bytes = field(repr=False)
-    lifetime: ShareLifetime = field(default_factory=ShareLifetime)
 
 
 def _ledger_row(session: Session, delivery: Delivery) -> Notification | None:
@@ -315,31 +303,11 @@ class NotificationActivities:
             ).first()
             if row in (None, NotificationStatus.SENT, NotificationStatus.SKIPPED):
                 return None
-            # The shipment's row serialises its first alerts (PostgreSQL; SQLite writers queue
-            # anyway), so that they make one link between them.
-            shipment = session.exec(
-                select(Shipment.id).where(Shipment.id == shipment_id).with_for_update()
-            ).first()
-            if shipment is None:
-                return None
-            now = datetime.now(UTC)
-            token, made = alert_share(
-                session,
-                shipment_id=shipment_id,
-                key=tracking.key,
-                lifetime=tracking.lifetime,
-                now=now,
+            tokens = alert_link_tokens(
+                session, tracking, shipment_ids=[shipment_id], now=datetime.now(UTC)
             )
-            if made:
-                audit.append(
-                    session,
-                    at=now,
-                    actor="system",
-                    action="share.create",
-                    target=f"shipment {shipment_id}: alerts link",
-                )
             session.commit()
-        return token
+        return tokens.get(shipment_id)
 
     def _given_up(self) -> bool:
         if self._give_up_after is None:

@@ -13,13 +13,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from temporalio.client import Client
 
-from activities.delivery import NotificationActivities, TrackingLinks
+from activities.delivery import NotificationActivities
 from activities.digest import DigestSender
 from activities.eta_watch import EtaWatchActivities
 from activities.processing import DEFAULT_ETA_GRACE, EventActivities, RecordActivities
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from activities.retention import RetentionActivities
+from activities.tracking import TrackingLinks
 from app import temporal_client
 from app.core.addresses import DestinationRules
 from app.dashboard.session import served_at

@@ -19,8 +19,8 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from activities.delivery import TrackingLinks
 from activities.digest import DigestSender
+from activities.tracking import TrackingLinks
 from app.bootstrap import wire_activities
 from app.core.addresses import AddressAllowlist, DestinationRules
 from app.ingest.starter import EventStarter
