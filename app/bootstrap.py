@@ -185,7 +185,7 @@ def wire_activities(
         first_shape=RecordActivities(engine, eta_slip_hours=eta_slip_hours),
         notifications=notifications,
         eta_watch=EtaWatchActivities(engine, notifications),
-        recipients=RecipientActivities(engine, config=config, digests=digests),
+        recipients=RecipientActivities(engine, config=config, digests=digests, tracking=tracking),
         reconcile=reconcile,
         retention=RetentionActivities(engine),
     )
@@ -206,7 +206,10 @@ def worker_activities(
         notifier=alerts,
         config=config,
         digests=DigestSender(
-            templates, limits=alerts.limits, destination_allow=settings.destination_allowlist
+            templates,
+            limits=alerts.limits,
+            destination_allow=settings.destination_allowlist,
+            public_url=settings.public_url,
         ),
         ops=ops_reporter(settings, engine, config=config, renderer=templates),
         eta_slip_hours=settings.eta_slip_hours,

@@ -331,10 +331,16 @@ class Notifier:
         return text.title, text.body
 
     def send(
-        self, destination: Destination, alert: Alert, *, share_token: str | None = None
+        self,
+        destination: Destination,
+        alert: Alert,
+        *,
+        share_token: str | None = None,
+        private: Iterable[str] = (),
     ) -> None:
         """Deliver `alert` to `destination` with the links its audience may have
-        (`share_token`: the shipment's alerts link, for the tracking page) or raise.
+        (`share_token`: the shipment's alerts link, for the tracking page) or raise. Neither
+        the token nor the `private` values of the message ever reach a log line.
 
         InvalidDestination: Apprise no longer accepts the URL, or its host is internal (permanent).
         DeliveryFailed: the service did not take the message (retryable).
@@ -352,7 +358,7 @@ class Notifier:
             notify_type=notify_type,
             asset=self._asset,
             limits=self.limits,
-            private=(share_token,) if share_token else (),
+            private=[*private, share_token] if share_token else private,
         )
         log.info(
             "sent %s alert for shipment %s to %s",

@@ -164,7 +164,11 @@ async def make_stack(
                     task_queue=task_queue,
                     notifier=notifier,
                     config=config,
-                    digests=DigestSender(Renderer(), destination_allow=destination_allow),
+                    digests=DigestSender(
+                        Renderer(),
+                        destination_allow=destination_allow,
+                        public_url="http://flexhook.test",
+                    ),
                     ops=ops,
                     eta_slip_hours=eta_slip_hours,
                     eta_grace=eta_grace,
