@@ -19,9 +19,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.preferences import preferences_for
+from activities.tracking import TrackingLinks, alert_link_tokens
 from activities.types import Delivery, DeliveryFailure, PlanInput
 from app.core import ops_alerts
 from app.core.alert import Alert
+from app.core.audience import Audience, parse_audience
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
 from app.store.models import Notification, Recipient, Subscription
@@ -63,11 +65,32 @@ def _accepted(what: str, rows: Sequence[Subscription | Recipient]) -> Iterator[D
     Apprise's privacy form) and passed over."""
     for row in rows:
         try:
-            yield stored_destination(row.url)
+            destination = stored_destination(row.url)
         except InvalidDestination:
             activity.logger.warning(
                 "%s %s (%s) is no longer accepted by Apprise", what, row.id, row.privacy_url
             )
+            continue
+        yield dataclasses.replace(destination, audience=stored_audience(row.audience))
+
+
+def stored_audience(value: str) -> Audience:
+    """A stored row's audience; a value this version does not know reads as external, the
+    audience whose alerts carry the fewest links."""
+    try:
+        return parse_audience(value)
+    except ValueError:
+        return Audience.EXTERNAL
+
+
+def _narrowest(found: list[Destination]) -> Destination | None:
+    """The first of the ways one URL is a destination, external if any of them says so: one
+    mailbox has one reader."""
+    if not found:
+        return None
+    if any(d.audience is Audience.EXTERNAL for d in found):
+        return dataclasses.replace(found[0], audience=Audience.EXTERNAL)
+    return found[0]
 
 
 def _wanted_subscriptions(session: Session, alert: Alert) -> list[Subscription]:
@@ -97,14 +120,18 @@ class NotificationActivities:
         ops: OpsReporter | None = None,
         start_recipients: StartRecipients | None = None,
         give_up_after: timedelta | None = None,
+        tracking: TrackingLinks | None = None,
     ) -> None:
         """`ops` tells the operators of destinations whose retries ran out (and of events that
         failed, for `EventActivities`); None: nobody. `start_recipients(destination_ids)` runs
         after a plan that held alerts commits: it gets their recipient workflows going
         (`workflows.recipient_starter.RecipientStarter`); None: nobody starts them.
         `give_up_after`: a destination still failing this long after an alert's first attempt
-        is not retried; None leaves it to the workflow's deadline (15 minutes)."""
+        is not retried; None leaves it to the workflow's deadline (15 minutes).
+        `tracking`: what makes the shipment's tracking link every alert carries; None (or a
+        notifier without a public URL): no tracking link."""
         self._engine = engine
+        self._tracking = tracking
         self._notifier = notifier
         self._config = config
         self._start_recipients = start_recipients
@@ -115,16 +142,15 @@ class NotificationActivities:
         """Who hears about `alert`: configured URLs tagged with its kind or shipment, the
         shipment's subscriptions and the recipients who want its kind and shipment. The same
         URL twice is one destination."""
-        found = {
-            d.id: d for d in self._config.route(kind=alert.kind, shipment_id=alert.shipment_id)
-        }
         recipients = recipients_for(session, kind=alert.kind, shipment_id=alert.shipment_id)
+        found: dict[str, list[Destination]] = {}
         for destination in [
+            *self._config.route(kind=alert.kind, shipment_id=alert.shipment_id),
             *_accepted("subscription", _wanted_subscriptions(session, alert)),
             *_accepted("recipient", recipients),
         ]:
-            found.setdefault(destination.id, destination)
-        return list(found.values())
+            found.setdefault(destination.id, []).append(destination)
+        return [d for ways in found.values() if (d := _narrowest(ways)) is not None]
 
     def destination(self, session: Session, delivery: Delivery) -> Destination | None:
         """The destination `delivery` goes to, if it still hears the alert (None: no longer
@@ -132,18 +158,20 @@ class NotificationActivities:
         shipment's subscriptions. A delivery carries only the destination's id, which keeps
         credentials out of Temporal's history."""
         alert, destination_id = delivery.alert, delivery.destination_id
+        found: list[Destination] = []
         configured = self._config.find(destination_id)
         if configured is not None and wanted_by(
             configured, kind=alert.kind, shipment_id=alert.shipment_id
         ):
-            return configured
+            found.append(configured)
         recipient = recipient_by_destination(session, destination_id=destination_id)
         if recipient is not None and wants(
             recipient, kind=alert.kind, shipment_id=alert.shipment_id
         ):
-            return next(_accepted("recipient", [recipient]), None)
+            found.extend(_accepted("recipient", [recipient]))
         subscribed = _accepted("subscription", _wanted_subscriptions(session, alert))
-        return next((d for d in subscribed if d.id == destination_id), None)
+        found.extend(d for d in subscribed if d.id == destination_id)
+        return _narrowest(found)
 
     def _waits(
         self, session: Session, destination: Destination, alert: Alert, now: datetime
@@ -203,6 +231,7 @@ class NotificationActivities:
     def send_notification(self, delivery: Delivery) -> str:
         """Send one alert to one destination unless the ledger says it went out already."""
         claimant = activity.info().workflow_id
+        share_token = self._share_token(delivery)
         with Session(self._engine) as session:
             row = _ledger_row(session, delivery)
             if row is None or row.status in (NotificationStatus.SENT, NotificationStatus.SKIPPED):
@@ -235,7 +264,7 @@ class NotificationActivities:
             session.commit()
 
         try:
-            self._notifier.send(destination, delivery.alert)
+            self._notifier.send(destination, delivery.alert, share_token=share_token)
         except InvalidDestination as exc:
             self._finish(delivery, status=NotificationStatus.FAILED, error=str(exc))
             raise ApplicationError(
@@ -257,6 +286,28 @@ class NotificationActivities:
         self._finish(delivery, status=NotificationStatus.SENT, error=None)
         self._report_reached(delivery, destination)
         return NotificationStatus.SENT
+
+    def _share_token(self, delivery: Delivery) -> str | None:
+        """The token of the shipment's alerts link (made, and audited, on its first alert), or
+        None without a key or a public URL, or when the ledger says there is nothing to send.
+        Its own transaction, before the ledger row is claimed: a failure here leaves no row
+        `sending`."""
+        tracking, shipment_id = self._tracking, delivery.alert.shipment_id
+        if tracking is None or not self._notifier.links_tracking_pages:
+            return None
+        with Session(self._engine) as session:
+            row = session.exec(
+                select(Notification.status)
+                .where(Notification.dedup_key == delivery.alert.dedup_key)
+                .where(Notification.destination_id == delivery.destination_id)
+            ).first()
+            if row in (None, NotificationStatus.SENT, NotificationStatus.SKIPPED):
+                return None
+            tokens = alert_link_tokens(
+                session, tracking, shipment_ids=[shipment_id], now=datetime.now(UTC)
+            )
+            session.commit()
+        return tokens.get(shipment_id)
 
     def _given_up(self) -> bool:
         if self._give_up_after is None:

@@ -10,11 +10,13 @@ digest goes out through `Notifier.send` unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
 from app.core.digest import Digest
+from app.core.shares import track_url
 from notifications.notifier import Destination, Notifier
 from notifications.render import (
     Dialect,
@@ -23,6 +25,7 @@ from notifications.render import (
     RenderedText,
     Renderer,
     one_line,
+    shipment,
 )
 from notifications.send_limits import SendLimits
 
@@ -31,15 +34,21 @@ DIGEST_KIND = "digest"
 
 class DigestRenderer(Renderer):
     """Renders one digest, whatever alert it is asked about, with the templates, loaders and
-    filters of `base` (its one environment, not a second one)."""
+    filters of `base` (its one environment, not a second one). `tracking_urls`: the tracking
+    page of each shipment that has one, by shipment id; the templates see them as `tracking`,
+    (shipment, URL) pairs in the digest's order."""
 
-    def __init__(self, base: Renderer, digest: Digest) -> None:
+    def __init__(
+        self, base: Renderer, digest: Digest, tracking_urls: Mapping[str, str] | None = None
+    ) -> None:
         # No super().__init__(): the environment is the base renderer's own.
         self.environment = base.environment
         self._digest = digest
+        self._tracking = _tracking(digest, tracking_urls or {})
 
     def _digest_template(self, name: str, **context: object) -> str:
-        return self.environment.get_template(name).render(digest=self._digest, **context)
+        template = self.environment.get_template(name)
+        return template.render(digest=self._digest, tracking=self._tracking, **context)
 
     def title(self) -> str:
         return one_line(self._digest_template("title/digest.txt"))
@@ -60,6 +69,17 @@ class DigestRenderer(Renderer):
         return RenderedText(title=title, body=body.strip())
 
 
+def _tracking(digest: Digest, urls: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(shipment in words, tracking URL) of each shipment the digest tells of, once each."""
+    found: dict[str, tuple[str, str]] = {}
+    for section in digest.sections:
+        for alert in section.alerts:
+            url = urls.get(alert.shipment_id)
+            if url and alert.shipment_id not in found:
+                found[alert.shipment_id] = (shipment(alert), url)
+    return list(found.values())
+
+
 class DigestSender:
     """Sends digests with the templates of `renderer` within `limits` (the process's deadline
     and breaker, shared with its alerts); None: limits of its own, a deadline of `timeout`
@@ -72,24 +92,41 @@ class DigestSender:
         timeout: float = 30.0,
         limits: SendLimits | None = None,
         destination_allow: AddressAllowlist = NOTHING_INTERNAL,
+        public_url: str = "",
     ) -> None:
         """`destination_allow`: the internal hosts and networks digests may reach
-        (FLEXHOOK_DESTINATION_ALLOW), as `Notifier` takes it."""
+        (FLEXHOOK_DESTINATION_ALLOW), as `Notifier` takes it. `public_url`
+        (FLEXHOOK_PUBLIC_URL): where the shipments' tracking links point; empty: none."""
         self._renderer = renderer
+        self._public_url = public_url.rstrip("/")
         self._limits = limits or SendLimits(deadline=timeout)
         self._destination_allow = destination_allow
 
-    def render(self, digest: Digest) -> DigestRenderer:
-        return DigestRenderer(self._renderer, digest)
+    @property
+    def links_tracking_pages(self) -> bool:
+        """Whether share tokens become links: only with a public URL to put them under."""
+        return bool(self._public_url)
 
-    def send(self, destination: Destination, digest: Digest) -> None:
-        """Deliver `digest` to `destination` or raise `InvalidDestination` (permanent) or
-        `DeliveryFailed` (worth retrying), as `Notifier.send` does."""
-        renderer = self.render(digest)
+    def render(self, digest: Digest, tokens: Mapping[str, str] | None = None) -> DigestRenderer:
+        """The digest's renderer; `tokens`: the alerts link's token of each shipment that has
+        one, by shipment id."""
+        urls = {}
+        if self._public_url:
+            urls = {sid: track_url(self._public_url, t) for sid, t in (tokens or {}).items()}
+        return DigestRenderer(self._renderer, digest, urls)
+
+    def send(
+        self, destination: Destination, digest: Digest, *, tokens: Mapping[str, str] | None = None
+    ) -> None:
+        """Deliver `digest` to `destination` (with the tracking links of `tokens`, which no
+        log line shows) or raise `InvalidDestination` (permanent) or `DeliveryFailed` (worth
+        retrying), as `Notifier.send` does."""
+        renderer = self.render(digest, tokens)
         notifier = Notifier(
             renderer, limits=self._limits, destination_allow=self._destination_allow
         )
-        notifier.send(destination, _as_alert(digest, headline=renderer.title()))
+        alert = _as_alert(digest, headline=renderer.title())
+        notifier.send(destination, alert, private=(tokens or {}).values())
 
 
 def _as_alert(digest: Digest, *, headline: str) -> Alert:

@@ -28,6 +28,7 @@ from activities.recipient_types import (
     RecipientWake,
     WakeInput,
 )
+from activities.tracking import TrackingLinks, alert_link_tokens
 from activities.types import Delivery
 from app.core.alert import KINDS, Alert
 from app.core.digest import Digest, InTransit, compose_digest
@@ -59,10 +60,20 @@ def digest_key(digest: DigestInput) -> str:
 class RecipientActivities:
     """Sync activities over an injected engine, Apprise configuration and digest sender."""
 
-    def __init__(self, engine: Engine, *, config: NotifyConfig, digests: DigestSender) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        config: NotifyConfig,
+        digests: DigestSender,
+        tracking: TrackingLinks | None = None,
+    ) -> None:
+        """`tracking`: what makes the shipments' tracking links a digest lists; None (or a
+        digest sender without a public URL): none."""
         self._engine = engine
         self._config = config
         self._digests = digests
+        self._tracking = tracking
 
     # -- who the destination is --------------------------------------------------------------
 
@@ -182,6 +193,7 @@ class RecipientActivities:
         claimant = activity.info().workflow_id
         key = digest_key(input)
         now = datetime.now(UTC)
+        tokens = self._tracking_tokens(input.destination_id, now=now)
         with Session(self._engine) as session:
             row = self._digest_row(session, input)
             if row is not None and row.status in (Status.SENT, Status.SKIPPED, Status.FAILED):
@@ -221,7 +233,7 @@ class RecipientActivities:
             session.commit()
 
         try:
-            self._digests.send(destination, digest)
+            self._digests.send(destination, digest, tokens=tokens)
         except InvalidDestination as exc:
             self._finish(input, status=Status.FAILED, error=str(exc))
             raise ApplicationError(
@@ -242,6 +254,22 @@ class RecipientActivities:
             destination.privacy_url,
         )
         return Status.SENT
+
+    def _tracking_tokens(self, destination_id: str, *, now: datetime) -> dict[str, str]:
+        """The alerts link's token of each shipment the destination's held alerts are about
+        (made where there is none yet). Its own transaction, before the digest is claimed."""
+        tracking = self._tracking
+        if tracking is None or not self._digests.links_tracking_pages:
+            return {}
+        with Session(self._engine) as session:
+            shipment_ids = session.exec(
+                select(Notification.shipment_id)
+                .where(Notification.destination_id == destination_id)
+                .where(Notification.status == Status.HELD)
+            ).all()
+            tokens = alert_link_tokens(session, tracking, shipment_ids=shipment_ids, now=now)
+            session.commit()
+        return tokens
 
     @activity.defn(name="mark_digest_failed", no_thread_cancel_exception=True)
     def mark_digest_failed(self, failure: DigestFailure) -> None:

@@ -20,6 +20,7 @@ from activities.processing import DEFAULT_ETA_GRACE, EventActivities, RecordActi
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from activities.retention import RetentionActivities
+from activities.tracking import TrackingLinks
 from app import temporal_client
 from app.core.addresses import DestinationRules
 from app.dashboard.session import served_at
@@ -87,6 +88,7 @@ def notifier(settings: Settings, renderer: Renderer, limits: SendLimits | None =
         temporal_ui_url=settings.temporal_ui_url,
         namespace=settings.temporal_namespace,
         flexport_app_url=settings.flexport_app_url,
+        external_flexport_link=settings.external_flexport_link,
         limits=limits or send_limits(settings),
         destination_allow=settings.destination_allowlist,
     )
@@ -157,10 +159,12 @@ def wire_activities(
     eta_grace: timedelta = DEFAULT_ETA_GRACE,
     give_up_after: timedelta | None = None,
     reconcile: ReconcileActivities | None = None,
+    tracking: TrackingLinks | None = None,
 ) -> WorkerActivities:
     """The worker's activities over one engine and one Apprise configuration. Call it on the
     event loop the worker runs on: event processing signals the ETA watches, and a plan that
-    holds alerts starts recipient workflows, through `client` on that loop."""
+    holds alerts starts recipient workflows, through `client` on that loop. `tracking`: what
+    makes the alerts' tracking links (`tracking_links`); None: alerts carry none."""
     loop = asyncio.get_running_loop()
     notifications = NotificationActivities(
         engine,
@@ -169,6 +173,7 @@ def wire_activities(
         ops=ops,
         start_recipients=RecipientStarter(client, task_queue=task_queue, loop=loop),
         give_up_after=give_up_after,
+        tracking=tracking,
     )
     return WorkerActivities(
         events=EventActivities(
@@ -181,7 +186,7 @@ def wire_activities(
         first_shape=RecordActivities(engine, eta_slip_hours=eta_slip_hours),
         notifications=notifications,
         eta_watch=EtaWatchActivities(engine, notifications),
-        recipients=RecipientActivities(engine, config=config, digests=digests),
+        recipients=RecipientActivities(engine, config=config, digests=digests, tracking=tracking),
         reconcile=reconcile,
         retention=RetentionActivities(engine),
     )
@@ -202,13 +207,25 @@ def worker_activities(
         notifier=alerts,
         config=config,
         digests=DigestSender(
-            templates, limits=alerts.limits, destination_allow=settings.destination_allowlist
+            templates,
+            limits=alerts.limits,
+            destination_allow=settings.destination_allowlist,
+            public_url=settings.public_url,
         ),
         ops=ops_reporter(settings, engine, config=config, renderer=templates),
         eta_slip_hours=settings.eta_slip_hours,
         eta_grace=settings.eta_grace,
         reconcile=reconcile_activities(settings, engine, client),
+        tracking=tracking_links(settings),
     )
+
+
+def tracking_links(settings: Settings) -> TrackingLinks | None:
+    """What makes the alerts' tracking links, or None without a key to derive their tokens
+    from (FLEXHOOK_SHARE_SECRET, or the first webhook secret). Without FLEXHOOK_PUBLIC_URL the
+    notifier makes no link of them either."""
+    key = settings.share_link_key
+    return TrackingLinks(key=key, lifetime=settings.share_lifetime) if key else None
 
 
 def starter_factory(settings: Settings) -> StarterFactory:

@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     flexport_app_url: str = Field(
         default="https://app.flexport.com", alias="FLEXHOOK_FLEXPORT_APP_URL"
     )
+    # External readers' alerts link Flexport's app too (most cannot sign in there).
+    external_flexport_link: bool = Field(default=False, alias="FLEXHOOK_EXTERNAL_FLEXPORT_LINK")
     eta_grace: Duration = Field(default=timedelta(hours=6), alias="FLEXHOOK_ETA_GRACE")
     ops_alert_after: Duration = Field(
         default=timedelta(minutes=5), alias="FLEXHOOK_OPS_ALERT_AFTER"

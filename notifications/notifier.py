@@ -16,13 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
-from urllib.parse import quote
 
 import apprise
 
 from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
-from app.core.ids import event_workflow_url
+from app.core.alert_links import LinkBases, alert_links
+from app.core.audience import EXTERNAL_TAG, Audience
 from app.core.privacy import privacy_form
 from notifications.guard import harden, refusal, run_time_refusal, schemes_of
 from notifications.redaction import (
@@ -107,7 +107,8 @@ class DestinationSkipped(DeliveryFailed):
 
 @dataclass(frozen=True)
 class Destination:
-    """One Apprise URL to alert, with the form of message it takes and its routing tags."""
+    """One Apprise URL to alert, with the form of message it takes, its routing tags and who
+    reads it (`audience`: which links its alerts may carry)."""
 
     id: str  # "url-" + 16 hex of sha256(url); the same URL is the same destination
     url: str = field(repr=False)  # carries credentials: never log it
@@ -116,6 +117,7 @@ class Destination:
     tags: frozenset[str] = frozenset()
     # The URL its `List-Unsubscribe` header names (a follower's mail: `app.core.follow`); "": none.
     unsubscribe_url: str = ""
+    audience: Audience = Audience.INTERNAL
 
 
 def _scheme(url: str) -> str | None:
@@ -182,12 +184,14 @@ def _destination(url: str, plugin: apprise.NotifyBase, tags: Iterable[str]) -> D
     # The id hashes Apprise's own normal form of the URL, so one target written two ways (in the
     # configuration file and in a subscription, say) is one destination and hears an alert once.
     canonical = _plugin_url(plugin, privacy=False)
+    lowered = frozenset(str(tag).lower() for tag in tags)
     return Destination(
         id="url-" + hashlib.sha256(canonical.encode()).hexdigest()[:16],
         url=url,
         privacy_url=privacy_form(_plugin_url(plugin, privacy=True)),
         form=_form(plugin),
-        tags=frozenset(str(tag).lower() for tag in tags),
+        tags=lowered,
+        audience=Audience.EXTERNAL if EXTERNAL_TAG in lowered else Audience.INTERNAL,
         unsubscribe_url=unsubscribe_link(plugin),
     )
 
@@ -253,21 +257,27 @@ class Notifier:
         temporal_ui_url: str = "",
         namespace: str = "default",
         flexport_app_url: str = "https://app.flexport.com",
+        external_flexport_link: bool = False,
         timeout: float = 60.0,
         limits: SendLimits | None = None,
         destination_allow: AddressAllowlist = NOTHING_INTERNAL,
     ) -> None:
         """`flexport_app_url` is where Flexport's app shows a shipment at `/shipments/<id>`
-        (empty: no link). `limits` bound each send (its hard deadline, the destinations' breaker;
-        share one per process); None: limits of its own with a deadline of `timeout` seconds.
+        (empty: no link); `external_flexport_link`: external readers get that link too
+        (FLEXHOOK_EXTERNAL_FLEXPORT_LINK). `limits` bound each send (its hard deadline, the
+        destinations' breaker; share one per process); None: limits of its own with a deadline
+        of `timeout` seconds.
         The activity that calls `send` needs a longer start-to-close timeout.
         `destination_allow` is FLEXHOOK_DESTINATION_ALLOW."""
         self._renderer = renderer
         self._destination_allow = destination_allow
-        self._public_url = public_url.rstrip("/")
-        self._flexport_app_url = flexport_app_url.rstrip("/")
-        self._temporal_ui_url = temporal_ui_url.rstrip("/")
-        self._namespace = namespace
+        self._link_bases = LinkBases(
+            public_url=public_url,
+            temporal_ui_url=temporal_ui_url,
+            namespace=namespace,
+            flexport_app_url=flexport_app_url,
+            external_flexport_link=external_flexport_link,
+        )
         self.limits = limits or SendLimits(deadline=timeout)
         self._asset = apprise_asset("flexhook shipment alerts")
 
@@ -275,27 +285,26 @@ class Notifier:
         """Why `destination` is skipped now (its breaker is open), or None."""
         return self.limits.skip_reason(destination.id)
 
-    def links(self, alert: Alert) -> Links:
-        """Where to look further; empty when the base URL is not configured."""
-        shipment = quote(alert.shipment_id, safe="")
-        shipment_url = flexport_url = ""
-        if self._public_url:
-            shipment_url = f"{self._public_url}/api/shipments/{shipment}"
-        if self._flexport_app_url:
-            flexport_url = f"{self._flexport_app_url}/shipments/{shipment}"
-        workflow_url = event_workflow_url(
-            alert.event_id, temporal_ui_url=self._temporal_ui_url, namespace=self._namespace
-        )
-        return Links(
-            shipment_url=shipment_url, workflow_url=workflow_url, flexport_url=flexport_url
-        )
+    @property
+    def links_tracking_pages(self) -> bool:
+        """Whether a share token becomes a link: only with a public URL to put it under."""
+        return self._link_bases.tracking_pages
+
+    def links(
+        self,
+        alert: Alert,
+        *,
+        audience: Audience = Audience.INTERNAL,
+        share_token: str | None = None,
+    ) -> Links:
+        """Where the `audience` may look further (`app.core.alert_links`)."""
+        return alert_links(self._link_bases, alert, audience=audience, share_token=share_token)
 
     def _message(
-        self, destination: Destination, plugin: apprise.NotifyBase, alert: Alert
+        self, destination: Destination, plugin: apprise.NotifyBase, alert: Alert, links: Links
     ) -> tuple[str, str]:
         """(title, body) in the form the destination takes, escaped for its service."""
         form = destination.form
-        links = self.links(alert)
         if destination.unsubscribe_url:
             links = dataclasses.replace(links, unsubscribe_url=destination.unsubscribe_url)
         if form == "email":
@@ -311,15 +320,25 @@ class Notifier:
         text = self._renderer.text(alert, links)
         return text.title, text.body
 
-    def send(self, destination: Destination, alert: Alert) -> None:
-        """Deliver `alert` to `destination` or raise.
+    def send(
+        self,
+        destination: Destination,
+        alert: Alert,
+        *,
+        share_token: str | None = None,
+        private: Iterable[str] = (),
+    ) -> None:
+        """Deliver `alert` to `destination` with the links its audience may have
+        (`share_token`: the shipment's alerts link, for the tracking page) or raise. Neither
+        the token nor the `private` values of the message ever reach a log line.
 
         InvalidDestination: Apprise no longer accepts the URL, or its host is internal (permanent).
         DeliveryFailed: the service did not take the message (retryable).
         """
         refuse_internal(_parsed(destination.url), self._destination_allow)
         plugin = plugin_for(destination.url, self._asset)
-        title, body = self._message(destination, plugin, alert)
+        links = self.links(alert, audience=destination.audience, share_token=share_token)
+        title, body = self._message(destination, plugin, alert, links)
         notify_type = _NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO)
         send_message(
             destination,
@@ -329,6 +348,7 @@ class Notifier:
             notify_type=notify_type,
             asset=self._asset,
             limits=self.limits,
+            private=[*private, share_token] if share_token else private,
         )
         log.info(
             "sent %s alert for shipment %s to %s",
@@ -356,15 +376,24 @@ def send_message(
     notify_type: apprise.NotifyType,
     asset: apprise.AppriseAsset,
     limits: SendLimits,
+    private: Iterable[str] = (),
 ) -> None:
     """Hand one rendered message to Apprise for `destination` (whose `plugin_for` is `plugin`)
     within `limits`, or raise DeliveryFailed with Apprise's reasons, credentials masked:
-    SendTimedOut past the deadline, DestinationSkipped while its breaker is open."""
+    SendTimedOut past the deadline, DestinationSkipped while its breaker is open. `private`:
+    values of the message no log line may show either (a tracking link's token)."""
+    hidden = private_values(plugin, destination.url) | set(private)
     try:
         limits.run(
             destination.id,
             lambda: _notify(
-                destination, plugin, title=title, body=body, notify_type=notify_type, asset=asset
+                destination,
+                plugin,
+                title=title,
+                body=body,
+                notify_type=notify_type,
+                asset=asset,
+                hidden=hidden,
             ),
         )
     except Skipped as exc:
@@ -383,12 +412,13 @@ def _notify(
     body: str,
     notify_type: apprise.NotifyType,
     asset: apprise.AppriseAsset,
+    hidden: set[str],
 ) -> None:
-    """Apprise's notify on this thread (see `apprise_asset`)."""
+    """Apprise's notify on this thread (see `apprise_asset`), `hidden` masked in its logs."""
     notifier = apprise.Apprise(asset=asset)
     notifier.add(plugin)
     with (
-        REDACTOR.sending(private_values(plugin, destination.url)),
+        REDACTOR.sending(hidden),
         notifier.notify(
             body=body,
             title=title,

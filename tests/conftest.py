@@ -104,6 +104,18 @@ def _report(leaks: list[log_registry.Leak]) -> list[str]:
 
 
 @pytest.fixture
+def quiet_test_client() -> Iterator[None]:
+    """For a test whose own HTTP client asks for URLs holding tokens (share and follow links):
+    httpx logs each URL it asks for at INFO; flexhook's server logs none (uvicorn's access log
+    is off), and the tokens stay watched for in every other log. Restored after the test."""
+    logger = logging.getLogger("httpx")
+    before = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(before)
+
+
+@pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
     """A real SMTP server (aiosmtpd) on a free loopback port, keeping what it receives."""
     inbox = Inbox()

@@ -16,6 +16,16 @@ if TYPE_CHECKING:
     from app.store.models import Recipient
 
 
+_AUDIENCE = click.option(
+    "--audience",
+    type=click.Choice(["internal", "external"]),
+    default="internal",
+    show_default=True,
+    help="Who reads it: external readers' alerts link only the tracking page (and, with "
+    "FLEXHOOK_EXTERNAL_FLEXPORT_LINK, Flexport's app).",
+)
+
+
 @click.command()
 @click.argument("shipment_id")
 @click.argument("url")
@@ -24,7 +34,8 @@ if TYPE_CHECKING:
     help="Comma-separated kinds (departed, arrived, delivered, eta, customs, exception) "
     "[default: all].",
 )
-def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
+@_AUDIENCE
+def subscribe(shipment_id: str, url: str, kinds: str | None, audience: str) -> None:
     """Send SHIPMENT_ID's alerts to an Apprise URL (as POST /api/shipments/{id}/subscriptions)."""
     from sqlmodel import Session
 
@@ -41,6 +52,7 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
                 shipment_id=shipment_id,
                 url=url,
                 kinds=wanted,
+                audience=audience,
                 rules=destination_rules(settings),
                 now=datetime.now(UTC),
             )
@@ -49,7 +61,10 @@ def subscribe(shipment_id: str, url: str, kinds: str | None) -> None:
         target = f"shipment {shipment_id}: {added.id} {added.privacy_url}"
         audited(session, action="subscription.add", target=target)
         session.commit()
-        said = f"subscription {added.id}: {added.privacy_url} hears {added.kinds or 'every kind'}"
+        said = (
+            f"subscription {added.id}: {added.privacy_url} ({added.audience}) hears "
+            f"{added.kinds or 'every kind'}"
+        )
     click.echo(said)
 
 
@@ -73,7 +88,7 @@ def _describe(recipient: Recipient) -> str:
         f"{recipient.id}\t{privacy_form(recipient.privacy_url)}"
         f"\t{','.join(recipient.kinds or ['every kind'])}"
         f"\t{','.join(recipient.shipments or ['every shipment'])}\t{delivery} "
-        f"({recipient.timezone})"
+        f"({recipient.timezone})\t{recipient.audience}"
     )
 
 
@@ -85,6 +100,7 @@ def _describe(recipient: Recipient) -> str:
 @click.option("--digest-at", metavar="HH:MM", help="When the daily digest goes out (digest).")
 @click.option("--timezone", metavar="IANA", help="Where the times are read [default: UTC].")
 @click.option("--quiet-hours", metavar="HH:MM-HH:MM", help="Hold routine alerts (instant).")
+@_AUDIENCE
 def recipients_add(
     url: str,
     kinds: str | None,
@@ -93,6 +109,7 @@ def recipients_add(
     digest_at: str | None,
     timezone: str | None,
     quiet_hours: str | None,
+    audience: str,
 ) -> None:
     """Send alerts about every shipment (or --shipments) to an Apprise URL."""
     from sqlmodel import Session
@@ -113,6 +130,7 @@ def recipients_add(
                 digest_at=digest_at,
                 timezone=timezone,
                 quiet_hours=quiet_hours,
+                audience=audience,
                 rules=destination_rules(settings),
                 now=datetime.now(UTC),
             )
@@ -126,7 +144,7 @@ def recipients_add(
 
 @recipients.command("list")
 def recipients_list() -> None:
-    """Every recipient: id, URL (privacy form), kinds, shipments, delivery."""
+    """Every recipient: id, URL (privacy form), kinds, shipments, delivery, audience."""
     from sqlmodel import Session
 
     from app.store import recipients

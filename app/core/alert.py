@@ -49,8 +49,9 @@ class Alert:
 class Links:
     """Where a reader can look further; empty strings when flexhook does not know its URLs."""
 
-    shipment_url: str = ""
+    shipment_url: str = ""  # the shipment on flexhook's dashboard (signed-in readers)
     workflow_url: str = ""
     flexport_url: str = ""  # the shipment in Flexport's own app
+    tracking_url: str = ""  # the shipment's tracking page: opens without signing in
     # A follower's one-click unsubscribe link (`app.core.follow`); "" for every other destination.
     unsubscribe_url: str = ""

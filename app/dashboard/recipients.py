@@ -28,7 +28,15 @@ from app.store.db import in_session
 log = logging.getLogger("flexhook.dashboard")
 
 # The form's fields other than the URL, kept when a refused form is shown again.
-KEPT: Final = ("shipments", "delivery", "digest_at", "timezone", "quiet_from", "quiet_to")
+KEPT: Final = (
+    "shipments",
+    "delivery",
+    "digest_at",
+    "timezone",
+    "quiet_from",
+    "quiet_to",
+    "audience",
+)
 _SPLIT_RE: Final = re.compile(r"[\s,]+")
 
 
@@ -50,6 +58,7 @@ def _wanted(form: dict[str, str]) -> dict[str, Any]:
         "digest_at": (form.get("digest_at", "").strip() or None) if delivery == "digest" else None,
         "timezone": form.get("timezone", "").strip() or None,
         "quiet_hours": f"{quiet_from}-{quiet_to}" if quiet_from else None,
+        "audience": form.get("audience", "").strip() or None,
     }
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, func, select
 
 from app.core.addresses import DEFAULT_RULES, DestinationRules
 from app.core.alert import KINDS
+from app.core.audience import parse_audience
 from app.core.preferences import InvalidPreferences, Preferences, parse_preferences
 from app.core.privacy import privacy_form
 from app.core.statuses import NotificationStatus
@@ -62,6 +63,13 @@ def _shipments(shipments: list[str] | None) -> list[str] | None:
     return ids
 
 
+def _audience(audience: str | None) -> str:
+    try:
+        return parse_audience(audience or "internal").value
+    except ValueError as exc:
+        raise InvalidRecipient(str(exc)) from None
+
+
 def add_recipient(
     session: Session,
     *,
@@ -72,13 +80,16 @@ def add_recipient(
     digest_at: str | None = None,
     timezone: str | None = None,
     quiet_hours: str | None = None,
+    audience: str | None = None,
     rules: DestinationRules = DEFAULT_RULES,
     now: datetime,
 ) -> Recipient:
     """Validate (Apprise must accept the URL, whose host may be internal only as `rules`
-    allow) and store; only the privacy form of the URL is ever shown. `InvalidRecipient` says
+    allow) and store; only the privacy form of the URL is ever shown. `audience`: `internal`
+    (None: the default) or `external` (`app.core.audience`). `InvalidRecipient` says
     what is wrong, `RecipientExists` if the URL is one, `TooManyRecipients` at the cap."""
     wanted_kinds, wanted_shipments = _kinds(kinds), _shipments(shipments)
+    reader = _audience(audience)
     try:
         preferences = parse_preferences(
             delivery=delivery, digest_at=digest_at, timezone=timezone, quiet_hours=quiet_hours
@@ -110,6 +121,7 @@ def add_recipient(
         digest_at=preferences.digest_at,
         timezone=preferences.timezone,
         quiet_hours=preferences.quiet_hours,
+        audience=reader,
         created_at=now,
     )
     session.add(recipient)
@@ -198,5 +210,6 @@ def as_json(recipient: Recipient) -> dict[str, Any]:
         "digest_at": recipient.digest_at,
         "timezone": recipient.timezone,
         "quiet_hours": recipient.quiet_hours,
+        "audience": recipient.audience,
         "created_at": recipient.created_at.isoformat(),
     }

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from app.core.addresses import DEFAULT_RULES, DestinationRules
 from app.core.alert import KINDS
+from app.core.audience import parse_audience
 from app.core.privacy import privacy_form
 from app.store.models import Subscription
 from notifications.notifier import InvalidDestination, check_url
@@ -28,11 +29,17 @@ def add_subscription(
     shipment_id: str,
     url: str,
     kinds: list[str] | None,
+    audience: str | None = None,
     rules: DestinationRules = DEFAULT_RULES,
     now: datetime,
 ) -> Subscription:
     """Validate with Apprise (and the host against `rules`' allowlist) and store; only the
-    privacy form of the URL is ever shown. `TooManySubscriptions` at the shipment's cap."""
+    privacy form of the URL is ever shown. `audience`: `internal` (None: the default) or
+    `external` (`app.core.audience`). `TooManySubscriptions` at the shipment's cap."""
+    try:
+        reader = parse_audience(audience or "internal").value
+    except ValueError as exc:
+        raise InvalidSubscription(str(exc)) from None
     if kinds is not None:
         unknown = sorted(set(kinds) - set(KINDS))
         if unknown or not kinds:
@@ -60,6 +67,7 @@ def add_subscription(
         url=url,
         privacy_url=destination.privacy_url,
         kinds=sorted(set(kinds)) if kinds is not None else None,
+        audience=reader,
         created_at=now,
     )
     session.add(subscription)
@@ -90,5 +98,6 @@ def as_json(subscription: Subscription) -> dict[str, Any]:
         "shipment_id": subscription.shipment_id,
         "url": privacy_form(subscription.privacy_url),  # rows stored before it was this strict
         "kinds": subscription.kinds,
+        "audience": subscription.audience,
         "created_at": subscription.created_at.isoformat(),
     }

@@ -176,6 +176,7 @@ class Subscription(Answer):
     shipment_id: str
     url: str = Field(description="In Apprise's privacy form.")
     kinds: list[str] | None
+    audience: str = Field(description="`internal` or `external`: which links its alerts carry.")
     created_at: datetime
 
 
@@ -198,6 +199,7 @@ class Recipient(Answer):
     digest_at: str | None
     timezone: str
     quiet_hours: str | None
+    audience: str = Field(description="`internal` or `external`: which links its alerts carry.")
     created_at: datetime
 
 

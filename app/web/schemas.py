@@ -273,21 +273,29 @@ PATH_PARAMETERS: Final[dict[str, type[BaseModel]]] = {
 
 APPRISE_URL: Final = "An Apprise URL (https://github.com/caronc/apprise/wiki)."
 KINDS: Final = "Alert kinds to send (see docs/alerts.md); every kind when left out."
+AUDIENCE: Final = (
+    "`internal` (the default: the dashboard's and Temporal's links too) or `external` (only "
+    "the tracking page and, where configured, Flexport's app)."
+)
 
 
 class SubscriptionBody(Body):
     # Other fields are ignored, as they always were.
     model_config = ConfigDict(extra="ignore", frozen=True)
-    SHAPE: ClassVar[str] = '{"url": "<apprise url>", "kinds": [...]}'
+    SHAPE: ClassVar[str] = (
+        '{"url": "<apprise url>", "kinds": [...], "audience": "internal" | "external"}'
+    )
 
     url: str = Field(description=APPRISE_URL, examples=["json://localhost/flexhook"])
     kinds: list[str] | None = Field(default=None, description=KINDS, examples=[["departed"]])
+    audience: str | None = Field(default=None, description=AUDIENCE, examples=["external"])
 
 
 class RecipientBody(Body):
     SHAPE: ClassVar[str] = (
         '{"url": "<apprise url>", "kinds": [...], "shipments": [...], "delivery": "instant" | '
-        '"digest", "digest_at": "HH:MM", "timezone": "<IANA name>", "quiet_hours": "HH:MM-HH:MM"}'
+        '"digest", "digest_at": "HH:MM", "timezone": "<IANA name>", "quiet_hours": "HH:MM-HH:MM", '
+        '"audience": "internal" | "external"}'
     )
 
     url: str = Field(description=APPRISE_URL, examples=["json://localhost/flexhook"])
@@ -301,6 +309,7 @@ class RecipientBody(Body):
     digest_at: str | None = Field(default=None, description="HH:MM, with `digest`.")
     timezone: str | None = Field(default=None, description="An IANA name; UTC if left out.")
     quiet_hours: str | None = Field(default=None, description="HH:MM-HH:MM, with `instant`.")
+    audience: str | None = Field(default=None, description=AUDIENCE, examples=["external"])
 
 
 class TokenBody(Body):

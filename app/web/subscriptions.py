@@ -38,10 +38,17 @@ def _add(
     shipment_id: str,
     url: str,
     kinds: list[str] | None,
+    audience: str | None,
     rules: DestinationRules,
 ) -> dict[str, Any]:
     added = subscriptions.add_subscription(
-        session, shipment_id=shipment_id, url=url, kinds=kinds, rules=rules, now=datetime.now(UTC)
+        session,
+        shipment_id=shipment_id,
+        url=url,
+        kinds=kinds,
+        audience=audience,
+        rules=rules,
+        now=datetime.now(UTC),
     )
     return subscriptions.as_json(added)
 
@@ -60,6 +67,7 @@ async def add_subscription(request: Request) -> Response:
         shipment_id=shipment_id,
         url=body.url,
         kinds=body.kinds,
+        audience=body.audience,
         rules=web_state(request).config.destination_rules,
     )
     log.info("subscription %s added to shipment %s", created["id"], shipment_id)

@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.digest import DigestSender
+from activities.tracking import TrackingLinks
 from app.bootstrap import wire_activities
 from app.core.addresses import AddressAllowlist, DestinationRules
 from app.ingest.starter import EventStarter
@@ -114,6 +115,7 @@ async def make_stack(
             process_deadline: timedelta | None = None,
             stuck_after: timedelta = timedelta(minutes=30),
             follow: FollowConfig | None = None,
+            tracking: bool = True,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -147,6 +149,9 @@ async def make_stack(
                     destination_allow=destination_allow,
                 ),
             )
+            # As in production (the first webhook secret's key), alerts carry a tracking link.
+            share_link_key = secrets.token_bytes(32) if tracking else None
+            links = TrackingLinks(key=share_link_key) if share_link_key else None
             for index in range(workers if with_worker else 0):
                 # A second worker gets a connection of its own, as a second process would.
                 worker_client = temporal_client
@@ -161,11 +166,16 @@ async def make_stack(
                     task_queue=task_queue,
                     notifier=notifier,
                     config=config,
-                    digests=DigestSender(Renderer(), destination_allow=destination_allow),
+                    digests=DigestSender(
+                        Renderer(),
+                        destination_allow=destination_allow,
+                        public_url="http://flexhook.test",
+                    ),
                     ops=ops,
                     eta_slip_hours=eta_slip_hours,
                     eta_grace=eta_grace,
                     give_up_after=give_up_after,
+                    tracking=links,
                 )
                 worker = build_worker(
                     worker_client, task_queue=task_queue, activities=activities, executor=executor
@@ -226,6 +236,7 @@ async def make_stack(
                 task_queue=task_queue,
                 base_url=base_url,
                 metrics=metrics,
+                share_link_key=share_link_key,
             )
 
         yield make

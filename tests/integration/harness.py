@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -105,6 +105,8 @@ class Stack:
     task_queue: str
     base_url: str
     metrics: httpx.AsyncClient  # the metrics listener (`GET /metrics`)
+    # The key the alerts' tracking links derive from (None: alerts carry no tracking link).
+    share_link_key: bytes | None = field(default=None, repr=False)
 
     async def post(
         self, body: bytes, *, secret: str | None = None, headers: dict[str, str] | None = None

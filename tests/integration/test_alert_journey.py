@@ -278,7 +278,12 @@ async def worker(stack: Stack, config: Path) -> AsyncIterator[None]:
         client=stack.client,
         task_queue=stack.task_queue,
         notifier=Notifier(
-            Renderer(), timeout=10, limits=SendLimits(deadline=10), destination_allow=LOCAL, **urls
+            Renderer(),
+            timeout=10,
+            limits=SendLimits(deadline=10),
+            destination_allow=LOCAL,
+            public_url=urls["public_url"],
+            temporal_ui_url=urls["temporal_ui_url"],
         ),
         config=notify_config,
         digests=DigestSender(Renderer(), destination_allow=LOCAL),

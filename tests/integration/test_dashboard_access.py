@@ -462,3 +462,27 @@ async def test_too_many_refused_sign_ins_from_one_address_are_answered_429(
         assert (await browser.get("/dashboard/sign-in")).status_code == 200
     refused = [e for e in audit_trail(dashboard) if e.action == "sign-in.refused"]
     assert len(refused) == REFUSALS
+
+
+async def test_the_recipients_form_sets_and_shows_the_audience(dashboard: Dashboard) -> None:
+    token = add_token(dashboard, "ops-3", Role.OPERATOR)
+    async with browser_as(dashboard, token) as browser:
+        listing = await browser.get("/dashboard/recipients")
+        assert '<select id="audience" name="audience">' in listing.text
+        csrf = csrf_of(listing)
+        form = {"csrf_token": csrf, "action": "add", "audience": "external"}
+        added = await browser.post(
+            "/dashboard/recipients", data={**form, "url": "json://127.0.0.1:9/buyer"}
+        )
+        refused = await browser.post(
+            "/dashboard/recipients",
+            data={**form, "url": "json://127.0.0.1:9/odd", "audience": "everyone"},
+        )
+        shown = await browser.get("/dashboard/recipients")
+
+    assert added.status_code == 303
+    assert refused.status_code == 400 and "internal or external" in refused.text
+    assert "External: tracking link only" in shown.text
+    with Session(dashboard.engine) as session:
+        [recipient] = session.exec(select(Recipient)).all()
+    assert recipient.audience == "external"

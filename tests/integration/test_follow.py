@@ -6,7 +6,6 @@ body, and that link's one-click POST stops the next one."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -63,12 +62,9 @@ def link_in(message: EmailMessage, path: str) -> str:
 
 
 async def test_a_confirmed_follower_hears_the_milestone_and_one_click_stops_the_next(
-    make_stack: StackFactory, samples: Samples, smtp: tuple[Inbox, int]
+    make_stack: StackFactory, samples: Samples, smtp: tuple[Inbox, int], quiet_test_client: None
 ) -> None:
     inbox, port = smtp
-    # The test client logs each URL it asks for, tokens and all; flexhook's server logs none
-    # (uvicorn's access log is off), and the tokens are watched for in every other log.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     stack = await make_stack(
         follow=FollowConfig(
             mail_url=f"mailto://127.0.0.1:{port}?from=track@example.com&mode=insecure",

@@ -45,7 +45,7 @@ for credential in (*SLACK_TOKENS, SIGNATURE):  # the log watch fails the run if 
 
 
 FLEXPORT_URL = "https://app.flexport.com/shipments/418563"
-FLEXHOOK_URL = "https://flexhook.example.com/api/shipments/418563"
+FLEXHOOK_URL = "https://flexhook.example.com/dashboard/shipments/418563"
 WORKFLOW_URL = "http://localhost:8233/namespaces/default/workflows/flexport-event-48262090"
 # Shipment names are typed by people: both must arrive as text, the second not as a Slack link.
 LESS_THAN = "Calais < UK // Part #03"
@@ -209,7 +209,7 @@ def test_slack_gets_the_chat_message(notifier: Notifier, caplog: pytest.LogCaptu
     assert attachment["title"] == f"Departed Yantian, CN — {NAME} (418563)"
     # Apprise turns the Markdown into Slack's mrkdwn: *bold* and <url|label>.
     assert attachment["text"].startswith(f"*{NAME} (418563)* departed Yantian, CN on ")
-    link = "<https://flexhook.example.com/api/shipments/418563|Shipment in flexhook>"
+    link = "<https://flexhook.example.com/dashboard/shipments/418563|Shipment in flexhook>"
     assert link in attachment["text"]
     # Apprise logs the webhook URL at DEBUG; the tokens must not be in it.
     assert "Slack POST URL" in caplog.text

@@ -229,7 +229,9 @@ async def test_a_digest_recipient_hears_nothing_at_once_and_one_digest_at_digest
     stack = await make_stack()
     due = minute_ahead(KOLKATA)
     digest = {"delivery": "digest", "digest_at": f"{due:%H:%M}", "timezone": "Asia/Kolkata"}
-    by_mail = await add_recipient(stack, url=mailto(smtp_port, "digest@example.com"), **digest)
+    by_mail = await add_recipient(
+        stack, url=mailto(smtp_port, "digest@example.com"), audience="external", **digest
+    )
     quiet_day = json_url(json_port)  # only customs: nothing happens to it today
     by_json = await add_recipient(stack, url=quiet_day, kinds=["customs"], **digest)
     assert by_mail.status_code == by_json.status_code == 201
@@ -266,6 +268,11 @@ async def test_a_digest_recipient_hears_nothing_at_once_and_one_digest_at_digest
     assert "In transit (1)" in content  # arrived at Los Angeles, not delivered yet
     assert NAME in content and "Yantian" in content and "Los Angeles" in content
     assert NAME in text.get_content()
+    # The shipment's tracking link, once, and no page the reader would have to sign in to.
+    [token] = re.findall(r"http://flexhook\.test/track/([A-Za-z0-9_-]{43})", text.get_content())
+    register_secret(token)
+    assert "Track these shipments" in content and "/dashboard/" not in content
+    assert "/api/" not in content
 
     await asyncio.sleep(3)
     assert len(inbox.messages()) == 1

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.cli import main
 from app.store import db
-from app.store.models import Subscription
+from app.store.models import Recipient, Subscription
 
 
 def test_subscribe_stores_the_url_and_shows_only_its_privacy_form(cli_database: str) -> None:
@@ -70,3 +70,29 @@ def test_subscribe_stops_at_the_cap_with_one_clear_line(
     assert second.exit_code != 0
     assert second.output.count("\n") == 1
     assert "FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT" in second.output
+
+
+def test_subscribe_and_recipients_add_take_an_audience(cli_database: str) -> None:
+    runner = CliRunner()
+    subscribed = runner.invoke(
+        main, ["subscribe", "418563", "json://127.0.0.1:9/buyer", "--audience", "external"]
+    )
+    internal = runner.invoke(main, ["subscribe", "418563", "json://127.0.0.1:9/team"])
+    added = runner.invoke(
+        main, ["recipients", "add", "json://127.0.0.1:9/customer", "--audience", "external"]
+    )
+    refused = runner.invoke(
+        main, ["recipients", "add", "json://127.0.0.1:9/x", "--audience", "everyone"]
+    )
+    listed = runner.invoke(main, ["recipients", "list"])
+
+    assert subscribed.exit_code == 0, subscribed.output
+    assert "(external)" in subscribed.output and "(internal)" in internal.output
+    assert added.exit_code == 0, added.output
+    assert refused.exit_code != 0 and "internal" in refused.output
+    assert listed.output.rstrip("\n").endswith("\texternal")
+    with Session(db.create_db_engine(cli_database)) as session:
+        subscriptions = session.exec(select(Subscription).order_by(col(Subscription.id))).all()
+        [recipient] = session.exec(select(Recipient)).all()
+    assert [s.audience for s in subscriptions] == ["external", "internal"]
+    assert recipient.audience == "external"

@@ -4,6 +4,7 @@ SQLite file, the activity in Temporal's `ActivityEnvironment`, a stand-in sender
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from app.store.models import EventRecord, Notification
 from app.store.recipients import add_recipient
 from notifications.destinations import NotifyConfig
 from notifications.notifier import DeliveryFailed, Destination, SendTimedOut
-from notifications.render import Renderer
+from notifications.render import Renderer, shipment
 
 URL = "json://hooks.example.test:9/digest"
 NOW = datetime(2026, 6, 10, 6, 0, tzinfo=UTC)
@@ -93,6 +94,30 @@ def test_event_data_never_becomes_markup_in_any_form() -> None:
     assert "SS26 <b>Apparel</b> *bold* (418563): Departed, Yantian, CN" in text.body
 
 
+def test_a_digest_lists_the_tracking_link_of_each_shipment_it_tells_of() -> None:
+    token = "T" * 43
+    url = f"https://flexhook.example.com/track/{token}"
+    told = digest(DEPARTED, ARRIVED)
+    sender = DigestSender(Renderer(), public_url="https://flexhook.example.com/")
+    rendered = sender.render(told, {DEPARTED.shipment_id: token})
+
+    text = rendered.text(DEPARTED, Links()).body
+    assert text.endswith(f"Track these shipments:\n- {shipment(DEPARTED)}: {url}")
+    assert text.count(url) == 1  # one line per shipment, however many alerts it had
+    assert (
+        f'<a href="{url}" style="color:#1d4ed8;">{url}</a>'
+        in rendered.email(DEPARTED, Links()).html
+    )
+    chat = rendered.chat(DEPARTED, Links(), dialect="slack").markdown
+    assert chat.endswith(f"]({url})") and "<b>Apparel" not in chat
+    # No public URL, or no link yet: the digest has no such section.
+    assert (
+        "Track"
+        not in DigestSender(Renderer()).render(told, {"418563": token}).text(DEPARTED, Links()).body
+    )
+    assert "Track" not in sender.render(told).text(DEPARTED, Links()).body
+
+
 # -- sent once -----------------------------------------------------------------------------
 
 
@@ -104,7 +129,9 @@ class Sender(DigestSender):
         self.sent: list[Digest] = []
         self.failure: Exception | None = None
 
-    def send(self, destination: Destination, digest: Digest) -> None:
+    def send(
+        self, destination: Destination, digest: Digest, *, tokens: Mapping[str, str] | None = None
+    ) -> None:
         if self.failure is not None:
             raise self.failure
         self.sent.append(digest)

@@ -6,7 +6,6 @@ and the confirmation emails go to a real SMTP server (aiosmtpd)."""
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -100,7 +99,9 @@ def engine(tmp_path: Path) -> Engine:
 
 
 @pytest.fixture
-async def site(engine: Engine, smtp: tuple[Inbox, int]) -> AsyncIterator[Site]:
+async def site(
+    engine: Engine, smtp: tuple[Inbox, int], quiet_test_client: None
+) -> AsyncIterator[Site]:
     async for made in _site(engine, smtp, limits=FollowLimits(per_address=2, per_shipment=4)):
         yield made
 
@@ -109,9 +110,6 @@ async def _site(
     engine: Engine, smtp: tuple[Inbox, int], *, limits: FollowLimits, on: bool = True
 ) -> AsyncIterator[Site]:
     inbox, port = smtp
-    # The test client logs each URL it asks for, tokens and all; flexhook's server logs none
-    # (uvicorn's access log is off), and the tokens are watched for in every other log.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     clock = Clock()
     config = FollowConfig(
         mail_url=f"mailto://127.0.0.1:{port}?from=track@example.com&mode=insecure",
@@ -339,7 +337,7 @@ async def test_the_pages_are_not_stored_indexed_referred_or_scripted(site: Site)
 
 
 async def test_without_a_mail_url_every_route_is_404(
-    engine: Engine, smtp: tuple[Inbox, int]
+    engine: Engine, smtp: tuple[Inbox, int], quiet_test_client: None
 ) -> None:
     async for site in _site(engine, smtp, limits=FollowLimits(), on=False):
         share = site.share()

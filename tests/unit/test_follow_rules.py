@@ -117,8 +117,8 @@ def test_a_followers_alert_prints_the_unsubscribe_link_and_no_one_elses_does() -
     team = check_url(MAIL_URL + "&to=ops@example.com")
     notifier = Notifier(renderer)
 
-    _, html = notifier._message(follower, plugin_for(follower.url), alert)
-    _, other = notifier._message(team, plugin_for(team.url), alert)
+    _, html = notifier._message(follower, plugin_for(follower.url), alert, notifier.links(alert))
+    _, other = notifier._message(team, plugin_for(team.url), alert, notifier.links(alert))
 
     assert f'href="{LEAVE}"' in html
     assert "unsubscribe" not in other

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from app.core.alert import Links
+from app.core.audience import EXTERNAL_TAG, Audience
 from notifications.destinations import NotifyConfig, wanted_by
 from notifications.notifier import (
     Destination,
@@ -177,21 +179,66 @@ def test_route_selects_by_kind_shipment_tag_and_always(tmp_path: Path) -> None:
     assert not wanted_by(untagged, kind="departed", shipment_id="418563")
 
 
-def test_links_point_at_the_api_and_the_temporal_ui() -> None:
-    notifier = Notifier(
+TOKEN = "A" * 43  # the shape of a share token (`app.core.shares`)
+
+
+def _public_notifier(*, external_flexport_link: bool = False) -> Notifier:
+    return Notifier(
         Renderer(),
         public_url="https://flexhook.example.com/",
         temporal_ui_url="http://localhost:8233",
         namespace="default",
+        external_flexport_link=external_flexport_link,
     )
-    links = notifier.links(ALERT)
-    assert links.shipment_url == "https://flexhook.example.com/api/shipments/418563"
+
+
+def test_internal_links_are_the_tracking_page_the_dashboard_temporal_and_flexport() -> None:
+    links = _public_notifier().links(ALERT, share_token=TOKEN)
+    assert links.tracking_url == f"https://flexhook.example.com/track/{TOKEN}"
+    assert links.shipment_url == "https://flexhook.example.com/dashboard/shipments/418563"
     assert links.workflow_url == (
         "http://localhost:8233/namespaces/default/workflows/flexport-event-48262090"
     )
     assert links.flexport_url == "https://app.flexport.com/shipments/418563"
-    bare = Notifier(Renderer(), flexport_app_url="").links(ALERT)
-    assert (bare.shipment_url, bare.workflow_url, bare.flexport_url) == ("", "", "")
+    bare = Notifier(Renderer(), flexport_app_url="").links(ALERT, share_token=TOKEN)
+    assert bare == Links()  # no public URL: no tracking link either
+
+
+def test_external_links_open_without_signing_in_to_flexhook_or_temporal() -> None:
+    links = _public_notifier().links(ALERT, audience=Audience.EXTERNAL, share_token=TOKEN)
+    assert links == Links(tracking_url=f"https://flexhook.example.com/track/{TOKEN}")
+    wanted = _public_notifier(external_flexport_link=True).links(
+        ALERT, audience=Audience.EXTERNAL, share_token=TOKEN
+    )
+    assert wanted == Links(
+        tracking_url=f"https://flexhook.example.com/track/{TOKEN}",
+        flexport_url="https://app.flexport.com/shipments/418563",
+    )
+    assert _public_notifier().links(ALERT, audience=Audience.EXTERNAL) == Links()
+
+
+def test_no_link_goes_to_the_api_which_answers_401_to_readers() -> None:
+    notifier = _public_notifier(external_flexport_link=True)
+    for audience in Audience:
+        links = notifier.links(ALERT, audience=audience, share_token=TOKEN)
+        assert "/api/" not in repr(links)
+
+
+def test_a_configuration_tag_makes_a_destination_external(tmp_path: Path) -> None:
+    path = tmp_path / "apprise.yml"
+    path.write_text(
+        "urls:\n"
+        "  - json://127.0.0.1:9/customer:\n"
+        "      tag: departed, Audience:External\n"
+        "  - json://127.0.0.1:9/team:\n"
+        "      tag: departed\n",
+        encoding="utf-8",
+    )
+    customer, team = load_config(path)
+    assert customer.audience is Audience.EXTERNAL and EXTERNAL_TAG in customer.tags
+    assert team.audience is Audience.INTERNAL
+    assert check_url(SLACK, tags=[EXTERNAL_TAG]).audience is Audience.EXTERNAL
+    assert check_url(SLACK).audience is Audience.INTERNAL
 
 
 def test_flexport_link_has_a_configurable_base_and_a_path_escaped_id() -> None:

@@ -23,10 +23,11 @@ from notifications.render import (
 from tests.alerts import DEPARTED, NAME
 
 LINKS = Links(
-    shipment_url="https://flexhook.example.com/api/shipments/418563",
+    shipment_url="https://flexhook.example.com/dashboard/shipments/418563",
     workflow_url="http://localhost:8233/namespaces/default/workflows/flexport-event-48262090",
     flexport_url="https://app.flexport.com/shipments/418563",
 )
+TRACKING = "https://flexhook.example.com/track/" + "A" * 43
 TEMPLATES = Path(__file__).parents[2] / "notifications" / "templates"
 
 # What sample 06_leg_departed.json becomes: shipment 418563 left Yantian at 21:20 local time.
@@ -153,6 +154,23 @@ def test_every_form_links_the_shipment_in_flexport_first(renderer: Renderer) -> 
     html = renderer.email(DEPARTED, LINKS).html
     assert f'<a href="{flexport}" style="color:#1d4ed8;">{flexport}</a>' in html
     assert html.index(flexport) < html.index(LINKS.shipment_url)
+
+
+def test_every_form_offers_the_tracking_page_first(renderer: Renderer) -> None:
+    links = dataclasses.replace(LINKS, tracking_url=TRACKING)
+    chat = renderer.chat(DEPARTED, links).markdown
+    assert f"\n\n[Track this shipment]({TRACKING}) · [Shipment in Flexport](" in chat
+    text = renderer.text(DEPARTED, links).body
+    assert f"\n\nTrack this shipment: {TRACKING}\nShipment in Flexport: " in text
+    html = renderer.email(DEPARTED, links).html
+    assert f'<a href="{TRACKING}" style="color:#1d4ed8;">{TRACKING}</a>' in html
+    assert "Track this shipment" in visible_text(html)
+    assert html.index(TRACKING) < html.index(LINKS.flexport_url)
+    alone = Links(tracking_url=TRACKING)
+    assert renderer.chat(DEPARTED, alone).markdown.endswith(
+        f"\n\n[Track this shipment]({TRACKING})"
+    )
+    assert renderer.text(DEPARTED, alone).body.endswith(f"\n\nTrack this shipment: {TRACKING}")
 
 
 def test_links_are_left_out_when_unknown(renderer: Renderer) -> None:

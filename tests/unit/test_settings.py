@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bootstrap import send_limits
+from app.bootstrap import send_limits, tracking_links
 from app.core.addresses import AddressAllowlist
 from app.settings import ConfigError, Settings, load_settings, split_address
 
@@ -278,3 +278,21 @@ def test_the_destination_allowlist_and_caps(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("FLEXHOOK_DESTINATION_ALLOW", "10.0.0.0/8,http://x/")
     with pytest.raises(ConfigError, match="FLEXHOOK_DESTINATION_ALLOW"):
         load_settings()
+
+
+def test_alerts_carry_tracking_links_only_with_a_secret_to_derive_them_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert tracking_links(load_settings()) is None
+    assert load_settings().external_flexport_link is False
+
+    monkeypatch.setenv("FLEXPORT_WEBHOOK_SECRET", "first_webhook_secret,second")
+    monkeypatch.setenv("FLEXHOOK_SHARE_EXPIRY", "240h")
+    monkeypatch.setenv("FLEXHOOK_EXTERNAL_FLEXPORT_LINK", "true")
+    settings = load_settings()
+    links = tracking_links(settings)
+
+    assert links is not None and links.key == settings.share_link_key
+    assert links.lifetime.expiry == timedelta(days=10)
+    assert "first_webhook_secret" not in repr(links)
+    assert settings.external_flexport_link is True
