@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from app.cli import main
-from app.settings import Settings
+from app.settings import Settings, load_settings
 from workflows.search_attributes import ALL_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,16 @@ def test_workers_scale_and_read_the_mounted_alert_configuration() -> None:
     assert (ROOT / mount.split(":")[0]).is_file()
     port = worker["environment"]["FLEXHOOK_WORKER_METRICS_ADDRESS"].rsplit(":", 1)[1]
     assert port in worker["expose"]
+
+
+def test_workers_can_make_the_alerts_tracking_links() -> None:
+    """The worker has no webhook secret: without a share secret of its own, alerts would go out
+    without their tracking link, silently. Compose refuses to start without one."""
+    worker = SERVICES["worker"]["environment"]
+    assert "FLEXPORT_WEBHOOK_SECRET" not in worker
+    assert worker["FLEXHOOK_SHARE_SECRET"].startswith("${FLEXHOOK_SHARE_SECRET:?")
+    settings = load_settings(FLEXHOOK_SHARE_SECRET="from-the-environment")
+    assert settings.share_link_key is not None
 
 
 def test_every_database_url_points_at_the_compose_database() -> None:
