@@ -141,7 +141,7 @@ def confirm_follow(
     """Use a confirmation token: a pending request becomes an `external` subscription of its
     own shipment to every kind of alert, mailed through `mail_url` with a one-click unsubscribe
     link of its own. A token confirms once; an expired, used or unknown one changes nothing.
-    `FULL` when the shipment has its FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT already."""
+    `FULL` when the shipment has its FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT followers already."""
     row = _by_digest(session, FollowRequest.digest, token)
     if row is None:
         return Found(state=None)
@@ -156,12 +156,13 @@ def confirm_follow(
             shipment_id=row.shipment_id,
             url=url,
             kinds=list(FOLLOW_KINDS),
+            audience=Audience.EXTERNAL.value,
+            follower=True,
             rules=rules,
             now=now,
         )
     except TooManySubscriptions:
         return Found(state=FollowState.FULL, shipment_id=row.shipment_id, email=row.email)
-    subscription.audience = Audience.EXTERNAL.value
     row.confirmed_at = now
     row.subscription_id = subscription.id
     row.unsubscribe_digest = token_digest(leave)

@@ -226,6 +226,8 @@ class Subscription(SQLModel, table=True):
     kinds: list[str] | None = Field(default=None, sa_type=sa.JSON)  # None: every kind
     # Who reads it (`app.core.audience`): `internal` gets flexhook's and Temporal's links too.
     audience: str = Field(default="internal", max_length=10)
+    # A confirmed follow by email (`app.store.follows`): followers have a cap of their own.
+    follower: bool = False
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

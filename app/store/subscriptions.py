@@ -30,12 +30,15 @@ def add_subscription(
     url: str,
     kinds: list[str] | None,
     audience: str | None = None,
+    follower: bool = False,
     rules: DestinationRules = DEFAULT_RULES,
     now: datetime,
 ) -> Subscription:
     """Validate with Apprise (and the host against `rules`' allowlist) and store; only the
     privacy form of the URL is ever shown. `audience`: `internal` (None: the default) or
-    `external` (`app.core.audience`). `TooManySubscriptions` at the shipment's cap."""
+    `external` (`app.core.audience`). `follower`: a confirmed follow by email (`app.store.
+    follows`). `TooManySubscriptions` at the shipment's cap, which the team's subscriptions and
+    the followers each have to themselves: strangers holding a share link cannot fill the team's."""
     try:
         reader = parse_audience(audience or "internal").value
     except ValueError as exc:
@@ -56,11 +59,13 @@ def add_subscription(
         select(func.count())
         .select_from(Subscription)
         .where(Subscription.shipment_id == shipment_id)
+        .where(Subscription.follower == follower)
     ).one()
     if held >= rules.max_subscriptions_per_shipment:
         raise TooManySubscriptions(
-            f"shipment {shipment_id} has {rules.max_subscriptions_per_shipment} subscriptions "
-            "already (FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT); remove one first"
+            f"shipment {shipment_id} has {rules.max_subscriptions_per_shipment} "
+            f"{'followers' if follower else 'subscriptions'} already "
+            "(FLEXHOOK_MAX_SUBSCRIPTIONS_PER_SHIPMENT); remove one first"
         )
     subscription = Subscription(
         shipment_id=shipment_id,
@@ -68,6 +73,7 @@ def add_subscription(
         privacy_url=destination.privacy_url,
         kinds=sorted(set(kinds)) if kinds is not None else None,
         audience=reader,
+        follower=follower,
         created_at=now,
     )
     session.add(subscription)
@@ -99,5 +105,6 @@ def as_json(subscription: Subscription) -> dict[str, Any]:
         "url": privacy_form(subscription.privacy_url),  # rows stored before it was this strict
         "kinds": subscription.kinds,
         "audience": subscription.audience,
+        "follower": subscription.follower,
         "created_at": subscription.created_at.isoformat(),
     }

@@ -177,6 +177,10 @@ class Subscription(Answer):
     url: str = Field(description="In Apprise's privacy form.")
     kinds: list[str] | None
     audience: str = Field(description="`internal` or `external`: which links its alerts carry.")
+    follower: bool = Field(
+        description="Made by a confirmed follow by email from the tracking page; followers "
+        "have a cap of their own."
+    )
     created_at: datetime
 
 

@@ -1,4 +1,4 @@
-"""follow a shipment by email: the requests and their confirmation
+"""follow a shipment by email: the requests and their confirmation; followers' subscriptions
 
 Revision ID: 0011
 Revises: 0010
@@ -46,9 +46,15 @@ def upgrade() -> None:
     op.create_index(
         "ix_follow_request_shipment_created", "follow_request", ["shipment_id", "created_at"]
     )
+    with op.batch_alter_table("subscription") as batch:
+        batch.add_column(
+            sa.Column("follower", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("subscription") as batch:
+        batch.drop_column("follower")
     op.drop_index("ix_follow_request_shipment_created", table_name="follow_request")
     op.drop_index("ix_follow_request_email_created", table_name="follow_request")
     op.drop_table("follow_request")
