@@ -37,6 +37,7 @@ from app.core.follow import (
 )
 from app.core.shares import ShareLifetime, ShareState
 from app.store import audit, follows
+from app.store.db import in_session
 from app.store.follows import FollowState
 from app.store.shares import open_share
 from app.tracking.headers import SECURITY_HEADERS
@@ -141,16 +142,45 @@ def _client(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _shipment_of(state: Following, token: str, now: datetime) -> str | HTMLResponse:
+async def _shipment_of(state: Following, token: str, now: datetime) -> str | HTMLResponse:
     """The shipment an active share link opens, or the page to answer instead (404, 410)."""
-    with Session(state.engine) as session:
-        opened = open_share(session, token=token, lifetime=state.config.share_lifetime, now=now)
-        session.commit()
+    opened = await in_session(
+        state.engine,
+        open_share,
+        commit=True,
+        token=token,
+        lifetime=state.config.share_lifetime,
+        now=now,
+    )
     if opened.state is None or opened.shipment_id is None:
         return not_found(state)
     if opened.state is not ShareState.ACTIVE:
         return gone(state)
     return opened.shipment_id
+
+
+def _ask(
+    session: Session,
+    *,
+    shipment_id: str,
+    email: str,
+    limits: FollowLimits,
+    now: datetime,
+    client: str | None,
+) -> follows.Asked:
+    asked = follows.ask_to_follow(
+        session, shipment_id=shipment_id, email=email, limits=limits, now=now
+    )
+    audit.append(
+        session,
+        at=now,
+        actor=ACTOR,
+        action="follow.request",
+        target=f"shipment {shipment_id} {mask_address(email)}",
+        outcome=asked.reason,
+        client=client,
+    )
+    return asked
 
 
 async def ask(request: Request) -> HTMLResponse:
@@ -160,7 +190,7 @@ async def ask(request: Request) -> HTMLResponse:
         return not_found()
     share_token = request.path_params["token"]
     now = state.clock()
-    shipment_id = _shipment_of(state, share_token, now)
+    shipment_id = await _shipment_of(state, share_token, now)
     if isinstance(shipment_id, HTMLResponse):
         return shipment_id
     try:
@@ -175,20 +205,16 @@ async def ask(request: Request) -> HTMLResponse:
             follow_error=str(exc),
         )
     limits = state.config.limits
-    with Session(state.engine) as session:
-        asked = follows.ask_to_follow(
-            session, shipment_id=shipment_id, email=email, limits=limits, now=now
-        )
-        audit.append(
-            session,
-            at=now,
-            actor=ACTOR,
-            action="follow.request",
-            target=f"shipment {shipment_id} {mask_address(email)}",
-            outcome=asked.reason,
-            client=_client(request),
-        )
-        session.commit()
+    asked = await in_session(
+        state.engine,
+        _ask,
+        commit=True,
+        shipment_id=shipment_id,
+        email=email,
+        limits=limits,
+        now=now,
+        client=_client(request),
+    )
     background = None
     if asked.token is not None:
         confirmation = FollowConfirmation(
@@ -212,10 +238,12 @@ async def show_confirm(request: Request) -> HTMLResponse:
     state = _state(request)
     if state is None:
         return not_found()
-    with Session(state.engine) as session:
-        found = follows.find_confirmation(
-            session, token=request.path_params["token"], now=state.clock()
-        )
+    found = await in_session(
+        state.engine,
+        follows.find_confirmation,
+        token=request.path_params["token"],
+        now=state.clock(),
+    )
     if found.state is None:
         return not_found(state)
     if found.state is not FollowState.PENDING:
@@ -230,32 +258,44 @@ async def show_confirm(request: Request) -> HTMLResponse:
     )
 
 
+def _confirm(
+    session: Session, *, token: str, config: FollowConfig, now: datetime, client: str | None
+) -> follows.Found:
+    found = follows.confirm_follow(
+        session,
+        token=token,
+        mail_url=config.mail_url,
+        public_url=config.public_url,
+        rules=config.rules,
+        now=now,
+    )
+    if found.state in (FollowState.CONFIRMED, FollowState.FULL):
+        audit.append(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="follow.confirm",
+            target=f"shipment {found.shipment_id} {mask_address(found.email or '')}",
+            outcome="ok" if found.state is FollowState.CONFIRMED else "shipment full",
+            client=client,
+        )
+    return found
+
+
 async def confirm(request: Request) -> HTMLResponse:
     """`POST /follow/confirm/{token}`: the request becomes an external subscription, once."""
     state = _state(request)
     if state is None:
         return not_found()
-    now = state.clock()
-    with Session(state.engine) as session:
-        found = follows.confirm_follow(
-            session,
-            token=request.path_params["token"],
-            mail_url=state.config.mail_url,
-            public_url=state.config.public_url,
-            rules=state.config.rules,
-            now=now,
-        )
-        if found.state in (FollowState.CONFIRMED, FollowState.FULL):
-            audit.append(
-                session,
-                at=now,
-                actor=ACTOR,
-                action="follow.confirm",
-                target=f"shipment {found.shipment_id} {mask_address(found.email or '')}",
-                outcome="ok" if found.state is FollowState.CONFIRMED else "shipment full",
-                client=_client(request),
-            )
-        session.commit()
+    found = await in_session(
+        state.engine,
+        _confirm,
+        commit=True,
+        token=request.path_params["token"],
+        config=state.config,
+        now=state.clock(),
+        client=_client(request),
+    )
     if found.state is None:
         return not_found(state)
     if found.state is FollowState.FULL:
@@ -276,8 +316,9 @@ async def show_unsubscribe(request: Request) -> HTMLResponse:
     state = _state(request)
     if state is None:
         return not_found()
-    with Session(state.engine) as session:
-        found = follows.find_follower(session, token=request.path_params["token"])
+    found = await in_session(
+        state.engine, follows.find_follower, token=request.path_params["token"]
+    )
     if found.state is None:
         return not_found(state)
     return page(
@@ -290,25 +331,34 @@ async def show_unsubscribe(request: Request) -> HTMLResponse:
     )
 
 
+def _leave(session: Session, *, token: str, now: datetime, client: str | None) -> follows.Found:
+    found, removed = follows.unsubscribe(session, token=token)
+    if removed:
+        audit.append(
+            session,
+            at=now,
+            actor=ACTOR,
+            action="follow.unsubscribe",
+            target=f"shipment {found.shipment_id} {mask_address(found.email or '')}",
+            client=client,
+        )
+    return found
+
+
 async def leave(request: Request) -> HTMLResponse:
     """`POST /follow/unsubscribe/{token}`, the page's button and RFC 8058's one-click POST
     (body `List-Unsubscribe=One-Click`) alike: the token is the whole credential."""
     state = _state(request)
     if state is None:
         return not_found()
-    now = state.clock()
-    with Session(state.engine) as session:
-        found, removed = follows.unsubscribe(session, token=request.path_params["token"])
-        if removed:
-            audit.append(
-                session,
-                at=now,
-                actor=ACTOR,
-                action="follow.unsubscribe",
-                target=f"shipment {found.shipment_id} {mask_address(found.email or '')}",
-                client=_client(request),
-            )
-        session.commit()
+    found = await in_session(
+        state.engine,
+        _leave,
+        commit=True,
+        token=request.path_params["token"],
+        now=state.clock(),
+        client=_client(request),
+    )
     if found.state is None:
         return not_found(state)
     return page(
