@@ -171,6 +171,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", *_metrics_table(results, d)]
     if results.get("export", {}).get("sizes"):
         lines += ["", *_export_table(results["export"])]
+    if results.get("sharing", {}).get("table"):  # bench/phases/sharing.py writes it
+        lines += ["", *results["sharing"]["table"]]
     if results.get("routing", {}).get("sizes"):
         lines += ["", *_routing_table(results["routing"])]
     table = sizing(results)

@@ -26,7 +26,18 @@ from typing import Any
 
 from bench import report
 from bench.options import Options
-from bench.phases import ceiling, cost, e2e, export, metrics, routing, spool, start, store
+from bench.phases import (
+    ceiling,
+    cost,
+    e2e,
+    export,
+    metrics,
+    routing,
+    sharing,
+    spool,
+    start,
+    store,
+)
 from bench.procs import Proc
 from bench.stack import Stack
 
@@ -51,6 +62,7 @@ PHASES: dict[str, Phase] = {
     "store": Phase(store.measure),
     "metrics": Phase(metrics.measure, temporal=False),  # the web process alone
     "export": Phase(export.measure, temporal=False),  # the web process alone; not by default
+    "sharing": Phase(sharing.measure, temporal=False),  # the web process alone; not by default
     "spool": Phase(spool.measure),
     "routing": Phase(routing.measure, temporal=False),  # in this process
 }

@@ -1,8 +1,10 @@
 """A large stored history, written straight into flexhook's SQLite database in bulk.
 
 Shipment k has `EVENTS_PER_SHIPMENT` processed events in the log (compact sample payloads with
-their own ids), `MILESTONES_PER_SHIPMENT` milestones and `CONTAINERS_PER_SHIPMENT` containers,
-so every shipment answers `GET /api/shipments/{id}` with the same shape whatever the store's size.
+their own ids), `MILESTONES_PER_SHIPMENT` milestones, `CONTAINERS_PER_SHIPMENT` containers and
+`ETA_REPORTS_PER_SHIPMENT` ETA observations (every `ETA_EVERY`th event reported an estimated
+arrival, drifting later by a few hours each time, as the worker's projection records them), so
+every shipment answers `GET /api/shipments/{id}` with the same shape whatever the store's size.
 Shipments are written interleaved, a window of them at a time, so one shipment's rows are spread
 over the tables as they would be after months of deliveries. Each shipment then gets the
 document the worker keeps with it (`app.store.documents`), as after real deliveries.
@@ -23,6 +25,8 @@ from bench import payloads
 EVENTS_PER_SHIPMENT = 25
 MILESTONES_PER_SHIPMENT = 8
 CONTAINERS_PER_SHIPMENT = 2
+ETA_EVERY = 5  # events 0, 5, 10, ... reported an ETA
+ETA_REPORTS_PER_SHIPMENT = -(-EVENTS_PER_SHIPMENT // ETA_EVERY)
 MILESTONES = (
     "cargo_ready",
     "departed",
@@ -144,6 +148,9 @@ def _event_rows(k: int, seq: int, kinds: _Kinds) -> Iterator[tuple[str, tuple[ob
         )
     else:
         template, type_, category, name = kinds.others[seq % len(kinds.others)]
+    if seq % ETA_EVERY == 0:
+        estimate = EPOCH + timedelta(minutes=k, days=18, hours=3 * seq)
+        yield ("eta_observation", (event_id, sid, _eta_stamp(when, event_id), _stamp(estimate)))
     yield (
         "event",
         (
@@ -163,6 +170,11 @@ def _event_rows(k: int, seq: int, kinds: _Kinds) -> Iterator[tuple[str, tuple[ob
     )
 
 
+def _eta_stamp(occurred_at: datetime, event_id: str) -> str:
+    # As app.store.projection.make_stamp writes it.
+    return f"{occurred_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}|{event_id}"
+
+
 INSERTS = {
     "shipment": "INSERT INTO shipment (id, name, transportation_mode, status, status_at, "
     "location_name, location_unlocode, location_country, location_timezone, estimated_departure, "
@@ -174,6 +186,8 @@ INSERTS = {
     "milestone": "INSERT INTO milestone (event_id, shipment_id, milestone, occurred_at, "
     "location_name, location_unlocode, location_country, location_timezone, late) "
     "VALUES (" + ",".join("?" * 9) + ")",
+    "eta_observation": "INSERT INTO eta_observation (event_id, shipment_id, stamp, "
+    "estimated_arrival) VALUES (?,?,?,?)",
     "event": "INSERT INTO event (event_id, type, category, name, shipment_id, occurred_at, "
     "received_at, processed_at, status, workflow_id, payload, alerts) "
     "VALUES (" + ",".join("?" * 12) + ")",
