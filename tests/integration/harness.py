@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 import json
+import random
 import shutil
 import socket
 import sys
@@ -44,8 +45,39 @@ def temporal_binary() -> str:
     return found
 
 
+# Ports handed out by this process, never handed out twice.
+_HANDED_OUT: set[int] = set()
+
+
+def _ephemeral_floor() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux: 32768 by default)."""
+    try:
+        low = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0]
+        return int(low)
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A loopback port nothing listens on, for a server the test starts next.
+
+    Picked below the kernel's ephemeral range: a port from `bind(0)` lies inside it, where any
+    outgoing connection (the tests make thousands) may take it as its local port before the
+    server binds it; Temporal's dev server then died with "address already in use". Below the
+    range only an explicit bind can collide, and this process never hands a port out twice."""
+    floor = _ephemeral_floor()
+    for _ in range(200):
+        port = random.randrange(max(1024, floor - 12000), floor)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.add(port)
+        return port
+    with socket.socket() as sock:  # the range below is crowded: let the kernel choose
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from app.store import db
+from tests.integration.harness import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -33,12 +34,8 @@ STOP_TIMEOUT = 30.0
 
 
 def free_ports(count: int) -> list[int]:
-    # Hold all sockets until every port is picked, so the ports are distinct.
-    with ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
+    """Distinct free ports (`free_port` never hands one out twice)."""
+    return [free_port() for _ in range(count)]
 
 
 def clean_env() -> dict[str, str]:
