@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+from app.core.display import MONTHS, time_text
+
 # Tick spacings in days: the first that keeps an axis to at most `_MAX_TICKS` ticks is used.
 _TICK_DAYS = (1, 2, 3, 7, 14, 28, 56, 91, 182, 364)
 _MAX_TICKS = 6
@@ -105,13 +106,12 @@ def show_slip(days: float) -> str:
 
 def show_time(value: datetime) -> str:
     """`15 Mar 2026 13:00 UTC`, whatever the locale."""
-    value = value.astimezone(UTC)
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year} {value:%H:%M} UTC"
+    return time_text(value)
 
 
 def show_day(value: datetime, *, with_year: bool = False) -> str:
     """`15 Mar` (or `15 Mar 2026`), an axis label."""
-    day = f"{value.day} {_MONTHS[value.month - 1]}"
+    day = f"{value.day} {MONTHS[value.month - 1]}"
     return f"{day} {value.year}" if with_year else day
 
 

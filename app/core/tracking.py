@@ -16,10 +16,10 @@ clearance (or the delivery) at or after a customs hold. A delivered shipment has
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.core.display import CONTAINER_SIZES, in_zone, span, time_text
 from app.core.eta_history import ChartMark, EtaChart, Label, Tick
 from app.core.taxonomy import MILESTONES, classify
 
@@ -199,14 +199,6 @@ STATUS_WORDS: Final = {
     "delivered": "Delivered",
 }
 MODE_WORDS: Final = {"ocean": "Ocean", "air": "Air", "truck": "Truck", "rail": "Rail"}
-CONTAINER_SIZES: Final = {
-    "twenty_ft": "20 ft",
-    "twenty_ft_hc": "20 ft HC",
-    "fourty_ft": "40 ft",
-    "fourty_ft_hc": "40 ft HC",
-    "fourty_five_ft": "45 ft",
-    "fourty_five_ft_hc": "45 ft HC",
-}
 NOT_KNOWN: Final = "—"
 
 
@@ -218,25 +210,11 @@ def view_field_names() -> dict[str, frozenset[str]]:
 # -- formatting -----------------------------------------------------------------------------------
 
 
-def _zone(name: str | None) -> tzinfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def local_time(value: datetime | None, timezone: str | None) -> LocalTime | None:
     """`26 Feb 2026 21:20 CST` in the place's zone when known, else in UTC."""
     if value is None:
         return None
-    zone = _zone(timezone)
-    moment = value.astimezone(zone or UTC)
-    name = (moment.tzname() or "UTC") if zone else "UTC"
-    if name[:1] in "+-":
-        name = f"UTC{name}"  # zones without an abbreviation name their offset
-    return LocalTime(text=f"{moment.day} {moment:%b %Y %H:%M} {name}", iso=moment.isoformat())
+    return LocalTime(text=time_text(value, timezone), iso=in_zone(value, timezone).isoformat())
 
 
 def words(value: str | None) -> str:
@@ -245,18 +223,6 @@ def words(value: str | None) -> str:
         return NOT_KNOWN
     text = value.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
-
-
-def span(delta: timedelta) -> str:
-    """`2 d 4 h`, `3 h 10 min`, `5 min` (no sign)."""
-    minutes = int(abs(delta.total_seconds()) // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
 
 
 def place(name: str | None, unlocode: str | None, country: str | None) -> str:

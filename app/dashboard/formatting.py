@@ -3,42 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.core.display import CONTAINER_SIZES, span, time_text
 from app.core.ids import event_workflow_url
-
-# Flexport spells forty "fourty" in its container sizes; both spellings are shown the same.
-CONTAINER_SIZES = {
-    "twenty_ft": "20 ft",
-    "twenty_ft_hc": "20 ft HC",
-    "fourty_ft": "40 ft",
-    "fourty_ft_hc": "40 ft HC",
-    "fourty_five_ft": "45 ft",
-    "fourty_five_ft_hc": "45 ft HC",
-}
-
-
-def _zone(name: str | None) -> tzinfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
 
 
 def show_time(value: datetime | None, timezone: str | None = None) -> str:
     """`26 Feb 2026 21:20 CST` in the place's zone when known, else in UTC; `—` for none."""
-    if value is None:
-        return "—"
-    zone = _zone(timezone)
-    moment = value.astimezone(zone or UTC)
-    name = (moment.tzname() or "UTC") if zone else "UTC"
-    if name[:1] in "+-":
-        name = f"UTC{name}"  # zones without an abbreviation name their offset
-    return f"{moment.day} {moment:%b %Y %H:%M} {name}"
+    return "—" if value is None else time_text(value, timezone)
 
 
 def show_utc(value: datetime | None) -> str:
@@ -56,23 +30,12 @@ def iso(value: datetime | date | None) -> str:
     return "" if value is None else value.isoformat()
 
 
-def _span(delta: timedelta) -> str:
-    minutes = int(abs(delta.total_seconds()) // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{minutes} min"
-
-
 def show_shift(later: datetime | None, earlier: datetime | None) -> str:
     """`+1 d 4 h` / `-3 h`: how far `later` moved from `earlier`; empty when either is missing."""
     if later is None or earlier is None or later == earlier:
         return ""
     sign = "+" if later > earlier else "\N{MINUS SIGN}"
-    return f"{sign}{_span(later - earlier)}"
+    return f"{sign}{span(later - earlier)}"
 
 
 def show_ago(value: datetime | None, now: datetime) -> str:
@@ -81,7 +44,7 @@ def show_ago(value: datetime | None, now: datetime) -> str:
         return "—"
     if value > now or now - value < timedelta(minutes=1):
         return "just now"
-    return f"{_span(now - value)} ago"
+    return f"{span(now - value)} ago"
 
 
 def label(value: str | None) -> str:
