@@ -33,29 +33,12 @@ from app.store.dashboard_reads import shipments_matching
 from app.store.db import READ_ONLY
 from app.store.filters import EventFilter
 from app.store.models import EventRecord, Shipment
+from app.store.reads import SHIPMENT_COLUMNS
 
 ROWS_PER_CHUNK: Final = 1000
 BOM: Final = "\ufeff"
 MEDIA_TYPE: Final = "text/csv; charset=utf-8"
 
-SHIPMENT_COLUMNS: Final = (
-    "id",
-    "name",
-    "transportation_mode",
-    "status",
-    "status_at",
-    "location_name",
-    "location_unlocode",
-    "location_country",
-    "location_timezone",
-    "estimated_departure",
-    "actual_departure",
-    "estimated_arrival",
-    "previous_estimated_arrival",
-    "actual_arrival",
-    "delivered_at",
-    "updated_at",
-)
 EVENT_COLUMNS: Final = (
     "event_id",
     "type",

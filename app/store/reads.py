@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import BindParameter, Connection, bindparam
 from sqlmodel import Session, SQLModel, col, func, select
@@ -63,7 +63,7 @@ def _location(row: Any, *, zoned: bool = True) -> dict[str, Any] | None:
 
 
 def _shipment_summary(shipment: Any) -> dict[str, Any]:
-    """A `Shipment`, or a row of `_SHIPMENT_COLUMNS`, as the API shows it."""
+    """A `Shipment`, or a row of `SHIPMENT_COLUMNS`, as the API shows it."""
     return {
         "id": shipment.id,
         "name": shipment.name,
@@ -116,7 +116,8 @@ def list_shipments(
 # `get_shipment` reads plain column tuples with statements built once, on a Core connection: no
 # session, ORM objects or identity map, no `versions` to decode, no statement to build.
 _SHIPMENT_ID: BindParameter[str] = bindparam("shipment_id")
-_SHIPMENT_COLUMNS = (
+# A shipment's own fields as the API shows them: its document's and the CSV export's columns.
+SHIPMENT_COLUMNS: Final = (
     "id",
     "name",
     "transportation_mode",
@@ -134,7 +135,7 @@ _SHIPMENT_COLUMNS = (
     "delivered_at",
     "updated_at",
 )
-_SHIPMENT = select(*(getattr(Shipment, name) for name in _SHIPMENT_COLUMNS)).where(
+_SHIPMENT = select(*(getattr(Shipment, name) for name in SHIPMENT_COLUMNS)).where(
     col(Shipment.id) == _SHIPMENT_ID
 )
 _MILESTONE_COLUMNS = (

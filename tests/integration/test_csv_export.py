@@ -19,7 +19,7 @@ import pytest
 from sqlmodel import Session
 
 from app.core.access import Role
-from app.store import exports, tokens
+from app.store import exports, reads, tokens
 from app.store.filters import EventFilter
 from tests.integration.harness import Samples, Stack
 from tests.integration.test_dashboard import (
@@ -114,7 +114,7 @@ async def test_the_shipments_file_is_the_json_list_with_its_filters(journeys: St
     by_id = {s["id"]: s for s in listed}
     for row in rows:
         if not row["name"].startswith("'"):
-            assert row == flat(by_id[row["id"]], exports.SHIPMENT_COLUMNS)
+            assert row == flat(by_id[row["id"]], reads.SHIPMENT_COLUMNS)
     status = listed[0]["status"]
     only = rows_of(await journeys.api("/shipments.csv", status=status))
     json_only = (await journeys.api("/shipments", status=status)).json()["shipments"]

@@ -119,7 +119,7 @@ async def test_the_shipments_export_is_the_json_list_whole_with_formulas_neutral
 
     rows = parsed(body)
     assert body.count(b"\r\n") == len(rows) + 1  # one header row, CRLF lines
-    assert rows == [flat(row, exports.SHIPMENT_COLUMNS) for row in listed]
+    assert rows == [flat(row, reads.SHIPMENT_COLUMNS) for row in listed]
     names = {row["name"] for row in rows}
     assert names >= {"'" + FORMULA_NAME, "'+SUM(A1:A9)", "'-2+3", "'@cmd", "'\tTabbed", NAMES[-1]}
     assert not names & set(NAMES[:-1])
