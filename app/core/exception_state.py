@@ -21,6 +21,7 @@ hears of the assignment. A person's action that makes no sense in the state it f
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final, Literal
@@ -282,26 +283,36 @@ def _named(value: str, what: str) -> str:
     return value
 
 
-def acknowledge(exception: ShipmentException, *, by: str, at: datetime) -> Transition:
+def acknowledge(
+    exception: ShipmentException, *, by: str, at: datetime, text: str | None = None
+) -> Transition:
     """`by` takes the problem on; refused once resolved or already acknowledged."""
     _refuse_if_resolved(exception, "acknowledge")
     if exception.acknowledged_by is not None:
         raise ActionRefused(f"already acknowledged by {exception.acknowledged_by}")
     by = _named(by, "who acknowledges")
     acknowledged = replace(exception, acknowledged_by=by, acknowledged_at=at)
-    return Transition(acknowledged, (TimelineEntry(at, by, "acknowledged"),))
+    return Transition(acknowledged, (TimelineEntry(at, by, "acknowledged", text),))
 
 
-def assign(exception: ShipmentException, *, assignee: str, by: str, at: datetime) -> Transition:
+def assign(
+    exception: ShipmentException,
+    *,
+    assignee: str,
+    by: str,
+    at: datetime,
+    text: str | None = None,
+) -> Transition:
     """Give the problem to `assignee` (a named token's person), who is told unless they
-    assigned it to themselves."""
+    assigned it to themselves. The entry's note names the assignee, then `text`."""
     _refuse_if_resolved(exception, "assign")
     assignee = _named(assignee, "the assignee")
     if exception.assignee == assignee:
         raise ActionRefused(f"already assigned to {assignee}")
     assigned = replace(exception, assignee=assignee)
     notices = () if assignee == by else (Notice(to=assignee, kind="assigned"),)
-    entry = TimelineEntry(at, by, "assigned", f"to {assignee}")
+    said = f"to {assignee}" + (f": {text.strip()}" if text and text.strip() else "")
+    entry = TimelineEntry(at, by, "assigned", said)
     return Transition(assigned, (entry,), notices)
 
 
@@ -363,3 +374,26 @@ def reopen(
     by = _named(by, "who reopens")
     reopened = _new_episode(_with(exception, Marker(stamp(at, by), "reopen", by)), at)
     return Transition(reopened, (TimelineEntry(at, by, "reopened", text),))
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    """One action over many exceptions: the transitions it made, and what it refused and why."""
+
+    transitions: tuple[Transition, ...]
+    refused: tuple[tuple[ShipmentException, str], ...]
+
+
+def each(
+    exceptions: Iterable[ShipmentException], action: Callable[[ShipmentException], Transition]
+) -> BulkOutcome:
+    """`action` (one of the person's actions with its arguments, the shared note among them)
+    on every exception: a refusal skips that one, with its reason, and stops none of the others."""
+    transitions: list[Transition] = []
+    refused: list[tuple[ShipmentException, str]] = []
+    for exception in exceptions:
+        try:
+            transitions.append(action(exception))
+        except ActionRefused as refusal:
+            refused.append((exception, str(refusal)))
+    return BulkOutcome(tuple(transitions), tuple(refused))

@@ -23,25 +23,13 @@ from app.core.exception_families import (
 from app.core.flexport_types import CUSTOMS_HOLDS, REFERENCE
 from app.core.taxonomy import classify
 from tests.helpers import REPO_ROOT, load_sample
+from tests.unit.exception_samples import sample_event
 
 DEPARTURE = {"departure_delay", "export_customs_exam"}
 # What the delivery settles: all but cargo problems and charges, which a person resolves.
 DELIVERY = set(FAMILY_NAMES) - {"cargo_problem", "charges", "other"}
 # Shipment-level samples: before the departure (01) and after the arrival (11).
 BEFORE_DEPARTURE, AFTER_ARRIVAL = "01_shipment_created", "11_customs_released"
-
-
-def sample_event(prefix: str, *, event_type: str | None = None, **shipment: Any) -> Event:
-    """A packaged sample as parsed, optionally retyped (Flexport ships no exception sample: a
-    hold is the same `/shipment` event with another type) and with shipment fields changed."""
-    payload = load_sample(prefix)
-    if event_type is not None:
-        payload["type"] = event_type
-    data = payload["data"]
-    for target in (data.get("shipment"), data.get("resource")):
-        if target and target.get("_object") == "/shipment":
-            target.update(shipment)
-    return parse_event(json.dumps(payload).encode())
 
 
 def sample_of(event_type: str) -> str:

@@ -23,6 +23,7 @@ from app.core.exception_state import (
     acknowledge,
     assign,
     clear,
+    each,
     note,
     open_exception,
     reopen,
@@ -33,7 +34,7 @@ from app.core.exception_state import (
     wake,
 )
 from app.core.taxonomy import classify
-from tests.unit.test_exception_families import sample_event
+from tests.unit.exception_samples import sample_event
 
 HOLD = "/shipment#customs_entry_release_status_under_cbp_review"
 NOW = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
@@ -318,3 +319,23 @@ def test_a_missed_eta_is_opened_by_the_system_and_cleared_by_the_arrival() -> No
     assert missed.timeline == [TimelineEntry(eta, "system", "opened")]
     missed.deliver(sample_event("09_leg_arrived"))
     assert outcome(missed.current) == ("resolved", 1, 0, "flexport:48301288")
+
+
+def test_a_bulk_acknowledgement_of_ten_shares_its_note_and_skips_the_resolved_one() -> None:
+    holds = []
+    for number in range(10):
+        shipment = OneFamily("customs_hold")
+        shipment.deliver(again(HOLD_1, 910000 + number, "2026-03-15T20:00:00Z"))
+        holds.append(shipment)
+    holds[3].deliver(RELEASE)
+    shared = "broker Kim is on all of these"
+    done = each(
+        [h.current for h in holds], lambda e: acknowledge(e, by="Dana", at=NOW, text=shared)
+    )
+    assert [t.exception.state for t in done.transitions] == ["acknowledged"] * 9
+    assert {t.entries for t in done.transitions} == {
+        (TimelineEntry(NOW, "Dana", "acknowledged", shared),)
+    }
+    assert [(e.markers[0].source, why) for e, why in done.refused] == [
+        ("910003", f"cannot acknowledge: already resolved by {RELEASED_BY} at 2026-03-16 01:20 UTC")
+    ]
