@@ -224,7 +224,7 @@ def open_exception(
     )
     entries = [TimelineEntry(stamp_time(report.stamp), report.who, "opened")]
     for ref in sorted(earlier_clears, key=lambda r: r.stamp):
-        cleared = clear(exception, ref, at=at)
+        cleared = clear(exception, ref)
         exception = cleared.exception
         entries.extend(cleared.entries)
     return Transition(exception, tuple(entries))
@@ -245,7 +245,7 @@ def report(exception: ShipmentException, ref: EventRef, *, at: datetime) -> Tran
     return Transition(after, (TimelineEntry(when, ref.who, "occurrence", note),))
 
 
-def clear(exception: ShipmentException, ref: EventRef, *, at: datetime) -> Transition:
+def clear(exception: ShipmentException, ref: EventRef) -> Transition:
     """A clearing event: resolves the exception when it is newer than every report and
     reopening; tells the acknowledger once. A clearing older than the latest report leaves it
     open (the problem was reported again after it)."""

@@ -111,5 +111,5 @@ def test_a_snooze_holds_the_clocks_until_it_wakes() -> None:
 def test_a_severity_without_a_clock_and_a_resolved_exception_have_no_deadlines() -> None:
     assert deadlines(opened("trucking", "low"), ack_sla=ACK, resolve_sla=RESOLVE) == Deadlines()
     release = EventRef(stamp(datetime(2026, 3, 16, 1, 20, tzinfo=UTC), "48302560"), "48302560")
-    resolved = clear(opened(), release, at=OPENED).exception
+    resolved = clear(opened(), release).exception
     assert deadlines(resolved, ack_sla=ACK, resolve_sla=RESOLVE) == Deadlines()

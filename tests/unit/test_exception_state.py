@@ -99,7 +99,7 @@ class OneFamily:
             if self.exception is None:
                 self.earlier_clears.append(ref(event))
                 return None
-            return self.take(clear(self.exception, ref(event), at=at))
+            return self.take(clear(self.exception, ref(event)))
         return None
 
     @property
