@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from app.store import documents
+from app.store import exception_models as exception_models  # registers the inbox's tables
 from app.store import models as models  # registers the tables on SQLModel.metadata
 
 T = TypeVar("T")

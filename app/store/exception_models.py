@@ -1,0 +1,88 @@
+"""The exception inbox's tables (issue 19): one row per (shipment, family) problem, its
+append-only timeline, and the clearing events that came before any report of their family.
+Kept apart from `app.store.models` (which holds every other table) to keep modules short; the
+store's engine and the migrations register them on import."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.store.models import UTCDateTime
+
+# The columns the inbox is ordered by: most severe first, then oldest, then by id (keyset).
+INBOX_ORDER = ("severity_rank", "opened_at", "id")
+
+
+def _no_markers() -> list[list[str]]:
+    return []
+
+
+class ShipmentExceptionRow(SQLModel, table=True):
+    """One problem of one shipment (`app.core.exception_state.ShipmentException`) with the
+    columns its lists filter and sort on. `markers` are the core's stamped markers as
+    `[stamp, kind, source]`; every other state column is derived from them and the person's
+    fields. `version` grows with each write: writers compare-and-set on it, so a person's
+    action and automation never overwrite each other."""
+
+    __tablename__ = "shipment_exception"
+    __table_args__ = (
+        sa.UniqueConstraint("shipment_id", "family", name="uq_shipment_exception_family"),
+        sa.Index("ix_shipment_exception_inbox", *INBOX_ORDER),
+        sa.Index("ix_shipment_exception_state_inbox", "state", *INBOX_ORDER),
+        sa.Index("ix_shipment_exception_family_inbox", "family", *INBOX_ORDER),
+        sa.Index("ix_shipment_exception_assignee_inbox", "assignee", *INBOX_ORDER),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: str = Field(max_length=64)
+    family: str = Field(max_length=32)
+    severity: str = Field(max_length=16)  # critical | high | normal | low
+    severity_rank: int  # its place in `SEVERITIES`: 0 is the most severe
+    state: str = Field(max_length=16)  # open | acknowledged | snoozed | resolved
+    occurrences: int = 0
+    recurrences: int = 0
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    acknowledged_by: str | None = Field(default=None, max_length=64)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    assignee: str | None = Field(default=None, max_length=64)
+    snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolved_by: str | None = Field(default=None, max_length=200)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    markers: Any = Field(default_factory=_no_markers, sa_type=sa.JSON)
+    version: int = 1
+
+
+class ExceptionEntry(SQLModel, table=True):
+    """One transition of an exception's timeline; appended, never updated or deleted."""
+
+    __tablename__ = "exception_entry"
+    __table_args__ = (sa.Index("ix_exception_entry_exception", "exception_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    exception_id: int
+    at: datetime = Field(sa_type=UTCDateTime)
+    who: str = Field(max_length=200)  # a person's name, `system` or `flexport:<event id>`
+    what: str = Field(max_length=64)
+    note: str | None = None
+
+
+class EarlyClearing(SQLModel, table=True):
+    """A clearing event of a family the shipment had no exception of yet (a release that came
+    before the hold it releases): handed to the exception when its first report opens it."""
+
+    __tablename__ = "exception_early_clearing"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "shipment_id", "family", "event_id", name="uq_exception_early_clearing"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    shipment_id: str = Field(max_length=64)
+    family: str = Field(max_length=32)
+    event_id: str = Field(max_length=200)
+    stamp: str = Field(max_length=240)

@@ -1,0 +1,431 @@
+"""The exception inbox's records (issue 19) over the pure core (`app.core.exception_state`).
+
+Every function works in its caller's session and never commits. A write reads the row, lets
+the core decide the transition and saves it by compare-and-set on the row's `version`: when
+another writer (a person, or a Flexport event's automation) saved first, it reads again and
+decides again, so neither overwrites the other and a person then meets the core's refusal
+(`ActionRefused`: "already resolved by ..."). Notices are returned, never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select, update
+
+from app.core import exception_state as core
+from app.core.exception_families import SEVERITIES, ExceptionEffect, Severity, severity_of
+from app.store.exception_models import EarlyClearing, ExceptionEntry, ShipmentExceptionRow
+
+Action = Literal["acknowledge", "assign", "note", "snooze", "resolve", "reopen"]
+ACTIONS: Final[tuple[Action, ...]] = (
+    "acknowledge",
+    "assign",
+    "note",
+    "snooze",
+    "resolve",
+    "reopen",
+)
+# Tries of one read-decide-save before giving up on a row every other writer keeps changing.
+MAX_ATTEMPTS: Final = 5
+
+
+class ConcurrentChanges(RuntimeError):
+    """An exception changed under every one of `MAX_ATTEMPTS` tries: retry the whole call."""
+
+
+class UnknownException(LookupError):
+    """No exception has this id."""
+
+
+@dataclass(frozen=True)
+class Notified:
+    """A notice the core implies (`to` hears `kind`) about one exception."""
+
+    exception_id: int
+    notice: core.Notice
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one write did to one exception: its row after it, whether it changed, the
+    notices to send, or the core's reason for refusing it."""
+
+    exception_id: int
+    changed: bool
+    notices: tuple[Notified, ...] = ()
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class ExceptionFilter:
+    """The list's filters; None matches everything."""
+
+    state: str | None = None
+    family: str | None = None
+    severity: str | None = None
+    shipment_id: str | None = None
+    assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended, in inbox order (most severe first, then oldest, then id)."""
+
+    severity_rank: int
+    opened_at: datetime
+    id: int
+
+
+@dataclass(frozen=True)
+class Page:
+    exceptions: tuple[ShipmentExceptionRow, ...]
+    next: Cursor | None  # None: this was the last page
+
+
+def _to_core(row: ShipmentExceptionRow) -> core.ShipmentException:
+    severity = SEVERITIES[row.severity_rank]
+    return core.ShipmentException(
+        shipment_id=row.shipment_id,
+        family=row.family,
+        severity=severity,
+        opened_at=row.opened_at,
+        markers=tuple(sorted(core.Marker(s, k, src) for s, k, src in row.markers)),
+        acknowledged_by=row.acknowledged_by,
+        acknowledged_at=row.acknowledged_at,
+        assignee=row.assignee,
+        snoozed_until=row.snoozed_until,
+    )
+
+
+def _columns(exception: core.ShipmentException) -> dict[str, Any]:
+    closer = exception.lifecycle.resolved_by
+    return {
+        "severity": exception.severity,
+        "severity_rank": SEVERITIES.index(exception.severity),
+        "state": exception.state,
+        "occurrences": exception.occurrences,
+        "recurrences": exception.recurrences,
+        "opened_at": exception.opened_at,
+        "acknowledged_by": exception.acknowledged_by,
+        "acknowledged_at": exception.acknowledged_at,
+        "assignee": exception.assignee,
+        "snoozed_until": exception.snoozed_until,
+        "resolved_by": exception.resolved_by,
+        "resolved_at": core.stamp_time(closer.stamp) if closer is not None else None,
+        "markers": [[m.stamp, m.kind, m.source] for m in exception.markers],
+    }
+
+
+def _append(session: Session, exception_id: int, transition: core.Transition) -> Outcome:
+    for entry in transition.entries:
+        session.add(
+            ExceptionEntry(
+                exception_id=exception_id,
+                at=entry.when,
+                who=entry.who,
+                what=entry.what,
+                note=entry.note,
+            )
+        )
+    notices = tuple(Notified(exception_id, notice) for notice in transition.notices)
+    return Outcome(exception_id, transition.changed, notices)
+
+
+def _fresh(session: Session, exception_id: int) -> ShipmentExceptionRow:
+    statement = select(ShipmentExceptionRow).where(ShipmentExceptionRow.id == exception_id)
+    row = session.exec(statement.execution_options(populate_existing=True)).first()
+    if row is None:
+        raise UnknownException(exception_id)
+    return row
+
+
+def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transition) -> bool:
+    """Compare-and-set: write the transition only if the row is still at the version read."""
+    if not transition.changed:
+        return True
+    result = session.execute(
+        update(ShipmentExceptionRow)
+        .where(
+            col(ShipmentExceptionRow.id) == row.id, col(ShipmentExceptionRow.version) == row.version
+        )
+        .values(**_columns(transition.exception), version=row.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _transit(
+    session: Session,
+    exception_id: int,
+    decide: Callable[[core.ShipmentException], core.Transition],
+) -> Outcome:
+    """Read, decide, compare-and-set; again from a fresh read when another writer came first.
+    The core's `ActionRefused` propagates."""
+    for _ in range(MAX_ATTEMPTS):
+        row = _fresh(session, exception_id)
+        transition = decide(_to_core(row))
+        if _saved(session, row, transition):
+            return _append(session, exception_id, transition)
+    raise ConcurrentChanges(exception_id)
+
+
+def _row_of(session: Session, shipment_id: str, family: str) -> ShipmentExceptionRow | None:
+    return session.exec(
+        select(ShipmentExceptionRow).where(
+            ShipmentExceptionRow.shipment_id == shipment_id, ShipmentExceptionRow.family == family
+        )
+    ).first()
+
+
+def _open(
+    session: Session,
+    *,
+    shipment_id: str,
+    family: str,
+    severity: Severity,
+    ref: core.EventRef,
+    now: datetime,
+) -> Outcome | None:
+    """The exception a first report opens; None when another writer opened it meanwhile."""
+    early = session.exec(
+        select(EarlyClearing).where(
+            EarlyClearing.shipment_id == shipment_id, EarlyClearing.family == family
+        )
+    ).all()
+    clears = tuple(core.EventRef(e.stamp, e.event_id) for e in early)
+    transition = core.open_exception(
+        shipment_id, family, severity, ref, at=now, earlier_clears=clears
+    )
+    row = ShipmentExceptionRow(
+        shipment_id=shipment_id, family=family, **_columns(transition.exception)
+    )
+    try:
+        with session.begin_nested():  # a concurrent first report may have inserted it
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        return None
+    for clearing in early:
+        session.delete(clearing)
+    assert row.id is not None
+    return _append(session, row.id, transition)
+
+
+def record_event(
+    session: Session,
+    *,
+    shipment_id: str,
+    event_id: str,
+    occurred_at: datetime,
+    effect: ExceptionEffect,
+    severities: Mapping[str, Severity],
+    now: datetime,
+) -> tuple[Outcome, ...]:
+    """A Flexport event's `effect` (`app.core.exception_families.exception_effect`) on the
+    shipment's exceptions: it opens one or adds an occurrence (or a recurrence), and clears
+    others. Idempotent per event id: a redelivery changes nothing. `severities`: the
+    configured overrides of the families' default severities."""
+    ref = core.EventRef(core.stamp(occurred_at, event_id), event_id)
+    outcomes: list[Outcome] = []
+    for family in sorted(effect.clears - {effect.opens}):
+        row = _row_of(session, shipment_id, family)
+        if row is None:
+            _remember_early_clearing(session, shipment_id, family, ref)
+            continue
+        assert row.id is not None
+        outcomes.append(_transit(session, row.id, lambda e: core.clear(e, ref)))
+    if effect.opens is not None:
+        outcomes.append(_report(session, shipment_id, effect.opens, ref, severities, now))
+    return tuple(outcomes)
+
+
+def _report(
+    session: Session,
+    shipment_id: str,
+    family: str,
+    ref: core.EventRef,
+    severities: Mapping[str, Severity],
+    now: datetime,
+) -> Outcome:
+    """A report of `family`: opens its exception, or adds an occurrence (or a recurrence)."""
+    for _ in range(MAX_ATTEMPTS):
+        row = _row_of(session, shipment_id, family)
+        if row is not None:
+            assert row.id is not None
+            return _transit(session, row.id, lambda e: core.report(e, ref, at=now))
+        severity = severity_of(family, severities)
+        opened = _open(
+            session, shipment_id=shipment_id, family=family, severity=severity, ref=ref, now=now
+        )
+        if opened is not None:
+            return opened
+    raise ConcurrentChanges(f"{shipment_id}/{family}")
+
+
+def wake(session: Session, *, exception_id: int, at: datetime) -> Outcome:
+    """The end of a snooze (its timer fired at `at`): back to acknowledged or open; nothing
+    when it is no longer snoozed or its time has not come."""
+    return _transit(session, exception_id, lambda e: core.wake(e, at=at))
+
+
+def _remember_early_clearing(
+    session: Session, shipment_id: str, family: str, ref: core.EventRef
+) -> None:
+    known = session.exec(
+        select(EarlyClearing.id).where(
+            EarlyClearing.shipment_id == shipment_id,
+            EarlyClearing.family == family,
+            EarlyClearing.event_id == ref.event_id,
+        )
+    ).first()
+    if known is None:
+        session.add(
+            EarlyClearing(
+                shipment_id=shipment_id, family=family, event_id=ref.event_id, stamp=ref.stamp
+            )
+        )
+
+
+def _decision(
+    action: Action,
+    *,
+    by: str,
+    at: datetime,
+    note: str | None,
+    assignee: str | None,
+    until: datetime | None,
+) -> Callable[[core.ShipmentException], core.Transition]:
+    if action == "acknowledge":
+        return lambda e: core.acknowledge(e, by=by, at=at, text=note)
+    if action == "assign":
+        return lambda e: core.assign(e, assignee=assignee or "", by=by, at=at, text=note)
+    if action == "note":
+        return lambda e: core.note(e, text=note or "", by=by, at=at)
+    if action == "snooze":
+        if until is None:
+            raise core.ActionRefused("a snooze needs the time it ends")
+        return lambda e: core.snooze(e, until=until, by=by, at=at, text=note)
+    if action == "resolve":
+        return lambda e: core.resolve(e, by=by, at=at, text=note)
+    return lambda e: core.reopen(e, by=by, at=at, text=note)
+
+
+def act(
+    session: Session,
+    *,
+    exception_id: int,
+    action: Action,
+    by: str,
+    at: datetime,
+    note: str | None = None,
+    assignee: str | None = None,
+    until: datetime | None = None,
+) -> Outcome:
+    """A person's action on one exception. Raises the core's `ActionRefused` (saying why) and
+    `UnknownException`."""
+    decide = _decision(action, by=by, at=at, note=note, assignee=assignee, until=until)
+    return _transit(session, exception_id, decide)
+
+
+def _filtered(query: Any, where: ExceptionFilter) -> Any:
+    row = ShipmentExceptionRow
+    if where.state is not None:
+        query = query.where(row.state == where.state)
+    if where.family is not None:
+        query = query.where(row.family == where.family)
+    if where.severity is not None:
+        rank = SEVERITIES.index(where.severity) if where.severity in SEVERITIES else -1
+        query = query.where(row.severity_rank == rank)
+    if where.shipment_id is not None:
+        query = query.where(row.shipment_id == where.shipment_id)
+    if where.assignee is not None:
+        query = query.where(row.assignee == where.assignee)
+    return query
+
+
+def _in_inbox_order(query: Any) -> Any:
+    row = ShipmentExceptionRow
+    return query.order_by(col(row.severity_rank), col(row.opened_at), col(row.id))
+
+
+def bulk_act(
+    session: Session,
+    *,
+    where: ExceptionFilter,
+    action: Action,
+    by: str,
+    at: datetime,
+    note: str | None = None,
+    assignee: str | None = None,
+    until: datetime | None = None,
+    limit: int = 500,
+) -> tuple[Outcome, ...]:
+    """`action` with one shared note on every exception `where` matches (at most `limit`, in
+    inbox order): each its own outcome, a refusal with its reason stopping none of the others."""
+    ids = session.exec(
+        _in_inbox_order(_filtered(select(ShipmentExceptionRow.id), where)).limit(limit)
+    ).all()
+    outcomes: list[Outcome] = []
+    for exception_id in ids:
+        assert exception_id is not None
+        try:
+            outcomes.append(
+                act(
+                    session,
+                    exception_id=exception_id,
+                    action=action,
+                    by=by,
+                    at=at,
+                    note=note,
+                    assignee=assignee,
+                    until=until,
+                )
+            )
+        except core.ActionRefused as refusal:
+            outcomes.append(Outcome(exception_id, changed=False, refused=str(refusal)))
+    return tuple(outcomes)
+
+
+def list_exceptions(
+    session: Session, *, where: ExceptionFilter, after: Cursor | None = None, limit: int = 50
+) -> Page:
+    """One page of the exceptions `where` matches, in inbox order, from just past `after`."""
+    row = ShipmentExceptionRow
+    query = _filtered(select(row), where)
+    if after is not None:
+        rank, opened, last = after.severity_rank, after.opened_at, after.id
+        query = query.where(
+            (col(row.severity_rank) > rank)
+            | ((col(row.severity_rank) == rank) & (col(row.opened_at) > opened))
+            | (
+                (col(row.severity_rank) == rank)
+                & (col(row.opened_at) == opened)
+                & (col(row.id) > last)
+            )
+        )
+    rows = tuple(session.exec(_in_inbox_order(query).limit(limit + 1)).all())
+    if len(rows) <= limit:
+        return Page(rows, None)
+    end = rows[limit - 1]
+    assert end.id is not None
+    return Page(rows[:limit], Cursor(end.severity_rank, end.opened_at, end.id))
+
+
+def get_exception(
+    session: Session, *, exception_id: int
+) -> tuple[ShipmentExceptionRow, Sequence[ExceptionEntry]]:
+    """One exception and its whole timeline, oldest entry first (`UnknownException`)."""
+    row = session.get(ShipmentExceptionRow, exception_id)
+    if row is None:
+        raise UnknownException(exception_id)
+    entries = session.exec(
+        select(ExceptionEntry)
+        .where(ExceptionEntry.exception_id == exception_id)
+        .order_by(col(ExceptionEntry.id))
+    ).all()
+    return row, entries
