@@ -42,6 +42,14 @@ class EtaWatchInput:
 
 
 @dataclass(frozen=True)
+class ExceptionWatchInput:
+    """What an exception's watch (workflow type `ExceptionWatch`) starts with, and what a run
+    hands the next (continue-as-new): the exception's id; the row holds the rest."""
+
+    exception_id: int
+
+
+@dataclass(frozen=True)
 class ReconcileInput:
     """The window: `since`..`until` (ISO-8601) when given, else the `lookback_seconds` before the
     run starts (each bound defaults on its own: `until` to the start of the run)."""

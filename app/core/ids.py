@@ -24,6 +24,15 @@ def eta_watch_workflow_id(shipment_id: str) -> str:
     return ETA_WATCH_PREFIX + shipment_id
 
 
+EXCEPTION_WATCH_PREFIX = "exception-"
+
+
+def exception_workflow_id(exception_id: int) -> str:
+    """The id of the workflow that keeps the clocks of the exception `exception_id`: one per
+    exception, run again (same id) when a resolved one reopens."""
+    return f"{EXCEPTION_WATCH_PREFIX}{exception_id}"
+
+
 def event_workflow_url(event_id: str, *, temporal_ui_url: str, namespace: str) -> str:
     """The Temporal UI page of the event's workflow; '' when there is no Temporal UI."""
     temporal_ui = temporal_ui_url.rstrip("/")
