@@ -18,6 +18,7 @@ from app.core.exception_families import ExceptionEffect
 from app.core.shares import TOKEN_LENGTH, ShareLifetime
 from app.core.tracking import ContainerFacts, ShipmentFacts, TrackingFacts, build_view
 from app.store import db, exceptions, shares
+from app.store.exceptions import Action
 from app.store.models import AuditEntry, EventRecord, Share
 from app.tracking.app import create_tracking
 from app.tracking.headers import CONTENT_SECURITY_POLICY
@@ -155,20 +156,22 @@ async def test_open_exceptions_show_in_plain_words_without_notes_or_names(
     delay = record_exception(engine, DELAY, "delay-99000002", at=opened + timedelta(hours=1))
     charges = record_exception(engine, CHARGES, "charge-99000003", at=opened)
     with Session(engine) as session:
-        for exception_id, action, extra in (
-            (hold, "acknowledge", {"note": PRIVATE_NOTE}),
-            (hold, "assign", {"assignee": ASSIGNEE, "note": PRIVATE_NOTE}),
-            (hold, "note", {"note": PRIVATE_NOTE}),
-            (delay, "resolve", {"note": PRIVATE_NOTE}),
-            (charges, "note", {"note": PRIVATE_NOTE}),
-        ):
+        steps: list[tuple[int, Action, str | None]] = [
+            (hold, "acknowledge", None),
+            (hold, "assign", ASSIGNEE),
+            (hold, "note", None),
+            (delay, "resolve", None),
+            (charges, "note", None),
+        ]
+        for exception_id, action, assignee in steps:
             exceptions.act(
                 session,
                 exception_id=exception_id,
-                action=action,  # type: ignore[arg-type]
+                action=action,
                 by=ACKNOWLEDGER,
                 at=opened + timedelta(hours=2),
-                **extra,
+                note=PRIVATE_NOTE,
+                assignee=assignee,
             )
         session.commit()
     _, token = new_link(engine)
