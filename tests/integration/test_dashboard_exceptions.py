@@ -119,8 +119,10 @@ def add_token(engine: Engine, name: str, role: Role) -> str:
     return token
 
 
-@pytest.fixture
-async def inbox(engine: Engine) -> AsyncIterator[Inbox]:
+async def start_inbox(engine: Engine, exits: AsyncExitStack) -> Inbox:
+    """Shipment 418563 with a customs hold (30 hours old) and a departure delay, ten customs
+    holds of other shipments, two operators and a viewer; the dashboard mounted at
+    `/dashboard`, served by uvicorn until `exits` closes."""
     deliver(engine, load_sample("01_shipment_created"), received_at=datetime.now(UTC))
     hold = record(engine, HOLD, SHIPMENT_ID, "hold-1", ago=timedelta(hours=30))
     delay = record(engine, DELAY, SHIPMENT_ID, "delay-1", ago=timedelta(minutes=5))
@@ -145,9 +147,14 @@ async def inbox(engine: Engine) -> AsyncIterator[Inbox]:
         limiter=RefusalLimiter(),
         tell_exception_watch=watch,
     )
+    base_url = await serve_app(Starlette(routes=[Mount("/dashboard", app=dashboard)]), exits)
+    return Inbox(base_url, engine, named, watch, hold, delay, bulk)
+
+
+@pytest.fixture
+async def inbox(engine: Engine) -> AsyncIterator[Inbox]:
     async with AsyncExitStack() as exits:
-        base_url = await serve_app(Starlette(routes=[Mount("/dashboard", app=dashboard)]), exits)
-        yield Inbox(base_url, engine, named, watch, hold, delay, bulk)
+        yield await start_inbox(engine, exits)
 
 
 @asynccontextmanager
