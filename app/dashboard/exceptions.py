@@ -178,7 +178,7 @@ async def inbox(request: Request, visitor: Visitor) -> Response:
         bulk_actions=BULK_ACTIONS,
         people=await _people(state, now),
         older=older,
-        first_page=params.get("after") is not None,
+        past_first_page=params.get("after") is not None,
         first_link=f"{base_path(request)}/exceptions" + query_string(**filters),
     )
 
