@@ -7,10 +7,11 @@ the open problems, each time in its place's own zone. Its inputs (`TrackingFacts
 only the columns these need: parties, names, commercial values, invoices, documents, payloads,
 event ids, internal notes, Temporal or dashboard links never reach it.
 
-Open problems, until an exception inbox gives them a source of their own: each exception or
-customs-hold event of the shipment (its documented headline, never its payload) stays open
-until a later milestone clears it: any milestone reached at or after an exception, the customs
-clearance (or the delivery) at or after a customs hold. A delivered shipment has none.
+Open problems are the shipment's exceptions that are not resolved (`app.core.exception_state`):
+each as its family's label and since when it has been open, in the shipment's zone; never its
+notes, who acknowledged it, who it is assigned to, its Flexport events or its state beyond
+"open". Charges (a failed invoice payment, free time expired) are commercial and stay off the
+page, as invoices do.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Final
 
 from app.core.display import CONTAINER_SIZES, in_zone, span, time_text
 from app.core.eta_history import ChartMark, EtaChart, Label, Tick
-from app.core.taxonomy import MILESTONES, classify
+from app.core.exception_families import FAMILY_NAMES, family
+from app.core.taxonomy import MILESTONES
 
 # -- inputs: the columns the view is built from ---------------------------------------------------
 
@@ -64,11 +66,11 @@ class ContainerFacts:
 
 
 @dataclass(frozen=True)
-class ProblemEvent:
-    """An exception or customs event of the shipment: its Flexport type and when it happened."""
+class OpenException:
+    """One of the shipment's exceptions that is not resolved: its family and when it opened."""
 
-    type: str
-    at: datetime
+    family: str  # `app.core.exception_families.FAMILY_NAMES`
+    opened_at: datetime
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ class TrackingFacts:
     milestones: tuple[MilestoneFacts, ...] = ()  # chronological
     containers: tuple[ContainerFacts, ...] = ()
     eta_estimates: tuple[datetime, ...] = ()  # the ETA's history (`eta_history`), in order
-    problem_events: tuple[ProblemEvent, ...] = ()
+    open_exceptions: tuple[OpenException, ...] = ()  # oldest first
     eta_chart: EtaChart | None = None  # that history drawn (times and geometry, no event ids)
 
 
@@ -116,6 +118,12 @@ class EtaLine:
 
 
 @dataclass(frozen=True)
+class Problem:
+    text: str  # the family's label: `Customs hold`
+    since: LocalTime | None
+
+
+@dataclass(frozen=True)
 class TrackingView:
     reference: str  # Flexport's shipment id, which the stakeholder's paperwork carries
     mode: str
@@ -125,7 +133,7 @@ class TrackingView:
     eta: EtaLine
     timeline: tuple[Step, ...]
     containers: tuple[ContainerLine, ...]
-    problems: tuple[str, ...]
+    problems: tuple[Problem, ...]
     eta_chart: EtaChart | None
 
 
@@ -150,6 +158,7 @@ PUBLIC_FIELDS: Final[dict[str, frozenset[str]]] = {
     "Step": frozenset({"milestone", "reached", "time", "place"}),
     "ContainerLine": frozenset({"number", "kind", "last_event", "last_event_time", "place"}),
     "LocalTime": frozenset({"text", "iso"}),
+    "Problem": frozenset({"text", "since"}),
     # The ETA chart (`app.core.eta_history`), shared with the dashboard: geometry, preformatted
     # times and words; its points' event ids stay out of it.
     "EtaChart": frozenset(
@@ -183,11 +192,15 @@ VIEW_TYPES: Final = (
     Step,
     ContainerLine,
     LocalTime,
+    Problem,
     EtaChart,
     ChartMark,
     Tick,
     Label,
 )
+
+# Families whose exceptions the public page never shows: commercial matters.
+PRIVATE_FAMILIES: Final = frozenset({"charges"})
 
 STATUS_WORDS: Final = {
     None: "Booked",
@@ -328,30 +341,15 @@ def containers(facts: TrackingFacts) -> tuple[ContainerLine, ...]:
     )
 
 
-def _cleared_by(event: ProblemEvent, hold: bool, milestones: tuple[MilestoneFacts, ...]) -> bool:
-    clearing = ("customs_cleared", "delivered") if hold else MILESTONES
-    return any(
-        m.milestone in clearing and m.occurred_at is not None and m.occurred_at >= event.at
-        for m in milestones
+def open_problems(facts: TrackingFacts) -> tuple[Problem, ...]:
+    """The shipment's exceptions not resolved, in plain words: each family's label and since
+    when, oldest first; charges left out (see the module's docstring)."""
+    zone = facts.shipment.location_timezone
+    return tuple(
+        Problem(text=family(e.family).label, since=local_time(e.opened_at, zone))
+        for e in sorted(facts.open_exceptions, key=lambda e: e.opened_at)
+        if e.family in FAMILY_NAMES and e.family not in PRIVATE_FAMILIES
     )
-
-
-def open_problems(facts: TrackingFacts) -> tuple[str, ...]:
-    """The exception and customs-hold events no later milestone cleared, in plain words (each
-    headline once, oldest first). See the module's docstring for the rule."""
-    if facts.shipment.status == "delivered" or facts.shipment.delivered_at is not None:
-        return ()
-    shown: list[str] = []
-    for event in sorted(facts.problem_events, key=lambda e: e.at):
-        kind = classify(event.type)
-        hold = kind.urgent
-        if kind.category != "exception" and not hold:
-            continue  # a customs release or entry: news, not a problem
-        if _cleared_by(event, hold, facts.milestones):
-            continue
-        if kind.headline not in shown:
-            shown.append(kind.headline)
-    return tuple(shown)
 
 
 def build_view(facts: TrackingFacts) -> TrackingView:

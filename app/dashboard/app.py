@@ -17,16 +17,35 @@ from temporalio.converter import PayloadCodec
 
 from app.core.access import Role, token_digest
 from app.core.addresses import DEFAULT_RULES, DestinationRules
+from app.core.exception_clock import (
+    DEFAULT_ACK_SLA,
+    DEFAULT_RESOLVE_SLA,
+    parse_severity_durations,
+)
 from app.core.shares import ShareLifetime
-from app.dashboard import audit, codec, exports, pages, recipients, shares, tokens
+from app.dashboard import audit, codec, exceptions, exports, pages, recipients, shares, tokens
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
-from app.dashboard.state import DashboardState, Limiter, Redrive
+from app.dashboard.state import DashboardState, Limiter, Redrive, TellExceptionWatch
 
 ROUTES = [
     Route("/sign-in", sign_in, methods=["GET", "POST"], name="dashboard_sign_in"),
     Route("/sign-out", signed_in(sign_out), methods=["POST"], name="dashboard_sign_out"),
-    Route("/", signed_in(pages.shipments), name="dashboard_shipments"),
+    Route("/", signed_in(pages.home), name="dashboard_home"),
+    Route("/exceptions", signed_in(exceptions.inbox), name="dashboard_exceptions"),
+    Route(
+        "/exceptions/bulk",
+        signed_in(exceptions.bulk, writes=Role.OPERATOR),
+        methods=["POST"],
+        name="dashboard_exceptions_bulk",
+    ),
+    Route(
+        "/exceptions/{exception_id}",
+        signed_in(exceptions.detail, writes=Role.OPERATOR),
+        methods=["GET", "POST"],
+        name="dashboard_exception",
+    ),
+    Route("/shipments", signed_in(pages.shipments), name="dashboard_shipments"),
     Route(
         "/shipments/{shipment_id:path}/shares",
         signed_in(shares.shares, writes=Role.OPERATOR),
@@ -86,6 +105,9 @@ def create_dashboard(
     share_lifetime: ShareLifetime | None = None,
     public_url: str = "",
     max_shares_per_shipment: int = 20,
+    exception_ack_sla: str = DEFAULT_ACK_SLA,
+    exception_resolve_sla: str = DEFAULT_RESOLVE_SLA,
+    tell_exception_watch: TellExceptionWatch | None = None,
 ) -> Starlette:
     """The dashboard application. Signing in takes a named token in `engine`'s database or
     `api_token` (FLEXHOOK_API_TOKEN, the break-glass admin; it also keys the session cookies);
@@ -96,9 +118,15 @@ def create_dashboard(
     Recipients added on its pages keep to `destination_rules`; share links made on a
     shipment's page live `share_lifetime` (None: the defaults) and open under `public_url`, at
     most `max_shares_per_shipment` active ones per shipment.
+    The inbox marks exceptions overdue by `exception_ack_sla` and `exception_resolve_sla`
+    (`critical=1h,high=4h,normal=24h`: FLEXHOOK_EXCEPTION_ACK_SLA and _RESOLVE_SLA; a
+    `ValueError` for one that does not parse) and, after each person's action commits, calls
+    `tell_exception_watch(exception_id)` when given.
     """
     if not api_token:
         raise ValueError("the dashboard needs an API token to sign in with")
+    ack_sla = parse_severity_durations(exception_ack_sla)
+    resolve_sla = parse_severity_durations(exception_resolve_sla)
     stylesheet = read_stylesheet()
     app = Starlette(
         routes=ROUTES,
@@ -117,5 +145,8 @@ def create_dashboard(
         share_lifetime=share_lifetime or ShareLifetime(),
         public_url=public_url,
         max_shares_per_shipment=max_shares_per_shipment,
+        ack_sla=ack_sla,
+        resolve_sla=resolve_sla,
+        tell_exception_watch=tell_exception_watch,
     )
     return app

@@ -1,4 +1,5 @@
-"""The dashboard's pages: shipments, one shipment, the event log, one event, its redrive.
+"""The dashboard's pages: the landing, shipments, one shipment, the event log, one event,
+its redrive.
 
 Each page is `page(request, visitor)`, run by `session.signed_in` for a signed-in browser whose
 role may see it (the redrive: an operator's).
@@ -12,15 +13,17 @@ import logging
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from app.core.access import Role
 from app.core.statuses import EventStatus
 from app.core.taxonomy import MILESTONES
 from app.dashboard import shares
 from app.dashboard.access import Visitor, record
+from app.dashboard.exceptions import FAMILY_LABELS
 from app.dashboard.formatting import pretty_json, segment
 from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_form
 from app.dashboard.state import state_of
-from app.store import dashboard_reads, reconcile_runs
+from app.store import dashboard_reads, exception_reads, reconcile_runs
 from app.store.db import in_session
 from app.store.filters import EventFilter
 
@@ -37,6 +40,13 @@ def redrive_status(value: str | None) -> str:
     if value and len(value) <= 40 and value.replace("_", "").replace("-", "").isalnum():
         return value
     return ""
+
+
+async def home(request: Request, visitor: Visitor) -> Response:
+    """Where a signed-in browser lands: operators on the exception inbox, others on the
+    shipments."""
+    page = "exceptions" if visitor.may(Role.OPERATOR) else "shipments"
+    return RedirectResponse(f"{base_path(request)}/{page}", status_code=303)
 
 
 async def shipments(request: Request, visitor: Visitor) -> Response:
@@ -65,13 +75,11 @@ async def shipments(request: Request, visitor: Visitor) -> Response:
 
 
 async def shipment(request: Request, visitor: Visitor) -> Response:
-    """One shipment: its timeline, ETA history, containers, bookings, documents, invoices,
-    alerts, events, and its share links."""
-    page = await in_session(
-        state_of(request).engine,
-        dashboard_reads.get_shipment_page,
-        shipment_id=request.path_params["shipment_id"],
-    )
+    """One shipment: its exceptions, timeline, ETA history, containers, bookings, documents,
+    invoices, alerts, events, and its share links."""
+    engine = state_of(request).engine
+    shipment_id = request.path_params["shipment_id"]
+    page = await in_session(engine, dashboard_reads.get_shipment_page, shipment_id=shipment_id)
     if page is None:
         return problem(request, visitor, 404, "There is no such shipment.")
     reached = {m.milestone for m in page.milestones}
@@ -89,6 +97,10 @@ async def shipment(request: Request, visitor: Visitor) -> Response:
         reached=reached,
         eta_chart=page.eta_chart,
         links=await shares.list_links(request, page.shipment.id),
+        exceptions=await in_session(
+            engine, exception_reads.shipment_exceptions, shipment_id=page.shipment.id
+        ),
+        family_labels=FAMILY_LABELS,
         link_notice=shares.notice(request.query_params.get("link")),
     )
 

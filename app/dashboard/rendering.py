@@ -30,6 +30,10 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+# Set on a signed-in GET's scope by `session.signed_in`: how many exceptions are not resolved,
+# counted up to `NAV_COUNT_CAP + 1` (the nav link then says `99+`).
+OPEN_EXCEPTIONS_KEY = "flexhook.dashboard.open_exceptions"
+NAV_COUNT_CAP = 99
 SECURITY_HEADERS = {
     "content-security-policy": CONTENT_SECURITY_POLICY,
     "x-frame-options": "DENY",
@@ -118,6 +122,8 @@ def render(
         may_operate=visitor is not None and visitor.may(Role.OPERATOR),
         may_admin=visitor is not None and visitor.may(Role.ADMIN),
         now=datetime.now(UTC),
+        open_exceptions=request.scope.get(OPEN_EXCEPTIONS_KEY),
+        nav_count_cap=NAV_COUNT_CAP,
         **context,
     )
     return harden(HTMLResponse(html, status_code=status_code))

@@ -35,9 +35,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.access import ENVIRONMENT_ADMIN, Role
 from app.dashboard.access import UNKNOWN, Visitor, actor_now, client_address, identify, record
-from app.dashboard.forms import FormError, read_form
-from app.dashboard.rendering import base_path, harden, problem, query_string, render
+from app.dashboard.forms import FormError, read_fields, read_form
+from app.dashboard.rendering import (
+    NAV_COUNT_CAP,
+    OPEN_EXCEPTIONS_KEY,
+    base_path,
+    harden,
+    problem,
+    query_string,
+    render,
+)
 from app.dashboard.state import state_of
+from app.store.db import in_session
+from app.store.exception_reads import count_unresolved
 
 log = logging.getLogger("flexhook.dashboard")
 
@@ -200,9 +210,17 @@ def signed_in(page: Page, *, reads: Role = Role.VIEWER, writes: Role | None = No
             )
             message = f"You are signed in as {actor.name} ({actor.role}); this needs {needed}."
             return problem(request, visitor, 403, message)
+        if request.method in ("GET", "HEAD"):  # the nav link's count of open exceptions
+            request.scope[OPEN_EXCEPTIONS_KEY] = await in_session(
+                state_of(request).engine, count_unresolved, cap=NAV_COUNT_CAP
+            )
         return harden(await page(request, visitor))
 
     return endpoint
+
+
+def _csrf_matches(given: str, csrf_token: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8", errors="replace"), csrf_token.encode("utf-8"))
 
 
 async def checked_form(request: Request, csrf_token: str) -> dict[str, str] | None:
@@ -211,10 +229,20 @@ async def checked_form(request: Request, csrf_token: str) -> dict[str, str] | No
         form = await read_form(request)
     except FormError:
         return None
-    given = form.get("csrf_token", "").encode("utf-8", errors="replace")
-    if not hmac.compare_digest(given, csrf_token.encode("utf-8")):
+    return form if _csrf_matches(form.get("csrf_token", ""), csrf_token) else None
+
+
+async def checked_fields(
+    request: Request, csrf_token: str, *, max_fields: int
+) -> dict[str, list[str]] | None:
+    """The form with every value of each name (a selection), if it carries this session's CSRF
+    token once; None otherwise (also for a form of more than `max_fields` fields)."""
+    try:
+        fields = await read_fields(request, max_fields=max_fields)
+    except FormError:
         return None
-    return form
+    given = fields.get("csrf_token", [])
+    return fields if len(given) == 1 and _csrf_matches(given[0], csrf_token) else None
 
 
 def safe_next(value: str | None, base: str) -> str:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Protocol
 
 from jinja2 import Environment
@@ -12,11 +13,28 @@ from starlette.requests import Request
 from temporalio.converter import PayloadCodec
 
 from app.core.addresses import DEFAULT_RULES, DestinationRules
+from app.core.exception_clock import (
+    DEFAULT_ACK_SLA,
+    DEFAULT_RESOLVE_SLA,
+    parse_severity_durations,
+)
+from app.core.exception_families import Severity
 from app.core.shares import ShareLifetime
 
 Redrive = Callable[[str], Awaitable[str]]
 """Runs one event again: `await redrive(event_id)` returns the start's status, and raises
 `LookupError` for an event that is not in the log."""
+
+TellExceptionWatch = Callable[[int], Awaitable[None]]
+"""Signals the exception's watch workflow (`changed`) after a person's action committed."""
+
+
+def _default_ack_sla() -> Mapping[Severity, timedelta]:
+    return parse_severity_durations(DEFAULT_ACK_SLA)
+
+
+def _default_resolve_sla() -> Mapping[Severity, timedelta]:
+    return parse_severity_durations(DEFAULT_RESOLVE_SLA)
 
 
 class Limiter(Protocol):
@@ -50,6 +68,10 @@ class DashboardState:
     share_lifetime: ShareLifetime = field(default_factory=ShareLifetime)
     public_url: str = ""
     max_shares_per_shipment: int = 20  # active links a person may make to one shipment
+    # The inbox marks an exception overdue past these (`app.core.exception_clock.deadlines`).
+    ack_sla: Mapping[Severity, timedelta] = field(default_factory=_default_ack_sla)
+    resolve_sla: Mapping[Severity, timedelta] = field(default_factory=_default_resolve_sla)
+    tell_exception_watch: TellExceptionWatch | None = None  # None: no watch workflow to tell
 
 
 def state_of(request: Request) -> DashboardState:

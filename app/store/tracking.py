@@ -1,6 +1,6 @@
 """What the tracking page reads of a shipment: only the columns `app.core.tracking`'s public view
 is built from, copied out of the rows here so that nothing else (names, parties, payloads,
-invoices, documents, event ids) leaves the store on this path."""
+invoices, documents, event ids, exceptions' notes and people) leaves the store on this path."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ from app.core.eta_history import eta_chart, eta_history
 from app.core.tracking import (
     ContainerFacts,
     MilestoneFacts,
-    ProblemEvent,
+    OpenException,
     ShipmentFacts,
     TrackingFacts,
 )
 from app.store.eta_reads import eta_reports
-from app.store.models import Container, EventRecord, Milestone, Shipment
+from app.store.exception_models import ShipmentExceptionRow
+from app.store.models import Container, Milestone, Shipment
 
-# The event categories open problems come from (`app.core.tracking.open_problems`).
-PROBLEM_CATEGORIES = ("exception", "customs")
-# A shipment's problem events read at most: a page, not an export.
-MAX_PROBLEM_EVENTS = 500
+# A shipment's open exceptions read at most (one per family: a dozen in practice).
+MAX_OPEN_EXCEPTIONS = 100
 
 
 def _shipment(row: Shipment) -> ShipmentFacts:
@@ -79,15 +78,17 @@ def _containers(session: Session, shipment_id: str) -> tuple[ContainerFacts, ...
     )
 
 
-def _problem_events(session: Session, shipment_id: str) -> tuple[ProblemEvent, ...]:
+def _open_exceptions(session: Session, shipment_id: str) -> tuple[OpenException, ...]:
+    """The family and opening time of each exception not resolved: no note, no name."""
+    row = ShipmentExceptionRow
     rows = session.exec(
-        select(EventRecord.type, EventRecord.occurred_at, EventRecord.received_at)
-        .where(col(EventRecord.shipment_id) == shipment_id)
-        .where(col(EventRecord.category).in_(PROBLEM_CATEGORIES))
-        .order_by(col(EventRecord.received_at).desc())
-        .limit(MAX_PROBLEM_EVENTS)
+        select(row.family, row.opened_at)
+        .where(col(row.shipment_id) == shipment_id)
+        .where(col(row.state) != "resolved")
+        .order_by(col(row.opened_at), col(row.id))
+        .limit(MAX_OPEN_EXCEPTIONS)
     ).all()
-    return tuple(ProblemEvent(type=t, at=occurred or received) for t, occurred, received in rows)
+    return tuple(OpenException(family=name, opened_at=opened) for name, opened in rows)
 
 
 def tracking_facts(session: Session, *, shipment_id: str) -> TrackingFacts | None:
@@ -104,6 +105,6 @@ def tracking_facts(session: Session, *, shipment_id: str) -> TrackingFacts | Non
         milestones=_milestones(session, shipment_id),
         containers=_containers(session, shipment_id),
         eta_estimates=tuple(point.estimate for point in history),
-        problem_events=_problem_events(session, shipment_id),
+        open_exceptions=_open_exceptions(session, shipment_id),
         eta_chart=eta_chart(history, actual_arrival=arrival),
     )

@@ -192,13 +192,13 @@ async def test_the_lists_link_to_their_csv_with_their_filters(
 ) -> None:
     assert (await sign_in(browser, dashboard.api_token)).status_code == 303
 
-    page = await browser.get("/dashboard/", params={"q": "script"})
+    page = await browser.get("/dashboard/shipments", params={"q": "script"})
     link = csv_link(page)
     assert link == "/dashboard/shipments.csv?q=script"
     rows = rows_of(await browser.get(link))
     assert [(row["id"], row["name"]) for row in rows] == [(XSS_SHIPMENT_ID, XSS_NAME)]
 
-    everything = rows_of(await browser.get(csv_link(await browser.get("/dashboard/"))))
+    everything = rows_of(await browser.get(csv_link(await browser.get("/dashboard/shipments"))))
     assert {SHIPMENT_ID, XSS_SHIPMENT_ID} <= {row["id"] for row in everything}
 
     failed = await browser.get("/dashboard/events", params={"status": "failed"})

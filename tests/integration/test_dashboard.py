@@ -304,7 +304,7 @@ async def test_a_wrong_token_is_refused_with_the_form_again(
         assert "That token is not valid." in response.text
         assert '<input id="token" name="token" type="password"' in response.text
         assert "set-cookie" not in response.headers
-    assert (await browser.get("/dashboard/")).status_code == 303
+    assert (await browser.get("/dashboard/shipments")).status_code == 303
 
 
 async def test_the_right_token_sets_a_session_cookie(
@@ -320,7 +320,7 @@ async def test_the_right_token_sets_a_session_cookie(
     assert "secure" not in attributes  # plain http on loopback
     assert dashboard.api_token not in cookie
 
-    page = await browser.get("/dashboard/")
+    page = await browser.get("/dashboard/shipments")
     assert page.status_code == 200
     assert "SS26 Apparel - Yantian to LA #3" in page.text
     assert "set-cookie" not in page.headers  # the 12 hours count from sign-in, never slide
@@ -372,28 +372,28 @@ async def test_forged_expired_and_foreign_cookies_are_refused(
     ):
         browser.cookies.clear()
         browser.cookies.set(SESSION_COOKIE, value, path="/dashboard")
-        assert (await browser.get("/dashboard/")).status_code == 303, value
+        assert (await browser.get("/dashboard/shipments")).status_code == 303, value
     for value in (good, session_cookie(key, session, age=SESSION_SECONDS - 60)):
         browser.cookies.clear()
         browser.cookies.set(SESSION_COOKIE, value, path="/dashboard")
-        assert (await browser.get("/dashboard/")).status_code == 200, value
+        assert (await browser.get("/dashboard/shipments")).status_code == 200, value
 
 
 async def test_sign_out_needs_the_csrf_token_then_ends_the_session(
     signed_in: httpx.AsyncClient,
 ) -> None:
-    page = await signed_in.get("/dashboard/")
+    page = await signed_in.get("/dashboard/shipments")
     token = csrf_of(page)
 
     refused = await signed_in.post("/dashboard/sign-out", data={"csrf_token": "wrong"})
     assert refused.status_code == 403
-    assert (await signed_in.get("/dashboard/")).status_code == 200
+    assert (await signed_in.get("/dashboard/shipments")).status_code == 200
 
     response = await signed_in.post("/dashboard/sign-out", data={"csrf_token": token})
     assert response.status_code == 303
     assert response.headers["location"] == "/dashboard/sign-in"
     assert SESSION_COOKIE not in signed_in.cookies
-    assert (await signed_in.get("/dashboard/")).status_code == 303
+    assert (await signed_in.get("/dashboard/shipments")).status_code == 303
 
 
 # -- escaping -------------------------------------------------------------------------------------
@@ -402,8 +402,8 @@ async def test_sign_out_needs_the_csrf_token_then_ends_the_session(
 async def test_a_hostile_shipment_name_is_escaped_everywhere(signed_in: httpx.AsyncClient) -> None:
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
     pages = [
-        await signed_in.get("/dashboard/"),
-        await signed_in.get("/dashboard/", params={"q": "script"}),
+        await signed_in.get("/dashboard/shipments"),
+        await signed_in.get("/dashboard/shipments", params={"q": "script"}),
         await signed_in.get(f"/dashboard/shipments/{XSS_SHIPMENT_ID}"),
         await signed_in.get("/dashboard/events/99000003"),
     ]
@@ -420,7 +420,7 @@ async def test_a_hostile_shipment_name_is_escaped_everywhere(signed_in: httpx.As
 
 async def test_search_text_is_shown_escaped(signed_in: httpx.AsyncClient) -> None:
     query = '"><img src=x onerror=alert(1)>'
-    page = await signed_in.get("/dashboard/", params={"q": query})
+    page = await signed_in.get("/dashboard/shipments", params={"q": query})
     assert page.status_code == 200
     assert "<img" not in page.text
     assert 'value="&#34;&gt;&lt;img src=x onerror=alert(1)&gt;"' in page.text
@@ -436,7 +436,7 @@ def shipment_ids(page: httpx.Response) -> list[str]:
 async def test_the_list_shows_status_place_eta_and_last_update(
     signed_in: httpx.AsyncClient,
 ) -> None:
-    page = await signed_in.get("/dashboard/")
+    page = await signed_in.get("/dashboard/shipments")
     assert page.status_code == 200
     assert set(shipment_ids(page)) >= {SHIPMENT_ID, XSS_SHIPMENT_ID}
     row = re.search(
@@ -454,29 +454,31 @@ async def test_the_list_shows_status_place_eta_and_last_update(
 
 
 async def test_search_by_id_and_by_name(signed_in: httpx.AsyncClient) -> None:
-    by_id = await signed_in.get("/dashboard/", params={"q": SHIPMENT_ID})
+    by_id = await signed_in.get("/dashboard/shipments", params={"q": SHIPMENT_ID})
     assert shipment_ids(by_id) == [SHIPMENT_ID]
-    by_prefix = await signed_in.get("/dashboard/", params={"q": "#4185"})
+    by_prefix = await signed_in.get("/dashboard/shipments", params={"q": "#4185"})
     assert shipment_ids(by_prefix) == [SHIPMENT_ID]
-    by_name = await signed_in.get("/dashboard/", params={"q": "ss26 APPAREL"})
+    by_name = await signed_in.get("/dashboard/shipments", params={"q": "ss26 APPAREL"})
     assert SHIPMENT_ID in shipment_ids(by_name)
     assert XSS_SHIPMENT_ID not in shipment_ids(by_name)
-    nothing = await signed_in.get("/dashboard/", params={"q": "no such cargo"})
+    nothing = await signed_in.get("/dashboard/shipments", params={"q": "no such cargo"})
     assert shipment_ids(nothing) == []
     assert "No shipment matches" in text_of(nothing)
     # LIKE wildcards are text, not patterns.
-    assert shipment_ids(await signed_in.get("/dashboard/", params={"q": "%"})) == []
-    assert shipment_ids(await signed_in.get("/dashboard/", params={"q": "_"})) == []
+    assert shipment_ids(await signed_in.get("/dashboard/shipments", params={"q": "%"})) == []
+    assert shipment_ids(await signed_in.get("/dashboard/shipments", params={"q": "_"})) == []
 
 
 async def test_filter_by_status(signed_in: httpx.AsyncClient) -> None:
-    delivered = await signed_in.get("/dashboard/", params={"status": "delivered"})
+    delivered = await signed_in.get("/dashboard/shipments", params={"status": "delivered"})
     assert SHIPMENT_ID in shipment_ids(delivered)
     assert XSS_SHIPMENT_ID not in shipment_ids(delivered)
     assert '<option value="delivered" selected>' in delivered.text
-    departed = await signed_in.get("/dashboard/", params={"status": "departed"})
+    departed = await signed_in.get("/dashboard/shipments", params={"status": "departed"})
     assert SHIPMENT_ID not in shipment_ids(departed)
-    both = await signed_in.get("/dashboard/", params={"status": "delivered", "q": "apparel"})
+    both = await signed_in.get(
+        "/dashboard/shipments", params={"status": "delivered", "q": "apparel"}
+    )
     assert shipment_ids(both) == [SHIPMENT_ID]
 
 

@@ -128,7 +128,7 @@ async def test_a_named_token_signs_in_with_its_role(dashboard: Dashboard, role: 
     assert token_row(dashboard, name).last_used_at is None
 
     async with browser_as(dashboard, token) as browser:
-        page = await browser.get("/dashboard/")
+        page = await browser.get("/dashboard/shipments")
         assert page.status_code == 200
         assert f"Signed in as {name} {role}" in text_of(page)
         # The session names who signed in, never the token.
@@ -145,7 +145,7 @@ async def test_the_environment_token_signs_in_as_the_environment_admin(
     dashboard: Dashboard,
 ) -> None:
     async with browser_as(dashboard, dashboard.api_token) as browser:
-        page = await browser.get("/dashboard/")
+        page = await browser.get("/dashboard/shipments")
         assert f"Signed in as {ENVIRONMENT_ADMIN} admin" in text_of(page)
         assert NAV_TOKENS in page.text and NAV_AUDIT in page.text
         assert session_of(browser)["who"] == ENVIRONMENT_ADMIN
@@ -169,7 +169,7 @@ async def test_revoked_and_expired_tokens_are_refused_at_sign_in(dashboard: Dash
             assert response.status_code == 401
             assert "That token is not valid." in response.text
             assert "set-cookie" not in response.headers
-        assert (await browser.get("/dashboard/")).status_code == 303
+        assert (await browser.get("/dashboard/shipments")).status_code == 303
 
     refusals = [e for e in audit_trail(dashboard) if e.action == "sign-in.refused"]
     assert [(e.actor, e.outcome, e.client) for e in refusals] == [
@@ -192,21 +192,21 @@ async def test_a_session_ends_on_its_next_request_once_its_token_is_revoked(
         assert redrive.status_code == 303
         assert redrive.headers["location"] == "/dashboard/sign-in"
         assert SESSION_COOKIE not in browser.cookies  # the cookie is expired, too
-        assert (await browser.get("/dashboard/")).status_code == 303
+        assert (await browser.get("/dashboard/shipments")).status_code == 303
     assert dashboard.redrive.calls == []
 
 
 async def test_a_session_ends_once_its_token_expires(dashboard: Dashboard) -> None:
     token = add_token(dashboard, "brief", Role.VIEWER, expires_in=timedelta(hours=1))
     async with browser_as(dashboard, token) as browser:
-        assert (await browser.get("/dashboard/")).status_code == 200
+        assert (await browser.get("/dashboard/shipments")).status_code == 200
         with Session(dashboard.engine) as session:
             row = tokens.find_token(session, name="brief")
             assert row is not None
             row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
             session.add(row)
             session.commit()
-        assert (await browser.get("/dashboard/")).status_code == 303
+        assert (await browser.get("/dashboard/shipments")).status_code == 303
 
 
 async def test_a_role_change_counts_from_the_next_request(dashboard: Dashboard) -> None:
@@ -375,7 +375,9 @@ async def test_an_admin_creates_a_token_that_is_shown_once_and_revokes_it(
             assert refused.status_code == 400, wrong
 
         async with browser_as(dashboard, token) as bot:
-            assert "Signed in as deploy-bot operator" in text_of(await bot.get("/dashboard/"))
+            assert "Signed in as deploy-bot operator" in text_of(
+                await bot.get("/dashboard/shipments")
+            )
 
             revoke_form = {"csrf_token": csrf, "action": "revoke", "name": "deploy-bot"}
             revoked = await browser.post("/dashboard/tokens", data=revoke_form)
@@ -386,7 +388,7 @@ async def test_an_admin_creates_a_token_that_is_shown_once_and_revokes_it(
             row = after.text.split("<strong>deploy-bot</strong>")[1].split("</tr>")[0]
             assert 'value="revoke"' not in row
 
-            assert (await bot.get("/dashboard/")).status_code == 303  # its session ended
+            assert (await bot.get("/dashboard/shipments")).status_code == 303  # its session ended
         assert (await browser.post("/dashboard/tokens", data=revoke_form)).status_code == 404
 
     changes = [

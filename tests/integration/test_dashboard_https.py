@@ -100,5 +100,5 @@ async def test_an_http_public_url_keeps_the_cookie_for_plain_http(
         assert signed_in.status_code == 303, signed_in.text
         assert "secure" not in attributes(signed_in.headers["set-cookie"])
         assert "strict-transport-security" not in signed_in.headers
-        page = await browser.get("/dashboard/")
+        page = await browser.get("/dashboard/shipments")
         assert page.status_code == 200  # the cookie came back over plain HTTP

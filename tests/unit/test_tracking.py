@@ -1,5 +1,6 @@
 """The tracking page's public view model: exactly the allowlisted fields, times in each place's
-own zone, places that never name a party, and open problems that later milestones clear."""
+own zone, places that never name a party, and open problems: the shipment's exceptions not
+resolved, each by its family's label and since when."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from app.core.tracking import (
     PUBLIC_FIELDS,
     ContainerFacts,
     MilestoneFacts,
-    ProblemEvent,
+    OpenException,
+    Problem,
     ShipmentFacts,
     TrackingFacts,
     build_view,
@@ -32,21 +34,19 @@ LOS_ANGELES: dict[str, Any] = {
     "location_country": "US",
     "location_timezone": "America/Los_Angeles",
 }
-STRIKE = "/shipment#port_strike_delay"
-XRAY = "/shipment#customs_undergoing_x_ray_exam"
 
 
 def facts(
     *,
     status: str | None = "departed",
     milestones: tuple[MilestoneFacts, ...] = (),
-    problems: tuple[ProblemEvent, ...] = (),
+    problems: tuple[OpenException, ...] = (),
     **shipment: Any,
 ) -> TrackingFacts:
     return TrackingFacts(
         shipment=ShipmentFacts(id="418563", status=status, **shipment),
         milestones=milestones,
-        problem_events=problems,
+        open_exceptions=problems,
     )
 
 
@@ -148,33 +148,27 @@ def test_the_eta_says_how_far_it_moved_from_the_first_estimate() -> None:
     assert build_view(unmoved).eta.moved == ""
 
 
-def test_an_exception_is_open_until_a_later_milestone_and_a_hold_until_customs_clears() -> None:
-    before = DEPARTED - timedelta(days=2)
-    after = DEPARTED + timedelta(days=2)
-    departed = MilestoneFacts("departed", DEPARTED, **YANTIAN)
-    events = (
-        ProblemEvent(STRIKE, before),  # cleared by the departure after it
-        ProblemEvent(STRIKE, after),  # no milestone since: open
-        ProblemEvent(STRIKE, after + timedelta(hours=1)),  # the same words once
-        ProblemEvent(XRAY, after),  # a departure does not clear a customs hold
-        ProblemEvent("/shipment#customs_entry_release_status_released", after),  # news
+def test_each_open_exception_is_its_family_s_label_since_it_opened_in_the_shipment_s_zone() -> None:
+    opened = DEPARTED + timedelta(days=2)
+    problems = (
+        OpenException("departure_delay", opened + timedelta(hours=1)),
+        OpenException("customs_hold", opened),
+        OpenException("charges", opened),  # commercial: never on the public page
+        OpenException("no_such_family", opened),  # a family since renamed: nothing to say
     )
 
-    view = build_view(facts(milestones=(departed,), problems=events))
+    view = build_view(facts(problems=problems, **YANTIAN))
 
-    assert view.problems == ("Delayed: port strike", "Customs hold: X-ray exam")
-
-    cleared = MilestoneFacts("customs_cleared", after + timedelta(days=1))
-    arrived = MilestoneFacts("arrived", after + timedelta(hours=5), **LOS_ANGELES)
-    view = build_view(facts(milestones=(departed, arrived, cleared), problems=events))
-    assert view.problems == ()
-
-
-def test_a_delivered_shipment_has_no_open_problems() -> None:
-    view = build_view(
-        facts(status="delivered", problems=(ProblemEvent(XRAY, DEPARTED),), delivered_at=ARRIVED)
+    assert view.problems == (
+        Problem("Customs hold", local_time(opened, "Asia/Shanghai")),
+        Problem("Departure delay", local_time(opened + timedelta(hours=1), "Asia/Shanghai")),
     )
-    assert view.problems == ()
+    assert view.problems[0].since is not None
+    assert view.problems[0].since.text == "28 Feb 2026 21:20 CST"
+
+
+def test_a_shipment_without_open_exceptions_has_no_problems() -> None:
+    assert build_view(facts(status="delivered", delivered_at=ARRIVED)).problems == ()
 
 
 def test_containers_show_kind_last_event_and_place_in_its_zone() -> None:

@@ -1,0 +1,151 @@
+"""Reads of the exception inbox for the dashboard, beyond `app.store.exceptions`: the inbox's
+default list (every exception not resolved), the count behind its nav link, a shipment's
+exceptions, one exception with what its page shows around it, and the people it can be
+assigned to. Reads only; the writes are `app.store.exceptions`'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlmodel import Session, col, func, select
+
+from app.core import exception_state as core
+from app.core.exception_families import SEVERITIES
+from app.store import tokens
+from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
+from app.store.exceptions import Cursor, Page
+from app.store.models import Shipment
+
+UNRESOLVED: Final[tuple[core.State, ...]] = ("open", "acknowledged", "snoozed")
+EVERY_STATE: Final = "all"
+# A shipment's exceptions read at most (one per family: a dozen in practice).
+MAX_SHIPMENT_EXCEPTIONS: Final = 100
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """The inbox's filters. `state` None: every exception not resolved; `all`: every state."""
+
+    state: str | None = None
+    family: str | None = None
+    severity: str | None = None
+    shipment_id: str | None = None
+    assignee: str | None = None
+
+
+def as_core(row: ShipmentExceptionRow) -> core.ShipmentException:
+    """The row as the pure core's exception (for `app.core.exception_clock.deadlines`)."""
+    return core.ShipmentException(
+        shipment_id=row.shipment_id,
+        family=row.family,
+        severity=SEVERITIES[row.severity_rank],
+        opened_at=row.opened_at,
+        markers=tuple(sorted(core.Marker(s, k, src) for s, k, src in row.markers)),
+        acknowledged_by=row.acknowledged_by,
+        acknowledged_at=row.acknowledged_at,
+        assignee=row.assignee,
+        snoozed_until=row.snoozed_until,
+    )
+
+
+def _filtered(query: Any, where: InboxFilter) -> Any:
+    row = ShipmentExceptionRow
+    if where.state is None:
+        query = query.where(col(row.state).in_(UNRESOLVED))
+    elif where.state != EVERY_STATE:
+        query = query.where(row.state == where.state)
+    if where.family is not None:
+        query = query.where(row.family == where.family)
+    if where.severity is not None:
+        query = query.where(row.severity == where.severity)
+    if where.shipment_id is not None:
+        query = query.where(row.shipment_id == where.shipment_id)
+    if where.assignee is not None:
+        query = query.where(row.assignee == where.assignee)
+    return query
+
+
+def inbox_page(
+    session: Session, *, where: InboxFilter, after: Cursor | None = None, limit: int = 50
+) -> Page:
+    """One page of the inbox in its order (most severe, then oldest, then id), from just past
+    `after`: a keyset, never an offset."""
+    row = ShipmentExceptionRow
+    query = _filtered(select(row), where)
+    if after is not None:
+        rank, opened, last = after.severity_rank, after.opened_at, after.id
+        query = query.where(
+            (col(row.severity_rank) > rank)
+            | ((col(row.severity_rank) == rank) & (col(row.opened_at) > opened))
+            | (
+                (col(row.severity_rank) == rank)
+                & (col(row.opened_at) == opened)
+                & (col(row.id) > last)
+            )
+        )
+    ordered = query.order_by(col(row.severity_rank), col(row.opened_at), col(row.id))
+    rows = tuple(session.exec(ordered.limit(limit + 1)).all())
+    if len(rows) <= limit:
+        return Page(rows, None)
+    end = rows[limit - 1]
+    assert end.id is not None
+    return Page(rows[:limit], Cursor(end.severity_rank, end.opened_at, end.id))
+
+
+def count_unresolved(session: Session, *, cap: int) -> int:
+    """How many exceptions are not resolved, counted up to `cap + 1` at most (a bounded read:
+    the nav link says `cap+` beyond)."""
+    row = ShipmentExceptionRow
+    some = select(row.id).where(col(row.state).in_(UNRESOLVED)).limit(cap + 1).subquery()
+    return int(session.exec(select(func.count()).select_from(some)).one())
+
+
+def shipment_exceptions(session: Session, *, shipment_id: str) -> tuple[ShipmentExceptionRow, ...]:
+    """Every exception of one shipment (resolved ones too), in inbox order."""
+    row = ShipmentExceptionRow
+    return tuple(
+        session.exec(
+            select(row)
+            .where(row.shipment_id == shipment_id)
+            .order_by(col(row.severity_rank), col(row.opened_at), col(row.id))
+            .limit(MAX_SHIPMENT_EXCEPTIONS)
+        ).all()
+    )
+
+
+@dataclass(frozen=True)
+class ExceptionDetail:
+    """One exception, its timeline (oldest first) and what its page says of the shipment."""
+
+    exception: ShipmentExceptionRow
+    timeline: Sequence[ExceptionEntry]
+    shipment_name: str | None
+    timezone: str | None  # the shipment's current place's zone, for local times
+
+
+def exception_detail(session: Session, *, exception_id: int) -> ExceptionDetail | None:
+    """One exception for its page; None when there is no such exception."""
+    row = session.get(ShipmentExceptionRow, exception_id)
+    if row is None:
+        return None
+    entries = session.exec(
+        select(ExceptionEntry)
+        .where(ExceptionEntry.exception_id == exception_id)
+        .order_by(col(ExceptionEntry.id))
+    ).all()
+    shipment = session.get(Shipment, row.shipment_id)
+    return ExceptionDetail(
+        exception=row,
+        timeline=entries,
+        shipment_name=shipment.name if shipment is not None else None,
+        timezone=shipment.location_timezone if shipment is not None else None,
+    )
+
+
+def assignable_people(session: Session, *, now: datetime) -> tuple[str, ...]:
+    """The names of the active named tokens: the people an exception can be assigned to."""
+    return tuple(row.name for row in tokens.list_tokens(session) if tokens.is_active(row, now=now))
