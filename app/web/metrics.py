@@ -12,6 +12,7 @@ Temporal's own metrics (`FLEXHOOK_WORKER_METRICS_ADDRESS`).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from prometheus_client.utils import floatToGoString
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.applications import Starlette
@@ -160,6 +160,11 @@ EXCEPTION_HISTOGRAMS: dict[exception_stats.Measure, tuple[str, str]] = {
 }
 
 
+def _le(bound: float) -> str:
+    """A bucket's bound as Prometheus writes it: `300.0`, `+Inf`."""
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
+
+
 def _exception_metrics(
     counts: exception_stats.ExceptionCounts, *, now: datetime
 ) -> Iterator[Metric]:
@@ -183,7 +188,7 @@ def _exception_metrics(
         yield HistogramMetricFamily(
             name,
             documentation,
-            buckets=[(floatToGoString(bound), count) for bound, count in histogram.buckets],
+            buckets=[(_le(bound), count) for bound, count in histogram.buckets],
             sum_value=histogram.sum,
         )
 
