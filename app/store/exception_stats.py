@@ -1,4 +1,5 @@
-"""What `/metrics` says of the exception inbox (issue 19), the same from every process.
+"""What `/metrics` and the daily digest say of the exception inbox (issue 19), the same from
+every process.
 
 Two histograms, time to acknowledge and time to resolve, are kept in the `exception_stats` table:
 one row per bucket (not cumulative) with its observations and their seconds summed, incremented
@@ -9,6 +10,7 @@ nothing. The web process never sees Flexport's resolutions (the worker does); it
 `read_exception_counts` answers the open exceptions by family and severity, the oldest one's
 opening and both histograms: two searches of the partial index of unresolved exceptions
 (`ix_shipment_exception_unresolved`) and one read of the small stats table.
+`unresolved_exceptions` lists a digest's open exceptions in inbox order.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlmodel import Session, col, select, update
 
 from app.core import exception_state as core
 from app.store.exception_models import UNRESOLVED, ExceptionStat, ShipmentExceptionRow
+from app.store.models import Shipment
 
 Measure = Literal["acknowledge", "resolve"]
 MEASURES: Final[tuple[Measure, ...]] = ("acknowledge", "resolve")
@@ -137,3 +140,23 @@ def read_exception_counts(session: Session) -> ExceptionCounts:
         oldest_opened_at=oldest,
         histograms={m: _histogram([s for s in stats if s.measure == m]) for m in MEASURES},
     )
+
+
+def unresolved_exceptions(
+    session: Session, *, shipment_ids: list[str] | None, limit: int
+) -> tuple[list[tuple[ShipmentExceptionRow, str | None]], int]:
+    """The exceptions not resolved of `shipment_ids` (None: of every shipment), most severe
+    first, then oldest, at most `limit`, each with its shipment's name; and how many there are."""
+    row = ShipmentExceptionRow
+    listed = select(row, Shipment.name).outerjoin(Shipment, col(Shipment.id) == row.shipment_id)
+    counted = select(func.count()).select_from(row)
+    if shipment_ids is not None:
+        listed = listed.where(col(row.shipment_id).in_(shipment_ids))
+        counted = counted.where(col(row.shipment_id).in_(shipment_ids))
+    found = session.exec(
+        listed.where(UNRESOLVED)
+        .order_by(col(row.severity_rank), col(row.opened_at), col(row.id))
+        .limit(limit)
+    ).all()
+    total = session.exec(counted.where(UNRESOLVED)).one()
+    return [(exception, name) for exception, name in found], total
