@@ -42,6 +42,7 @@ BUCKETS: Final[tuple[float, ...]] = (
     168 * 3600.0,
 )
 INF: Final = "+Inf"
+UNRESOLVED_STATES: Final = tuple(state for state in core.STATES if state != "resolved")
 
 
 def bucket_label(seconds: float) -> str:
@@ -148,15 +149,17 @@ def unresolved_exceptions(
     """The exceptions not resolved of `shipment_ids` (None: of every shipment), most severe
     first, then oldest, at most `limit`, each with its shipment's name; and how many there are."""
     row = ShipmentExceptionRow
+    # Searches of the state index's unresolved ranges, never a walk past resolved rows.
+    unresolved = col(row.state).in_(UNRESOLVED_STATES)
     listed = select(row, Shipment.name).outerjoin(Shipment, col(Shipment.id) == row.shipment_id)
     counted = select(func.count()).select_from(row)
     if shipment_ids is not None:
         listed = listed.where(col(row.shipment_id).in_(shipment_ids))
         counted = counted.where(col(row.shipment_id).in_(shipment_ids))
     found = session.exec(
-        listed.where(UNRESOLVED)
+        listed.where(unresolved)
         .order_by(col(row.severity_rank), col(row.opened_at), col(row.id))
         .limit(limit)
     ).all()
-    total = session.exec(counted.where(UNRESOLVED)).one()
+    total = session.exec(counted.where(unresolved)).one()
     return [(exception, name) for exception, name in found], total

@@ -23,6 +23,7 @@ from app.store.exception_stats import (
     HistogramCounts,
     bucket_label,
     read_exception_counts,
+    unresolved_exceptions,
 )
 from tests.unit.exception_samples import sample_event
 from tests.unit.test_metrics import query_plans
@@ -229,3 +230,23 @@ def test_the_reads_search_the_unresolved_index_and_never_scan_the_exceptions(
     by_family, oldest = on_exceptions
     assert by_family.endswith("USING INDEX ix_shipment_exception_unresolved_family"), plans
     assert oldest.startswith("SEARCH") and "INDEX ix_shipment_exception_unresolved" in oldest
+
+
+def test_the_digests_list_searches_only_unresolved_rows(
+    engine: Engine, statements: list[tuple[str, Any]]
+) -> None:
+    record(engine, HOLD, "hold-1", 0 * HOURS)
+    record(engine, RELEASE, "release-1", 1 * HOURS)
+    record(engine, DELAY, "delay-1", 2 * HOURS, shipment="S-2")
+    statements.clear()
+    with Session(engine) as session:
+        everyone = unresolved_exceptions(session, shipment_ids=None, limit=20)
+        followed = unresolved_exceptions(session, shipment_ids=["S-1"], limit=20)
+
+    assert [(r.shipment_id, r.family) for r, _name in everyone[0]] == [("S-2", "departure_delay")]
+    assert (everyone[1], followed) == (1, ([], 0))
+    plans = query_plans(engine, statements)
+    on_exceptions = [p for p in plans if " shipment_exception " in f"{p} "]
+    assert len(on_exceptions) == 4, plans
+    for step in on_exceptions:
+        assert step.startswith("SEARCH") and "INDEX" in step, plans
