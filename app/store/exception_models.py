@@ -44,6 +44,12 @@ class ShipmentExceptionRow(SQLModel, table=True):
             postgresql_where=UNRESOLVED,
         ),
         sa.Index(
+            "ix_shipment_exception_unresolved_inbox",
+            *INBOX_ORDER,
+            sqlite_where=UNRESOLVED,
+            postgresql_where=UNRESOLVED,
+        ),
+        sa.Index(
             "ix_shipment_exception_unresolved_family",
             "family",
             "severity",

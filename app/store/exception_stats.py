@@ -149,17 +149,17 @@ def unresolved_exceptions(
     """The exceptions not resolved of `shipment_ids` (None: of every shipment), most severe
     first, then oldest, at most `limit`, each with its shipment's name; and how many there are."""
     row = ShipmentExceptionRow
-    # Searches of the state index's unresolved ranges, never a walk past resolved rows.
-    unresolved = col(row.state).in_(UNRESOLVED_STATES)
     listed = select(row, Shipment.name).outerjoin(Shipment, col(Shipment.id) == row.shipment_id)
     counted = select(func.count()).select_from(row)
-    if shipment_ids is not None:
-        listed = listed.where(col(row.shipment_id).in_(shipment_ids))
-        counted = counted.where(col(row.shipment_id).in_(shipment_ids))
+    if shipment_ids is not None:  # a search of each shipment's few rows (unique key)
+        followed = col(row.shipment_id).in_(shipment_ids)
+        listed, counted = listed.where(followed), counted.where(followed, UNRESOLVED)
+    else:  # the state index's unresolved ranges, never a walk past resolved rows
+        counted = counted.where(col(row.state).in_(UNRESOLVED_STATES))
     found = session.exec(
-        listed.where(unresolved)
+        listed.where(UNRESOLVED)  # in order, the partial index's first entries
         .order_by(col(row.severity_rank), col(row.opened_at), col(row.id))
         .limit(limit)
     ).all()
-    total = session.exec(counted.where(unresolved)).one()
+    total = session.exec(counted).one()
     return [(exception, name) for exception, name in found], total

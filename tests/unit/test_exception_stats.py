@@ -248,5 +248,6 @@ def test_the_digests_list_searches_only_unresolved_rows(
     plans = query_plans(engine, statements)
     on_exceptions = [p for p in plans if " shipment_exception " in f"{p} "]
     assert len(on_exceptions) == 4, plans
-    for step in on_exceptions:
-        assert step.startswith("SEARCH") and "INDEX" in step, plans
+    for step in on_exceptions:  # a search, or the first entries of a walk in inbox order
+        searched = step.startswith("SEARCH") and "INDEX" in step
+        assert searched or step.endswith("INDEX ix_shipment_exception_unresolved_inbox"), plans

@@ -22,6 +22,7 @@ AutoString = sqlmodel.sql.sqltypes.AutoString
 UNRESOLVED = sa.text("state != 'resolved'")
 UNRESOLVED_INDEXES = {
     "ix_shipment_exception_unresolved": ["opened_at"],
+    "ix_shipment_exception_unresolved_inbox": ["severity_rank", "opened_at", "id"],
     "ix_shipment_exception_unresolved_family": ["family", "severity"],
 }
 
@@ -35,8 +36,9 @@ def upgrade() -> None:
         sa.Column("seconds_sum", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("measure", "le"),
     )
-    # Both hold only the exceptions not resolved: the oldest one's opening is their first entry
-    # of the one, the open gauge a walk of the other.
+    # All hold only the exceptions not resolved: the oldest one's opening is the first entry of
+    # the first, the digest's list the first entries of the second, the open gauge a walk of
+    # the third.
     for name, columns in UNRESOLVED_INDEXES.items():
         op.create_index(
             name,
