@@ -5,6 +5,8 @@ refresh however many scrapes arrive; and `/readyz`, which says up or down and no
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -249,3 +251,23 @@ async def test_with_no_exception_the_histograms_are_empty_and_the_oldest_age_is_
     assert 'flexhook_exception_resolve_seconds_bucket{le="+Inf"} 0.0' in text
     assert "flexhook_exception_resolve_seconds_count 0.0" in text
     assert "flexhook_exceptions_open{" not in text
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Prometheus) is not installed")
+async def test_promtool_accepts_the_live_exposition(engine: Engine) -> None:
+    _exceptions_of_two_days(engine)
+    app = create_metrics_app(engine=engine, metrics=WebMetrics())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://metrics.test") as http:
+        scraped = await http.get("/metrics")
+    assert PROMTOOL is not None
+
+    checked = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=scraped.content, capture_output=True, check=False
+    )
+
+    assert checked.returncode == 0, (checked.stdout + checked.stderr).decode()
+    assert "flexhook_exception_resolve_seconds_bucket" in scraped.text
