@@ -5,18 +5,26 @@ URL's credentials out of every log line.
 
 The `Notifier` sends an alert in the form its destination takes by asking its renderer for that
 form; a `DigestRenderer` answers every such question with the digest it was made for, so the
-digest goes out through `Notifier.send` unchanged.
+digest goes out through `Notifier.send` unchanged. What a digest says is cut to its reader's
+audience (`app.core.digest.seen_by`) at the moment it is sent to a destination.
+
+`open_exceptions` reads the digest's "Open exceptions" section: the unresolved exceptions of the
+shipments the destination follows, most severe first, then oldest, `OPEN_EXCEPTIONS_LIMIT` of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Final
+
+from sqlmodel import Session
 
 from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
-from app.core.digest import Digest
+from app.core.digest import Digest, OpenException, open_exception, seen_by
 from app.core.shares import track_url
+from app.store.exception_stats import unresolved_exceptions
 from notifications.notifier import Destination, Notifier
 from notifications.render import (
     Dialect,
@@ -30,6 +38,32 @@ from notifications.render import (
 from notifications.send_limits import SendLimits
 
 DIGEST_KIND = "digest"
+OPEN_EXCEPTIONS_LIMIT: Final = 20
+
+
+def open_exceptions(
+    session: Session, *, shipment_ids: list[str] | None, now: datetime
+) -> tuple[list[OpenException], int]:
+    """The open exceptions a digest lists (of `shipment_ids`, None: of every shipment), as of
+    `now`, and how many there are in all."""
+    found, total = unresolved_exceptions(
+        session, shipment_ids=shipment_ids, limit=OPEN_EXCEPTIONS_LIMIT
+    )
+    listed = [
+        open_exception(
+            exception_id=row.id or 0,
+            shipment_id=row.shipment_id,
+            shipment_name=name,
+            family_name=row.family,
+            severity=row.severity,
+            state=row.state,
+            opened_at=row.opened_at,
+            assignee=row.assignee,
+            now=now,
+        )
+        for row, name in found
+    ]
+    return listed, total
 
 
 class DigestRenderer(Renderer):
@@ -121,6 +155,7 @@ class DigestSender:
         """Deliver `digest` to `destination` (with the tracking links of `tokens`, which no
         log line shows) or raise `InvalidDestination` (permanent) or `DeliveryFailed` (worth
         retrying), as `Notifier.send` does."""
+        digest = seen_by(digest, audience=destination.audience, public_url=self._public_url)
         renderer = self.render(digest, tokens)
         notifier = Notifier(
             renderer, limits=self._limits, destination_allow=self._destination_allow

@@ -10,6 +10,7 @@ across retries, restarts and replays, as the alert rows do for alerts.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,8 +21,8 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery import TIMED_OUT_OUTCOME, UNKNOWN_OUTCOME
-from activities.digest import DIGEST_KIND, DigestSender
+from activities.delivery import TIMED_OUT_OUTCOME, UNKNOWN_OUTCOME, stored_audience
+from activities.digest import DIGEST_KIND, DigestSender, open_exceptions
 from activities.recipient_types import (
     DigestFailure,
     DigestInput,
@@ -84,7 +85,9 @@ class RecipientActivities:
         recipient = recipient_by_destination(session, destination_id=destination_id)
         if recipient is not None:
             try:
-                destination: Destination | None = stored_destination(recipient.url)
+                destination: Destination | None = dataclasses.replace(
+                    stored_destination(recipient.url), audience=stored_audience(recipient.audience)
+                )
             except InvalidDestination:
                 destination = None
             return destination, preferences_of(recipient), recipient.shipments
@@ -331,6 +334,9 @@ class RecipientActivities:
             )
             for s in rows
         ]
+        problems, open_total = open_exceptions(
+            session, shipment_ids=shipments, now=datetime.now(UTC)
+        )
         return compose_digest(
             alerts,
             local_date=input.local_date,
@@ -338,6 +344,8 @@ class RecipientActivities:
             since=previous.sent_at.isoformat() if previous and previous.sent_at else None,
             in_transit=in_transit,
             total_in_transit=total,
+            open_exceptions=problems,
+            total_open_exceptions=open_total,
         )
 
     @staticmethod

@@ -30,6 +30,7 @@ from bench.phases import (
     ceiling,
     cost,
     e2e,
+    exceptions,
     export,
     metrics,
     routing,
@@ -63,6 +64,7 @@ PHASES: dict[str, Phase] = {
     "metrics": Phase(metrics.measure, temporal=False),  # the web process alone
     "export": Phase(export.measure, temporal=False),  # the web process alone; not by default
     "sharing": Phase(sharing.measure, temporal=False),  # the web process alone; not by default
+    "exceptions": Phase(exceptions.measure),  # an exception's actions over its life; not by default
     "spool": Phase(spool.measure),
     "routing": Phase(routing.measure, temporal=False),  # in this process
 }

@@ -184,11 +184,15 @@ class Stack:
         )
         return env
 
-    def start_web(self, name: str, *, queue: str, database: Path) -> tuple[Proc, int]:
+    def start_web(
+        self, name: str, *, queue: str, database: Path, env: dict[str, str] | None = None
+    ) -> tuple[Proc, int]:
         """`flexhook web` on a free port, once it answers its health check: (process, port).
-        Its metrics listener is on another free port, `self.metrics_ports[port]`."""
+        Its metrics listener is on another free port, `self.metrics_ports[port]`. `env` adds
+        settings."""
         port, metrics_port = free_port(), free_port()
-        env = self._flexhook_env(name=name, queue=queue, database=database)
+        extra = env or {}
+        env = self._flexhook_env(name=name, queue=queue, database=database) | extra
         env["FLEXHOOK_METRICS_ADDRESS"] = f"127.0.0.1:{metrics_port}"
         self.metrics_ports[port] = metrics_port
         proc = Proc(
@@ -208,10 +212,13 @@ class Stack:
         database: Path,
         notify_config: Path | None = None,
         counts: list[Path] | None = None,
+        env: dict[str, str] | None = None,
     ) -> list[Proc]:
         """`flexhook worker` processes, once each polls; with `counts`, each under
-        bench/counted_worker.py, which writes its database statement counts to its file."""
-        env = self._flexhook_env(name=name, queue=queue, database=database)
+        bench/counted_worker.py, which writes its database statement counts to its file.
+        `env` adds settings."""
+        extra = env or {}
+        env = self._flexhook_env(name=name, queue=queue, database=database) | extra
         if notify_config is not None:
             env["FLEXHOOK_NOTIFY_CONFIG"] = str(notify_config)
         procs = [

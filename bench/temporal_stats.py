@@ -14,10 +14,13 @@ import asyncio
 import re
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
 _SAMPLE = re.compile(r"^action\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$")
@@ -117,3 +120,70 @@ async def histories(client: Client, batch: Batch, *, sample: int = 1) -> dict[st
         "max": max(lengths, default=None),
         "sample": sequences,
     }
+
+
+async def wait_closed_where(
+    client: Client, query: str, *, expected: int, timeout: float = 300.0
+) -> dict[str, int]:
+    """Wait until `expected` workflows matching the visibility `query` are closed; their count
+    by status."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        closed = await client.count_workflows(f"{query} AND ExecutionStatus != 'Running'")
+        if closed.count >= expected:
+            break
+        await asyncio.sleep(0.25)
+    statuses: dict[str, int] = {}
+    for status in ("Completed", "Failed", "Terminated", "TimedOut", "Canceled", "Running"):
+        n = (await client.count_workflows(f"{query} AND ExecutionStatus = '{status}'")).count
+        if n:
+            statuses[status.lower()] = n
+    return statuses
+
+
+def billable(events: Sequence[HistoryEvent]) -> float:
+    """A history's billable actions by Temporal Cloud's rules: the start (a continued run's
+    too), each signal, timer, search-attribute upsert and activity attempt, and the local
+    activities of one workflow task counted once (each retry of one once more)."""
+    actions = 0.0
+    local_tasks: set[int] = set()
+    for event in events:
+        kind = event.event_type
+        if kind in _ONE_ACTION:
+            actions += 1
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            actions += max(1, event.activity_task_started_event_attributes.attempt)
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            task = event.marker_recorded_event_attributes.workflow_task_completed_event_id
+            if task not in local_tasks:
+                local_tasks.add(task)
+                actions += 1
+    return actions
+
+
+_ONE_ACTION = frozenset(
+    {
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED,
+        EventType.EVENT_TYPE_TIMER_STARTED,
+        EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+        EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    }
+)
+
+
+async def billable_since(
+    client: Client, task_queue: str, *, started_after: datetime
+) -> dict[str, dict[str, float]]:
+    """Per workflow type, the runs on `task_queue` started after `started_after` (closed or
+    not) and their billable actions read from their histories (`billable`)."""
+    query = f"TaskQueue = '{task_queue}' AND StartTime > '{started_after.isoformat()}'"
+    found: dict[str, dict[str, float]] = {}
+    async for execution in client.list_workflows(query):
+        handle = client.get_workflow_handle(execution.id, run_id=execution.run_id)
+        history = await handle.fetch_history()
+        entry = found.setdefault(execution.workflow_type, {"actions": 0.0, "workflows": 0})
+        entry["actions"] += billable(history.events)
+        entry["workflows"] += 1
+    return found

@@ -15,6 +15,8 @@ from app.store.models import UTCDateTime
 
 # The columns the inbox is ordered by: most severe first, then oldest, then by id (keyset).
 INBOX_ORDER = ("severity_rank", "opened_at", "id")
+# The rows of the metrics' open gauges (`app.store.exception_stats`): every state but resolved.
+UNRESOLVED = sa.text("state != 'resolved'")
 
 
 def _no_markers() -> list[list[str]]:
@@ -35,6 +37,25 @@ class ShipmentExceptionRow(SQLModel, table=True):
         sa.Index("ix_shipment_exception_state_inbox", "state", *INBOX_ORDER),
         sa.Index("ix_shipment_exception_family_inbox", "family", *INBOX_ORDER),
         sa.Index("ix_shipment_exception_assignee_inbox", "assignee", *INBOX_ORDER),
+        sa.Index(
+            "ix_shipment_exception_unresolved",
+            "opened_at",
+            sqlite_where=UNRESOLVED,
+            postgresql_where=UNRESOLVED,
+        ),
+        sa.Index(
+            "ix_shipment_exception_unresolved_inbox",
+            *INBOX_ORDER,
+            sqlite_where=UNRESOLVED,
+            postgresql_where=UNRESOLVED,
+        ),
+        sa.Index(
+            "ix_shipment_exception_unresolved_family",
+            "family",
+            "severity",
+            sqlite_where=UNRESOLVED,
+            postgresql_where=UNRESOLVED,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -86,3 +107,17 @@ class EarlyClearing(SQLModel, table=True):
     family: str = Field(max_length=32)
     event_id: str = Field(max_length=200)
     stamp: str = Field(max_length=240)
+
+
+class ExceptionStat(SQLModel, table=True):
+    """One bucket of a histogram of the inbox's metrics (`app.store.exception_stats`): how many
+    observations of `measure` (`acknowledge`, `resolve`) fell in it (not cumulative) and their
+    seconds summed. Incremented in the transaction of the transition it measures, so every
+    process reads the same histogram."""
+
+    __tablename__ = "exception_stats"
+
+    measure: str = Field(primary_key=True, max_length=16)
+    le: str = Field(primary_key=True, max_length=16)  # the bucket's upper bound, or "+Inf"
+    observations: int = 0
+    seconds_sum: float = 0.0

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select, update
 
 from app.core import exception_state as core
 from app.core.exception_families import SEVERITIES, ExceptionEffect, Severity, severity_of
+from app.store import exception_stats
 from app.store.exception_models import EarlyClearing, ExceptionEntry, ShipmentExceptionRow
 
 Action = Literal["acknowledge", "assign", "note", "snooze", "resolve", "reopen"]
@@ -156,7 +157,10 @@ def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transit
         .values(**_columns(transition.exception), version=row.version + 1)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    saved = bool(result.rowcount)  # type: ignore[attr-defined]
+    if saved:  # the metrics' histograms, in the same transaction (`app.store.exception_stats`)
+        exception_stats.observe(session, before=row, after=transition.exception)
+    return saved
 
 
 def _transit(

@@ -12,20 +12,21 @@ Temporal's own metrics (`FLEXHOOK_WORKER_METRICS_ADDRESS`).
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from app.store import db, reads, reconcile_runs, spool
+from app.store import db, exception_stats, reads, reconcile_runs, spool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -40,18 +41,21 @@ class DatabaseCounts:
     alerts: dict[tuple[str, str], int]
     spool: spool.SpoolStats
     reconcile: reconcile_runs.ReconcileCounts
+    exceptions: exception_stats.ExceptionCounts
 
 
 def read_counts(session: Session) -> DatabaseCounts:
     """Bounded reads only: each count walks an index range holding just the rows it counts
     (`ix_event_status`, the partial `ix_event_unknown_type` and `ix_event_reconciled`,
-    `ix_notification_status_kind`); the spool and the reconcile runs are small tables."""
+    `ix_notification_status_kind`, the partial indexes of unresolved exceptions); the spool,
+    the reconcile runs and the exception histograms' buckets are small tables."""
     return DatabaseCounts(
         events=reads.count_unsettled_events(session),
         unknown_types=reads.count_unknown_types(session),
         alerts=reads.count_unsettled_alerts(session),
         spool=spool.stats(session),
         reconcile=reconcile_runs.run_counts(session),
+        exceptions=exception_stats.read_exception_counts(session),
     )
 
 
@@ -99,6 +103,7 @@ class DatabaseState(Collector):
             by_kind.add_metric([kind, status], count)
         yield by_kind
         yield from _reconcile_metrics(counts.reconcile)
+        yield from _exception_metrics(counts.exceptions, now=self._now)
 
 
 def _reconcile_metrics(counts: reconcile_runs.ReconcileCounts) -> Iterator[Metric]:
@@ -140,6 +145,51 @@ def _reconcile_metrics(counts: reconcile_runs.ReconcileCounts) -> Iterator[Metri
             "flexhook_reconcile_last_ok_timestamp_seconds",
             "When the latest run without errors finished (Unix time).",
             value=counts.last_ok_at.timestamp(),
+        )
+
+
+EXCEPTION_HISTOGRAMS: dict[exception_stats.Measure, tuple[str, str]] = {
+    "acknowledge": (
+        "flexhook_exception_acknowledge_seconds",
+        "From an exception's (re)opening to its first acknowledgement, per episode.",
+    ),
+    "resolve": (
+        "flexhook_exception_resolve_seconds",
+        "From an exception's (re)opening to its resolution (by Flexport's event or a person).",
+    ),
+}
+
+
+def _le(bound: float) -> str:
+    """A bucket's bound as Prometheus writes it: `300.0`, `+Inf`."""
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
+
+
+def _exception_metrics(
+    counts: exception_stats.ExceptionCounts, *, now: datetime
+) -> Iterator[Metric]:
+    """The exception inbox (issue 19), the same from every replica: read from the database."""
+    open_now = GaugeMetricFamily(
+        "flexhook_exceptions_open",
+        "Exceptions not resolved (open, acknowledged, snoozed), by family and severity.",
+        labels=["family", "severity"],
+    )
+    for (family, severity), count in sorted(counts.open.items()):
+        open_now.add_metric([family, severity], count)
+    yield open_now
+    oldest = counts.oldest_opened_at
+    yield GaugeMetricFamily(
+        "flexhook_exception_oldest_open_age_seconds",
+        "Age of the oldest unresolved exception's episode; 0 when none is unresolved.",
+        value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+    )
+    for measure, (name, documentation) in EXCEPTION_HISTOGRAMS.items():
+        histogram = counts.histograms[measure]
+        yield HistogramMetricFamily(
+            name,
+            documentation,
+            buckets=[(_le(bound), count) for bound, count in histogram.buckets],
+            sum_value=histogram.sum,
         )
 
 

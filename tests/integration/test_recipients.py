@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
@@ -28,6 +30,9 @@ from activities.digest import DigestSender
 from activities.recipient_types import RecipientInput, recipient_workflow_id
 from app.bootstrap import wire_activities
 from app.cli import main
+from app.core.events import parse_event
+from app.core.exception_families import exception_effect
+from app.store import exceptions
 from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier, check_url
 from notifications.render import Renderer
@@ -83,6 +88,29 @@ def exception_event(samples: Samples) -> bytes:
         type="/shipment#weather_delay",
         occurred_at="2026-03-20T00:00:00.000Z",
     )
+
+
+def open_customs_hold(engine: Engine, samples: Samples, *, by: str) -> None:
+    """A customs hold on the shipment in the inbox, acknowledged and assigned by `by`."""
+    flexport = parse_event(
+        samples.body("01_shipment_created", type="/shipment#customs_agriculture_hold")
+    )
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        [opened] = exceptions.record_event(
+            session,
+            shipment_id="418563",
+            event_id=flexport.event_id,
+            occurred_at=now - timedelta(hours=5),
+            effect=exception_effect(flexport.type, flexport.classification, flexport.facts()),
+            severities={},
+            now=now - timedelta(hours=5),
+        )
+        for action in ("acknowledge", "assign"):
+            exceptions.act(
+                session, exception_id=opened.exception_id, action=action, by=by, assignee=by, at=now
+            )
+        session.commit()
 
 
 def kinds_posted(posted: list[dict[str, Any]], path: str) -> list[str]:
@@ -243,6 +271,7 @@ async def test_a_digest_recipient_hears_nothing_at_once_and_one_digest_at_digest
     held = await ledger(stack, shipment_id="418563")
     assert {r["status"] for r in held} == {"held"}
     assert sorted(r["kind"] for r in held) == ["arrived", "departed", "eta", "eta", "exception"]
+    open_customs_hold(stack.engine, samples, by="Ana Operator")
 
     # The customs-only recipient's workflow runs too (as after a held alert or a restart).
     destination = check_url(quiet_day).id
@@ -273,6 +302,10 @@ async def test_a_digest_recipient_hears_nothing_at_once_and_one_digest_at_digest
     register_secret(token)
     assert "Track these shipments" in content and "/dashboard/" not in content
     assert "/api/" not in content
+    # The open exceptions, without the names of the team's people an external reader gets.
+    assert "Open exceptions (" in content and "Customs hold" in content
+    assert "Acknowledged" in content and "5 h" in content
+    assert "Ana Operator" not in content and "Ana Operator" not in text.get_content()
 
     await asyncio.sleep(3)
     assert len(inbox.messages()) == 1

@@ -20,6 +20,7 @@ from activities.digest import DigestRenderer, DigestSender
 from activities.recipient import RecipientActivities, digest_key
 from activities.recipient_types import DigestInput
 from app.core.alert import Alert, Links
+from app.core.audience import Audience
 from app.core.digest import Digest, InTransit, compose_digest
 from app.store import db
 from app.store.models import EventRecord, Notification
@@ -127,6 +128,7 @@ class Sender(DigestSender):
     def __init__(self) -> None:
         super().__init__(Renderer())
         self.sent: list[Digest] = []
+        self.audiences: list[Audience] = []
         self.failure: Exception | None = None
 
     def send(
@@ -135,10 +137,17 @@ class Sender(DigestSender):
         if self.failure is not None:
             raise self.failure
         self.sent.append(digest)
+        self.audiences.append(destination.audience)
 
 
 @pytest.fixture
 def engine(tmp_path: Path) -> Engine:
+    return digest_database(tmp_path)
+
+
+def digest_database(tmp_path: Path) -> Engine:
+    """A migrated SQLite file with a digest recipient (every shipment, internal) and two
+    alerts held for it."""
     engine = db.create_db_engine(f"sqlite:///{tmp_path / 'flexhook.db'}")
     db.upgrade(engine)
     with Session(engine) as session:

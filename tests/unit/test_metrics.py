@@ -5,6 +5,8 @@ refresh however many scrapes arrive; and `/readyz`, which says up or down and no
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -19,20 +22,22 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from app.core.events import parse_event
+from app.core.exception_families import exception_effect
 from app.ingest.errors import TemporalUnavailable
 from app.ingest.intake import Intake
 from app.ingest.relay import TemporalBreaker
-from app.store import db, spool
+from app.store import db, exceptions, spool
 from app.web import health
 from app.web.application import create_metrics_app
 from app.web.config import WebConfig
 from app.web.metrics import GaugeCache, WebMetrics, read_counts
 from app.web.state import WebState, install
+from tests.unit.exception_samples import sample_event
 from tests.unit.fake_starter import FakeStarter
 
-# The only index a metrics query may walk from end to end: partial, it holds just the unknown
-# types it counts.
-PARTIAL_INDEXES = ("ix_event_unknown_type",)
+# The only indexes a metrics query may walk from end to end: partial, they hold just the unknown
+# types and the unresolved exceptions they count.
+PARTIAL_INDEXES = ("ix_event_unknown_type", "ix_shipment_exception_unresolved_family")
 
 
 @pytest.fixture
@@ -82,10 +87,12 @@ def test_no_metrics_query_scans_the_event_log_or_the_ledger(
         read_counts(session)
 
     plans = query_plans(engine, statements)
-    steps = [p for p in plans if p.split()[1:2] in (["event"], ["notification"])]
+    tables = (["event"], ["notification"], ["shipment_exception"])
+    steps = [p for p in plans if p.split()[1:2] in tables]
 
     assert len(statements) >= 5
     assert steps, plans
+    assert any("shipment_exception" in step for step in steps), plans
     for step in steps:
         searched = step.startswith("SEARCH") and "INDEX" in step
         assert searched or any(f"INDEX {name}" in step for name in PARTIAL_INDEXES), step
@@ -151,3 +158,116 @@ async def test_readiness_says_up_or_down_per_dependency_and_nothing_more(
     assert ready.json() == {"database": "up", "temporal": temporal}
     assert ready.status_code == (200 if temporal_up else 503)
     assert "TimeoutError" not in ready.text
+
+
+# -- the exception inbox (issue 19) ----------------------------------------------------------
+
+HOLD_TYPE = "/shipment#customs_agriculture_hold"
+ODD_TYPE = "/shipment#brand_new_kind_of_delay"  # a type flexhook does not know: `other`
+
+
+def _exceptions_of_two_days(engine: Engine) -> datetime:
+    """Two holds and an unknown problem; one hold acknowledged after 10 minutes and released
+    by Flexport 2 hours after it opened. Returns when the oldest open one opened."""
+    t0 = datetime.now(UTC) - timedelta(days=2)
+    with Session(engine) as session:
+        for shipment, event_type, event_id, hours in (
+            ("S-1", HOLD_TYPE, "hold-1", 0),
+            ("S-2", HOLD_TYPE, "hold-2", 1),
+            ("S-2", ODD_TYPE, "odd-1", 3),
+        ):
+            flexport = sample_event("01_shipment_created", event_type=event_type)
+            at = t0 + timedelta(hours=hours)
+            exceptions.record_event(
+                session,
+                shipment_id=shipment,
+                event_id=event_id,
+                occurred_at=at,
+                effect=exception_effect(flexport.type, flexport.classification, flexport.facts()),
+                severities={},
+                now=at,
+            )
+        exceptions.act(
+            session, exception_id=1, action="acknowledge", by="ana", at=t0 + timedelta(minutes=10)
+        )
+        release = sample_event("11_customs_released")
+        exceptions.record_event(
+            session,
+            shipment_id="S-1",
+            event_id="release-1",
+            occurred_at=t0 + timedelta(hours=2),
+            effect=exception_effect(release.type, release.classification, release.facts()),
+            severities={},
+            now=t0 + timedelta(hours=2),
+        )
+        session.commit()
+    return t0 + timedelta(hours=1)
+
+
+def _families(text: str) -> dict[str, Any]:
+    return {family.name: family for family in text_string_to_metric_families(text)}
+
+
+async def test_the_exception_metrics_are_read_from_the_database_as_real_histograms(
+    engine: Engine,
+) -> None:
+    oldest = _exceptions_of_two_days(engine)
+    app = create_metrics_app(engine=engine, metrics=WebMetrics())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://metrics.test") as http:
+        scraped = await http.get("/metrics")
+
+    text = scraped.text
+    found = _families(text)  # the exposition format parses
+    open_now = {
+        (s.labels["family"], s.labels["severity"]): s.value
+        for s in found["flexhook_exceptions_open"].samples
+    }
+    assert open_now == {("customs_hold", "critical"): 1.0, ("other", "normal"): 1.0}
+    [age] = found["flexhook_exception_oldest_open_age_seconds"].samples
+    assert (datetime.now(UTC) - oldest).total_seconds() - age.value < 60
+    assert "# TYPE flexhook_exception_acknowledge_seconds histogram" in text
+    assert 'flexhook_exception_acknowledge_seconds_bucket{le="300.0"} 0.0' in text
+    assert 'flexhook_exception_acknowledge_seconds_bucket{le="900.0"} 1.0' in text
+    assert 'flexhook_exception_acknowledge_seconds_bucket{le="+Inf"} 1.0' in text
+    assert "flexhook_exception_acknowledge_seconds_count 1.0" in text
+    assert "flexhook_exception_acknowledge_seconds_sum 600.0" in text
+    assert 'flexhook_exception_resolve_seconds_bucket{le="3600.0"} 0.0' in text
+    assert 'flexhook_exception_resolve_seconds_bucket{le="14400.0"} 1.0' in text
+    assert "flexhook_exception_resolve_seconds_sum 7200.0" in text
+    # Labels come from the families' fixed table: never an event's type, never a person.
+    labels = {v for f in found.values() for sample in f.samples for v in sample.labels.values()}
+    assert "brand_new_kind_of_delay" not in text
+    assert not labels & {"ana", "S-1", "S-2", "hold-1", "release-1"}
+
+
+async def test_with_no_exception_the_histograms_are_empty_and_the_oldest_age_is_zero(
+    engine: Engine,
+) -> None:
+    with Session(engine) as session:
+        text = WebMetrics().render(read_counts(session)).decode()
+
+    assert "flexhook_exception_oldest_open_age_seconds 0.0" in text
+    assert 'flexhook_exception_resolve_seconds_bucket{le="+Inf"} 0.0' in text
+    assert "flexhook_exception_resolve_seconds_count 0.0" in text
+    assert "flexhook_exceptions_open{" not in text
+
+
+PROMTOOL = shutil.which("promtool")
+
+
+@pytest.mark.skipif(PROMTOOL is None, reason="promtool (Prometheus) is not installed")
+async def test_promtool_accepts_the_live_exposition(engine: Engine) -> None:
+    _exceptions_of_two_days(engine)
+    app = create_metrics_app(engine=engine, metrics=WebMetrics())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://metrics.test") as http:
+        scraped = await http.get("/metrics")
+    assert PROMTOOL is not None
+
+    checked = subprocess.run(
+        [PROMTOOL, "check", "metrics"], input=scraped.content, capture_output=True, check=False
+    )
+
+    assert checked.returncode == 0, (checked.stdout + checked.stderr).decode()
+    assert "flexhook_exception_resolve_seconds_bucket" in scraped.text
