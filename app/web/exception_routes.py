@@ -1,0 +1,75 @@
+"""The exception inbox's part of the route table under `/api` (`app.web.api_routes` splices it in
+before the catch-all `/{kind}/{key}`): viewers read, operators act."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from app.core.access import Role
+from app.web import answers, exceptions, schemas
+from app.web.operations import ApiRoute, Endpoint, Operation
+
+VIEWER, OPERATOR = Role.VIEWER, Role.OPERATOR
+# What an action on one exception may answer besides the exception after it.
+ACTION_REFUSALS = {400: answers.ErrorBody, 404: answers.ErrorBody, 409: answers.ErrorBody}
+
+
+def _action(name: str, endpoint: Endpoint, body: type[schemas.Body], summary: str) -> ApiRoute:
+    return ApiRoute(
+        f"/exceptions/{{id}}/{name}",
+        Operation(
+            "POST",
+            endpoint,
+            OPERATOR,
+            summary,
+            body=body,
+            responses={200: answers.ExceptionDetail, **ACTION_REFUSALS},
+            operation_id=f"{name}_exception",
+        ),
+    )
+
+
+EXCEPTION_ROUTES: list[BaseRoute] = [
+    ApiRoute(
+        "/exceptions",
+        Operation(
+            "GET",
+            exceptions.list_exceptions,
+            VIEWER,
+            "List exceptions (the inbox), a page at a time",
+            query=schemas.ExceptionQuery,
+            responses={200: answers.ExceptionList, 400: answers.ErrorBody},
+            operation_id="list_exceptions",
+        ),
+    ),
+    # Before `/exceptions/{id}`, which would otherwise take `bulk` for an id.
+    ApiRoute(
+        "/exceptions/bulk",
+        Operation(
+            "POST",
+            exceptions.bulk_act,
+            OPERATOR,
+            "Act on every exception a filter matches, with one shared note",
+            body=schemas.BulkBody,
+            responses={200: answers.BulkOutcome, 400: answers.ErrorBody, 409: answers.ErrorBody},
+            operation_id="bulk_act_on_exceptions",
+        ),
+    ),
+    ApiRoute(
+        "/exceptions/{id}",
+        Operation(
+            "GET",
+            exceptions.get_exception,
+            VIEWER,
+            "Get an exception with its timeline",
+            responses={200: answers.ExceptionDetail, 404: answers.ErrorBody},
+            operation_id="get_exception",
+        ),
+    ),
+    _action("acknowledge", exceptions.acknowledge_exception, schemas.ActionBody, "Acknowledge it"),
+    _action("assign", exceptions.assign_exception, schemas.AssignBody, "Assign it to a person"),
+    _action("note", exceptions.note_exception, schemas.NoteBody, "Add a note to its timeline"),
+    _action("snooze", exceptions.snooze_exception, schemas.SnoozeBody, "Snooze it until a time"),
+    _action("resolve", exceptions.resolve_exception, schemas.ActionBody, "Resolve it by hand"),
+    _action("reopen", exceptions.reopen_exception, schemas.ActionBody, "Reopen it"),
+]
