@@ -3,7 +3,10 @@ before the catch-all `/{kind}/{key}`): viewers read, operators act."""
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from typing import Any
+
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from app.core.access import Role
 from app.web import answers, exceptions, schemas
@@ -12,6 +15,16 @@ from app.web.operations import ApiRoute, Endpoint, Operation
 VIEWER, OPERATOR = Role.VIEWER, Role.OPERATOR
 # What an action on one exception may answer besides the exception after it.
 ACTION_REFUSALS = {400: answers.ErrorBody, 404: answers.ErrorBody, 409: answers.ErrorBody}
+
+
+class OwnPath(ApiRoute):
+    """A path that a later route's template matches too (`/exceptions/bulk` is an
+    `/exceptions/{id}`, and a `/{kind}/{key}`): it answers every method itself, 405 with `Allow`
+    for one it has no operation for, instead of letting the later route take it."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Any]:
+        match, child = super().matches(scope)
+        return (Match.FULL if match is Match.PARTIAL else match), child
 
 
 def _action(name: str, endpoint: Endpoint, body: type[schemas.Body], summary: str) -> ApiRoute:
@@ -43,7 +56,7 @@ EXCEPTION_ROUTES: list[BaseRoute] = [
         ),
     ),
     # Before `/exceptions/{id}`, which would otherwise take `bulk` for an id.
-    ApiRoute(
+    OwnPath(
         "/exceptions/bulk",
         Operation(
             "POST",

@@ -112,8 +112,10 @@ def decode_cursor(value: str, key: bytes) -> Cursor:
     """The cursor `encode_cursor` made; `BadRequest` for anything else (changed, cut, made
     with another key)."""
     refused = BadRequest("after is not a cursor this API gave (start again without it)")
+    if not value.isascii():  # `compare_digest` takes ASCII text only
+        raise refused
     text, _, tag = value.rpartition(".")
-    if not text.isascii() or not hmac.compare_digest(_tag(text, key), tag):
+    if not hmac.compare_digest(_tag(text, key), tag):
         raise refused
     try:
         rank, micros, last = (int(part) for part in text.split("."))

@@ -409,9 +409,8 @@ ExceptionSeverity = Annotated[
     Field(default=None, description="Only exceptions of this severity."),
 ]
 PageSize = Annotated[
-    int | None,
+    Annotated[int, Field(ge=1, le=200)] | None,
     BeforeValidator(_count),
-    Field(ge=1, le=200),
     WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 200}, EMPTY]}),
     Field(description="At most this many (1-200, 50 when left out)."),
 ]

@@ -487,3 +487,18 @@ async def test_an_action_stands_when_the_watch_cannot_be_told(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 3
     assert all("ConnectionError" in w and note not in w for w in warnings)
+
+
+async def test_what_schemathesis_found_stays_fixed(inbox: Inbox) -> None:
+    open_holds(inbox.stack, 2)
+
+    # An empty `limit` (as a form sends it) was a 500: the range was checked on None.
+    empty = await inbox.get("/exceptions", limit="", after="", assignee="")
+    # `GET /exceptions/bulk` was taken for an exception's id: a 404 where 405 is right.
+    wrong_method = await inbox.get("/exceptions/bulk")
+    # A cursor that is not ASCII was a 500 (`hmac.compare_digest` takes ASCII text only).
+    not_ascii = await inbox.get("/exceptions", after="H\u00bdJ\u00c8\u00be")
+
+    assert empty.status_code == 200 and empty.json() == {"exceptions": [], "next": None}
+    assert not_ascii.status_code == 400
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
