@@ -391,10 +391,11 @@ def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
             "title": "flexhook API",
             "version": version("flexhook"),
             "description": (
-                "Shipments, events and records as Flexport's events left them, the alert "
-                "ledger, subscriptions, recipients and tokens. Every request needs a bearer "
-                "token; each operation names the role it needs (`x-flexhook-role`: viewer, "
-                'then operator, then admin). Every refusal is JSON `{"error", "detail"}`.'
+                "Shipments, events and records as Flexport's events left them, the exception "
+                "inbox, the alert ledger, subscriptions, recipients and tokens. Every request "
+                "needs a bearer token; each operation names the role it needs "
+                "(`x-flexhook-role`: viewer, then operator, then admin). "
+                'Every refusal is JSON `{"error", "detail"}`.'
             ),
         },
         "servers": [{"url": API_PREFIX}],
