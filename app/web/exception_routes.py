@@ -9,7 +9,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from app.core.access import Role
-from app.web import answers, exceptions, schemas
+from app.web import answers, exception_schemas, exceptions, schemas
 from app.web.operations import ApiRoute, Endpoint, Operation
 
 VIEWER, OPERATOR = Role.VIEWER, Role.OPERATOR
@@ -50,7 +50,7 @@ EXCEPTION_ROUTES: list[BaseRoute] = [
             exceptions.list_exceptions,
             VIEWER,
             "List exceptions (the inbox), a page at a time",
-            query=schemas.ExceptionQuery,
+            query=exception_schemas.ExceptionQuery,
             responses={200: answers.ExceptionList, 400: answers.ErrorBody},
             operation_id="list_exceptions",
         ),
@@ -63,7 +63,7 @@ EXCEPTION_ROUTES: list[BaseRoute] = [
             exceptions.bulk_act,
             OPERATOR,
             "Act on every exception a filter matches, with one shared note",
-            body=schemas.BulkBody,
+            body=exception_schemas.BulkBody,
             responses={200: answers.BulkOutcome, 400: answers.ErrorBody, 409: answers.ErrorBody},
             operation_id="bulk_act_on_exceptions",
         ),
@@ -79,10 +79,26 @@ EXCEPTION_ROUTES: list[BaseRoute] = [
             operation_id="get_exception",
         ),
     ),
-    _action("acknowledge", exceptions.acknowledge_exception, schemas.ActionBody, "Acknowledge it"),
-    _action("assign", exceptions.assign_exception, schemas.AssignBody, "Assign it to a person"),
-    _action("note", exceptions.note_exception, schemas.NoteBody, "Add a note to its timeline"),
-    _action("snooze", exceptions.snooze_exception, schemas.SnoozeBody, "Snooze it until a time"),
-    _action("resolve", exceptions.resolve_exception, schemas.ActionBody, "Resolve it by hand"),
-    _action("reopen", exceptions.reopen_exception, schemas.ActionBody, "Reopen it"),
+    _action(
+        "acknowledge",
+        exceptions.acknowledge_exception,
+        exception_schemas.ActionBody,
+        "Acknowledge it",
+    ),
+    _action(
+        "assign", exceptions.assign_exception, exception_schemas.AssignBody, "Assign it to a person"
+    ),
+    _action(
+        "note", exceptions.note_exception, exception_schemas.NoteBody, "Add a note to its timeline"
+    ),
+    _action(
+        "snooze",
+        exceptions.snooze_exception,
+        exception_schemas.SnoozeBody,
+        "Snooze it until a time",
+    ),
+    _action(
+        "resolve", exceptions.resolve_exception, exception_schemas.ActionBody, "Resolve it by hand"
+    ),
+    _action("reopen", exceptions.reopen_exception, exception_schemas.ActionBody, "Reopen it"),
 ]

@@ -27,7 +27,7 @@ from app.core.exception_state import ActionRefused
 from app.store import audit, db, exceptions, tokens
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.exceptions import Action, ConcurrentChanges, Cursor, ExceptionFilter
-from app.web import schemas
+from app.web import exception_schemas, schemas
 from app.web.access import client_address, current_actor, request_id
 from app.web.errors import BadRequest, error_response, not_found
 from app.web.params import row_id
@@ -92,8 +92,9 @@ def detail_json(
 
 def cursor_key(state: WebState) -> bytes:
     """The key cursors are signed with: derived from the first webhook secret (a cursor made
-    before that secret was rotated away is refused, and the client starts over)."""
-    secret = state.config.webhook_secrets[0].encode("utf-8")
+    before that secret was rotated away is refused, and the client starts over), or from the
+    break-glass token where there is none."""
+    secret = next(iter(state.config.webhook_secrets), state.config.api_token).encode("utf-8")
     return hmac.new(secret, b"flexhook exception cursor", hashlib.sha256).digest()
 
 
@@ -130,7 +131,9 @@ def decode_cursor(value: str, key: bytes) -> Cursor:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def _where(query: schemas.ExceptionQuery | schemas.ExceptionFilterBody) -> ExceptionFilter:
+def _where(
+    query: exception_schemas.ExceptionQuery | exception_schemas.ExceptionFilterBody,
+) -> ExceptionFilter:
     return ExceptionFilter(
         state=query.state,
         family=query.family,
@@ -156,7 +159,7 @@ async def list_exceptions(request: Request) -> Response:
     """One page of the exceptions the filters match, most severe first, then oldest. `state`,
     `family` and `severity` take only their known values (400 names them); `next` is the
     cursor of the page after (give it as `after`; a changed cursor is 400)."""
-    query = schemas.read_query(schemas.ExceptionQuery, request)
+    query = schemas.read_query(exception_schemas.ExceptionQuery, request)
     state = web_state(request)
     key = cursor_key(state)
     found, following = await db.in_session(
@@ -326,39 +329,39 @@ async def _acted(
 async def acknowledge_exception(request: Request) -> Response:
     """Acknowledge it (you are on it); 409 `action_refused` when it is resolved or someone
     acknowledged it already, saying who."""
-    body = await schemas.read_body(schemas.ActionBody, request)
+    body = await schemas.read_body(exception_schemas.ActionBody, request)
     return await _acted(request, "acknowledge", note=body.note)
 
 
 async def assign_exception(request: Request) -> Response:
     """Assign it to the person of an active named token (400 `unknown_assignee` otherwise);
     they hear of it at their token's contact."""
-    body = await schemas.read_body(schemas.AssignBody, request)
+    body = await schemas.read_body(exception_schemas.AssignBody, request)
     return await _acted(request, "assign", note=body.note, assignee=body.assignee)
 
 
 async def note_exception(request: Request) -> Response:
     """Add a note to its timeline."""
-    body = await schemas.read_body(schemas.NoteBody, request)
+    body = await schemas.read_body(exception_schemas.NoteBody, request)
     return await _acted(request, "note", note=body.note)
 
 
 async def snooze_exception(request: Request) -> Response:
     """Snooze it until a time in the future (400 otherwise); it wakes up on time."""
-    body = await schemas.read_body(schemas.SnoozeBody, request)
+    body = await schemas.read_body(exception_schemas.SnoozeBody, request)
     return await _acted(request, "snooze", note=body.note, until=body.until)
 
 
 async def resolve_exception(request: Request) -> Response:
     """Resolve it by hand; a family that clears itself (a customs hold) needs a note saying why
     you do not wait for its clearing event (409 `action_refused` without one)."""
-    body = await schemas.read_body(schemas.ActionBody, request)
+    body = await schemas.read_body(exception_schemas.ActionBody, request)
     return await _acted(request, "resolve", note=body.note)
 
 
 async def reopen_exception(request: Request) -> Response:
     """Reopen a resolved exception (409 `action_refused` for one that is not resolved)."""
-    body = await schemas.read_body(schemas.ActionBody, request)
+    body = await schemas.read_body(exception_schemas.ActionBody, request)
     return await _acted(request, "reopen", note=body.note)
 
 
@@ -396,7 +399,7 @@ async def bulk_act(request: Request) -> Response:
     """One action with one shared note on every exception the filter matches (at most 500, in
     inbox order): `changed` lists the ids it changed, `refused` each other one with the reason.
     The filter is required: `{}` (explicitly) acts on every exception."""
-    body = await schemas.read_body(schemas.BulkBody, request)
+    body = await schemas.read_body(exception_schemas.BulkBody, request)
     now = datetime.now(UTC)
     action: Action = body.action
     _checked(action, note=body.note, assignee=body.assignee, until=body.until, now=now)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.store.exceptions import Cursor
-from app.web import schemas
+from app.web import exception_schemas, schemas
 from app.web.errors import BadRequest
 from app.web.exceptions import decode_cursor, encode_cursor, exception_url
 
@@ -51,18 +51,22 @@ def test_a_signed_cursor_out_of_range_is_refused_all_the_same() -> None:
 @pytest.mark.parametrize(
     ("model", "body", "said"),
     [
-        (schemas.NoteBody, {"note": "a\x1bb"}, "note must not hold control characters"),
-        (schemas.NoteBody, {"note": "x" * 2001}, "note must be at most 2000 characters"),
-        (schemas.NoteBody, {}, 'expected {"note": "<text>"}'),
-        (schemas.ActionBody, {"assignee": "ada"}, "unknown fields ['assignee']"),
-        (schemas.SnoozeBody, {"until": "2026-12-24T09:00:00"}, "until must be an ISO 8601 time"),
+        (exception_schemas.NoteBody, {"note": "a\x1bb"}, "note must not hold control characters"),
+        (exception_schemas.NoteBody, {"note": "x" * 2001}, "note must be at most 2000 characters"),
+        (exception_schemas.NoteBody, {}, 'expected {"note": "<text>"}'),
+        (exception_schemas.ActionBody, {"assignee": "ada"}, "unknown fields ['assignee']"),
         (
-            schemas.BulkBody,
+            exception_schemas.SnoozeBody,
+            {"until": "2026-12-24T09:00:00"},
+            "until must be an ISO 8601 time",
+        ),
+        (
+            exception_schemas.BulkBody,
             {"filter": {"family": "customs"}, "action": "acknowledge"},
             "filter.family must be one of customs_hold, export_customs_exam",
         ),
-        (schemas.BulkBody, {"action": "acknowledge"}, 'expected {"filter"'),
-        (schemas.BulkBody, {"filter": {}, "action": "shout"}, 'expected {"filter"'),
+        (exception_schemas.BulkBody, {"action": "acknowledge"}, 'expected {"filter"'),
+        (exception_schemas.BulkBody, {"filter": {}, "action": "shout"}, 'expected {"filter"'),
     ],
 )
 def test_a_body_refusal_says_the_rule(model: type[schemas.Body], body: object, said: str) -> None:
@@ -73,7 +77,7 @@ def test_a_body_refusal_says_the_rule(model: type[schemas.Body], body: object, s
 
 def test_tabs_and_line_breaks_are_fine_in_a_note() -> None:
     note = "first line\r\n\tsecond line, 12 ° C, 貨物"
-    assert schemas.body_as(schemas.NoteBody, {"note": note}).note == note
+    assert schemas.body_as(exception_schemas.NoteBody, {"note": note}).note == note
 
 
 def test_an_exception_url_is_its_page_in_the_inbox() -> None:
