@@ -18,6 +18,8 @@ from pydantic import (
 )
 
 from app.core.access import Role
+from app.core.exception_families import Severity
+from app.core.exception_state import State
 from app.core.statuses import EventStatus, NotificationStatus, StartStatus
 
 
@@ -351,6 +353,66 @@ class Document(Answer):
 
 class Record(RootModel[Booking | PurchaseOrder | Invoice | Document | Container]):
     """A booking, purchase order, invoice, document or container, by its collection."""
+
+
+class ShipmentException(Answer):
+    """One problem of one shipment (docs/exceptions.md)."""
+
+    id: int
+    shipment_id: str
+    family: str = Field(description="Its family (docs/exceptions.md, the family table).")
+    severity: Severity
+    state: State
+    occurrences: int = Field(description="Reports of it, recurrences included.")
+    recurrences: int = Field(description="Reports after it was resolved (each reopened it).")
+    opened_at: datetime = Field(description="When its current episode opened.")
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    assignee: str | None
+    snoozed_until: datetime | None
+    resolved_by: str | None = Field(
+        description="A person's name, or `flexport:<event id>` of the event that cleared it."
+    )
+    resolved_at: datetime | None
+    url: str = Field(
+        description="Its page in the dashboard's inbox (relative without FLEXHOOK_PUBLIC_URL)."
+    )
+
+
+class ExceptionEntry(Answer):
+    """One transition of an exception's timeline."""
+
+    at: datetime
+    who: str = Field(description="A person's name, `system`, or `flexport:<event id>`.")
+    what: str
+    note: str | None
+
+
+class ExceptionDetail(ShipmentException):
+    """An exception with its whole timeline, oldest entry first."""
+
+    timeline: list[ExceptionEntry]
+
+
+class ExceptionList(Answer):
+    """One page, most severe first, then oldest."""
+
+    exceptions: list[ShipmentException]
+    next: str | None = Field(
+        description="Give it as `after` for the next page; null on the last page."
+    )
+
+
+class BulkRefusal(Answer):
+    id: int
+    reason: str
+
+
+class BulkOutcome(Answer):
+    """What a bulk action did to each exception its filter matched (at most 500)."""
+
+    changed: list[int]
+    refused: list[BulkRefusal]
 
 
 class OpenApiDocument(BaseModel):

@@ -34,6 +34,7 @@ from app.web import (
     tokens,
 )
 from app.web.deprecation import deprecated
+from app.web.exception_routes import EXCEPTION_ROUTES
 from app.web.operations import ApiRoute, Operation
 
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
@@ -439,6 +440,7 @@ API_ROUTES: list[BaseRoute] = [
         "/events/{event_id}/replay",
         _deprecated(REDRIVE_EVENT, "/api/events/{event_id}/redrive", operation_id="replay_event"),
     ),
+    *EXCEPTION_ROUTES,  # before the catch-all below, which would take `exceptions` for a kind
     ApiRoute(
         "/{kind}/{key}",
         Operation(

@@ -44,7 +44,7 @@ from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.metrics import GaugeCache, MetricsState, WebMetrics, install_metrics
 from app.web.middleware import NulGuardMiddleware
-from app.web.state import Started, WebState
+from app.web.state import Started, TellExceptionWatch, WebState
 from app.web.webhook import WEBHOOK_PATH, receive_webhook
 from notifications.ops_reporter import OpsReporter
 
@@ -69,6 +69,7 @@ async def lifespan(
     ops: OpsReporter | None = None,
     codec: EncryptionCodec | None = None,
     metrics: WebMetrics | None = None,
+    tell_exception_watch: TellExceptionWatch | None = None,
 ) -> AsyncIterator[None]:
     """Connect the starter, install the endpoints' state and run the spool relay meanwhile,
     and with `ops` the ops watch (a stuck spool, Temporal away) beside it."""
@@ -85,6 +86,7 @@ async def lifespan(
             intake=intake,
             metrics=metrics or WebMetrics(),
             codec=codec,
+            tell_exception_watch=tell_exception_watch,
         ),
     )
     tasks = [asyncio.create_task(relay.run(), name="spool-relay")]
@@ -180,10 +182,12 @@ def create_app(
     starter_factory: StarterFactory,
     ops: OpsReporter | None = None,
     metrics: WebMetrics | None = None,
+    tell_exception_watch: TellExceptionWatch | None = None,
 ) -> Starlette:
     """The public ASGI app. `starter_factory` runs once at start-up (it connects to Temporal);
     `ops` alerts the operators of a stuck spool (None: nobody); `metrics` are the counters the
-    metrics app exports (None: counted for nobody)."""
+    metrics app exports (None: counted for nobody); `tell_exception_watch` signals an
+    exception's watch workflow after a person's action (None: the watch is not told)."""
     started = Started()
     limiter = RefusalLimiter(Limits(refusals=config.refused_tokens_per_minute), ops=ops)
     codec = payload_codec.codec(config.payload_keys)
@@ -213,6 +217,7 @@ def create_app(
             ops=ops,
             codec=codec,
             metrics=metrics,
+            tell_exception_watch=tell_exception_watch,
         ),
     )
     app.state.follow = following(engine, config.follow)
@@ -245,6 +250,7 @@ def create_apps(
     engine: Engine,
     starter_factory: StarterFactory,
     ops: OpsReporter | None = None,
+    tell_exception_watch: TellExceptionWatch | None = None,
 ) -> WebApps:
     """`create_app` and `create_metrics_app` sharing one set of counters."""
     metrics = WebMetrics()
@@ -255,6 +261,7 @@ def create_apps(
             starter_factory=starter_factory,
             ops=ops,
             metrics=metrics,
+            tell_exception_watch=tell_exception_watch,
         ),
         metrics=create_metrics_app(engine=engine, metrics=metrics, max_age=config.metrics_max_age),
     )

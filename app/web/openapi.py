@@ -42,7 +42,7 @@ REASONS: Final[dict[int, str]] = {
     401: "No valid bearer token: missing, unknown, expired or revoked.",
     403: "The token's role is below the one the operation needs.",
     404: "No such resource (or no route: a path parameter holding a slash).",
-    409: "It exists already.",
+    409: "It exists already, or its state refuses the change (`detail` says why).",
     422: "Temporal refused the event.",
     429: "Too many refused tokens from this address: try again after `Retry-After` seconds.",
     503: "Temporal does not answer; nothing was started.",
@@ -167,6 +167,18 @@ LINKS: Final[tuple[Link, ...]] = (
         "Remove the first",
     ),
     Link("create_token", 201, "revoke_token", {"name": "$response.body#/name"}, "Revoke it"),
+    Link("list_exceptions", 200, "get_exception", {"id": _first("exceptions", "id")}, "The first"),
+    *(
+        Link("get_exception", 200, f"{action}_exception", {"id": "$response.body#/id"}, what)
+        for action, what in (
+            ("acknowledge", "Acknowledge it"),
+            ("assign", "Assign it"),
+            ("note", "Add a note"),
+            ("snooze", "Snooze it"),
+            ("resolve", "Resolve it"),
+            ("reopen", "Reopen it"),
+        )
+    ),
     # The deprecated paths, as they always were.
     Link(
         "add_shipment_subscriber",
@@ -379,10 +391,11 @@ def document(routes: Iterable[BaseRoute]) -> dict[str, Any]:
             "title": "flexhook API",
             "version": version("flexhook"),
             "description": (
-                "Shipments, events and records as Flexport's events left them, the alert "
-                "ledger, subscriptions, recipients and tokens. Every request needs a bearer "
-                "token; each operation names the role it needs (`x-flexhook-role`: viewer, "
-                'then operator, then admin). Every refusal is JSON `{"error", "detail"}`.'
+                "Shipments, events and records as Flexport's events left them, the exception "
+                "inbox, the alert ledger, subscriptions, recipients and tokens. Every request "
+                "needs a bearer token; each operation names the role it needs "
+                "(`x-flexhook-role`: viewer, then operator, then admin). "
+                'Every refusal is JSON `{"error", "detail"}`.'
             ),
         },
         "servers": [{"url": API_PREFIX}],

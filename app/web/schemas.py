@@ -41,6 +41,8 @@ Text = Annotated[str, Field(pattern=NO_NUL)]
 # A path parameter: one segment of the path (routing splits at slashes, `%2F` included).
 SEGMENT: Final = r"^[^/\x00]+$"
 Segment = Annotated[str, Field(pattern=SEGMENT)]
+# Text a person writes (a note): no control characters but tabs and line breaks.
+NO_CONTROL: Final = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 
 
 def _count(value: object) -> object:
@@ -84,6 +86,12 @@ Limit = Annotated[
     BeforeValidator(_count),
     WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, EMPTY]}),
     Field(description="At most this many (clamped to the collection's maximum)."),
+]
+PageSize = Annotated[
+    Annotated[int, Field(ge=1, le=200)] | None,
+    BeforeValidator(_count),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 200}, EMPTY]}),
+    Field(description="At most this many (1-200, 50 when left out)."),
 ]
 Time = Annotated[
     datetime | None,
@@ -136,6 +144,9 @@ def _body_refusal(model: type[Body], errors: list[ErrorDetails]) -> str:
     unknown = sorted({str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden"})
     if unknown:
         return f"unknown fields {unknown}; expected {shape}"
+    broken = next((_rule_broken(e) for e in errors if e["type"] in _RULES), None)
+    if broken is not None:
+        return broken
     first = min(errors, key=lambda e: list(fields).index(str(e["loc"][0])))
     name = str(first["loc"][0])
     if first["type"] == "enum":
@@ -145,6 +156,35 @@ def _body_refusal(model: type[Body], errors: list[ErrorDetails]) -> str:
     if len(first["loc"]) > 1 or first["type"] == "list_type":
         return f"{name} must be a list of strings"
     return f"{name} must be a string"
+
+
+# Errors of a field's own rule (a length, a pattern, a zone, a value it must be one of): said
+# as the rule, with the field's path (`filter.state`).
+_RULES: Final = frozenset(
+    {
+        "value_error",
+        "string_too_long",
+        "string_too_short",
+        "string_pattern_mismatch",
+        "timezone_aware",
+    }
+)
+
+
+def _rule_broken(error: ErrorDetails) -> str:
+    name = ".".join(str(part) for part in error["loc"])
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "value_error":
+        return f"{name} {ctx['error']}"
+    if kind == "string_too_long":
+        return f"{name} must be at most {ctx['max_length']} characters"
+    if kind == "string_too_short":
+        return f"{name} must not be empty"
+    if kind == "timezone_aware":
+        return f"{name} must be an ISO 8601 time with a zone, such as 2026-03-01T09:00:00Z"
+    if ctx.get("pattern") == NO_CONTROL:
+        return f"{name} must not hold control characters (tabs and line breaks are fine)"
+    return f"{name} must match {ctx.get('pattern')}"
 
 
 def body_as(model: type[B], body: Any) -> B:
@@ -257,7 +297,19 @@ class CodecPath(BaseModel):
     )
 
 
+class ExceptionPath(BaseModel):
+    id: RowId = Field(description="The exception's id.")
+
+
+EXCEPTION_ACTION_PATHS: Final = tuple(
+    f"/exceptions/{{id}}/{action}"
+    for action in ("acknowledge", "assign", "note", "snooze", "resolve", "reopen")
+)
+
+
 PATH_PARAMETERS: Final[dict[str, type[BaseModel]]] = {
+    "/exceptions/{id}": ExceptionPath,
+    **dict.fromkeys(EXCEPTION_ACTION_PATHS, ExceptionPath),
     "/codec/{direction}": CodecPath,
     "/recipients/{id}": RecipientPath,
     "/subscribers/{id}": RecipientPath,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -14,6 +15,9 @@ from app.payload_codec import EncryptionCodec
 from app.web.config import WebConfig
 from app.web.metrics import WebMetrics
 
+# Called with an exception's id after a person's action changed it (`app.web.exceptions`).
+TellExceptionWatch = Callable[[int], Awaitable[None]]
+
 
 @dataclass(frozen=True)
 class WebState:
@@ -23,6 +27,8 @@ class WebState:
     intake: Intake
     metrics: WebMetrics
     codec: EncryptionCodec | None = None  # None: payloads are not encrypted
+    # Tells an exception's watch workflow that a person changed it (None: nobody to tell).
+    tell_exception_watch: TellExceptionWatch | None = None
 
 
 def install(app: Starlette, state: WebState) -> None:

@@ -30,6 +30,7 @@ from app.tracking.follow import FollowConfig
 from app.web.application import create_apps
 from app.web.config import WebConfig
 from app.web.serving import Listeners, metrics_config, public_config
+from app.web.state import TellExceptionWatch
 from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
@@ -116,6 +117,7 @@ async def make_stack(
             stuck_after: timedelta = timedelta(minutes=30),
             follow: FollowConfig | None = None,
             tracking: bool = True,
+            tell_exception_watch: TellExceptionWatch | None = None,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -212,6 +214,7 @@ async def make_stack(
                 engine=engine,
                 starter_factory=starter,
                 ops=ops,
+                tell_exception_watch=tell_exception_watch,
             )
             # Served as `flexhook web` serves them: the same uvicorn settings, two listeners.
             listeners = Listeners(

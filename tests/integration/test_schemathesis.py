@@ -16,10 +16,12 @@ import pytest
 from sqlmodel import Session
 
 from app.core.access import Role
-from app.store import tokens
+from app.core.exception_families import exception_effect
+from app.store import exceptions, tokens
 from tests.helpers import REPO_ROOT, sample_names
 from tests.integration.harness import Samples, Stack, StackFactory
 from tests.log_registry import register_secret
+from tests.unit.exception_samples import sample_event
 
 pytestmark = pytest.mark.integration
 
@@ -47,6 +49,25 @@ def named_token(stack: Stack, role: Role) -> str:
         session.commit()
     register_secret(token)
     return token
+
+
+def open_exceptions(stack: Stack) -> None:
+    """A few exceptions to read and act on, recorded as the worker records Flexport's holds and
+    delays (Flexport-shaped: the packaged shipment event, retyped)."""
+    holds = ("/shipment#customs_agriculture_hold", "/shipment#cargo_ready_date_changed_exception")
+    with Session(stack.engine) as session:
+        for n, event_type in enumerate(holds * 3):
+            flexport = sample_event("01_shipment_created", event_type=event_type)
+            exceptions.record_event(
+                session,
+                shipment_id=f"ST-{n}",
+                event_id=f"st-{n}",
+                occurred_at=datetime.now(UTC),
+                effect=exception_effect(flexport.type, flexport.classification, flexport.facts()),
+                severities={},
+                now=datetime.now(UTC),
+            )
+        session.commit()
 
 
 async def schemathesis(stack: Stack, token: str, reports: Path) -> tuple[int, str]:
@@ -95,6 +116,7 @@ async def test_schemathesis_finds_nothing_as_a_viewer_an_operator_or_an_admin(
     stack = await make_stack(refused_tokens_per_minute=100_000)
     for name in sample_names():
         await stack.deliver(samples.body(name))
+    open_exceptions(stack)
     served = await stack.api("/openapi.json")
     assert served.text == DOCUMENT.read_text(encoding="utf-8")
 
