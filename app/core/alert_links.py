@@ -18,6 +18,7 @@ from app.core.ids import event_workflow_url
 from app.core.shares import track_url
 
 DASHBOARD_SHIPMENT_PATH: Final = "/dashboard/shipments/"
+DASHBOARD_EXCEPTION_PATH: Final = "/dashboard/exceptions/"
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,13 @@ def alert_links(
         temporal_ui_url=bases.temporal_ui_url.rstrip("/"),
         namespace=bases.namespace,
     )
+    exception_url = ""
+    if public_url and alert.exception_id is not None:
+        exception_url = f"{public_url}{DASHBOARD_EXCEPTION_PATH}{alert.exception_id}"
     return Links(
         shipment_url=shipment_url,
         workflow_url=workflow_url,
         flexport_url=flexport_url,
         tracking_url=tracking_url,
+        exception_url=exception_url,
     )

@@ -21,6 +21,10 @@ def _no_markers() -> list[list[str]]:
     return []
 
 
+def _no_notices() -> list[list[str | int]]:
+    return []
+
+
 class ShipmentExceptionRow(SQLModel, table=True):
     """One problem of one shipment (`app.core.exception_state.ShipmentException`) with the
     columns its lists filter and sort on. `markers` are the core's stamped markers as
@@ -54,6 +58,12 @@ class ShipmentExceptionRow(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     markers: Any = Field(default_factory=_no_markers, sa_type=sa.JSON)
     version: int = 1
+    # The watch's memory (`workflows.exception_watch`): the `opened_at` of the episode it
+    # escalated and reminded of (each once per episode), and the outbox of notices to persons
+    # (`[to, kind, version]`), written in the same compare-and-set as the transition.
+    escalated_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reminded_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    notices: Any = Field(default_factory=_no_notices, sa_type=sa.JSON)
 
 
 class ExceptionEntry(SQLModel, table=True):

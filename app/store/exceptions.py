@@ -145,7 +145,8 @@ def _fresh(session: Session, exception_id: int) -> ShipmentExceptionRow:
 
 
 def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transition) -> bool:
-    """Compare-and-set: write the transition only if the row is still at the version read."""
+    """Compare-and-set: write the transition only if the row is still at the version read; its
+    notices join the row's outbox (`[to, kind, version]`) in the same write."""
     if not transition.changed:
         return True
     result = session.execute(
@@ -153,7 +154,11 @@ def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transit
         .where(
             col(ShipmentExceptionRow.id) == row.id, col(ShipmentExceptionRow.version) == row.version
         )
-        .values(**_columns(transition.exception), version=row.version + 1)
+        .values(
+            **_columns(transition.exception),
+            notices=[*row.notices, *([n.to, n.kind, row.version + 1] for n in transition.notices)],
+            version=row.version + 1,
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -45,6 +45,9 @@ def upgrade() -> None:
         sa.Column("resolved_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("markers", sa.JSON(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("escalated_for", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("reminded_for", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("notices", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("shipment_id", "family", name="uq_shipment_exception_family"),
     )
