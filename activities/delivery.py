@@ -8,6 +8,7 @@ again, and a row being sent belongs to one workflow at a time.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from app.core.alert import Alert
 from app.core.audience import Audience, parse_audience
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
-from app.store.models import Notification, Recipient, Subscription
+from app.store.models import ApiToken, Notification, Recipient, Subscription
 from app.store.recipients import recipient_by_destination, recipients_for, wants
 from app.store.subscriptions import list_subscriptions
 from notifications.destinations import NotifyConfig, stored_destination, wanted_by
@@ -93,6 +94,35 @@ def _narrowest(found: list[Destination]) -> Destination | None:
     return found[0]
 
 
+def person_destination_id(name: str) -> str:
+    """The destination id of a person's notices: `person-` and 16 hex of sha256 of the token's
+    name (a name may be longer than a ledger's destination id can hold)."""
+    return "person-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+
+
+def _person(session: Session, name: str, *, now: datetime) -> Destination | None:
+    """Where the person `name` hears notices: their active token's contact, or None (logged by
+    name, never the contact) when the token is revoked, expired, unknown or has no contact, or
+    Apprise no longer accepts the contact."""
+    token = session.exec(select(ApiToken).where(ApiToken.name == name)).first()
+    active = (
+        token is not None
+        and token.revoked_at is None
+        and (token.expires_at is None or token.expires_at > now)
+    )
+    if token is None or not active or not token.contact:
+        activity.logger.info("no notice to %s: no active token with a contact", name)
+        return None
+    try:
+        destination = stored_destination(token.contact)
+    except InvalidDestination:
+        activity.logger.warning("no notice to %s: Apprise no longer accepts the contact", name)
+        return None
+    return dataclasses.replace(
+        destination, id=person_destination_id(name), audience=Audience.INTERNAL
+    )
+
+
 def _wanted_subscriptions(session: Session, alert: Alert) -> list[Subscription]:
     found = list_subscriptions(session, shipment_id=alert.shipment_id)
     return [s for s in found if s.kinds is None or alert.kind in s.kinds]
@@ -141,7 +171,10 @@ class NotificationActivities:
     def _destinations(self, session: Session, alert: Alert) -> list[Destination]:
         """Who hears about `alert`: configured URLs tagged with its kind or shipment, the
         shipment's subscriptions and the recipients who want its kind and shipment. The same
-        URL twice is one destination."""
+        URL twice is one destination. A notice to a person goes to that person alone."""
+        if alert.person is not None:
+            person = _person(session, alert.person, now=datetime.now(UTC))
+            return [person] if person is not None else []
         recipients = recipients_for(session, kind=alert.kind, shipment_id=alert.shipment_id)
         found: dict[str, list[Destination]] = {}
         for destination in [
@@ -158,6 +191,10 @@ class NotificationActivities:
         shipment's subscriptions. A delivery carries only the destination's id, which keeps
         credentials out of Temporal's history."""
         alert, destination_id = delivery.alert, delivery.destination_id
+        if alert.person is not None:
+            if destination_id != person_destination_id(alert.person):
+                return None
+            return _person(session, alert.person, now=datetime.now(UTC))
         found: list[Destination] = []
         configured = self._config.find(destination_id)
         if configured is not None and wanted_by(
