@@ -27,9 +27,10 @@ from app.core.alert import Alert
 from app.core.audience import Audience, parse_audience
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
-from app.store.models import ApiToken, Notification, Recipient, Subscription
+from app.store.models import Notification, Recipient, Subscription
 from app.store.recipients import recipient_by_destination, recipients_for, wants
 from app.store.subscriptions import list_subscriptions
+from app.store.tokens import find_token, is_active
 from notifications.destinations import NotifyConfig, stored_destination, wanted_by
 from notifications.notifier import (
     DeliveryFailed,
@@ -104,13 +105,8 @@ def _person(session: Session, name: str, *, now: datetime) -> Destination | None
     """Where the person `name` hears notices: their active token's contact, or None (logged by
     name, never the contact) when the token is revoked, expired, unknown or has no contact, or
     Apprise no longer accepts the contact."""
-    token = session.exec(select(ApiToken).where(ApiToken.name == name)).first()
-    active = (
-        token is not None
-        and token.revoked_at is None
-        and (token.expires_at is None or token.expires_at > now)
-    )
-    if token is None or not active or not token.contact:
+    token = find_token(session, name=name)
+    if token is None or not is_active(token, now=now) or not token.contact:
         activity.logger.info("no notice to %s: no active token with a contact", name)
         return None
     try:
