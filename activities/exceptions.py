@@ -40,6 +40,7 @@ from app.core.statuses import EventStatus
 from app.store import exception_watch, exceptions
 from app.store.exception_models import ShipmentExceptionRow
 from app.store.exceptions import Outcome
+from app.store.models import Shipment
 
 # The alerts an event decides about a problem: they carry the exception's id.
 PROBLEM_KINDS: Final = frozenset({"exception", "customs"})
@@ -144,7 +145,19 @@ def missed_eta_event_id(shipment_id: str, estimated_arrival: str) -> str:
     return f"{FLEXHOOK_EVENT_PREFIX}eta_missed:{shipment_id}:{estimated_arrival}"
 
 
-def _escalation(overdue: exception_watch.Overdue) -> Alert:
+def _about(shipment: Shipment | None) -> dict[str, Any]:
+    """The shipment's name and place, as the alerts of its events carry them."""
+    if shipment is None:
+        return {}
+    return {
+        "shipment_name": shipment.name,
+        "place_name": shipment.location_name,
+        "place_country": shipment.location_country,
+        "place_timezone": shipment.location_timezone,
+    }
+
+
+def _escalation(overdue: exception_watch.Overdue, shipment: Shipment | None) -> Alert:
     label = family(overdue.family).label
     sla = go_duration(overdue.sla)
     if overdue.kind == "escalation":
@@ -161,6 +174,7 @@ def _escalation(overdue: exception_watch.Overdue) -> Alert:
         occurred_at=(overdue.opened_at + overdue.sla).astimezone(UTC).isoformat(),
         exception_id=overdue.exception_id,
         fact_key=f"exception-{overdue.exception_id}:{episode}:{overdue.kind}",
+        **_about(shipment),
     )
 
 
@@ -170,7 +184,9 @@ NOTICE_HEADLINES: Final = {
 }
 
 
-def _notice(row: ShipmentExceptionRow, notice: exception_watch.PendingNotice) -> Alert:
+def _notice(
+    row: ShipmentExceptionRow, notice: exception_watch.PendingNotice, shipment: Shipment | None
+) -> Alert:
     assert row.id is not None
     headline = NOTICE_HEADLINES.get(notice.kind, "{label}: " + notice.kind).format(
         label=family(row.family).label, by=row.resolved_by or "Flexport"
@@ -185,6 +201,7 @@ def _notice(row: ShipmentExceptionRow, notice: exception_watch.PendingNotice) ->
         exception_id=row.id,
         person=notice.to,
         fact_key=f"exception-{row.id}:{notice.version}:{notice.kind}",
+        **_about(shipment),
     )
 
 
@@ -233,7 +250,7 @@ class ExceptionActivities:
                 ack_sla=self._rules.ack_sla,
                 resolve_sla=self._rules.resolve_sla,
             )
-            alerts = [_escalation(o) for o in overdue]
+            alerts = [_escalation(o, session.get(Shipment, o.shipment_id)) for o in overdue]
             deliveries = self._notifications.plan(session, alerts, now=datetime.now(UTC))
             session.commit()
         return ExceptionWatchStep(deliveries=deliveries)
@@ -248,7 +265,8 @@ class ExceptionActivities:
                 return ExceptionWatchStep(deliveries=[])
             row = session.get(ShipmentExceptionRow, input.exception_id)
             assert row is not None  # take_notices found it
-            alerts = [_notice(row, notice) for notice in taken]
+            shipment = session.get(Shipment, row.shipment_id)
+            alerts = [_notice(row, notice, shipment) for notice in taken]
             deliveries = self._notifications.plan(session, alerts, now=datetime.now(UTC))
             session.commit()
         return ExceptionWatchStep(deliveries=deliveries)

@@ -78,7 +78,8 @@ def read_clock(session: Session, *, exception_id: int, ack_sla: Slas, resolve_sl
         candidates.append((due.remind_at, "remind"))
     if due.wake_at is not None:
         candidates.append((due.wake_at, "wake"))
-    at, what = min(candidates, default=(None, None))
+    # At the same moment a wake-up comes first: performing it wakes, then escalates.
+    at, what = min(candidates, key=lambda c: (c[0], c[1] != "wake"), default=(None, None))
     return Clock(resolved=False, due_at=at, due=what, notices=len(row.notices))
 
 

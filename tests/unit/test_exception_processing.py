@@ -14,9 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from activities.delivery import NotificationActivities
+from activities.eta_watch import EtaWatchActivities
 from activities.exceptions import ExceptionRules
 from activities.processing import EventActivities
-from activities.types import ProcessedEvent, ProcessEventInput
+from activities.types import EtaMissedInput, ProcessedEvent, ProcessEventInput
 from app.core.ids import event_workflow_id
 from app.store import db
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
@@ -153,3 +154,27 @@ def test_the_severity_setting_decides_a_new_exceptions_severity(engine: Engine) 
 
     [row] = rows(engine)
     assert (row.severity, row.severity_rank) == ("low", 3)
+
+
+def test_a_missed_eta_opens_a_missed_eta_exception_once_and_tells_its_watch(
+    engine: Engine,
+) -> None:
+    watch = RecordingWatch()
+    process(engine, event_body("01_shipment_created"), watch)
+    notifications = NotificationActivities(engine, Notifier(Renderer()), config=NotifyConfig(None))
+    activities = EtaWatchActivities(engine, notifications, exception_watch=watch)
+    missed = EtaMissedInput(
+        shipment_id="418563",
+        estimated_arrival="2026-03-20T08:00:00+00:00",
+        stamp="2026-03-05T17:44:11.004000|e-eta",
+        event_id="e-eta",
+        observed_at="2026-03-20T14:00:00+00:00",
+    )
+
+    activities.alert_eta_missed(missed)
+    activities.alert_eta_missed(missed)  # a retried activity
+
+    [row] = rows(engine)
+    assert (row.family, row.state, row.occurrences) == ("missed_eta", "open", 1)
+    assert timeline(engine, row.id or 0) == [("system", "opened")]
+    assert watch.told == [row.id, row.id]
