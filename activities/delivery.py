@@ -23,7 +23,7 @@ from activities.preferences import preferences_for
 from activities.tracking import TrackingLinks, alert_link_tokens
 from activities.types import Delivery, DeliveryFailure, PlanInput
 from app.core import ops_alerts
-from app.core.alert import Alert
+from app.core.alert import ESCALATION, Alert
 from app.core.audience import Audience, parse_audience
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
@@ -119,7 +119,15 @@ def _person(session: Session, name: str, *, now: datetime) -> Destination | None
     )
 
 
+def _hears(destination: Destination, alert: Alert) -> bool:
+    """Escalations are the team's: internal readers only. (Configured URLs hear them by the
+    tag `escalation` alone: `routing_tags`; subscriptions never do.)"""
+    return alert.kind != ESCALATION or destination.audience is Audience.INTERNAL
+
+
 def _wanted_subscriptions(session: Session, alert: Alert) -> list[Subscription]:
+    if alert.kind == ESCALATION:
+        return []  # a shipment's subscriber hears its news, not the team's clocks
     found = list_subscriptions(session, shipment_id=alert.shipment_id)
     return [s for s in found if s.kinds is None or alert.kind in s.kinds]
 
@@ -179,7 +187,9 @@ class NotificationActivities:
             *_accepted("recipient", recipients),
         ]:
             found.setdefault(destination.id, []).append(destination)
-        return [d for ways in found.values() if (d := _narrowest(ways)) is not None]
+        return [
+            d for ways in found.values() if (d := _narrowest(ways)) is not None and _hears(d, alert)
+        ]
 
     def destination(self, session: Session, delivery: Delivery) -> Destination | None:
         """The destination `delivery` goes to, if it still hears the alert (None: no longer
@@ -204,7 +214,8 @@ class NotificationActivities:
             found.extend(_accepted("recipient", [recipient]))
         subscribed = _accepted("subscription", _wanted_subscriptions(session, alert))
         found.extend(d for d in subscribed if d.id == destination_id)
-        return _narrowest(found)
+        narrowest = _narrowest(found)
+        return narrowest if narrowest is not None and _hears(narrowest, alert) else None
 
     def _waits(
         self, session: Session, destination: Destination, alert: Alert, now: datetime

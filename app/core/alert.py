@@ -17,6 +17,9 @@ KINDS: Final = (
     "eta_missed",
     "escalation",
 )
+# Alerts of this kind are the team's own (missed SLAs): configured URLs hear them by this tag
+# alone, internal recipients only, never a shipment's subscribers.
+ESCALATION: Final = "escalation"
 # A notice to one person (at their token's contact) about an exception: not routed by tags,
 # so no destination subscribes to it and it is not among `KINDS`.
 NOTICE_KIND: Final = "exception_notice"

@@ -19,6 +19,7 @@ from activities.delivery import NotificationActivities, person_destination_id
 from activities.exceptions import ExceptionActivities, ExceptionRules
 from activities.types import Delivery, ExceptionDueInput
 from app.core.access import Role
+from app.core.addresses import DestinationRules, parse_allowlist
 from app.core.alert import NOTICE_KIND, Alert
 from app.core.alert_links import LinkBases, alert_links
 from app.core.audience import Audience
@@ -27,6 +28,8 @@ from app.core.exception_families import ExceptionEffect
 from app.core.preferences import hold_until, parse_preferences
 from app.store import db, exceptions, tokens
 from app.store.exception_models import ExceptionEntry
+from app.store.recipients import add_recipient
+from app.store.subscriptions import add_subscription
 from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.render import Renderer
@@ -287,3 +290,67 @@ def test_durations_read_as_the_settings_write_them() -> None:
         "1h",
         "1h5s",
     ]
+
+
+CUSTOMS = dataclasses.replace(
+    ESCALATION,
+    kind="customs",
+    event_id="hold-2",
+    event_type="/shipment#customs_agriculture_hold",
+    headline="Customs hold: agriculture hold",
+)
+
+
+def test_an_escalation_reaches_internal_escalation_targets_only(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Attacker's view: a shipment's subscriber or an external recipient (a customer, a
+    follower) must not learn the team's missed SLAs; `always` and `shipment-<id>` tags are for
+    the shipment's news, not for the team's clocks."""
+    path = tmp_path / "notifications.yml"
+    path.write_text(
+        "urls:\n"
+        + "".join(
+            f'  - "json://127.0.0.1:9/{tag}":\n      tag: {tag}\n'
+            for tag in ("escalation", "always", "shipment-418563", "customs")
+        ),
+        encoding="utf-8",
+    )
+    local = DestinationRules(allowlist=parse_allowlist("127.0.0.1"))
+    with Session(engine) as session:
+        add_subscription(
+            session,
+            shipment_id="418563",
+            url="json://127.0.0.1:9/subscriber",
+            kinds=None,
+            rules=local,
+            now=T0,
+        )
+        for audience in ("internal", "external"):
+            add_recipient(
+                session,
+                url=f"json://127.0.0.1:9/recipient-{audience}",
+                audience=audience,
+                rules=local,
+                now=T0,
+            )
+        session.commit()
+    notifications = NotificationActivities(engine, Notifier(Renderer()), config=NotifyConfig(path))
+
+    with Session(engine) as session:
+        planned = notifications.plan(session, [ESCALATION], now=T0)
+        heard = sorted(
+            found.url.split("?")[0].rsplit("/", 1)[-1]
+            for delivery in planned
+            if (found := notifications.destination(session, delivery)) is not None
+        )
+        assert heard == ["escalation", "recipient-internal"]
+        # A delivery to a subscriber's id, made up or from before: refused when it is sent.
+        routine = {
+            found.url.split("?")[0].rsplit("/", 1)[-1]: delivery.destination_id
+            for delivery in notifications.plan(session, [CUSTOMS], now=T0)
+            if (found := notifications.destination(session, delivery)) is not None
+        }
+        for name in ("subscriber", "always", "shipment-418563", "recipient-external"):
+            assert routine[name]
+            assert notifications.destination(session, Delivery(ESCALATION, routine[name])) is None
