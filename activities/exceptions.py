@@ -197,7 +197,7 @@ def _notice(
         event_type=row.family,
         shipment_id=row.shipment_id,
         headline=headline,
-        occurred_at=datetime.now(UTC).isoformat(),
+        occurred_at=notice.when,
         exception_id=row.id,
         person=notice.to,
         fact_key=f"exception-{row.id}:{notice.version}:{notice.kind}",
@@ -257,14 +257,15 @@ class ExceptionActivities:
 
     @activity.defn(name="plan_exception_notices", no_thread_cancel_exception=True)
     def plan_exception_notices(self, input: ExceptionDueInput) -> ExceptionWatchStep:
-        """Plan the notices in the exception's outbox (each to its person) and empty it, in one
-        transaction: each notice is planned once. Returns the deliveries not yet sent."""
+        """Plan the notices in the exception's outbox (each to its person) and mark them
+        planned, in one transaction; the ledger sends each once, and a retry after a lost
+        result plans them again. Returns the deliveries not yet sent."""
         with Session(self._engine) as session:
-            taken = exception_watch.take_notices(session, exception_id=input.exception_id)
+            taken = exception_watch.plan_notices(session, exception_id=input.exception_id)
             if not taken:
                 return ExceptionWatchStep(deliveries=[])
             row = session.get(ShipmentExceptionRow, input.exception_id)
-            assert row is not None  # take_notices found it
+            assert row is not None  # plan_notices found it
             shipment = session.get(Shipment, row.shipment_id)
             alerts = [_notice(row, notice, shipment) for notice in taken]
             deliveries = self._notifications.plan(session, alerts, now=datetime.now(UTC))

@@ -60,7 +60,8 @@ class ShipmentExceptionRow(SQLModel, table=True):
     version: int = 1
     # The watch's memory (`workflows.exception_watch`): the `opened_at` of the episode it
     # escalated and reminded of (each once per episode), and the outbox of notices to persons
-    # (`[to, kind, version]`), written in the same compare-and-set as the transition.
+    # (`[to, kind, version, when]`, `1` appended once planned), written in the same
+    # compare-and-set as the transition.
     escalated_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reminded_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
     notices: Any = Field(default_factory=_no_notices, sa_type=sa.JSON)

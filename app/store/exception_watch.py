@@ -1,6 +1,7 @@
 """What an exception's watch (`workflows.exception_watch`) reads and writes of its row: the
 next moment a clock fires, the escalation and the reminder (each once per episode, remembered
-on the row by compare-and-set with a timeline entry) and the outbox of notices to persons.
+on the row by compare-and-set with a timeline entry) and the outbox of notices to persons
+(`[to, kind, version, when]` as a transition writes it, `[..., 1]` once planned).
 
 Works in its caller's session and never commits, like `app.store.exceptions`.
 """
@@ -55,6 +56,7 @@ class PendingNotice:
     to: str
     kind: str  # resolved | assigned
     version: int  # the row's version that wrote it: two assignments are two notices
+    when: str  # ISO-8601: when the transition happened
 
 
 def _done(row: ShipmentExceptionRow) -> tuple[bool, bool]:
@@ -67,8 +69,9 @@ def read_clock(session: Session, *, exception_id: int, ack_sla: Slas, resolve_sl
     or its wake-up (`UnknownException` for an id with no row)."""
     row = _fresh(session, exception_id)
     exception = _to_core(row)
+    waiting = len(row.notices) - _planned(row)
     if exception.state == "resolved":
-        return Clock(resolved=True, due_at=None, due=None, notices=len(row.notices))
+        return Clock(resolved=True, due_at=None, due=None, notices=waiting)
     due = deadlines(exception, ack_sla=ack_sla, resolve_sla=resolve_sla)
     escalated, reminded = _done(row)
     candidates: list[tuple[datetime, Due]] = []
@@ -80,7 +83,7 @@ def read_clock(session: Session, *, exception_id: int, ack_sla: Slas, resolve_sl
         candidates.append((due.wake_at, "wake"))
     # At the same moment a wake-up comes first: performing it wakes, then escalates.
     at, what = min(candidates, key=lambda c: (c[0], c[1] != "wake"), default=(None, None))
-    return Clock(resolved=False, due_at=at, due=what, notices=len(row.notices))
+    return Clock(resolved=False, due_at=at, due=what, notices=waiting)
 
 
 def _compare_and_set(session: Session, row: ShipmentExceptionRow, **values: Any) -> bool:
@@ -156,13 +159,20 @@ def mark_overdue(
     raise ConcurrentChanges(exception_id)
 
 
-def take_notices(session: Session, *, exception_id: int) -> tuple[PendingNotice, ...]:
-    """Empty the exception's outbox (compare-and-set) and return what it held, for the caller
-    to plan in the same transaction: each notice is planned once."""
+def plan_notices(session: Session, *, exception_id: int) -> tuple[PendingNotice, ...]:
+    """Mark the notices of the exception's outbox planned (compare-and-set) and return every
+    notice it holds, planned before or now, for the caller to plan in the same transaction:
+    the ledger sends each once, and a retry after a lost result finds them again."""
     for _ in range(MAX_ATTEMPTS):
         row = _fresh(session, exception_id)
-        if not row.notices:
-            return ()
-        if _compare_and_set(session, row, notices=[]):
-            return tuple(PendingNotice(str(to), str(kind), int(v)) for to, kind, v in row.notices)
+        entries = [(str(e[0]), str(e[1]), int(e[2]), str(e[3])) for e in row.notices]
+        if len(entries) == _planned(row) or _compare_and_set(
+            session, row, notices=[[*entry, 1] for entry in entries]
+        ):
+            return tuple(PendingNotice(*entry) for entry in entries)
     raise ConcurrentChanges(exception_id)
+
+
+def _planned(row: ShipmentExceptionRow) -> int:
+    """How many notices of the outbox were planned (`[to, kind, version, when, 1]`)."""
+    return sum(1 for entry in row.notices if len(entry) > 4)

@@ -144,9 +144,15 @@ def _fresh(session: Session, exception_id: int) -> ShipmentExceptionRow:
     return row
 
 
+def _outbox(transition: core.Transition, version: int) -> list[list[str | int]]:
+    """The transition's notices as the outbox keeps them: `[to, kind, version, when]`."""
+    when = transition.entries[0].when.isoformat() if transition.entries else ""
+    return [[n.to, n.kind, version, when] for n in transition.notices]
+
+
 def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transition) -> bool:
     """Compare-and-set: write the transition only if the row is still at the version read; its
-    notices join the row's outbox (`[to, kind, version]`) in the same write."""
+    notices join the row's outbox in the same write."""
     if not transition.changed:
         return True
     result = session.execute(
@@ -156,7 +162,7 @@ def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transit
         )
         .values(
             **_columns(transition.exception),
-            notices=[*row.notices, *([n.to, n.kind, row.version + 1] for n in transition.notices)],
+            notices=[*row.notices, *_outbox(transition, row.version + 1)],
             version=row.version + 1,
         )
         .execution_options(synchronize_session=False)
