@@ -259,6 +259,16 @@ def test_neither_quiet_hours_nor_a_digest_hold_an_escalation() -> None:
         assert hold_until(preferences, routine, now=T0) is not None
 
 
+def test_an_escalation_links_its_watch_in_temporal_and_an_event_alert_its_event() -> None:
+    bases = LinkBases(temporal_ui_url="http://temporal.test", namespace="default")
+
+    watch_link = alert_links(bases, ESCALATION).workflow_url
+    event_link = alert_links(bases, CUSTOMS).workflow_url
+
+    assert watch_link == "http://temporal.test/namespaces/default/workflows/exception-7"
+    assert event_link == "http://temporal.test/namespaces/default/workflows/flexport-event-hold-2"
+
+
 def test_the_inbox_link_is_for_internal_readers_only() -> None:
     bases = LinkBases(public_url="https://flexhook.example/")
     internal = alert_links(bases, ESCALATION)
