@@ -266,7 +266,7 @@ async def test_the_escalation_fires_once_across_a_worker_restart(
             notifier=notifier,
             config=NotifyConfig(config),
             digests=DigestSender(Renderer(), destination_allow=LOCAL),
-            exception_rules=rules(ack="critical=3s"),
+            exception_rules=rules(ack="critical=5s"),
         )
         running = build_worker(
             stack.client, task_queue=stack.task_queue, activities=activities, executor=executor
@@ -285,7 +285,7 @@ async def test_the_escalation_fires_once_across_a_worker_restart(
     status = (await handle.describe()).raw_description.workflow_execution_info.status
     assert status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
     # No worker while the timer comes due: it fires on the server, and waits for one.
-    await asyncio.sleep((row.opened_at + timedelta(seconds=4) - datetime.now(UTC)).total_seconds())
+    await asyncio.sleep((row.opened_at + timedelta(seconds=6) - datetime.now(UTC)).total_seconds())
     assert inbox.received == []
 
     async with AsyncExitStack() as second:
@@ -312,7 +312,7 @@ async def test_an_acknowledged_hold_never_escalates_and_reminds_once(
 ) -> None:
     inbox, _ = smtp
     stack = await make_stack(
-        notify_config=config, exception_rules=rules(ack="critical=3s", resolve="critical=4s")
+        notify_config=config, exception_rules=rules(ack="critical=1h", resolve="critical=4s")
     )
     start_exception_ids(stack.engine)
 
