@@ -25,14 +25,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from activities.digest import DigestSender
 from activities.exceptions import ExceptionRules
 from app.bootstrap import wire_activities
 from app.core.access import Role
 from app.core.exception_clock import parse_severity_durations
-from app.core.ids import exception_workflow_id
+from app.core.ids import event_workflow_id, exception_workflow_id
 from app.store import exceptions, tokens
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.models import Notification
@@ -47,11 +48,14 @@ from tests.integration.harness import (
     Stack,
     StackFactory,
     add_recipient,
+    free_port,
     mailto,
+    temporal_binary,
     write_config,
 )
 from workflows.exception_feed import changed
 from workflows.exception_watch import RESOLVED
+from workflows.search_attributes import dev_server_flags
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
 pytestmark = pytest.mark.integration
@@ -257,21 +261,7 @@ async def test_the_escalation_fires_once_across_a_worker_restart(
     start_exception_ids(stack.engine)
 
     async def worker(exits: AsyncExitStack) -> None:
-        notifier = Notifier(Renderer(), timeout=10, destination_allow=LOCAL)
-        executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
-        activities = wire_activities(
-            stack.engine,
-            client=stack.client,
-            task_queue=stack.task_queue,
-            notifier=notifier,
-            config=NotifyConfig(config),
-            digests=DigestSender(Renderer(), destination_allow=LOCAL),
-            exception_rules=rules(ack="critical=5s"),
-        )
-        running = build_worker(
-            stack.client, task_queue=stack.task_queue, activities=activities, executor=executor
-        )
-        await exits.enter_async_context(running)
+        await run_worker(exits, stack, stack.client, config)
 
     async with AsyncExitStack() as first:
         await worker(first)
@@ -296,6 +286,82 @@ async def test_the_escalation_fires_once_across_a_worker_restart(
         await eventually(lambda: "system escalated" in timeline(stack.engine, row.id or 0))
     assert len(to(inbox, "escalations@example.com")) == 1
     assert timeline(stack.engine, row.id).count("system escalated") == 1
+
+
+async def run_worker(exits: AsyncExitStack, stack: Stack, client: Client, config: Path) -> None:
+    """The production worker for `stack` on `client`, ack SLA 5 s, until `exits` closes."""
+    notifier = Notifier(Renderer(), timeout=10, destination_allow=LOCAL)
+    executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
+    activities = wire_activities(
+        stack.engine,
+        client=client,
+        task_queue=stack.task_queue,
+        notifier=notifier,
+        config=NotifyConfig(config),
+        digests=DigestSender(Renderer(), destination_allow=LOCAL),
+        exception_rules=rules(ack="critical=5s"),
+    )
+    running = build_worker(
+        client, task_queue=stack.task_queue, activities=activities, executor=executor
+    )
+    await exits.enter_async_context(running)
+
+
+async def test_the_escalation_fires_once_across_a_temporal_server_restart(
+    make_stack: StackFactory,
+    samples: Samples,
+    smtp: tuple[Inbox, int],
+    config: Path,
+    shipment_id: int,
+    tmp_path: Path,
+) -> None:
+    """A dev server of its own, persisted to a file: stopped with the watch's timer running
+    (and no worker), started again past the SLA."""
+    inbox, _ = smtp
+    port = free_port()
+
+    async def server() -> WorkflowEnvironment:
+        return await WorkflowEnvironment.start_local(
+            port=port,
+            dev_server_existing_path=temporal_binary(),
+            dev_server_database_filename=str(tmp_path / "temporal.db"),
+            dev_server_extra_args=dev_server_flags(),
+        )
+
+    first = await server()
+    stack = await make_stack(with_worker=False, client=first.client, notify_config=config)
+    start_exception_ids(stack.engine)
+    try:
+        async with AsyncExitStack() as exits:
+            await run_worker(exits, stack, first.client, config)
+            posted = await stack.post(hold(samples, shipment_id))
+            assert posted.status_code == 200, posted.text
+            event = first.client.get_workflow_handle(event_workflow_id(posted.json()["event_id"]))
+            await event.result()
+            row = the_exception(stack.engine)
+            assert row.id is not None
+            running = await watch_on(first.client, row.id).describe()
+            status = running.raw_description.workflow_execution_info.status
+            assert status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    finally:
+        await first.shutdown()
+    await asyncio.sleep((row.opened_at + timedelta(seconds=6) - datetime.now(UTC)).total_seconds())
+    assert inbox.received == []
+
+    second = await server()
+    try:
+        async with AsyncExitStack() as exits:
+            await run_worker(exits, stack, second.client, config)
+            await eventually(lambda: to(inbox, "escalations@example.com"), what="the escalation")
+            await eventually(lambda: "system escalated" in timeline(stack.engine, row.id or 0))
+    finally:
+        await second.shutdown()
+    assert len(to(inbox, "escalations@example.com")) == 1
+    assert timeline(stack.engine, row.id).count("system escalated") == 1
+
+
+def watch_on(client: Client, exception_id: int) -> WorkflowHandle[Any, Any]:
+    return client.get_workflow_handle(exception_workflow_id(exception_id))
 
 
 def event_of(row: ShipmentExceptionRow) -> str:
