@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-# The kinds of alert; Apprise tags of the same names route them. `escalation`: an exception
-# not acknowledged (or, acknowledged, not resolved) within its SLA.
+# Alerts of this kind are the team's own: an exception not acknowledged (or, acknowledged, not
+# resolved) within its SLA. Configured URLs hear them by this tag alone, internal recipients
+# only, never a shipment's subscribers.
+ESCALATION: Final = "escalation"
+# The kinds of alert; Apprise tags of the same names route them.
 KINDS: Final = (
     "departed",
     "arrived",
@@ -15,11 +18,8 @@ KINDS: Final = (
     "customs",
     "exception",
     "eta_missed",
-    "escalation",
+    ESCALATION,
 )
-# Alerts of this kind are the team's own (missed SLAs): configured URLs hear them by this tag
-# alone, internal recipients only, never a shipment's subscribers.
-ESCALATION: Final = "escalation"
 # A notice to one person (at their token's contact) about an exception: not routed by tags,
 # so no destination subscribes to it and it is not among `KINDS`.
 NOTICE_KIND: Final = "exception_notice"
