@@ -54,7 +54,8 @@ class ShipmentExceptionRow(SQLModel, table=True):
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     assignee: str | None = Field(default=None, max_length=64)
     snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    resolved_by: str | None = Field(default=None, max_length=200)
+    # `flexport:` and an event id (at most 200: `app.core.limits.EVENT_ID_CHARS`), or a name.
+    resolved_by: str | None = Field(default=None, max_length=240)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     markers: Any = Field(default_factory=_no_markers, sa_type=sa.JSON)
     version: int = 1
@@ -76,7 +77,7 @@ class ExceptionEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     exception_id: int
     at: datetime = Field(sa_type=UTCDateTime)
-    who: str = Field(max_length=200)  # a person's name, `system` or `flexport:<event id>`
+    who: str = Field(max_length=240)  # a person's name, `system` or `flexport:<event id>`
     what: str = Field(max_length=64)
     note: str | None = None
 

@@ -59,7 +59,7 @@ def rules(*, ack: str = "critical=2s", resolve: str = "critical=1h") -> Exceptio
 
 def shipment_event(samples: Samples, name: str, shipment_id: int, **changes: Any) -> bytes:
     """A packaged `/shipment` sample for `shipment_id`, re-identified, with `changes`."""
-    payload = samples.payload(name, id=f"evt_{uuid.uuid4().hex[:12]}", **changes)
+    payload = samples.payload(name, **{"id": f"evt_{uuid.uuid4().hex[:12]}", **changes})
     payload["data"]["resource"]["id"] = shipment_id
     return json.dumps(payload).encode()
 

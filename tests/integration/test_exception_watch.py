@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from app.core.limits import EVENT_ID_CHARS
 from tests.helpers import eventually
 from tests.integration.exception_stack import (
+    HOLD_TYPE,
     act,
     add_person,
     hold,
@@ -21,6 +24,7 @@ from tests.integration.exception_stack import (
     record_history,
     release,
     rules,
+    shipment_event,
     start_exception_ids,
     the_exception,
     timeline,
@@ -191,3 +195,26 @@ async def test_quiet_hours_and_a_digest_do_not_hold_an_escalation(
     )
     rows = ledger_rows(stack.engine, "escalation")
     assert sorted(row.status for row in rows) == ["sent", "sent"]
+
+
+async def test_holds_with_the_longest_event_ids_are_recorded_whole(
+    make_stack: StackFactory, samples: Samples, shipment_id: int
+) -> None:
+    """`flexport:` and an event id of the longest length the log takes fit the timeline's `who`
+    and `resolved_by` (PostgreSQL refuses a longer value: the event would fail)."""
+    stack = await make_stack(exception_rules=rules(ack="critical=1h"))
+    start_exception_ids(stack.engine)
+    unique = uuid.uuid4().hex
+    hold_id, release_id = (f"{kind}{unique}".ljust(EVENT_ID_CHARS, "x") for kind in "hr")
+
+    await stack.deliver(
+        shipment_event(samples, "01_shipment_created", shipment_id, type=HOLD_TYPE, id=hold_id)
+    )
+    await stack.deliver(shipment_event(samples, "11_customs_released", shipment_id, id=release_id))
+
+    row = the_exception(stack.engine)
+    assert row.resolved_by == f"flexport:{release_id}"
+    assert timeline(stack.engine, row.id or 0) == [
+        f"flexport:{hold_id} opened",
+        f"flexport:{release_id} resolved",
+    ]
