@@ -8,6 +8,7 @@ again, and a row being sent belongs to one workflow at a time.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,13 +23,14 @@ from activities.preferences import preferences_for
 from activities.tracking import TrackingLinks, alert_link_tokens
 from activities.types import Delivery, DeliveryFailure, PlanInput
 from app.core import ops_alerts
-from app.core.alert import Alert
+from app.core.alert import ESCALATION, Alert
 from app.core.audience import Audience, parse_audience
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
 from app.store.models import Notification, Recipient, Subscription
 from app.store.recipients import recipient_by_destination, recipients_for, wants
 from app.store.subscriptions import list_subscriptions
+from app.store.tokens import find_token, is_active
 from notifications.destinations import NotifyConfig, stored_destination, wanted_by
 from notifications.notifier import (
     DeliveryFailed,
@@ -93,7 +95,39 @@ def _narrowest(found: list[Destination]) -> Destination | None:
     return found[0]
 
 
+def person_destination_id(name: str) -> str:
+    """The destination id of a person's notices: `person-` and 16 hex of sha256 of the token's
+    name (a name may be longer than a ledger's destination id can hold)."""
+    return "person-" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
+
+
+def _person(session: Session, name: str, *, now: datetime) -> Destination | None:
+    """Where the person `name` hears notices: their active token's contact, or None (logged by
+    name, never the contact) when the token is revoked, expired, unknown or has no contact, or
+    Apprise no longer accepts the contact."""
+    token = find_token(session, name=name)
+    if token is None or not is_active(token, now=now) or not token.contact:
+        activity.logger.info("no notice to %s: no active token with a contact", name)
+        return None
+    try:
+        destination = stored_destination(token.contact)
+    except InvalidDestination:
+        activity.logger.warning("no notice to %s: Apprise no longer accepts the contact", name)
+        return None
+    return dataclasses.replace(
+        destination, id=person_destination_id(name), audience=Audience.INTERNAL
+    )
+
+
+def _hears(destination: Destination, alert: Alert) -> bool:
+    """Escalations are the team's: internal readers only. (Configured URLs hear them by the
+    tag `escalation` alone: `routing_tags`; subscriptions never do.)"""
+    return alert.kind != ESCALATION or destination.audience is Audience.INTERNAL
+
+
 def _wanted_subscriptions(session: Session, alert: Alert) -> list[Subscription]:
+    if alert.kind == ESCALATION:
+        return []  # a shipment's subscriber hears its news, not the team's clocks
     found = list_subscriptions(session, shipment_id=alert.shipment_id)
     return [s for s in found if s.kinds is None or alert.kind in s.kinds]
 
@@ -141,7 +175,10 @@ class NotificationActivities:
     def _destinations(self, session: Session, alert: Alert) -> list[Destination]:
         """Who hears about `alert`: configured URLs tagged with its kind or shipment, the
         shipment's subscriptions and the recipients who want its kind and shipment. The same
-        URL twice is one destination."""
+        URL twice is one destination. A notice to a person goes to that person alone."""
+        if alert.person is not None:
+            person = _person(session, alert.person, now=datetime.now(UTC))
+            return [person] if person is not None else []
         recipients = recipients_for(session, kind=alert.kind, shipment_id=alert.shipment_id)
         found: dict[str, list[Destination]] = {}
         for destination in [
@@ -150,7 +187,9 @@ class NotificationActivities:
             *_accepted("recipient", recipients),
         ]:
             found.setdefault(destination.id, []).append(destination)
-        return [d for ways in found.values() if (d := _narrowest(ways)) is not None]
+        return [
+            d for ways in found.values() if (d := _narrowest(ways)) is not None and _hears(d, alert)
+        ]
 
     def destination(self, session: Session, delivery: Delivery) -> Destination | None:
         """The destination `delivery` goes to, if it still hears the alert (None: no longer
@@ -158,6 +197,10 @@ class NotificationActivities:
         shipment's subscriptions. A delivery carries only the destination's id, which keeps
         credentials out of Temporal's history."""
         alert, destination_id = delivery.alert, delivery.destination_id
+        if alert.person is not None:
+            if destination_id != person_destination_id(alert.person):
+                return None
+            return _person(session, alert.person, now=datetime.now(UTC))
         found: list[Destination] = []
         configured = self._config.find(destination_id)
         if configured is not None and wanted_by(
@@ -171,7 +214,8 @@ class NotificationActivities:
             found.extend(_accepted("recipient", [recipient]))
         subscribed = _accepted("subscription", _wanted_subscriptions(session, alert))
         found.extend(d for d in subscribed if d.id == destination_id)
-        return _narrowest(found)
+        narrowest = _narrowest(found)
+        return narrowest if narrowest is not None and _hears(narrowest, alert) else None
 
     def _waits(
         self, session: Session, destination: Destination, alert: Alert, now: datetime

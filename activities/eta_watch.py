@@ -7,6 +7,7 @@ Event processing reaches the watch through an `EtaWatchFeed` it is given (Tempor
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
@@ -16,10 +17,19 @@ from sqlmodel import Session, col, select
 from temporalio import activity
 
 from activities.delivery import NotificationActivities
+from activities.exceptions import (
+    ExceptionRules,
+    ExceptionWatchFeed,
+    missed_eta_event_id,
+    tell_watches,
+)
 from activities.types import Delivery, EtaMissedInput
 from app.core.alert import Alert
+from app.core.exception_families import MISSED_ETA_TYPE, exception_effect
 from app.core.outcome import EventOutcome
 from app.core.statuses import EventStatus
+from app.core.taxonomy import classify
+from app.store import exceptions
 from app.store.models import EtaObservation, EventRecord, Milestone, Shipment
 from app.store.projection import make_stamp
 
@@ -121,16 +131,30 @@ def missed_alert(input: EtaMissedInput, *, shipment: Shipment | None, event_type
 
 
 class EtaWatchActivities:
-    """Sync activities of the ETA watch over an injected engine and alert planner."""
+    """Sync activities of the ETA watch over an injected engine and alert planner; a missed
+    ETA is reported to the exception inbox (family `missed_eta`) with `exception_rules`, and
+    `exception_watch` hears of it (None: no watch)."""
 
-    def __init__(self, engine: Engine, notifications: NotificationActivities) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        notifications: NotificationActivities,
+        *,
+        exception_rules: ExceptionRules | None = None,
+        exception_watch: ExceptionWatchFeed | None = None,
+    ) -> None:
         self._engine = engine
         self._notifications = notifications
+        self._exception_rules = exception_rules or ExceptionRules()
+        self._exception_watch = exception_watch
 
     @activity.defn(name="alert_eta_missed", no_thread_cancel_exception=True)
     def alert_eta_missed(self, input: EtaMissedInput) -> list[Delivery]:
         """Plan the `eta_missed` alert of the watched ETA unless the records say the shipment
-        arrived or has a newer ETA; return the deliveries not yet sent."""
+        arrived or has a newer ETA, and report the missed ETA as an exception (event id
+        `flexhook:eta_missed:<shipment>:<ETA>`, so a retry reports nothing twice) in the same
+        transaction; return the deliveries not yet sent."""
+        now = datetime.now(UTC)
         with Session(self._engine) as session:
             reason = _not_missed(session, input)
             if reason is not None:
@@ -141,14 +165,25 @@ class EtaWatchActivities:
                     reason,
                 )
                 return []
+            outcomes = exceptions.record_event(
+                session,
+                shipment_id=input.shipment_id,
+                event_id=missed_eta_event_id(input.shipment_id, input.estimated_arrival),
+                occurred_at=datetime.fromisoformat(input.observed_at),
+                effect=exception_effect(MISSED_ETA_TYPE, classify(MISSED_ETA_TYPE), None),
+                severities=self._exception_rules.severities,
+                now=now,
+            )
             record = session.get(EventRecord, input.event_id)
             alert = missed_alert(
                 input,
                 shipment=session.get(Shipment, input.shipment_id),
                 event_type=record.type if record else "",
             )
-            deliveries = self._notifications.plan(session, [alert], now=datetime.now(UTC))
+            alert = dataclasses.replace(alert, exception_id=outcomes[-1].exception_id)
+            deliveries = self._notifications.plan(session, [alert], now=now)
             session.commit()
+        tell_watches(self._exception_watch, outcomes)
         return deliveries
 
     def all(self) -> list[Callable[..., Any]]:

@@ -25,6 +25,13 @@ from temporalio.exceptions import ApplicationError
 
 from activities.delivery import NotificationActivities
 from activities.eta_watch import EtaWatchFeed, tell_watch
+from activities.exceptions import (
+    ExceptionRules,
+    ExceptionWatchFeed,
+    record_exceptions,
+    tell_watches,
+    with_exception,
+)
 from activities.types import (
     ApplyEventInput,
     MarkFailedInput,
@@ -151,12 +158,17 @@ class EventActivities:
         eta_slip_hours: float,
         eta_grace: timedelta = DEFAULT_ETA_GRACE,
         watch: EtaWatchFeed | None = None,
+        exception_rules: ExceptionRules | None = None,
+        exception_watch: ExceptionWatchFeed | None = None,
     ) -> None:
+        """`exception_watch` hears of each exception an event touched (None: no watch)."""
         self._engine = engine
         self._notifications = notifications
         self._eta_slip_hours = eta_slip_hours
         self._eta_grace = eta_grace
         self._watch = watch
+        self._exception_rules = exception_rules or ExceptionRules()
+        self._exception_watch = exception_watch
 
     @activity.defn(name="process_event", no_thread_cancel_exception=True)
     def process_event(self, input: ProcessEventInput) -> ProcessedEvent:
@@ -165,8 +177,10 @@ class EventActivities:
         that cannot be read or a database error about the data marks the event failed
         (committed, with what of it fits) and raises a non-retryable error. Other trouble is
         retried, the error kept on the log row, until the run's deadline (`fail_after`): then
-        the event is failed the same way. Once committed, an applied event tells its
-        shipment's ETA watch what changed (a retry tells it again)."""
+        the event is failed the same way. The exceptions the event opens, reports or clears
+        are written in the same transaction (`activities.exceptions`). Once committed, an
+        applied event tells its shipment's ETA watch and the watch of each exception it
+        touched what changed (a retry tells them again)."""
         event = parse_event(input.body.encode("utf-8"))
         now = datetime.now(UTC)
         if event.defect is not None:
@@ -267,12 +281,23 @@ class EventActivities:
                 raise ApplicationError(
                     str(exc), type="EventDataError", non_retryable=True
                 ) from None
+            recorded = record_exceptions(
+                session,
+                event=event,
+                outcome=outcome,
+                severities=self._exception_rules.severities,
+                now=now,
+            )
+            outcome = dataclasses.replace(
+                outcome, alerts=with_exception(outcome.alerts, recorded.reported)
+            )
             deliveries = self._notifications.plan(session, outcome.alerts, now=now)
             session.commit()
         if was_failed:
             self._report_recovered(event, now=now)
         if self._watch is not None:
             tell_watch(self._watch, outcome, grace=self._eta_grace, now=now)
+        tell_watches(self._exception_watch, recorded.outcomes)
         return ProcessedEvent(outcome=outcome, deliveries=deliveries)
 
     def _fail(

@@ -112,3 +112,29 @@ class ReconcileReport:
     started: int
     errors: list[str]
     workflow_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ExceptionDueInput:
+    """An exception's watch asks about its exception at `at` (ISO-8601: the workflow's time)."""
+
+    exception_id: int
+    at: str
+
+
+@dataclass(frozen=True)
+class ExceptionClock:
+    """What an exception's watch needs of its row: resolved or not, when its next clock fires
+    (ISO-8601; None: none runs) and what then (`escalate`, `remind`, `wake`), notices waiting."""
+
+    resolved: bool
+    due_at: str | None = None
+    due: str | None = None
+    notices: int = 0
+
+
+@dataclass(frozen=True)
+class ExceptionWatchStep:
+    """The alerts a step of the watch planned and has still to send."""
+
+    deliveries: list[Delivery]

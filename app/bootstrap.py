@@ -16,6 +16,7 @@ from temporalio.client import Client
 from activities.delivery import NotificationActivities
 from activities.digest import DigestSender
 from activities.eta_watch import EtaWatchActivities
+from activities.exceptions import ExceptionActivities, ExceptionRules
 from activities.processing import DEFAULT_ETA_GRACE, EventActivities, RecordActivities
 from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
@@ -23,6 +24,8 @@ from activities.retention import RetentionActivities
 from activities.tracking import TrackingLinks
 from app import temporal_client
 from app.core.addresses import DestinationRules
+from app.core.exception_clock import parse_severity_durations
+from app.core.exception_families import parse_severity_overrides
 from app.dashboard.session import served_at
 from app.flexport_api.client import FlexportClient
 from app.ingest.reconcile import Reconciler
@@ -41,6 +44,7 @@ from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
 from notifications.send_limits import DestinationBreaker, SendLimits
 from workflows.eta_feed import EtaWatchSignals
+from workflows.exception_feed import ExceptionWatchSignals
 from workflows.recipient_starter import RecipientStarter
 from workflows.worker import ReconcileSchedule
 
@@ -127,6 +131,7 @@ class WorkerActivities:
     notifications: NotificationActivities
     eta_watch: EtaWatchActivities
     recipients: RecipientActivities
+    exceptions: ExceptionActivities  # the exception watch's steps
     reconcile: ReconcileActivities | None = None
     retention: RetentionActivities | None = None  # remove_old_payloads
 
@@ -141,6 +146,7 @@ class WorkerActivities:
             *self.notifications.all(),
             *self.eta_watch.all(),
             *self.recipients.all(),
+            *self.exceptions.all(),
             *(self.reconcile.all() if self.reconcile else []),
             *(self.retention.all() if self.retention else []),
         ]
@@ -160,12 +166,17 @@ def wire_activities(
     give_up_after: timedelta | None = None,
     reconcile: ReconcileActivities | None = None,
     tracking: TrackingLinks | None = None,
+    exception_rules: ExceptionRules | None = None,
 ) -> WorkerActivities:
     """The worker's activities over one engine and one Apprise configuration. Call it on the
-    event loop the worker runs on: event processing signals the ETA watches, and a plan that
-    holds alerts starts recipient workflows, through `client` on that loop. `tracking`: what
-    makes the alerts' tracking links (`tracking_links`); None: alerts carry none."""
+    event loop the worker runs on: event processing signals the ETA and exception watches, and
+    a plan that holds alerts starts recipient workflows, through `client` on that loop.
+    `tracking`: what makes the alerts' tracking links (`tracking_links`); None: alerts carry
+    none. `exception_rules`: severities and SLAs of the inbox (`exception_rules`; None: the
+    defaults)."""
     loop = asyncio.get_running_loop()
+    rules = exception_rules or ExceptionRules()
+    exception_watch = ExceptionWatchSignals(client, task_queue=task_queue, loop=loop)
     notifications = NotificationActivities(
         engine,
         notifier,
@@ -182,11 +193,16 @@ def wire_activities(
             eta_slip_hours=eta_slip_hours,
             eta_grace=eta_grace,
             watch=EtaWatchSignals(client, task_queue=task_queue, loop=loop),
+            exception_rules=rules,
+            exception_watch=exception_watch,
         ),
         first_shape=RecordActivities(engine, eta_slip_hours=eta_slip_hours),
         notifications=notifications,
-        eta_watch=EtaWatchActivities(engine, notifications),
+        eta_watch=EtaWatchActivities(
+            engine, notifications, exception_rules=rules, exception_watch=exception_watch
+        ),
         recipients=RecipientActivities(engine, config=config, digests=digests, tracking=tracking),
+        exceptions=ExceptionActivities(engine, notifications, rules),
         reconcile=reconcile,
         retention=RetentionActivities(engine),
     )
@@ -217,6 +233,17 @@ def worker_activities(
         eta_grace=settings.eta_grace,
         reconcile=reconcile_activities(settings, engine, client),
         tracking=tracking_links(settings),
+        exception_rules=exception_rules(settings),
+    )
+
+
+def exception_rules(settings: Settings) -> ExceptionRules:
+    """The inbox's severities and SLAs (FLEXHOOK_EXCEPTION_SEVERITY, _ACK_SLA, _RESOLVE_SLA),
+    parsed with the core's parsers (the settings validated them)."""
+    return ExceptionRules(
+        severities=parse_severity_overrides(settings.exception_severity),
+        ack_sla=parse_severity_durations(settings.exception_ack_sla),
+        resolve_sla=parse_severity_durations(settings.exception_resolve_sla),
     )
 
 
@@ -268,6 +295,8 @@ def web_config(settings: Settings) -> WebConfig:
         share_lifetime=settings.share_lifetime,
         public_url=settings.public_url,
         max_shares_per_shipment=settings.max_shares_per_shipment,
+        exception_ack_sla=settings.exception_ack_sla,
+        exception_resolve_sla=settings.exception_resolve_sla,
         follow=follow_config(settings),
     )
 

@@ -19,6 +19,12 @@ from pytimeparse2 import parse as parse_duration
 
 from app.core.access import MIN_ENVIRONMENT_TOKEN_LENGTH
 from app.core.addresses import AddressAllowlist, parse_allowlist
+from app.core.exception_clock import (
+    DEFAULT_ACK_SLA,
+    DEFAULT_RESOLVE_SLA,
+    parse_severity_durations,
+)
+from app.core.exception_families import parse_severity_overrides
 from app.core.follow import check_mail_url
 from app.core.shares import ShareLifetime, share_key
 
@@ -158,6 +164,15 @@ class Settings(BaseSettings):
     # External readers' alerts link Flexport's app too (most cannot sign in there).
     external_flexport_link: bool = Field(default=False, alias="FLEXHOOK_EXTERNAL_FLEXPORT_LINK")
     eta_grace: Duration = Field(default=timedelta(hours=6), alias="FLEXHOOK_ETA_GRACE")
+    # The exception inbox (`app.core.exception_clock`, `app.core.exception_families`): how long
+    # an exception of each severity may stay unacknowledged before it escalates, and
+    # acknowledged but unresolved before it reminds (a severity left out: no clock); the
+    # families' severities changed from their defaults (`customs_hold=high,charges=low`).
+    exception_ack_sla: str = Field(default=DEFAULT_ACK_SLA, alias="FLEXHOOK_EXCEPTION_ACK_SLA")
+    exception_resolve_sla: str = Field(
+        default=DEFAULT_RESOLVE_SLA, alias="FLEXHOOK_EXCEPTION_RESOLVE_SLA"
+    )
+    exception_severity: str = Field(default="", alias="FLEXHOOK_EXCEPTION_SEVERITY")
     ops_alert_after: Duration = Field(
         default=timedelta(minutes=5), alias="FLEXHOOK_OPS_ALERT_AFTER"
     )
@@ -206,6 +221,18 @@ class Settings(BaseSettings):
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("must be longer than 0, e.g. 10s")
+        return value
+
+    @field_validator("exception_ack_sla", "exception_resolve_sla")
+    @classmethod
+    def _check_slas(cls, value: str) -> str:
+        parse_severity_durations(value)  # a ValueError naming the entry: pydantic reports it
+        return value
+
+    @field_validator("exception_severity")
+    @classmethod
+    def _check_severities(cls, value: str) -> str:
+        parse_severity_overrides(value)
         return value
 
     @field_validator("mail_url")

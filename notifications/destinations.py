@@ -37,6 +37,7 @@ from typing import Any, Final
 
 import yaml
 
+from app.core.alert import ESCALATION
 from app.core.preferences import InvalidPreferences, Preferences, parse_preferences
 from notifications.notifier import Destination, check_url, load_config
 
@@ -182,7 +183,10 @@ class NotifyConfig:
 
 def routing_tags(*, kind: str, shipment_id: str) -> frozenset[str]:
     """The tags that route an alert of `kind` about `shipment_id` to a configured URL: the kind,
-    `shipment-<id>`, or Apprise's `always`."""
+    `shipment-<id>`, or Apprise's `always`; an escalation only by its own tag (the team's
+    clocks are no shipment's news)."""
+    if kind == ESCALATION:
+        return frozenset({ESCALATION})
     return frozenset({kind.lower(), f"shipment-{shipment_id}".lower(), "always"})
 
 

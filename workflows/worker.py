@@ -1,7 +1,7 @@
 """The worker: polls the task queue and runs flexhook's workflows (`EventWorkflow`,
-`EventWorkflowV1`, `EtaWatchWorkflow`, `RecipientWorkflow`, `ReconcileWorkflow`,
-`PayloadRetentionWorkflow`) and the activities `app.bootstrap` wires for them; keeps the
-reconcile and payload retention schedules.
+`EventWorkflowV1`, `EtaWatchWorkflow`, `ExceptionWatchWorkflow`, `RecipientWorkflow`,
+`ReconcileWorkflow`, `PayloadRetentionWorkflow`) and the activities `app.bootstrap` wires for
+them; keeps the reconcile and payload retention schedules.
 
 Alerts are sent by a second worker in the same process, on the send queue (`send_queue`), with
 threads and slots of its own: a destination that never answers can take at most those, never
@@ -41,6 +41,7 @@ from app.payload_codec import PayloadKeys
 from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import EventWorkflow
 from workflows.event_v1 import EventWorkflowV1
+from workflows.exception_watch import ExceptionWatchWorkflow
 from workflows.policies import send_queue
 from workflows.recipient import RecipientWorkflow
 from workflows.recipient_starter import resume_waiting
@@ -128,6 +129,7 @@ def _main_worker(
             EventWorkflow,
             EventWorkflowV1,  # runs started on the first shape, until none is open
             EtaWatchWorkflow,
+            ExceptionWatchWorkflow,
             RecipientWorkflow,
             *([ReconcileWorkflow] if activities.reconcile else []),
             PayloadRetentionWorkflow,

@@ -5,8 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+# Alerts of this kind are the team's own: an exception not acknowledged (or, acknowledged, not
+# resolved) within its SLA. Configured URLs hear them by this tag alone, internal recipients
+# only, never a shipment's subscribers.
+ESCALATION: Final = "escalation"
 # The kinds of alert; Apprise tags of the same names route them.
-KINDS: Final = ("departed", "arrived", "delivered", "eta", "customs", "exception", "eta_missed")
+KINDS: Final = (
+    "departed",
+    "arrived",
+    "delivered",
+    "eta",
+    "customs",
+    "exception",
+    "eta_missed",
+    ESCALATION,
+)
+# A notice to one person (at their token's contact) about an exception: not routed by tags,
+# so no destination subscribes to it and it is not among `KINDS`.
+NOTICE_KIND: Final = "exception_notice"
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,12 @@ class Alert:
     # time), and for a correction the time it corrects. Older alerts have neither.
     fact_key: str | None = None
     corrects: str | None = None
+    # The exception (`app.store.exception_models`) the alert is about: exception, customs and
+    # missed-ETA alerts, escalations and notices; None for the others and for older alerts.
+    exception_id: int | None = None
+    # A notice's one reader: a token's name (its contact is looked up when sending); None:
+    # routed by kind and shipment as every other alert.
+    person: str | None = None
 
     @property
     def dedup_key(self) -> str:
@@ -55,3 +77,4 @@ class Links:
     tracking_url: str = ""  # the shipment's tracking page: opens without signing in
     # A follower's one-click unsubscribe link (`app.core.follow`); "" for every other destination.
     unsubscribe_url: str = ""
+    exception_url: str = ""  # the exception in the dashboard's inbox (signed-in readers)

@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
 
-from app.core.alert import Alert, Links
+from app.core import ids
+from app.core.alert import ESCALATION, NOTICE_KIND, Alert, Links
 from app.core.audience import Audience
-from app.core.ids import event_workflow_url
+from app.core.ids import event_workflow_id, exception_workflow_id
 from app.core.shares import track_url
 
 DASHBOARD_SHIPMENT_PATH: Final = "/dashboard/shipments/"
+DASHBOARD_EXCEPTION_PATH: Final = "/dashboard/exceptions/"
+# Alerts an exception's watch sends: their workflow link is the watch's, not an event's.
+WATCH_KINDS: Final = frozenset({ESCALATION, NOTICE_KIND})
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,20 @@ def alert_links(
     if audience is not Audience.INTERNAL:
         return Links(flexport_url=flexport_url, tracking_url=tracking_url)
     shipment_url = f"{public_url}{DASHBOARD_SHIPMENT_PATH}{shipment}" if public_url else ""
-    workflow_url = event_workflow_url(
-        alert.event_id,
-        temporal_ui_url=bases.temporal_ui_url.rstrip("/"),
-        namespace=bases.namespace,
+    temporal_ui_url = bases.temporal_ui_url.rstrip("/")
+    workflow_id = event_workflow_id(alert.event_id)
+    if alert.kind in WATCH_KINDS and alert.exception_id is not None:
+        workflow_id = exception_workflow_id(alert.exception_id)  # the watch sent it
+    workflow_url = ids.workflow_url(
+        workflow_id, temporal_ui_url=temporal_ui_url, namespace=bases.namespace
     )
+    exception_url = ""
+    if public_url and alert.exception_id is not None:
+        exception_url = f"{public_url}{DASHBOARD_EXCEPTION_PATH}{alert.exception_id}"
     return Links(
         shipment_url=shipment_url,
         workflow_url=workflow_url,
         flexport_url=flexport_url,
         tracking_url=tracking_url,
+        exception_url=exception_url,
     )

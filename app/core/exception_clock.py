@@ -92,3 +92,18 @@ def deadlines(
     if acknowledged:
         return Deadlines(remind_at=due, wake_at=wake_at)
     return Deadlines(escalate_at=due, wake_at=wake_at)
+
+
+def go_duration(value: timedelta) -> str:
+    """A duration as the settings write it: `1h`, `90m` as `1h30m`, `2s`, `1h0m5s` as `1h5s`."""
+    seconds = int(value.total_seconds())
+    parts = [
+        f"{amount}{unit}"
+        for amount, unit in (
+            (seconds // 3600, "h"),
+            (seconds % 3600 // 60, "m"),
+            (seconds % 60, "s"),
+        )
+        if amount
+    ]
+    return "".join(parts) or f"{round(value.total_seconds() * 1000)}ms"

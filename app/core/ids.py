@@ -35,12 +35,19 @@ def exception_workflow_id(exception_id: int) -> str:
 
 def event_workflow_url(event_id: str, *, temporal_ui_url: str, namespace: str) -> str:
     """The Temporal UI page of the event's workflow; '' when there is no Temporal UI."""
+    return workflow_url(
+        event_workflow_id(event_id), temporal_ui_url=temporal_ui_url, namespace=namespace
+    )
+
+
+def workflow_url(workflow_id: str, *, temporal_ui_url: str, namespace: str) -> str:
+    """The Temporal UI page of the workflow `workflow_id`; '' when there is no Temporal UI."""
     temporal_ui = temporal_ui_url.rstrip("/")
     if not temporal_ui:
         return ""
     return (
         f"{temporal_ui}/namespaces/{quote(namespace, safe='')}"
-        f"/workflows/{quote(event_workflow_id(event_id), safe='')}"
+        f"/workflows/{quote(workflow_id, safe='')}"
     )
 
 

@@ -8,7 +8,7 @@ from datetime import datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from app.core.alert import Alert
+from app.core.alert import ESCALATION, Alert
 from app.core.schedule import (
     QuietHours,
     ScheduleError,
@@ -24,7 +24,7 @@ from app.core.taxonomy import classify
 DELIVERIES: Final = ("instant", "digest")
 # Kinds that reach a recipient at once even in quiet hours; `customs` only for a hold or an exam
 # (`Classification.urgent`), not for the release.
-URGENT_KINDS: Final = frozenset({"exception", "eta_missed"})
+URGENT_KINDS: Final = frozenset({"exception", "eta_missed", ESCALATION})
 # An alert held just before quiet hours end may commit its ledger row just after the release at
 # the end (processing decides at its start and commits within its 30 s timeout): a second look
 # this long after the end sends those.
@@ -113,7 +113,9 @@ def is_urgent(alert: Alert) -> bool:
 
 def hold_until(preferences: Preferences, alert: Alert, *, now: datetime) -> datetime | None:
     """When `alert` may reach this recipient: None for now, else the instant its hold ends (the
-    next digest, or the end of the quiet hours `now` falls in)."""
+    next digest, or the end of the quiet hours `now` falls in). An escalation is never held."""
+    if alert.kind == ESCALATION:
+        return None  # an escalation is for now: neither a digest nor quiet hours hold it
     if preferences.delivery == "digest":
         clock = preferences.digest_clock
         assert clock is not None

@@ -146,14 +146,15 @@ EXAMPLE_NOTIFY_CONFIG = """\
 # Who hears about what: an Apprise configuration file (https://github.com/caronc/apprise).
 # Every target is a URL; its tags route alerts to it. An alert of kind K about shipment S goes to
 # the URLs tagged K or shipment-S. Kinds: departed, arrived, delivered, eta, eta_missed, customs,
-# exception.
+# exception. URLs tagged escalation (that tag alone) hear exceptions nobody acknowledged or
+# resolved within FLEXHOOK_EXCEPTION_ACK_SLA / FLEXHOOK_EXCEPTION_RESOLVE_SLA.
 # URLs tagged ops hear flexhook's own trouble: failed events, failing targets, a stuck spool.
 # Uncomment and fill in what you use; flexhook reads this file for every alert.
 #
 # urls:
 #   # Email through an SMTP server (mailtos:// for TLS):
 #   - "mailtos://user:app-password@smtp.example.com?to=ops@example.com&from=flexhook@example.com":
-#       tag: departed, arrived, delivered, eta, eta_missed, customs, exception, ops
+#       tag: departed, arrived, delivered, eta, eta_missed, customs, exception, escalation, ops
 #   # Slack: the three tokens of an incoming webhook, then the channel:
 #   - "slack://T0000000/B0000000/XXXXXXXXXXXXXXXXXXXXXXXX/#shipments":
 #       tag: eta, customs, exception

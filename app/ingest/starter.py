@@ -16,7 +16,7 @@ from app.core.events import Event
 from app.core.ids import event_workflow_id
 from app.core.statuses import StartStatus
 from app.ingest.errors import EventRejected, EventTooLarge, TemporalUnavailable
-from workflows import search_attributes
+from workflows import exception_feed, search_attributes
 from workflows.event import EventWorkflow
 from workflows.types import EventInput
 
@@ -59,6 +59,15 @@ class EventStarter:
         self._rpc_timeout = rpc_timeout
         # None: the workflow's default (`workflows.policies.PROCESS_DEADLINE`).
         self._deadline = process_deadline.total_seconds() if process_deadline else None
+
+    async def exception_changed(self, exception_id: int) -> None:
+        """Tell the watch of `exception_id` that a person changed it (signal-with-start)."""
+        await exception_feed.changed(
+            self._client,
+            task_queue=self._task_queue,
+            exception_id=exception_id,
+            rpc_timeout=self._rpc_timeout,
+        )
 
     async def start(
         self, event: Event, *, body: str, received_at: datetime, rerun: bool = False

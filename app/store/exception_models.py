@@ -23,6 +23,10 @@ def _no_markers() -> list[list[str]]:
     return []
 
 
+def _no_notices() -> list[list[str | int]]:
+    return []
+
+
 class ShipmentExceptionRow(SQLModel, table=True):
     """One problem of one shipment (`app.core.exception_state.ShipmentException`) with the
     columns its lists filter and sort on. `markers` are the core's stamped markers as
@@ -71,10 +75,18 @@ class ShipmentExceptionRow(SQLModel, table=True):
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     assignee: str | None = Field(default=None, max_length=64)
     snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    resolved_by: str | None = Field(default=None, max_length=200)
+    # `flexport:` and an event id (at most 200: `app.core.limits.EVENT_ID_CHARS`), or a name.
+    resolved_by: str | None = Field(default=None, max_length=240)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     markers: Any = Field(default_factory=_no_markers, sa_type=sa.JSON)
     version: int = 1
+    # The watch's memory (`workflows.exception_watch`): the `opened_at` of the episode it
+    # escalated and reminded of (each once per episode), and the outbox of notices to persons
+    # (`[to, kind, version, when]`, `1` appended once planned), written in the same
+    # compare-and-set as the transition.
+    escalated_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reminded_for: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    notices: Any = Field(default_factory=_no_notices, sa_type=sa.JSON)
 
 
 class ExceptionEntry(SQLModel, table=True):
@@ -86,7 +98,7 @@ class ExceptionEntry(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     exception_id: int
     at: datetime = Field(sa_type=UTCDateTime)
-    who: str = Field(max_length=200)  # a person's name, `system` or `flexport:<event id>`
+    who: str = Field(max_length=240)  # a person's name, `system` or `flexport:<event id>`
     what: str = Field(max_length=64)
     note: str | None = None
 

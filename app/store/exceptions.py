@@ -145,8 +145,15 @@ def _fresh(session: Session, exception_id: int) -> ShipmentExceptionRow:
     return row
 
 
+def _outbox(transition: core.Transition, version: int) -> list[list[str | int]]:
+    """The transition's notices as the outbox keeps them: `[to, kind, version, when]`."""
+    when = transition.entries[0].when.isoformat() if transition.entries else ""
+    return [[n.to, n.kind, version, when] for n in transition.notices]
+
+
 def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transition) -> bool:
-    """Compare-and-set: write the transition only if the row is still at the version read."""
+    """Compare-and-set: write the transition only if the row is still at the version read; its
+    notices join the row's outbox in the same write."""
     if not transition.changed:
         return True
     result = session.execute(
@@ -154,7 +161,11 @@ def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transit
         .where(
             col(ShipmentExceptionRow.id) == row.id, col(ShipmentExceptionRow.version) == row.version
         )
-        .values(**_columns(transition.exception), version=row.version + 1)
+        .values(
+            **_columns(transition.exception),
+            notices=[*row.notices, *_outbox(transition, row.version + 1)],
+            version=row.version + 1,
+        )
         .execution_options(synchronize_session=False)
     )
     saved = bool(result.rowcount)  # type: ignore[attr-defined]

@@ -86,7 +86,8 @@ async def lifespan(
             intake=intake,
             metrics=metrics or WebMetrics(),
             codec=codec,
-            tell_exception_watch=tell_exception_watch,
+            # By default the watch is told over the starter's connection to Temporal.
+            tell_exception_watch=tell_exception_watch or starter.exception_changed,
         ),
     )
     tasks = [asyncio.create_task(relay.run(), name="spool-relay")]
@@ -122,6 +123,17 @@ def dashboard_redrive(started: Started) -> Redrive:
     return redrive
 
 
+def dashboard_exception_watch(started: Started) -> TellExceptionWatch:
+    """The dashboard's way to tell an exception's watch: the started app's (`WebState`)."""
+
+    async def tell(exception_id: int) -> None:
+        teller = started.state.tell_exception_watch
+        if teller is not None:
+            await teller(exception_id)
+
+    return tell
+
+
 def routes(
     *,
     config: WebConfig,
@@ -129,6 +141,7 @@ def routes(
     redrive: Redrive,
     limiter: RefusalLimiter,
     codec: EncryptionCodec | None = None,
+    tell_exception_watch: TellExceptionWatch | None = None,
 ) -> list[BaseRoute]:
     """The route table of the whole process. `limiter` counts refused tokens, API and
     dashboard sign-in alike."""
@@ -144,6 +157,9 @@ def routes(
         share_lifetime=config.share_lifetime,
         public_url=config.public_url,
         max_shares_per_shipment=config.max_shares_per_shipment,
+        exception_ack_sla=config.exception_ack_sla,
+        exception_resolve_sla=config.exception_resolve_sla,
+        tell_exception_watch=tell_exception_watch,
     )
     return [
         Route(WEBHOOK_PATH, receive_webhook, methods=["POST"]),
@@ -187,7 +203,8 @@ def create_app(
     """The public ASGI app. `starter_factory` runs once at start-up (it connects to Temporal);
     `ops` alerts the operators of a stuck spool (None: nobody); `metrics` are the counters the
     metrics app exports (None: counted for nobody); `tell_exception_watch` signals an
-    exception's watch workflow after a person's action (None: the watch is not told)."""
+    exception's watch workflow after a person's action (None: over the starter's Temporal
+    connection)."""
     started = Started()
     limiter = RefusalLimiter(Limits(refusals=config.refused_tokens_per_minute), ops=ops)
     codec = payload_codec.codec(config.payload_keys)
@@ -198,6 +215,7 @@ def create_app(
             redrive=dashboard_redrive(started),
             limiter=limiter,
             codec=codec,
+            tell_exception_watch=dashboard_exception_watch(started),
         ),
         middleware=[
             Middleware(NulGuardMiddleware),

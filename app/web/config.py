@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from app.core.addresses import DEFAULT_RULES, DestinationRules
+from app.core.exception_clock import DEFAULT_ACK_SLA, DEFAULT_RESOLVE_SLA
 from app.core.shares import ShareLifetime
 from app.tracking.follow import FollowConfig
 
@@ -37,5 +38,8 @@ class WebConfig:
     share_lifetime: ShareLifetime = field(default_factory=ShareLifetime)
     public_url: str = ""
     max_shares_per_shipment: int = 20  # active links a person may make to one shipment
+    # The inbox's clocks, to mark exceptions overdue (FLEXHOOK_EXCEPTION_ACK_SLA, _RESOLVE_SLA).
+    exception_ack_sla: str = DEFAULT_ACK_SLA
+    exception_resolve_sla: str = DEFAULT_RESOLVE_SLA
     # Following a shipment by email from its tracking page (FLEXHOOK_MAIL_URL); None: off.
     follow: FollowConfig | None = None

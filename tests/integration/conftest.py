@@ -20,6 +20,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.digest import DigestSender
+from activities.exceptions import ExceptionRules
 from activities.tracking import TrackingLinks
 from app.bootstrap import wire_activities
 from app.core.addresses import AddressAllowlist, DestinationRules
@@ -118,6 +119,7 @@ async def make_stack(
             follow: FollowConfig | None = None,
             tracking: bool = True,
             tell_exception_watch: TellExceptionWatch | None = None,
+            exception_rules: ExceptionRules | None = None,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -178,6 +180,7 @@ async def make_stack(
                     eta_grace=eta_grace,
                     give_up_after=give_up_after,
                     tracking=links,
+                    exception_rules=exception_rules,
                 )
                 worker = build_worker(
                     worker_client, task_queue=task_queue, activities=activities, executor=executor

@@ -296,3 +296,22 @@ def test_alerts_carry_tracking_links_only_with_a_secret_to_derive_them_from(
     assert links.lifetime.expiry == timedelta(days=10)
     assert "first_webhook_secret" not in repr(links)
     assert settings.external_flexport_link is True
+
+
+def test_the_exception_settings_default_and_refuse_what_the_core_cannot_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert settings.exception_ack_sla == "critical=1h,high=4h,normal=24h"
+    assert settings.exception_resolve_sla == "critical=24h,high=72h,normal=168h"
+    assert settings.exception_severity == ""
+
+    for name, value in (
+        ("FLEXHOOK_EXCEPTION_ACK_SLA", "critical=soon"),
+        ("FLEXHOOK_EXCEPTION_RESOLVE_SLA", "urgent=1h"),
+        ("FLEXHOOK_EXCEPTION_SEVERITY", "customs_hold=very"),
+    ):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ConfigError, match=name):
+            load_settings()
+        monkeypatch.delenv(name)

@@ -1,5 +1,5 @@
-"""Replay recorded histories of `EventWorkflow` and `EtaWatchWorkflow` against the
-current workflow code.
+"""Replay recorded histories of `EventWorkflow`, `EtaWatchWorkflow` and
+`ExceptionWatchWorkflow` against the current workflow code.
 
 Every `tests/histories/*.json` is the history of a real run (a real dev server, the production
 worker and activities, a signed event through the web app), exported with
@@ -32,15 +32,22 @@ from app.core.outcome import EventOutcome
 from workflows.eta_watch import EtaWatchWorkflow
 from workflows.event import EventWorkflow
 from workflows.event_v1 import EventWorkflowV1
+from workflows.exception_watch import EXCEPTION_WATCH_TYPE, ExceptionWatchWorkflow
 from workflows.policies import RECORDS_RETRY, RECORDS_TIMEOUT, SEND_QUEUE_SUFFIX
 from workflows.retention import PayloadRetentionWorkflow
-from workflows.types import EtaUpdate, EtaWatchInput, EventInput
+from workflows.types import EtaUpdate, EtaWatchInput, EventInput, ExceptionWatchInput
 
 # ------------------------------------------------------------------------------------------------
 
 
 # What the worker registers (`workflows.worker.build_worker`), for the histories' types.
-REGISTERED = [EventWorkflow, EventWorkflowV1, EtaWatchWorkflow, PayloadRetentionWorkflow]
+REGISTERED = [
+    EventWorkflow,
+    EventWorkflowV1,
+    EtaWatchWorkflow,
+    ExceptionWatchWorkflow,
+    PayloadRetentionWorkflow,
+]
 FIRST_SHAPE = "FlexportEventWorkflow"  # the type name the first shape's runs started with
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -87,6 +94,23 @@ REQUIRED: dict[str, tuple[list[str], str]] = {
     "eta_watch__missed_one_destination": (["alert_eta_missed", "send_notification"], "COMPLETED"),
     "eta_watch__moved_then_missed": (["alert_eta_missed", "send_notification"], "COMPLETED"),
     "eta_watch__arrived": ([], "COMPLETED"),
+    # `ExceptionWatch`: a hold reported twice (a second read on the signal), escalated at its
+    # ack SLA's timer and sent; acknowledged (read), released by Flexport (read: resolved), the
+    # acknowledger's notice planned and sent.
+    "exception_watch__escalated_acknowledged_released": (
+        [
+            "local:read_exception_clock",
+            "local:read_exception_clock",
+            "perform_exception_due",
+            "send_notification",
+            "local:read_exception_clock",
+            "local:read_exception_clock",
+            "local:read_exception_clock",
+            "plan_exception_notices",
+            "send_notification",
+        ],
+        "COMPLETED",
+    ),
     # `PayloadRetentionWorkflow`: one batched activity.
     "payload_retention__daily_run": (["remove_old_payloads"], "COMPLETED"),
 }
@@ -234,10 +258,23 @@ class NoTimerWatchWorkflow(EtaWatchWorkflow):
         return await super().run(input)
 
 
+@workflow.defn(name=EXCEPTION_WATCH_TYPE, sandboxed=False)
+class ExceptionWatchWithoutTimerWorkflow(ExceptionWatchWorkflow):
+    """The exception watch performing what is due at once, without waiting on its timer."""
+
+    async def _due(self, clock: Any) -> bool:
+        return True
+
+    @workflow.run
+    async def run(self, input: ExceptionWatchInput) -> str:
+        return await super().run(input)
+
+
 @pytest.mark.parametrize(
     ("altered", "history_name"),
     [
         (NoTimerWatchWorkflow, "eta_watch__missed_one_destination"),
+        (ExceptionWatchWithoutTimerWorkflow, "exception_watch__escalated_acknowledged_released"),
         (ApplyBeforeRecordWorkflow, "no_alerts_shipment_created"),
         (NoAlertsWorkflow, "departed_one_destination"),
         (NewShapeUnderTheOldNameWorkflow, "departed_one_destination"),
@@ -245,6 +282,7 @@ class NoTimerWatchWorkflow(EtaWatchWorkflow):
     ],
     ids=[
         "eta-watch-without-its-timer",
+        "exception-watch-without-its-timer",
         "different-first-activity",
         "alert-step-dropped",
         "new-shape-under-the-old-name-alerting",

@@ -1,0 +1,173 @@
+"""The exception watch's clock survives: a worker restart, a Temporal server restart (a dev
+server of its own, persisted to a file) and a hand-over to a new run, each escalating once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.testing import WorkflowEnvironment
+
+from app.core.ids import event_workflow_id, exception_workflow_id
+from tests.helpers import eventually
+from tests.integration.exception_stack import (
+    act,
+    hold,
+    rules,
+    run_worker,
+    start_exception_ids,
+    the_exception,
+    timeline,
+    to,
+    watch,
+    watch_on,
+)
+from tests.integration.harness import (
+    Inbox,
+    Samples,
+    StackFactory,
+    free_port,
+    mailto,
+    temporal_binary,
+    write_config,
+)
+from workflows import exception_watch
+from workflows.exception_feed import changed
+from workflows.search_attributes import dev_server_flags
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def shipment_id() -> int:
+    return random.randrange(10**8, 10**9)
+
+
+@pytest.fixture
+def config(tmp_path: Path, smtp: tuple[Inbox, int]) -> Path:
+    return write_config(
+        tmp_path / "notifications.yml", (mailto(smtp[1], "escalations@example.com"), "escalation")
+    )
+
+
+# -- the tests --------------------------------------------------------------------------------
+
+
+async def test_the_escalation_fires_once_across_a_worker_restart(
+    make_stack: StackFactory,
+    samples: Samples,
+    smtp: tuple[Inbox, int],
+    config: Path,
+    shipment_id: int,
+) -> None:
+    inbox, _ = smtp
+    stack = await make_stack(with_worker=False, notify_config=config)
+    start_exception_ids(stack.engine)
+
+    async with AsyncExitStack() as first:
+        await run_worker(first, stack, stack.client, config)
+        await stack.deliver(hold(samples, shipment_id))
+        row = the_exception(stack.engine)
+        assert row.id is not None
+        handle = watch(stack, row.id)
+    assert [line.split(" ")[1] for line in timeline(stack.engine, row.id)] == ["opened"]
+    status = (await handle.describe()).raw_description.workflow_execution_info.status
+    assert status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    # No worker while the timer comes due: it fires on the server, and waits for one.
+    await asyncio.sleep((row.opened_at + timedelta(seconds=6) - datetime.now(UTC)).total_seconds())
+    assert inbox.received == []
+
+    async with AsyncExitStack() as second:
+        await run_worker(second, stack, stack.client, config)
+        await eventually(lambda: to(inbox, "escalations@example.com"), what="the escalation")
+        # Told again (a retried activity, a redelivery): no second escalation.
+        await changed(stack.client, task_queue=stack.task_queue, exception_id=row.id)
+        await eventually(lambda: "system escalated" in timeline(stack.engine, row.id or 0))
+    assert len(to(inbox, "escalations@example.com")) == 1
+    assert timeline(stack.engine, row.id).count("system escalated") == 1
+
+
+async def test_the_escalation_fires_once_across_a_temporal_server_restart(
+    make_stack: StackFactory,
+    samples: Samples,
+    smtp: tuple[Inbox, int],
+    config: Path,
+    shipment_id: int,
+    tmp_path: Path,
+) -> None:
+    """A dev server of its own, persisted to a file: stopped with the watch's timer running
+    (and no worker), started again past the SLA."""
+    inbox, _ = smtp
+    port = free_port()
+
+    async def server() -> WorkflowEnvironment:
+        return await WorkflowEnvironment.start_local(
+            port=port,
+            dev_server_existing_path=temporal_binary(),
+            dev_server_database_filename=str(tmp_path / "temporal.db"),
+            dev_server_extra_args=dev_server_flags(),
+        )
+
+    first = await server()
+    stack = await make_stack(with_worker=False, client=first.client, notify_config=config)
+    start_exception_ids(stack.engine)
+    try:
+        async with AsyncExitStack() as exits:
+            await run_worker(exits, stack, first.client, config)
+            posted = await stack.post(hold(samples, shipment_id))
+            assert posted.status_code == 200, posted.text
+            event = first.client.get_workflow_handle(event_workflow_id(posted.json()["event_id"]))
+            await event.result()
+            row = the_exception(stack.engine)
+            assert row.id is not None
+            running = await watch_on(first.client, row.id).describe()
+            status = running.raw_description.workflow_execution_info.status
+            assert status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
+    finally:
+        await first.shutdown()
+    await asyncio.sleep((row.opened_at + timedelta(seconds=6) - datetime.now(UTC)).total_seconds())
+    assert inbox.received == []
+
+    second = await server()
+    try:
+        async with AsyncExitStack() as exits:
+            await run_worker(exits, stack, second.client, config)
+            await eventually(lambda: to(inbox, "escalations@example.com"), what="the escalation")
+            await eventually(lambda: "system escalated" in timeline(stack.engine, row.id or 0))
+    finally:
+        await second.shutdown()
+    assert len(to(inbox, "escalations@example.com")) == 1
+    assert timeline(stack.engine, row.id).count("system escalated") == 1
+
+
+async def test_a_watch_hands_over_to_a_new_run_and_keeps_its_clock(
+    make_stack: StackFactory,
+    samples: Samples,
+    smtp: tuple[Inbox, int],
+    config: Path,
+    shipment_id: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inbox, _ = smtp
+    monkeypatch.setattr(exception_watch, "TURNS_PER_RUN", 2)  # the workflow is not sandboxed
+    stack = await make_stack(notify_config=config, exception_rules=rules(ack="critical=4s"))
+    start_exception_ids(stack.engine)
+    await stack.deliver(hold(samples, shipment_id))
+    row = the_exception(stack.engine)
+    assert row.id is not None
+    first_run = (await watch(stack, row.id).describe()).run_id
+
+    for note in ("one", "two", "three"):
+        await act(stack, row.id, "note", "erin", note=note)
+
+    await eventually(lambda: to(inbox, "escalations@example.com"), what="the escalation")
+    first = stack.client.get_workflow_handle(exception_workflow_id(row.id), run_id=first_run)
+    status = (await first.describe()).raw_description.workflow_execution_info.status
+    assert status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
+    assert len(to(inbox, "escalations@example.com")) == 1
