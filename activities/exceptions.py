@@ -83,11 +83,26 @@ def event_effect(event: Event) -> ExceptionEffect:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What an event did to its shipment's exceptions: each write's outcome, and the id of the
-    exception it reported (opened, or added an occurrence to), if any."""
+    """What an event did to its shipment's exceptions: each write's outcome, the id of the
+    exception it reported (opened, or added an occurrence to), if any, and whether that report
+    was news (it opened the exception or reopened it) rather than one more occurrence of a
+    problem still open."""
 
     outcomes: tuple[Outcome, ...] = ()
     reported: int | None = None
+    news: bool = True
+
+    def alerts(self, alerts: Iterable[Alert]) -> list[Alert]:
+        """The event's alerts as they go out: those about the problem carry the exception's id,
+        and a repeat report of an open problem alerts nobody again (it is an occurrence in the
+        inbox, where the problem is already seen)."""
+        if self.reported is None:
+            return list(alerts)
+        return [
+            dataclasses.replace(a, exception_id=self.reported) if a.kind in PROBLEM_KINDS else a
+            for a in alerts
+            if self.news or a.kind not in PROBLEM_KINDS
+        ]
 
 
 def record_exceptions(
@@ -116,19 +131,14 @@ def record_exceptions(
         severities=severities,
         now=now,
     )
-    # `record_event` reports the opened family last.
-    reported = outcomes[-1].exception_id if effect.opens is not None else None
-    return Recorded(outcomes, reported)
-
-
-def with_exception(alerts: Iterable[Alert], exception_id: int | None) -> list[Alert]:
-    """The alerts, those about a problem carrying `exception_id`."""
-    if exception_id is None:
-        return list(alerts)
-    return [
-        dataclasses.replace(a, exception_id=exception_id) if a.kind in PROBLEM_KINDS else a
-        for a in alerts
-    ]
+    if effect.opens is None:
+        return Recorded(outcomes)
+    report = outcomes[-1]  # `record_event` reports the opened family last
+    # Processed again (a retried attempt, a redrive): what the first time wrote says it.
+    what = report.what or exceptions.entries_by(
+        session, exception_id=report.exception_id, who=f"flexport:{event.event_id}"
+    )
+    return Recorded(outcomes, report.exception_id, news="occurrence" not in what)
 
 
 def tell_watches(feed: ExceptionWatchFeed | None, outcomes: Iterable[Outcome]) -> None:

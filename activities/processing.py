@@ -30,7 +30,6 @@ from activities.exceptions import (
     ExceptionWatchFeed,
     record_exceptions,
     tell_watches,
-    with_exception,
 )
 from activities.types import (
     ApplyEventInput,
@@ -288,9 +287,7 @@ class EventActivities:
                 severities=self._exception_rules.severities,
                 now=now,
             )
-            outcome = dataclasses.replace(
-                outcome, alerts=with_exception(outcome.alerts, recorded.reported)
-            )
+            outcome = dataclasses.replace(outcome, alerts=recorded.alerts(outcome.alerts))
             deliveries = self._notifications.plan(session, outcome.alerts, now=now)
             session.commit()
         if was_failed:

@@ -60,6 +60,8 @@ class Outcome:
     changed: bool
     notices: tuple[Notified, ...] = ()
     refused: str | None = None
+    # What happened, as the timeline says it (`opened`, `occurrence`, `recurred`, `resolved`, ...)
+    what: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ def _append(session: Session, exception_id: int, transition: core.Transition) ->
             )
         )
     notices = tuple(Notified(exception_id, notice) for notice in transition.notices)
-    return Outcome(exception_id, transition.changed, notices)
+    what = tuple(entry.what for entry in transition.entries)
+    return Outcome(exception_id, transition.changed, notices, what=what)
 
 
 def _fresh(session: Session, exception_id: int) -> ShipmentExceptionRow:
@@ -280,6 +283,14 @@ def _report(
         if opened is not None:
             return opened
     raise ConcurrentChanges(f"{shipment_id}/{family}")
+
+
+def entries_by(session: Session, *, exception_id: int, who: str) -> tuple[str, ...]:
+    """What the exception's timeline says `who` did to it (`opened`, `occurrence`, ...)."""
+    statement = select(ExceptionEntry.what).where(
+        ExceptionEntry.exception_id == exception_id, ExceptionEntry.who == who
+    )
+    return tuple(session.exec(statement).all())
 
 
 def wake(session: Session, *, exception_id: int, at: datetime) -> Outcome:

@@ -124,16 +124,35 @@ def test_a_redelivered_hold_adds_nothing_and_tells_the_watch_again(engine: Engin
 def test_a_second_report_is_an_occurrence_and_the_release_resolves_it(engine: Engine) -> None:
     watch = RecordingWatch()
     process(engine, event_body("01_shipment_created", event_type=HOLD_TYPE, event_id="h1"), watch)
-    process(engine, event_body("01_shipment_created", event_type=HOLD_TYPE, event_id="h2"), watch)
+    second = event_body("01_shipment_created", event_type=HOLD_TYPE, event_id="h2")
+    repeated = process(engine, second, watch)
     [row] = rows(engine)
     assert row.occurrences == 2
+    # The same hold reported again alerts nobody again: it is an occurrence in the inbox.
+    assert repeated.outcome.alerts == []
+    assert process(engine, second, watch).outcome.alerts == []  # nor when processed again
 
     released = process(engine, event_body("11_customs_released", event_id="rel-1"), watch)
 
     [row] = rows(engine)
     assert (row.state, row.resolved_by) == ("resolved", "flexport:rel-1")
-    assert watch.told == [row.id] * 3
     assert all(alert.exception_id is None for alert in released.outcome.alerts)
+    assert watch.told == [row.id] * 4
+
+
+def test_a_hold_that_recurs_after_its_release_alerts_again(engine: Engine) -> None:
+    watch = RecordingWatch()
+    process(engine, event_body("01_shipment_created", event_type=HOLD_TYPE, event_id="h1"), watch)
+    process(engine, event_body("11_customs_released", event_id="rel-1"), watch)
+    later = json.loads(event_body("01_shipment_created", event_type=HOLD_TYPE, event_id="h2"))
+    later["occurred_at"] = "2026-03-20T08:00:00.000Z"  # after the release
+
+    recurred = process(engine, json.dumps(later), watch)
+
+    [row] = rows(engine)
+    assert (row.state, row.recurrences) == ("open", 1)
+    [hold_alert] = [alert for alert in recurred.outcome.alerts if alert.kind == "customs"]
+    assert hold_alert.exception_id == row.id
 
 
 def test_an_event_that_is_no_problem_opens_nothing_and_tells_nobody(engine: Engine) -> None:
