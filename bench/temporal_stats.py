@@ -144,11 +144,15 @@ async def wait_closed_where(
 def billable(events: Sequence[HistoryEvent]) -> float:
     """A history's billable actions by Temporal Cloud's rules: the start (a continued run's
     too), each signal, timer, search-attribute upsert and activity attempt, and the local
-    activities of one workflow task counted once (each retry of one once more)."""
+    activities of one workflow task counted once (each retry of one once more). A signal-with-
+    start that started the run is one action for both: its signal is the history's second
+    event, before any workflow task."""
     actions = 0.0
     local_tasks: set[int] = set()
-    for event in events:
+    for index, event in enumerate(events):
         kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED and index == 1:
+            continue  # came with the start (signal-with-start)
         if kind in _ONE_ACTION:
             actions += 1
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
