@@ -19,7 +19,14 @@ from app.core.ids import event_workflow_id, exception_workflow_id
 from app.core.shares import track_url
 
 DASHBOARD_SHIPMENT_PATH: Final = "/dashboard/shipments/"
-DASHBOARD_EXCEPTION_PATH: Final = "/dashboard/exceptions/"
+INBOX_PATH: Final = "/dashboard/exceptions"  # the dashboard's inbox; an exception's page under it
+
+
+def exception_page(public_url: str, exception_id: int) -> str:
+    """The exception's page in the dashboard's inbox (a path without a public URL)."""
+    return f"{public_url.rstrip('/')}{INBOX_PATH}/{exception_id}"
+
+
 # Alerts an exception's watch sends: their workflow link is the watch's, not an event's.
 WATCH_KINDS: Final = frozenset({ESCALATION, NOTICE_KIND})
 
@@ -68,7 +75,7 @@ def alert_links(
     )
     exception_url = ""
     if public_url and alert.exception_id is not None:
-        exception_url = f"{public_url}{DASHBOARD_EXCEPTION_PATH}{alert.exception_id}"
+        exception_url = exception_page(public_url, alert.exception_id)
     return Links(
         shipment_url=shipment_url,
         workflow_url=workflow_url,

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Final
 
 from app.core.alert import Alert
+from app.core.alert_links import INBOX_PATH, exception_page
 from app.core.audience import Audience
 from app.core.display import span
 from app.core.exception_families import family
 
 # The inbox on the dashboard; one exception is `<this>/<id>` (shared with the dashboard).
-DASHBOARD_EXCEPTIONS_PATH: Final = "/dashboard/exceptions"
 
 # In the order a digest lists them; a kind not named here comes last, under its own name.
 SECTION_TITLES: Final = {
@@ -175,6 +175,8 @@ def seen_by(digest: Digest, *, audience: Audience, public_url: str) -> Digest:
         return replace(digest, open_exceptions=hidden, inbox_url="")
     if not base:
         return replace(digest, inbox_url="")
-    inbox = f"{base}{DASHBOARD_EXCEPTIONS_PATH}"
-    linked = tuple(replace(e, url=f"{inbox}/{e.exception_id}") for e in digest.open_exceptions)
+    inbox = f"{base}{INBOX_PATH}"
+    linked = tuple(
+        replace(e, url=exception_page(base, e.exception_id)) for e in digest.open_exceptions
+    )
     return replace(digest, open_exceptions=linked, inbox_url=inbox)

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from app.core.exception_families import Severity, family
+from app.core.stamps import stamp, stamp_time
 
 State = Literal["open", "acknowledged", "snoozed", "resolved"]
 STATES: Final[tuple[State, ...]] = ("open", "acknowledged", "snoozed", "resolved")
@@ -39,17 +40,6 @@ FLEXHOOK_EVENT_PREFIX: Final = "flexhook:"
 
 class ActionRefused(ValueError):
     """A person's action that the exception's state does not allow; the message says why."""
-
-
-def stamp(at: datetime, source: str) -> str:
-    """`YYYY-MM-DDTHH:MM:SS.ffffff|source` in UTC: the order of markers (as the store's stamps)."""
-    return f"{at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}|{source}"
-
-
-def stamp_time(value: str) -> datetime:
-    """When the marker of a stamp happened (UTC)."""
-    year, _, rest = value.partition("|")[0].partition("-")
-    return datetime.fromisoformat(f"{year.zfill(4)}-{rest}").replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from app.dashboard.access import Visitor, changed
 from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_fields
 from app.dashboard.state import DashboardState, state_of
-from app.store import exception_reads
+from app.store import exception_reads, exceptions
 from app.store.db import in_session
 from app.store.exception_models import ShipmentExceptionRow
 from app.store.exception_reads import EVERY_STATE, InboxFilter
@@ -84,9 +84,7 @@ def inbox_row(row: ShipmentExceptionRow, *, state: DashboardState, now: datetime
     """`row` as listed at `now`: overdue once its ack deadline (or resolve deadline once
     acknowledged) has passed."""
     assert row.id is not None
-    due = deadlines(
-        exception_reads.as_core(row), ack_sla=state.ack_sla, resolve_sla=state.resolve_sla
-    )
+    due = deadlines(exceptions.as_core(row), ack_sla=state.ack_sla, resolve_sla=state.resolve_sla)
     end = row.resolved_at if row.state == "resolved" and row.resolved_at else now
     return InboxRow(
         id=row.id,

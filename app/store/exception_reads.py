@@ -14,10 +14,9 @@ from typing import Any, Final
 from sqlmodel import Session, col, func, select
 
 from app.core import exception_state as core
-from app.core.exception_families import SEVERITIES
 from app.store import tokens
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
-from app.store.exceptions import Cursor, Page
+from app.store.exceptions import Cursor, Page, page_in_inbox_order
 from app.store.models import Shipment
 
 UNRESOLVED: Final[tuple[core.State, ...]] = ("open", "acknowledged", "snoozed")
@@ -35,21 +34,6 @@ class InboxFilter:
     severity: str | None = None
     shipment_id: str | None = None
     assignee: str | None = None
-
-
-def as_core(row: ShipmentExceptionRow) -> core.ShipmentException:
-    """The row as the pure core's exception (for `app.core.exception_clock.deadlines`)."""
-    return core.ShipmentException(
-        shipment_id=row.shipment_id,
-        family=row.family,
-        severity=SEVERITIES[row.severity_rank],
-        opened_at=row.opened_at,
-        markers=tuple(sorted(core.Marker(s, k, src) for s, k, src in row.markers)),
-        acknowledged_by=row.acknowledged_by,
-        acknowledged_at=row.acknowledged_at,
-        assignee=row.assignee,
-        snoozed_until=row.snoozed_until,
-    )
 
 
 def _filtered(query: Any, where: InboxFilter) -> Any:
@@ -74,26 +58,8 @@ def inbox_page(
 ) -> Page:
     """One page of the inbox in its order (most severe, then oldest, then id), from just past
     `after`: a keyset, never an offset."""
-    row = ShipmentExceptionRow
-    query = _filtered(select(row), where)
-    if after is not None:
-        rank, opened, last = after.severity_rank, after.opened_at, after.id
-        query = query.where(
-            (col(row.severity_rank) > rank)
-            | ((col(row.severity_rank) == rank) & (col(row.opened_at) > opened))
-            | (
-                (col(row.severity_rank) == rank)
-                & (col(row.opened_at) == opened)
-                & (col(row.id) > last)
-            )
-        )
-    ordered = query.order_by(col(row.severity_rank), col(row.opened_at), col(row.id))
-    rows = tuple(session.exec(ordered.limit(limit + 1)).all())
-    if len(rows) <= limit:
-        return Page(rows, None)
-    end = rows[limit - 1]
-    assert end.id is not None
-    return Page(rows[:limit], Cursor(end.severity_rank, end.opened_at, end.id))
+    query = _filtered(select(ShipmentExceptionRow), where)
+    return page_in_inbox_order(session, query, after=after, limit=limit)
 
 
 def count_unresolved(session: Session, *, cap: int) -> int:

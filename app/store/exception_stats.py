@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
 from app.core import exception_state as core
+from app.core.stamps import stamp_time
 from app.store.exception_models import UNRESOLVED, ExceptionStat, ShipmentExceptionRow
 from app.store.models import Shipment
 
@@ -93,7 +94,7 @@ def observe(
         _add(session, "acknowledge", _seconds(after.opened_at, after.acknowledged_at))
     closer = after.lifecycle.resolved_by
     if before.state != "resolved" and closer is not None:
-        _add(session, "resolve", _seconds(after.opened_at, core.stamp_time(closer.stamp)))
+        _add(session, "resolve", _seconds(after.opened_at, stamp_time(closer.stamp)))
 
 
 @dataclass(frozen=True)

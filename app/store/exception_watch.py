@@ -19,7 +19,7 @@ from app.core import exception_state as core
 from app.core.exception_clock import deadlines, go_duration
 from app.core.exception_families import Severity
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
-from app.store.exceptions import MAX_ATTEMPTS, ConcurrentChanges, _fresh, _to_core, wake
+from app.store.exceptions import MAX_ATTEMPTS, ConcurrentChanges, _fresh, as_core, wake
 
 Due = Literal["escalate", "remind", "wake"]
 Slas = Mapping[Severity, timedelta]
@@ -68,7 +68,7 @@ def read_clock(session: Session, *, exception_id: int, ack_sla: Slas, resolve_sl
     """The exception's next due time: its escalation or reminder unless this episode had it,
     or its wake-up (`UnknownException` for an id with no row)."""
     row = _fresh(session, exception_id)
-    exception = _to_core(row)
+    exception = as_core(row)
     waiting = len(row.notices) - _planned(row)
     if exception.state == "resolved":
         return Clock(resolved=True, due_at=None, due=None, notices=waiting)
@@ -108,7 +108,7 @@ def _overdue(
         exception_id=row.id,
         shipment_id=row.shipment_id,
         family=row.family,
-        severity=_to_core(row).severity,
+        severity=as_core(row).severity,
         opened_at=row.opened_at,
         sla=sla,
         reported_by=reports[-1] if reports else "",
@@ -125,7 +125,7 @@ def mark_overdue(
     wake(session, exception_id=exception_id, at=at)
     for _ in range(MAX_ATTEMPTS):
         row = _fresh(session, exception_id)
-        exception = _to_core(row)
+        exception = as_core(row)
         if exception.state == "resolved":
             return ()
         due = deadlines(exception, ack_sla=ack_sla, resolve_sla=resolve_sla)

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select, update
 
 from app.core import exception_state as core
 from app.core.exception_families import SEVERITIES, ExceptionEffect, Severity, severity_of
+from app.core.stamps import stamp, stamp_time
 from app.store import exception_stats
 from app.store.exception_models import EarlyClearing, ExceptionEntry, ShipmentExceptionRow
 
@@ -90,7 +91,8 @@ class Page:
     next: Cursor | None  # None: this was the last page
 
 
-def _to_core(row: ShipmentExceptionRow) -> core.ShipmentException:
+def as_core(row: ShipmentExceptionRow) -> core.ShipmentException:
+    """The row as the pure core's exception."""
     severity = SEVERITIES[row.severity_rank]
     return core.ShipmentException(
         shipment_id=row.shipment_id,
@@ -119,7 +121,7 @@ def _columns(exception: core.ShipmentException) -> dict[str, Any]:
         "assignee": exception.assignee,
         "snoozed_until": exception.snoozed_until,
         "resolved_by": exception.resolved_by,
-        "resolved_at": core.stamp_time(closer.stamp) if closer is not None else None,
+        "resolved_at": stamp_time(closer.stamp) if closer is not None else None,
         "markers": [[m.stamp, m.kind, m.source] for m in exception.markers],
     }
 
@@ -186,7 +188,7 @@ def _transit(
     The core's `ActionRefused` propagates."""
     for _ in range(MAX_ATTEMPTS):
         row = _fresh(session, exception_id)
-        transition = decide(_to_core(row))
+        transition = decide(as_core(row))
         if _saved(session, row, transition):
             return _append(session, exception_id, transition)
     raise ConcurrentChanges(exception_id)
@@ -248,7 +250,7 @@ def record_event(
     shipment's exceptions: it opens one or adds an occurrence (or a recurrence), and clears
     others. Idempotent per event id: a redelivery changes nothing. `severities`: the
     configured overrides of the families' default severities."""
-    ref = core.EventRef(core.stamp(occurred_at, event_id), event_id)
+    ref = core.EventRef(stamp(occurred_at, event_id), event_id)
     outcomes: list[Outcome] = []
     for family in sorted(effect.clears - {effect.opens}):
         row = _row_of(session, shipment_id, family)
@@ -421,8 +423,15 @@ def list_exceptions(
     session: Session, *, where: ExceptionFilter, after: Cursor | None = None, limit: int = 50
 ) -> Page:
     """One page of the exceptions `where` matches, in inbox order, from just past `after`."""
+    return page_in_inbox_order(
+        session, _filtered(select(ShipmentExceptionRow), where), after=after, limit=limit
+    )
+
+
+def page_in_inbox_order(session: Session, query: Any, *, after: Cursor | None, limit: int) -> Page:
+    """One page of `query`'s exceptions in inbox order (most severe, then oldest, then id),
+    from just past `after`: a keyset, never an offset."""
     row = ShipmentExceptionRow
-    query = _filtered(select(row), where)
     if after is not None:
         rank, opened, last = after.severity_rank, after.opened_at, after.id
         query = query.where(

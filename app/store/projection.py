@@ -16,6 +16,7 @@ from app.core.errors import EventDataError
 from app.core.events import Event, parse_event
 from app.core.facts import Facts, Location
 from app.core.outcome import EventOutcome, ShipmentChange
+from app.core.stamps import stamp
 from app.core.statuses import EventStatus
 from app.store.models import (
     Booking,
@@ -38,7 +39,7 @@ class Versioned(Protocol):
 
 def make_stamp(occurred_at: datetime, event_id: str) -> str:
     """A sortable version: UTC time to the microsecond, ties broken by event id."""
-    return f"{occurred_at.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}|{event_id}"
+    return stamp(occurred_at, event_id)
 
 
 def merge(

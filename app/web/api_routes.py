@@ -5,12 +5,6 @@ OpenAPI document (`app.web.openapi`) is generated from this same table.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
-from functools import partial
-from typing import Any
-
-from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from app.core.access import Role
@@ -33,35 +27,10 @@ from app.web import (
     subscriptions,
     tokens,
 )
-from app.web.deprecation import deprecated
 from app.web.exception_routes import EXCEPTION_ROUTES
-from app.web.operations import ApiRoute, Operation
+from app.web.operations import ApiRoute, Operation, deprecated_operation
 
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
-
-
-def _deprecated(
-    current: Operation,
-    successor: str,
-    *,
-    operation_id: str,
-    under_key: tuple[str, type[Any]] | None = None,
-) -> Operation:
-    """`current` under the path it had before (`app.web.deprecation`), answering as it always
-    did: a list under its old key (`under_key`: the key and its answer model)."""
-    endpoint, responses = current.endpoint, current.responses
-    if under_key is not None:
-        key, model = under_key
-        keyed: Callable[..., Awaitable[Response]] = endpoint  # the list endpoints take `key`
-        endpoint, responses = partial(keyed, key=key), {**responses, 200: model}
-    return replace(
-        current,
-        endpoint=deprecated(endpoint, successor=successor),
-        summary=f"{current.summary} (deprecated path)",
-        responses=responses,
-        operation_id=operation_id,
-        deprecated=True,
-    )
 
 
 LIST_SUBSCRIPTIONS = Operation(
@@ -402,13 +371,13 @@ API_ROUTES: list[BaseRoute] = [
     # The names before the glossary settled them (docs/api.md, "Deprecated names").
     ApiRoute(
         "/shipments/{id}/subscribers",
-        _deprecated(
+        deprecated_operation(
             LIST_SUBSCRIPTIONS,
             "/api/shipments/{id}/subscriptions",
             operation_id="list_shipment_subscribers",
             under_key=("subscribers", answers.SubscriberList),
         ),
-        _deprecated(
+        deprecated_operation(
             ADD_SUBSCRIPTION,
             "/api/shipments/{id}/subscriptions",
             operation_id="add_shipment_subscriber",
@@ -416,7 +385,7 @@ API_ROUTES: list[BaseRoute] = [
     ),
     ApiRoute(
         "/shipments/{id}/subscribers/{sid}",
-        _deprecated(
+        deprecated_operation(
             REMOVE_SUBSCRIPTION,
             "/api/shipments/{id}/subscriptions/{sid}",
             operation_id="remove_shipment_subscriber",
@@ -424,21 +393,25 @@ API_ROUTES: list[BaseRoute] = [
     ),
     ApiRoute(
         "/subscribers",
-        _deprecated(
+        deprecated_operation(
             LIST_RECIPIENTS,
             "/api/recipients",
             operation_id="list_subscribers",
             under_key=("subscribers", answers.RecipientListByOldKey),
         ),
-        _deprecated(ADD_RECIPIENT, "/api/recipients", operation_id="add_subscriber"),
+        deprecated_operation(ADD_RECIPIENT, "/api/recipients", operation_id="add_subscriber"),
     ),
     ApiRoute(
         "/subscribers/{id}",
-        _deprecated(REMOVE_RECIPIENT, "/api/recipients/{id}", operation_id="remove_subscriber"),
+        deprecated_operation(
+            REMOVE_RECIPIENT, "/api/recipients/{id}", operation_id="remove_subscriber"
+        ),
     ),
     ApiRoute(
         "/events/{event_id}/replay",
-        _deprecated(REDRIVE_EVENT, "/api/events/{event_id}/redrive", operation_id="replay_event"),
+        deprecated_operation(
+            REDRIVE_EVENT, "/api/events/{event_id}/redrive", operation_id="replay_event"
+        ),
     ),
     *EXCEPTION_ROUTES,  # before the catch-all below, which would take `exceptions` for a kind
     ApiRoute(

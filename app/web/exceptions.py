@@ -22,6 +22,7 @@ from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from app.core.alert_links import exception_page
 from app.core.exception_families import SEVERITIES
 from app.core.exception_state import ActionRefused
 from app.store import audit, db, exceptions, tokens
@@ -36,7 +37,6 @@ from app.web.state import WebState, web_state
 log = logging.getLogger("flexhook.web")
 
 NO_SUCH_EXCEPTION: Final = "no such exception"
-DASHBOARD_EXCEPTIONS: Final = "/dashboard/exceptions/"
 DEFAULT_PAGE: Final = 50
 BULK_LIMIT: Final = 500  # exceptions one bulk action acts on, in inbox order
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -49,7 +49,7 @@ class UnknownAssignee(ValueError):
 
 def exception_url(public_url: str, exception_id: int) -> str:
     """The exception's page in the dashboard's inbox (relative without a public URL)."""
-    return f"{public_url.rstrip('/')}{DASHBOARD_EXCEPTIONS}{exception_id}"
+    return exception_page(public_url, exception_id)
 
 
 def _time(value: datetime | None) -> str | None:

@@ -6,7 +6,8 @@ here before the endpoint runs, and the OpenAPI document is generated from the sa
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from starlette.requests import Request
@@ -15,6 +16,7 @@ from starlette.routing import Route
 
 from app.core.access import Role
 from app.web.access import current_actor
+from app.web.deprecation import deprecated
 from app.web.errors import error_response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -54,3 +56,27 @@ class ApiRoute(Route):
             return await operation.endpoint(request)
 
         super().__init__(path, dispatch, methods=list(self.operations))
+
+
+def deprecated_operation(
+    current: Operation,
+    successor: str,
+    *,
+    operation_id: str,
+    under_key: tuple[str, type[Any]] | None = None,
+) -> Operation:
+    """`current` under the path it had before (`app.web.deprecation`), answering as it always
+    did: a list under its old key (`under_key`: the key and its answer model)."""
+    endpoint, responses = current.endpoint, current.responses
+    if under_key is not None:
+        key, model = under_key
+        keyed: Callable[..., Awaitable[Response]] = endpoint  # the list endpoints take `key`
+        endpoint, responses = partial(keyed, key=key), {**responses, 200: model}
+    return replace(
+        current,
+        endpoint=deprecated(endpoint, successor=successor),
+        summary=f"{current.summary} (deprecated path)",
+        responses=responses,
+        operation_id=operation_id,
+        deprecated=True,
+    )

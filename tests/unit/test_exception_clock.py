@@ -22,8 +22,8 @@ from app.core.exception_state import (
     clear,
     open_exception,
     snooze,
-    stamp,
 )
+from app.core.stamps import stamp
 
 OPENED = datetime(2026, 3, 15, 20, 5, tzinfo=UTC)
 ACK = parse_severity_durations(DEFAULT_ACK_SLA)

@@ -30,9 +30,9 @@ from app.core.exception_state import (
     report,
     resolve,
     snooze,
-    stamp,
     wake,
 )
+from app.core.stamps import stamp
 from app.core.taxonomy import classify
 from tests.unit.exception_samples import sample_event
 
