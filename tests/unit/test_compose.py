@@ -69,6 +69,18 @@ def test_each_variable_is_one_flexhook_reads(name: str) -> None:
     assert not unknown, f"{name} sets variables nothing reads: {sorted(unknown)}"
 
 
+def test_the_inbox_clocks_default_to_flexhooks_own() -> None:
+    """Compose passes the exception settings through; left unset, they are flexhook's defaults
+    (an empty SLA would mean no escalation at all)."""
+    defaults = Settings.model_fields
+    for variable, field in (
+        ("FLEXHOOK_EXCEPTION_ACK_SLA", "exception_ack_sla"),
+        ("FLEXHOOK_EXCEPTION_RESOLVE_SLA", "exception_resolve_sla"),
+        ("FLEXHOOK_EXCEPTION_SEVERITY", "exception_severity"),
+    ):
+        assert interpolate(FLEXHOOK_ENV[variable], {}) == defaults[field].default, variable
+
+
 def test_the_web_port_and_health_check_match_its_command() -> None:
     web = SERVICES["web"]
     _, params = parse_command(web["command"])
