@@ -16,7 +16,14 @@ from sqlmodel import Session, col, func, select
 from app.core import exception_state as core
 from app.store import tokens
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
-from app.store.exceptions import Cursor, Page, page_in_inbox_order
+from app.store.exceptions import (
+    Cursor,
+    ExceptionFilter,
+    Page,
+    UnknownException,
+    filtered_by,
+    in_inbox_order,
+)
 from app.store.models import Shipment
 
 UNRESOLVED: Final[tuple[core.State, ...]] = ("open", "acknowledged", "snoozed")
@@ -115,3 +122,50 @@ def exception_detail(session: Session, *, exception_id: int) -> ExceptionDetail 
 def assignable_people(session: Session, *, now: datetime) -> tuple[str, ...]:
     """The names of the active named tokens: the people an exception can be assigned to."""
     return tuple(row.name for row in tokens.list_tokens(session) if tokens.is_active(row, now=now))
+
+
+def list_exceptions(
+    session: Session, *, where: ExceptionFilter, after: Cursor | None = None, limit: int = 50
+) -> Page:
+    """One page of the exceptions `where` matches, in inbox order, from just past `after`."""
+    return page_in_inbox_order(
+        session, filtered_by(select(ShipmentExceptionRow), where), after=after, limit=limit
+    )
+
+
+def page_in_inbox_order(session: Session, query: Any, *, after: Cursor | None, limit: int) -> Page:
+    """One page of `query`'s exceptions in inbox order (most severe, then oldest, then id),
+    from just past `after`: a keyset, never an offset."""
+    row = ShipmentExceptionRow
+    if after is not None:
+        rank, opened, last = after.severity_rank, after.opened_at, after.id
+        query = query.where(
+            (col(row.severity_rank) > rank)
+            | ((col(row.severity_rank) == rank) & (col(row.opened_at) > opened))
+            | (
+                (col(row.severity_rank) == rank)
+                & (col(row.opened_at) == opened)
+                & (col(row.id) > last)
+            )
+        )
+    rows = tuple(session.exec(in_inbox_order(query).limit(limit + 1)).all())
+    if len(rows) <= limit:
+        return Page(rows, None)
+    end = rows[limit - 1]
+    assert end.id is not None
+    return Page(rows[:limit], Cursor(end.severity_rank, end.opened_at, end.id))
+
+
+def get_exception(
+    session: Session, *, exception_id: int
+) -> tuple[ShipmentExceptionRow, Sequence[ExceptionEntry]]:
+    """One exception and its whole timeline, oldest entry first (`UnknownException`)."""
+    row = session.get(ShipmentExceptionRow, exception_id)
+    if row is None:
+        raise UnknownException(exception_id)
+    entries = session.exec(
+        select(ExceptionEntry)
+        .where(ExceptionEntry.exception_id == exception_id)
+        .order_by(col(ExceptionEntry.id))
+    ).all()
+    return row, entries

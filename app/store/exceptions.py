@@ -9,7 +9,7 @@ decides again, so neither overwrites the other and a person then meets the core'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -360,7 +360,7 @@ def act(
     return _transit(session, exception_id, decide)
 
 
-def _filtered(query: Any, where: ExceptionFilter) -> Any:
+def filtered_by(query: Any, where: ExceptionFilter) -> Any:
     row = ShipmentExceptionRow
     if where.state is not None:
         query = query.where(row.state == where.state)
@@ -376,7 +376,7 @@ def _filtered(query: Any, where: ExceptionFilter) -> Any:
     return query
 
 
-def _in_inbox_order(query: Any) -> Any:
+def in_inbox_order(query: Any) -> Any:
     row = ShipmentExceptionRow
     return query.order_by(col(row.severity_rank), col(row.opened_at), col(row.id))
 
@@ -396,7 +396,7 @@ def bulk_act(
     """`action` with one shared note on every exception `where` matches (at most `limit`, in
     inbox order): each its own outcome, a refusal with its reason stopping none of the others."""
     ids = session.exec(
-        _in_inbox_order(_filtered(select(ShipmentExceptionRow.id), where)).limit(limit)
+        in_inbox_order(filtered_by(select(ShipmentExceptionRow.id), where)).limit(limit)
     ).all()
     outcomes: list[Outcome] = []
     for exception_id in ids:
@@ -417,50 +417,3 @@ def bulk_act(
         except core.ActionRefused as refusal:
             outcomes.append(Outcome(exception_id, changed=False, refused=str(refusal)))
     return tuple(outcomes)
-
-
-def list_exceptions(
-    session: Session, *, where: ExceptionFilter, after: Cursor | None = None, limit: int = 50
-) -> Page:
-    """One page of the exceptions `where` matches, in inbox order, from just past `after`."""
-    return page_in_inbox_order(
-        session, _filtered(select(ShipmentExceptionRow), where), after=after, limit=limit
-    )
-
-
-def page_in_inbox_order(session: Session, query: Any, *, after: Cursor | None, limit: int) -> Page:
-    """One page of `query`'s exceptions in inbox order (most severe, then oldest, then id),
-    from just past `after`: a keyset, never an offset."""
-    row = ShipmentExceptionRow
-    if after is not None:
-        rank, opened, last = after.severity_rank, after.opened_at, after.id
-        query = query.where(
-            (col(row.severity_rank) > rank)
-            | ((col(row.severity_rank) == rank) & (col(row.opened_at) > opened))
-            | (
-                (col(row.severity_rank) == rank)
-                & (col(row.opened_at) == opened)
-                & (col(row.id) > last)
-            )
-        )
-    rows = tuple(session.exec(_in_inbox_order(query).limit(limit + 1)).all())
-    if len(rows) <= limit:
-        return Page(rows, None)
-    end = rows[limit - 1]
-    assert end.id is not None
-    return Page(rows[:limit], Cursor(end.severity_rank, end.opened_at, end.id))
-
-
-def get_exception(
-    session: Session, *, exception_id: int
-) -> tuple[ShipmentExceptionRow, Sequence[ExceptionEntry]]:
-    """One exception and its whole timeline, oldest entry first (`UnknownException`)."""
-    row = session.get(ShipmentExceptionRow, exception_id)
-    if row is None:
-        raise UnknownException(exception_id)
-    entries = session.exec(
-        select(ExceptionEntry)
-        .where(ExceptionEntry.exception_id == exception_id)
-        .order_by(col(ExceptionEntry.id))
-    ).all()
-    return row, entries

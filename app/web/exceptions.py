@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from app.core.alert_links import exception_page
 from app.core.exception_families import SEVERITIES
 from app.core.exception_state import ActionRefused
-from app.store import audit, db, exceptions, tokens
+from app.store import audit, db, exception_reads, exceptions, tokens
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.exceptions import Action, ConcurrentChanges, Cursor, ExceptionFilter
 from app.web import exception_schemas, schemas
@@ -151,7 +151,7 @@ def _page(
     limit: int,
     public_url: str,
 ) -> tuple[list[dict[str, Any]], Cursor | None]:
-    page = exceptions.list_exceptions(session, where=where, after=after, limit=limit)
+    page = exception_reads.list_exceptions(session, where=where, after=after, limit=limit)
     return [exception_json(row, public_url=public_url) for row in page.exceptions], page.next
 
 
@@ -175,7 +175,7 @@ async def list_exceptions(request: Request) -> Response:
 
 
 def _detail(session: Session, *, exception_id: int, public_url: str) -> dict[str, Any]:
-    row, entries = exceptions.get_exception(session, exception_id=exception_id)
+    row, entries = exception_reads.get_exception(session, exception_id=exception_id)
     return detail_json(row, entries, public_url=public_url)
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from app.core.exception_families import ExceptionEffect, Severity, exception_effect
 from app.core.exception_state import ActionRefused, Notice
-from app.store import db, exceptions
+from app.store import db, exception_reads, exceptions
 from app.store.exception_models import ShipmentExceptionRow
 from app.store.exceptions import ExceptionFilter, Outcome
 from tests.unit.exception_samples import sample_event
@@ -81,7 +81,7 @@ def act(engine: Engine, exception_id: int, action: exceptions.Action, **kwargs: 
 
 def read(engine: Engine, exception_id: int) -> tuple[ShipmentExceptionRow, list[tuple[str, str]]]:
     with Session(engine) as session:
-        row, entries = exceptions.get_exception(session, exception_id=exception_id)
+        row, entries = exception_reads.get_exception(session, exception_id=exception_id)
         session.expunge(row)
         return row, [(entry.who, entry.what) for entry in entries]
 
@@ -273,7 +273,7 @@ def inbox(engine: Engine) -> dict[str, int]:
 
 def listed(engine: Engine, **where: str) -> list[int]:
     with Session(engine) as session:
-        page = exceptions.list_exceptions(session, where=ExceptionFilter(**where))
+        page = exception_reads.list_exceptions(session, where=ExceptionFilter(**where))
         return [row.id for row in page.exceptions if row.id is not None]
 
 
@@ -303,7 +303,7 @@ def test_keyset_pages_walk_the_whole_inbox_once(engine: Engine, inbox: dict[str,
     cursor = None
     with Session(engine) as session:
         while True:
-            page = exceptions.list_exceptions(
+            page = exception_reads.list_exceptions(
                 session, where=ExceptionFilter(), after=cursor, limit=2
             )
             seen.extend(row.id for row in page.exceptions if row.id is not None)
