@@ -226,7 +226,9 @@ ROUTINE = ["departed", "eta", "arrived", "customs", "delivered"]
 URGENT = ["eta_missed"]
 EVERY_ALERT = ["departed", "eta", "eta_missed", "arrived", "customs", "delivered"]
 # The digest's sections, in the order it lists them (`app.core.digest.SECTION_TITLES`); nothing
-# is in transit any more.
+# is in transit any more. The ETA that passed (today) opened a missed-ETA exception, and the
+# samples' arrival and delivery happened (in March) before it was missed: a clearing event older
+# than the report does not close it (docs/exceptions.md), so the digest lists it as open.
 DIGEST_SECTIONS = [
     "Departed (1)",
     "Arrived (1)",
@@ -234,6 +236,7 @@ DIGEST_SECTIONS = [
     "ETA moved (1)",
     "ETA missed (1)",
     "Customs (1)",
+    "Open exceptions (1)",
 ]
 
 # A message's kind, by how its title (email subject, json:// title) starts.
