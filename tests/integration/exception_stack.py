@@ -14,7 +14,7 @@ import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from activities.digest import DigestSender
 from activities.exceptions import ExceptionRules
+from activities.processing import DEFAULT_ETA_GRACE
 from app.bootstrap import wire_activities
 from app.core.access import Role
 from app.core.exception_clock import parse_severity_durations
@@ -40,8 +42,10 @@ from tests.integration.harness import (
     Inbox,
     Samples,
     Stack,
+    temporal_binary,
 )
 from workflows.exception_feed import changed
+from workflows.search_attributes import dev_server_flags
 from workflows.worker import ACTIVITY_THREADS, build_worker
 
 HOLD_TYPE = "/shipment#customs_agriculture_hold"
@@ -167,8 +171,17 @@ def to(inbox: Inbox, address: str) -> list[str]:
     return [r.title for r in inbox.received if r.to == address]
 
 
-async def run_worker(exits: AsyncExitStack, stack: Stack, client: Client, config: Path) -> None:
-    """The production worker for `stack` on `client`, ack SLA 5 s, until `exits` closes."""
+async def run_worker(
+    exits: AsyncExitStack,
+    stack: Stack,
+    client: Client,
+    config: Path,
+    *,
+    exception_rules: ExceptionRules | None = None,
+    eta_grace: timedelta = DEFAULT_ETA_GRACE,
+) -> None:
+    """The production worker for `stack` on `client` until `exits` closes: `exception_rules`
+    (default: ack SLA 5 s) and the ETA watch's `eta_grace`."""
     notifier = Notifier(Renderer(), timeout=10, destination_allow=LOCAL)
     executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
     activities = wire_activities(
@@ -178,12 +191,24 @@ async def run_worker(exits: AsyncExitStack, stack: Stack, client: Client, config
         notifier=notifier,
         config=NotifyConfig(config),
         digests=DigestSender(Renderer(), destination_allow=LOCAL),
-        exception_rules=rules(ack="critical=5s"),
+        exception_rules=exception_rules or rules(ack="critical=5s"),
+        eta_grace=eta_grace,
     )
     running = build_worker(
         client, task_queue=stack.task_queue, activities=activities, executor=executor
     )
     await exits.enter_async_context(running)
+
+
+async def persisted_temporal(port: int, database: Path) -> WorkflowEnvironment:
+    """A Temporal dev server of a test's own on `port`, kept in the file `database`: stopped
+    (`shutdown`) and started again on the same two, it has kept its timers and histories."""
+    return await WorkflowEnvironment.start_local(
+        port=port,
+        dev_server_existing_path=temporal_binary(),
+        dev_server_database_filename=str(database),
+        dev_server_extra_args=dev_server_flags(),
+    )
 
 
 def watch_on(client: Client, exception_id: int) -> WorkflowHandle[Any, Any]:

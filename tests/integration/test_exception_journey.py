@@ -20,7 +20,6 @@ import asyncio
 import json
 import random
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,30 +27,21 @@ from typing import Any
 
 import pytest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
-from activities.digest import DigestSender
 from activities.exceptions import ExceptionRules
-from app.bootstrap import wire_activities
 from app.core.exception_clock import parse_severity_durations
 from app.core.ids import event_workflow_id
-from notifications.destinations import NotifyConfig
-from notifications.notifier import Notifier
-from notifications.render import Renderer
 from tests.helpers import eventually
+from tests.integration.exception_stack import persisted_temporal, run_worker
 from tests.integration.harness import (
-    LOCAL,
     Inbox,
     Samples,
     Stack,
     StackFactory,
     free_port,
     mailto,
-    temporal_binary,
     write_config,
 )
-from workflows.search_attributes import dev_server_flags
-from workflows.worker import ACTIVITY_THREADS, build_worker
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +51,8 @@ RULES = ExceptionRules(
     ack_sla=parse_severity_durations("critical=1h,high=6s,normal=1h"),
     resolve_sla=parse_severity_durations("critical=24h,high=24h,normal=24h"),
 )
+# The worker's settings: the rules above, and a missed ETA a second after it passed.
+WORKER: dict[str, Any] = {"exception_rules": RULES, "eta_grace": timedelta(seconds=1)}
 HOLD = "/shipment#customs_agriculture_hold"
 DELAY = "/shipment#vessel_delay_port_congestion"
 TRUCKING = "/shipment#trucking_delay_traffic"
@@ -158,28 +150,6 @@ def about(inbox: Inbox, address: str, shipment: int | str) -> list[str]:
     ]
 
 
-async def run_worker(exits: AsyncExitStack, stack: Stack, client: Client, config: Path) -> None:
-    """The production worker on `client`, with the journey's rules, until `exits` closes."""
-    notifier = Notifier(
-        Renderer(), public_url="http://flexhook.test", timeout=10, destination_allow=LOCAL
-    )
-    executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
-    activities = wire_activities(
-        stack.engine,
-        client=client,
-        task_queue=stack.task_queue,
-        notifier=notifier,
-        config=NotifyConfig(config),
-        digests=DigestSender(Renderer(), destination_allow=LOCAL),
-        eta_grace=timedelta(seconds=1),
-        exception_rules=RULES,
-    )
-    worker = build_worker(
-        client, task_queue=stack.task_queue, activities=activities, executor=executor
-    )
-    await exits.enter_async_context(worker)
-
-
 async def test_the_exception_inbox_journey(
     make_stack: StackFactory, samples: Samples, smtp: tuple[Inbox, int], tmp_path: Path
 ) -> None:
@@ -189,17 +159,8 @@ async def test_the_exception_inbox_journey(
         (mailto(smtp_port, TEAM), "customs, exception, eta_missed"),
         (mailto(smtp_port, ESCALATIONS), "escalation"),
     )
-    temporal_port = free_port()
-
-    async def temporal() -> WorkflowEnvironment:
-        return await WorkflowEnvironment.start_local(
-            port=temporal_port,
-            dev_server_existing_path=temporal_binary(),
-            dev_server_database_filename=str(tmp_path / "temporal.db"),
-            dev_server_extra_args=dev_server_flags(),
-        )
-
-    server = await temporal()
+    temporal_port, temporal_db = free_port(), tmp_path / "temporal.db"
+    server = await persisted_temporal(temporal_port, temporal_db)
     stack = await make_stack(with_worker=False, client=server.client, notify_config=config)
     journey = Journey(stack, server.client, samples)
     for name in ("alice", "bob"):
@@ -210,7 +171,7 @@ async def test_the_exception_inbox_journey(
     timelines: dict[str, list[str]] = {}
     worker = AsyncExitStack()
     try:
-        await run_worker(worker, stack, server.client, config)
+        await run_worker(worker, stack, server.client, config, **WORKER)
 
         # 1. A customs hold reported twice, acknowledged by Alice, released by Flexport.
         for minutes in (10, 9):
@@ -253,10 +214,10 @@ async def test_the_exception_inbox_journey(
         await server.shutdown()
         await asyncio.sleep((opened_at + timedelta(seconds=7) - datetime.now(UTC)).total_seconds())
         assert to(inbox, ESCALATIONS) == []
-        server = await temporal()
+        server = await persisted_temporal(temporal_port, temporal_db)
         journey.client = server.client
         worker = AsyncExitStack()
-        await run_worker(worker, stack, server.client, config)
+        await run_worker(worker, stack, server.client, config, **WORKER)
         await eventually(lambda: to(inbox, ESCALATIONS), what="the escalation", timeout=60)
         departed = await journey.deliver(
             journey.compact_event(

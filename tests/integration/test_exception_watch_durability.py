@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.testing import WorkflowEnvironment
 
 from app.core.ids import event_workflow_id, exception_workflow_id
 from tests.helpers import eventually
 from tests.integration.exception_stack import (
     act,
     hold,
+    persisted_temporal,
     rules,
     run_worker,
     start_exception_ids,
@@ -34,12 +34,10 @@ from tests.integration.harness import (
     StackFactory,
     free_port,
     mailto,
-    temporal_binary,
     write_config,
 )
 from workflows import exception_watch
 from workflows.exception_feed import changed
-from workflows.search_attributes import dev_server_flags
 
 pytestmark = pytest.mark.integration
 
@@ -106,15 +104,7 @@ async def test_the_escalation_fires_once_across_a_temporal_server_restart(
     inbox, _ = smtp
     port = free_port()
 
-    async def server() -> WorkflowEnvironment:
-        return await WorkflowEnvironment.start_local(
-            port=port,
-            dev_server_existing_path=temporal_binary(),
-            dev_server_database_filename=str(tmp_path / "temporal.db"),
-            dev_server_extra_args=dev_server_flags(),
-        )
-
-    first = await server()
+    first = await persisted_temporal(port, tmp_path / "temporal.db")
     stack = await make_stack(with_worker=False, client=first.client, notify_config=config)
     start_exception_ids(stack.engine)
     try:
@@ -134,7 +124,7 @@ async def test_the_escalation_fires_once_across_a_temporal_server_restart(
     await asyncio.sleep((row.opened_at + timedelta(seconds=6) - datetime.now(UTC)).total_seconds())
     assert inbox.received == []
 
-    second = await server()
+    second = await persisted_temporal(port, tmp_path / "temporal.db")
     try:
         async with AsyncExitStack() as exits:
             await run_worker(exits, stack, second.client, config)
