@@ -91,15 +91,8 @@ def measure(stack: Stack, options: Options) -> dict[str, Any]:
 def _start(stack: Stack, options: Options, procs: list[Proc]) -> tuple[CostRun, list[Proc]]:
     """The sink, web, counting workers and no-op workers (each added to `procs` as it starts,
     for the caller to stop): the run, and the no-op workers."""
-    sink_port = free_port()
-    sink = Proc(
-        "sink",
-        python("-m", "bench.sink", "--port", str(sink_port)),
-        env=dict(os.environ),
-        log=stack.log("sink"),
-    ).start()
+    sink, sink_port = start_sink(stack, "sink")
     procs.append(sink)
-    wait_until("the alert sink", lambda: http_ok(sink_port, "/count"), proc=sink)
     config = stack.work / "notify-cost.yml"
     config.write_text(
         f'urls:\n  - "json://127.0.0.1:{sink_port}/alerts":\n      tag: {ALERT_KINDS}\n'
@@ -129,6 +122,19 @@ def _start(stack: Stack, options: Options, procs: list[Proc]) -> tuple[CostRun, 
         groups={"worker": workers, "web": [web]},
     )
     return run, noop_workers
+
+
+def start_sink(stack: Stack, log: str) -> tuple[Proc, int]:
+    """The local json:// alert sink (bench/sink.py) on a free port, once it answers."""
+    port = free_port()
+    sink = Proc(
+        "sink",
+        python("-m", "bench.sink", "--port", str(port)),
+        env=dict(os.environ),
+        log=stack.log(log),
+    ).start()
+    wait_until("the alert sink", lambda: http_ok(port, "/count"), proc=sink)
+    return sink, port
 
 
 def sink_count(port: int) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -32,8 +31,9 @@ import httpx
 from app.core.signature import sign
 from bench import payloads, temporal_stats
 from bench.options import Options
-from bench.procs import BenchError, Proc, free_port, http_ok, wait_until
-from bench.stack import Stack, python
+from bench.phases.cost import start_sink
+from bench.procs import BenchError, Proc
+from bench.stack import Stack
 
 EXCEPTION_LIVES = 10  # of each life
 QUEUE = "bench-exceptions"
@@ -81,15 +81,8 @@ def brief(result: dict[str, Any]) -> str:
 
 def _start(stack: Stack, procs: list[Proc]) -> int:
     """The sink, the web process and the workers, with short SLAs: the web's port."""
-    sink_port = free_port()
-    sink = Proc(
-        "sink",
-        python("-m", "bench.sink", "--port", str(sink_port)),
-        env=dict(os.environ),
-        log=stack.log("sink-exceptions"),
-    ).start()
+    sink, sink_port = start_sink(stack, "sink-exceptions")
     procs.append(sink)
-    wait_until("the alert sink", lambda: http_ok(sink_port, "/count"), proc=sink)
     config = stack.work / "notify-exceptions.yml"
     config.write_text(
         f'urls:\n  - "json://127.0.0.1:{sink_port}/alerts":\n      tag: {SINK_TAGS}\n'
