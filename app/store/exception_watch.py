@@ -19,7 +19,7 @@ from app.core import exception_state as core
 from app.core.exception_clock import deadlines, go_duration
 from app.core.exception_families import Severity
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
-from app.store.exceptions import MAX_ATTEMPTS, ConcurrentChanges, _fresh, as_core, wake
+from app.store.exceptions import MAX_ATTEMPTS, ConcurrentChanges, as_core, fresh_row, wake
 
 Due = Literal["escalate", "remind", "wake"]
 Slas = Mapping[Severity, timedelta]
@@ -67,7 +67,7 @@ def _done(row: ShipmentExceptionRow) -> tuple[bool, bool]:
 def read_clock(session: Session, *, exception_id: int, ack_sla: Slas, resolve_sla: Slas) -> Clock:
     """The exception's next due time: its escalation or reminder unless this episode had it,
     or its wake-up (`UnknownException` for an id with no row)."""
-    row = _fresh(session, exception_id)
+    row = fresh_row(session, exception_id)
     exception = as_core(row)
     waiting = len(row.notices) - _planned(row)
     if exception.state == "resolved":
@@ -124,7 +124,7 @@ def mark_overdue(
     idempotent through the ledger, so a retry finds what to send."""
     wake(session, exception_id=exception_id, at=at)
     for _ in range(MAX_ATTEMPTS):
-        row = _fresh(session, exception_id)
+        row = fresh_row(session, exception_id)
         exception = as_core(row)
         if exception.state == "resolved":
             return ()
@@ -164,7 +164,7 @@ def plan_notices(session: Session, *, exception_id: int) -> tuple[PendingNotice,
     notice it holds, planned before or now, for the caller to plan in the same transaction:
     the ledger sends each once, and a retry after a lost result finds them again."""
     for _ in range(MAX_ATTEMPTS):
-        row = _fresh(session, exception_id)
+        row = fresh_row(session, exception_id)
         entries = [(str(e[0]), str(e[1]), int(e[2]), str(e[3])) for e in row.notices]
         if len(entries) == _planned(row) or _compare_and_set(
             session, row, notices=[[*entry, 1] for entry in entries]

@@ -142,7 +142,7 @@ def _append(session: Session, exception_id: int, transition: core.Transition) ->
     return Outcome(exception_id, transition.changed, notices, what=what)
 
 
-def _fresh(session: Session, exception_id: int) -> ShipmentExceptionRow:
+def fresh_row(session: Session, exception_id: int) -> ShipmentExceptionRow:
     statement = select(ShipmentExceptionRow).where(ShipmentExceptionRow.id == exception_id)
     row = session.exec(statement.execution_options(populate_existing=True)).first()
     if row is None:
@@ -187,7 +187,7 @@ def _transit(
     """Read, decide, compare-and-set; again from a fresh read when another writer came first.
     The core's `ActionRefused` propagates."""
     for _ in range(MAX_ATTEMPTS):
-        row = _fresh(session, exception_id)
+        row = fresh_row(session, exception_id)
         transition = decide(as_core(row))
         if _saved(session, row, transition):
             return _append(session, exception_id, transition)

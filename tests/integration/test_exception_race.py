@@ -31,7 +31,7 @@ def engine(postgres: PostgresServer | None) -> Iterator[Engine]:
 
 def between_read_and_write(monkeypatch: pytest.MonkeyPatch, other: Callable[[], object]) -> None:
     """`other` commits in its own session after the first read of a row, before its write."""
-    real_fresh = exceptions._fresh
+    real_fresh = exceptions.fresh_row
     done: list[bool] = []
 
     def fresh(session: Session, exception_id: int) -> ShipmentExceptionRow:
@@ -41,7 +41,7 @@ def between_read_and_write(monkeypatch: pytest.MonkeyPatch, other: Callable[[], 
             other()
         return row
 
-    monkeypatch.setattr(exceptions, "_fresh", fresh)
+    monkeypatch.setattr(exceptions, "fresh_row", fresh)
 
 
 def test_the_release_wins_over_an_acknowledgement_read_before_it(

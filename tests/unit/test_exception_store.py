@@ -148,7 +148,7 @@ def stale_read_then(
     """The first read of a row is followed, before its write, by `other_writer` committing in
     a second session: the interleaving PostgreSQL allows (SQLite serializes writers, so the
     first session's transaction ends after its read to let the second one in)."""
-    real_fresh = exceptions._fresh
+    real_fresh = exceptions.fresh_row
     calls: list[int] = []
 
     def fresh(session: Session, exception_id: int) -> ShipmentExceptionRow:
@@ -160,7 +160,7 @@ def stale_read_then(
             other_writer()
         return row
 
-    monkeypatch.setattr(exceptions, "_fresh", fresh)
+    monkeypatch.setattr(exceptions, "fresh_row", fresh)
 
 
 def test_an_acknowledgement_racing_the_release_meets_the_release(
