@@ -193,8 +193,14 @@ async def test_quiet_hours_and_a_digest_do_not_hold_an_escalation(
         lambda: sorted(r.to for r in inbox.received) == ["digest@example.com", "quiet@example.com"],
         what="the escalation at both",
     )
-    rows = ledger_rows(stack.engine, "escalation")
-    assert sorted(row.status for row in rows) == ["sent", "sent"]
+    # The mail is in before the send's activity has marked its ledger row `sent`.
+    await eventually(
+        lambda: (
+            sorted(row.status for row in ledger_rows(stack.engine, "escalation"))
+            == ["sent", "sent"]
+        ),
+        what="both escalations marked sent",
+    )
 
 
 async def test_holds_with_the_longest_event_ids_are_recorded_whole(
