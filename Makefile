@@ -74,9 +74,9 @@ test-fast: install-test
 	$(BIN)/python -m pytest -m unit -q $(PYTEST_ARGS)
 
 # The integration tests again, on a PostgreSQL server the tests start themselves (not the
-# ten-minute soak, which `make test` runs once).
+# ten-minute soak and the observability checks, which `make test` runs once).
 test-postgres: install-test system-deps
-	FLEXHOOK_TEST_DATABASE=postgresql $(BIN)/python -m pytest tests/integration -m "not soak" $(PYTEST_ARGS)
+	FLEXHOOK_TEST_DATABASE=postgresql $(BIN)/python -m pytest tests/integration -m "not soak and not observability" $(PYTEST_ARGS)
 
 # The benchmark (about 10 minutes; not part of the tests). BENCH_ARGS=--quick for a short run.
 bench: install
