@@ -24,6 +24,7 @@ from tests.unit.test_compose import COMPOSE, ROOT, SERVICES, host_path, interpol
 PROXY = "proxy"
 CADDYFILE = "/etc/caddy/Caddyfile"
 DEV_TOOLS = {"temporal-ui", "mailpit"}
+OBSERVABILITY = {"prometheus", "grafana"}  # tests/unit/test_compose_observability.py
 INTERNAL_ONLY = {
     "temporal-db",
     "temporal-schema",
@@ -93,13 +94,14 @@ def test_the_worker_reaches_out_and_nothing_else_does_from_inside() -> None:
     assert networks_of("worker") == {"internal", "egress"}
     assert not network_is_internal("egress") and not network_is_internal("edge")
     for name in SERVICES:
-        if name not in {"worker", "web", PROXY} | DEV_TOOLS:
-            assert not networks_of(name) - {"internal"}, f"{name} has a way out"
+        if name not in {"worker", "web", PROXY, "grafana"} | DEV_TOOLS:
+            outside = {n for n in networks_of(name) if not network_is_internal(n)}
+            assert not outside, f"{name} has a way out"
 
 
 def test_the_ui_and_mailpit_come_with_the_dev_profile_alone() -> None:
     profiled = {name for name, service in SERVICES.items() if service.get("profiles")}
-    assert profiled == DEV_TOOLS
+    assert profiled == DEV_TOOLS | OBSERVABILITY
     for name in DEV_TOOLS:
         assert SERVICES[name]["profiles"] == ["dev"]
         assert published(SERVICES[name]) and all(
@@ -108,10 +110,10 @@ def test_the_ui_and_mailpit_come_with_the_dev_profile_alone() -> None:
     assert SERVICES["temporal-ui"]["environment"]["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
     # A service of the default profile may wait for a dev tool only where it is optional.
     for name, service in SERVICES.items():
-        if name in DEV_TOOLS:
+        if name in DEV_TOOLS | OBSERVABILITY:
             continue
         for dependency, rule in service.get("depends_on", {}).items():
-            if dependency in DEV_TOOLS:
+            if dependency in DEV_TOOLS | OBSERVABILITY:
                 assert rule.get("required") is False, f"{name} needs {dependency}"
 
 
