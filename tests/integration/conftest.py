@@ -98,6 +98,7 @@ async def make_stack(
         async def make(
             *,
             client: Client | None = None,
+            worker_client: Client | None = None,
             with_worker: bool = True,
             max_body_bytes: int = 1024 * 1024,
             rpc_timeout: float = 5.0,
@@ -157,16 +158,17 @@ async def make_stack(
             share_link_key = secrets.token_bytes(32) if tracking else None
             links = TrackingLinks(key=share_link_key) if share_link_key else None
             for index in range(workers if with_worker else 0):
-                # A second worker gets a connection of its own, as a second process would.
-                worker_client = temporal_client
+                # A second worker gets a connection of its own, as a second process would; the
+                # first may be given one (e.g. on a runtime that serves Temporal's metrics).
+                connection = worker_client or temporal_client
                 if index:
-                    worker_client = await Client.connect(
+                    connection = await Client.connect(
                         temporal_client.service_client.config.target_host
                     )
                 executor = exits.enter_context(ThreadPoolExecutor(ACTIVITY_THREADS))
                 activities = wire_activities(
                     engine,
-                    client=worker_client,
+                    client=connection,
                     task_queue=task_queue,
                     notifier=notifier,
                     config=config,
@@ -183,7 +185,7 @@ async def make_stack(
                     exception_rules=exception_rules,
                 )
                 worker = build_worker(
-                    worker_client, task_queue=task_queue, activities=activities, executor=executor
+                    connection, task_queue=task_queue, activities=activities, executor=executor
                 )
                 await exits.enter_async_context(worker)
             webhook_secrets = webhook_secrets or (secrets.token_urlsafe(24),)
