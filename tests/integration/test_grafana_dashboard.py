@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import shutil
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -205,6 +208,7 @@ def test_the_dashboard_is_grafana_json_with_unique_panel_ids() -> None:
     for item in all_panels(dashboard):
         grid = item["gridPos"]
         assert grid["x"] + grid["w"] <= 24, item["title"]
+        assert item["type"] in {"row", "timeseries", "stat"}, item["title"]  # Grafana's own
 
 
 def test_every_query_asks_the_provisioned_prometheus() -> None:
@@ -219,6 +223,43 @@ def test_every_query_asks_the_provisioned_prometheus() -> None:
         ref_ids = [target["refId"] for target in item["targets"]]
         assert len(ref_ids) == len(set(ref_ids)), item["title"]
     assert "${" not in json.dumps(dashboard), "no datasource variable: the uid is fixed"
+
+
+# Grafana's own variables, as Grafana fills them in before Prometheus sees a query.
+GRAFANA_INTERVALS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "6h"}
+
+
+def as_prometheus_sees_it(expr: str) -> str:
+    for variable, value in GRAFANA_INTERVALS.items():
+        expr = expr.replace(variable, value)
+    assert "$" not in expr, f"a variable Grafana does not fill in: {expr}"
+    return expr
+
+
+def test_every_query_is_promql_that_prometheus_parses(tmp_path: Path) -> None:
+    """Each panel's query as a recording rule, checked by `promtool check rules` (Debian's
+    `prometheus` package, `make system-deps`): a skip without it, a failure in CI."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        assert os.environ.get("CI", "").lower() not in ("true", "1"), "CI has no promtool"
+        pytest.skip("promtool is not installed (make system-deps)")
+    rules = [
+        {"record": f"dashboard:panel_{item['id']}_{target['refId']}", "expr": expr}
+        for item in all_panels(load_dashboard())
+        for target in item.get("targets", [])
+        for expr in [as_prometheus_sees_it(target["expr"])]
+    ]
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    done = subprocess.run(
+        [promtool, "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in done.stdout
 
 
 # -- against live processes ------------------------------------------------------------------

@@ -67,12 +67,13 @@ def test_prometheus_scrapes_each_process_where_it_listens() -> None:
     if not config_path.is_file():
         pytest.skip("deploy/prometheus/prometheus.yml comes with the Prometheus rules' branch")
     config = yaml.safe_load(config_path.read_text())
-    targets = {
-        target
-        for job in config["scrape_configs"]
-        for static in job.get("static_configs", [])
-        for target in static["targets"]
-    }
+    targets = set()
+    for job in config["scrape_configs"]:
+        for static in job.get("static_configs", []):
+            targets |= set(static["targets"])
+        for dns in job.get("dns_sd_configs", []):  # every replica of a service
+            assert dns.get("type", "SRV") == "A", "compose's DNS answers A records"
+            targets |= {f"{name}:{dns['port']}" for name in dns["names"]}
     web = SERVICES["web"]["environment"]["FLEXHOOK_METRICS_ADDRESS"].rsplit(":", 1)[1]
     worker = SERVICES["worker"]["environment"]["FLEXHOOK_WORKER_METRICS_ADDRESS"].rsplit(":", 1)[1]
     assert {f"web:{web}", f"worker:{worker}"} <= targets
