@@ -81,6 +81,17 @@ def test_every_alert_has_its_runbook_row_in_the_operations_guide() -> None:
         assert rule["alert"].lower() in anchors, f"no runbook row for {rule['alert']}"
 
 
+def test_every_flexhook_series_a_rule_reads_is_one_flexhook_exports() -> None:
+    exported = set(re.findall(r'"(flexhook_\w+)"', (ROOT / "app/web/metrics.py").read_text()))
+    text = "\n".join(path.read_text() for path in RULE_FILES)
+    read = set(re.findall(r"\b(flexhook_\w+)", text))
+
+    assert read, "the rules read no flexhook metric"
+    for name in sorted(read):
+        base = re.sub(r"_(total|bucket|count|sum)$", "", name)
+        assert base in exported, f"{name}: no such metric in app/web/metrics.py"
+
+
 async def test_a_live_scrape_passes_promtool_check_metrics(
     promtool: str, stack: Stack, samples: Samples
 ) -> None:
