@@ -49,7 +49,9 @@ run: install
 	$(BIN)/flexhook dev
 
 # What the tests drive besides Python packages: Chromium (the dashboard's browser test), the
-# PostgreSQL server binaries (the PostgreSQL run) and Caddy (checks deploy/caddy/Caddyfile).
+# PostgreSQL server binaries (the PostgreSQL run), Caddy (checks deploy/caddy/Caddyfile) and
+# Prometheus with promtool (checks deploy/prometheus, scrapes a live flexhook; the tests start
+# the server themselves, the package's own service is not needed).
 # Installed from Debian's packages when missing.
 system-deps:
 	@missing=""; \
@@ -57,6 +59,7 @@ system-deps:
 	{ command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
 		|| missing="$$missing postgresql"; \
 	command -v caddy >/dev/null 2>&1 || missing="$$missing caddy"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "installing:$$missing"; \

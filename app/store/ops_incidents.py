@@ -9,6 +9,7 @@ session; the caller commits.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app.core.ops_alerts import Incident
+from app.core.ops_alerts import Incident, OpsKind
 from app.store import db
 from app.store.models import OpsIncident
 
@@ -28,6 +29,11 @@ _key: Any = col(OpsIncident.key)
 _alerted: Any = col(OpsIncident.alerted_at)
 _recovered: Any = col(OpsIncident.recovered_at)
 _recovery_alerted: Any = col(OpsIncident.recovery_alerted_at)
+_opened: Any = col(OpsIncident.opened_at)
+# An incident's kind: the start of its key (`app.core.ops_alerts`: `event-failed:<event id>`).
+_kind: Any = sa.case(
+    *((_key.startswith(kind.value), kind.value) for kind in OpsKind), else_="other"
+)
 
 
 def find(session: Session, *, key: str) -> Incident | None:
@@ -122,6 +128,37 @@ def has_news(session: Session, *, key: str) -> bool:
     """Whether `recover` could change anything for `key`: a cheap read for hot paths."""
     incident = find(session, key=key)
     return incident is not None and (incident.is_open or incident.recovery_unannounced)
+
+
+@dataclass(frozen=True)
+class OpenIncidents:
+    """Incidents not over, by kind; those of them whose opening alert has not gone out (not due
+    yet, or its send failed and was released), by kind; when the oldest of those opened."""
+
+    open: dict[str, int]
+    unalerted: dict[str, int]
+    oldest_unalerted_at: datetime | None
+
+
+def count_open(session: Session) -> OpenIncidents:
+    """One grouped read of the incidents not over (`/metrics`). The table holds one row per
+    key ever opened: a row per destination and per event that ever failed, not per event."""
+    kind = _kind.label("kind")
+    unalerted = _alerted.is_(None).label("unalerted")
+    rows = session.exec(
+        select(kind, unalerted, sa.func.count(), sa.func.min(_opened))
+        .where(_recovered.is_(None))
+        .group_by(sa.text("kind"), sa.text("unalerted"))  # by name: one CASE, not two
+    ).all()
+    open_by_kind: dict[str, int] = {}
+    unalerted_by_kind: dict[str, int] = {}
+    oldest: datetime | None = None
+    for row_kind, row_unalerted, count, opened_at in rows:
+        open_by_kind[row_kind] = open_by_kind.get(row_kind, 0) + int(count)
+        if row_unalerted:
+            unalerted_by_kind[row_kind] = int(count)
+            oldest = opened_at if oldest is None else min(oldest, opened_at)
+    return OpenIncidents(open_by_kind, unalerted_by_kind, oldest)
 
 
 class IncidentBook:

@@ -26,7 +26,7 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from app.store import db, exception_stats, reads, reconcile_runs, spool
+from app.store import db, exception_stats, ops_incidents, reads, reconcile_runs, spool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -42,13 +42,15 @@ class DatabaseCounts:
     spool: spool.SpoolStats
     reconcile: reconcile_runs.ReconcileCounts
     exceptions: exception_stats.ExceptionCounts
+    ops: ops_incidents.OpenIncidents
 
 
 def read_counts(session: Session) -> DatabaseCounts:
     """Bounded reads only: each count walks an index range holding just the rows it counts
     (`ix_event_status`, the partial `ix_event_unknown_type` and `ix_event_reconciled`,
     `ix_notification_status_kind`, the partial indexes of unresolved exceptions); the spool,
-    the reconcile runs and the exception histograms' buckets are small tables."""
+    the reconcile runs, the exception histograms' buckets and the ops incidents are small
+    tables."""
     return DatabaseCounts(
         events=reads.count_unsettled_events(session),
         unknown_types=reads.count_unknown_types(session),
@@ -56,6 +58,7 @@ def read_counts(session: Session) -> DatabaseCounts:
         spool=spool.stats(session),
         reconcile=reconcile_runs.run_counts(session),
         exceptions=exception_stats.read_exception_counts(session),
+        ops=ops_incidents.count_open(session),
     )
 
 
@@ -104,6 +107,34 @@ class DatabaseState(Collector):
         yield by_kind
         yield from _reconcile_metrics(counts.reconcile)
         yield from _exception_metrics(counts.exceptions, now=self._now)
+        yield from _ops_metrics(counts.ops, now=self._now)
+
+
+def _ops_metrics(counts: ops_incidents.OpenIncidents, *, now: datetime) -> Iterator[Metric]:
+    """Ops incidents not over, and those whose alert has not gone out: ops alerts that nobody
+    heard are for Prometheus to tell (deploy/prometheus, `FlexhookOpsAlertsUnsent`)."""
+    open_now = GaugeMetricFamily(
+        "flexhook_ops_incidents_open",
+        "Ops incidents not over, by kind (event-failed, destination-failing, spool-stuck...).",
+        labels=["kind"],
+    )
+    for kind, count in sorted(counts.open.items()):
+        open_now.add_metric([kind], count)
+    yield open_now
+    unalerted = GaugeMetricFamily(
+        "flexhook_ops_incidents_unalerted",
+        "Open ops incidents whose alert has not gone out (not due yet, or its send failed).",
+        labels=["kind"],
+    )
+    for kind, count in sorted(counts.unalerted.items()):
+        unalerted.add_metric([kind], count)
+    yield unalerted
+    oldest = counts.oldest_unalerted_at
+    yield GaugeMetricFamily(
+        "flexhook_ops_incident_oldest_unalerted_age_seconds",
+        "Age of the oldest open ops incident whose alert has not gone out; 0 when none.",
+        value=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+    )
 
 
 def _reconcile_metrics(counts: reconcile_runs.ReconcileCounts) -> Iterator[Metric]:

@@ -26,7 +26,7 @@ from app.core.exception_families import exception_effect
 from app.ingest.errors import TemporalUnavailable
 from app.ingest.intake import Intake
 from app.ingest.relay import TemporalBreaker
-from app.store import db, exceptions, spool
+from app.store import db, exceptions, ops_incidents, spool
 from app.web import health
 from app.web.application import create_metrics_app
 from app.web.config import WebConfig
@@ -251,6 +251,37 @@ async def test_with_no_exception_the_histograms_are_empty_and_the_oldest_age_is_
     assert 'flexhook_exception_resolve_seconds_bucket{le="+Inf"} 0.0' in text
     assert "flexhook_exception_resolve_seconds_count 0.0" in text
     assert "flexhook_exceptions_open{" not in text
+
+
+def test_open_ops_incidents_and_their_unsent_alerts_are_counted_by_kind_alone(
+    engine: Engine,
+) -> None:
+    opened = datetime.now(UTC) - timedelta(minutes=40)
+    with Session(engine) as session:
+        ops_incidents.open_incident(session, key="event-failed:48262090", opened_at=opened)
+        ops_incidents.open_incident(session, key="destination-failing:url-0a1b", opened_at=opened)
+        ops_incidents.claim_alert(session, key="destination-failing:url-0a1b", now=opened)
+        session.commit()
+        text = WebMetrics().render(read_counts(session)).decode()
+
+    found = _families(text)
+    open_now = {s.labels["kind"]: s.value for s in found["flexhook_ops_incidents_open"].samples}
+    unalerted = {
+        s.labels["kind"]: s.value for s in found["flexhook_ops_incidents_unalerted"].samples
+    }
+    [age] = found["flexhook_ops_incident_oldest_unalerted_age_seconds"].samples
+    assert open_now == {"event-failed": 1.0, "destination-failing": 1.0}
+    assert unalerted == {"event-failed": 1.0}
+    assert 40 * 60 <= age.value < 45 * 60
+    assert "48262090" not in text and "url-0a1b" not in text  # kinds, never the keys
+
+
+def test_with_no_open_incident_the_unalerted_age_is_zero(engine: Engine) -> None:
+    with Session(engine) as session:
+        text = WebMetrics().render(read_counts(session)).decode()
+
+    assert "flexhook_ops_incident_oldest_unalerted_age_seconds 0.0" in text
+    assert "flexhook_ops_incidents_open{" not in text
 
 
 PROMTOOL = shutil.which("promtool")

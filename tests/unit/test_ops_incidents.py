@@ -124,3 +124,36 @@ def test_of_many_processes_claiming_at_once_exactly_one_wins(engine: Engine) -> 
 
     assert sorted(opened) == [False] * 7 + [True]
     assert sorted(recovered) == [False] * 7 + [True]
+
+
+def test_open_incidents_are_counted_by_kind_with_those_whose_alert_has_not_gone_out(
+    engine: Engine,
+) -> None:
+    failing = "destination-failing:url-0123456789abcdef"
+    failed_event = "event-failed:48262090"
+    # Opened, alert not due yet (the spool watch waits FLEXHOOK_OPS_ALERT_AFTER).
+    step(engine, ops_incidents.open_incident, key="spool-stuck", opened_at=at(0))
+    # Opened and alerted.
+    step(engine, ops_incidents.open_incident, key=failing, opened_at=at(1))
+    step(engine, ops_incidents.claim_alert, key=failing, now=at(1))
+    # Opened, claimed, and the send failed: released, so not gone out.
+    step(engine, ops_incidents.open_incident, key=failed_event, opened_at=at(2))
+    step(engine, ops_incidents.claim_alert, key=failed_event, now=at(3))
+    step(engine, ops_incidents.release_alert, key=failed_event, claimed_at=at(3))
+    # Over: not counted.
+    step(engine, ops_incidents.open_incident, key="event-failed:1", opened_at=at(0))
+    step(engine, ops_incidents.recover, key="event-failed:1", now=at(4))
+
+    with Session(engine) as session:
+        counts = ops_incidents.count_open(session)
+
+    assert counts.open == {"spool-stuck": 1, "destination-failing": 1, "event-failed": 1}
+    assert counts.unalerted == {"spool-stuck": 1, "event-failed": 1}
+    assert counts.oldest_unalerted_at == at(0)
+
+
+def test_with_no_open_incident_nothing_is_counted(engine: Engine) -> None:
+    with Session(engine) as session:
+        counts = ops_incidents.count_open(session)
+
+    assert (counts.open, counts.unalerted, counts.oldest_unalerted_at) == ({}, {}, None)
