@@ -41,15 +41,16 @@ def _ratio(small: dict[str, Any] | None, large: dict[str, Any] | None) -> str:
     if not small or not large or "p99_ms" not in small or "p99_ms" not in large:
         return "—"
     ratio = large["p99_ms"] / small["p99_ms"]
-    return f"{ratio:.1f}" if ratio <= TARGET else f"**{ratio:.1f}**"
+    return f"{ratio:.2f}" if ratio <= TARGET else f"**{ratio:.1f}**"
 
 
 def _surfaces(databases: dict[str, dict[str, Any]]) -> list[str]:
-    """Every surface any store measured, in the order the phase took them."""
+    """Every surface any store measured, in the order the phase took them (the largest store
+    first: its lists are the ones with second pages)."""
     seen: dict[str, None] = {}
     for sizes in databases.values():
-        for stored in sizes.values():
-            seen.update(dict.fromkeys(stored["surfaces"]))
+        for events in sorted(sizes, key=int, reverse=True):
+            seen.update(dict.fromkeys(sizes[events]["surfaces"]))
     return list(seen)
 
 
