@@ -21,7 +21,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +128,9 @@ def _measure_database(
 
 
 @contextmanager
-def _servers(database: str) -> Iterator[Any]:
-    """A function making a new empty database: its SQLAlchemy URL (schema not yet there)."""
+def _servers(database: str) -> Iterator[Callable[[], str] | None]:
+    """PostgreSQL: a server for the phase and its function making a new empty database (its
+    SQLAlchemy URL; schema not yet there). SQLite: None (bench.stack makes the files)."""
     if database == "sqlite":
         yield None
         return
@@ -139,7 +140,9 @@ def _servers(database: str) -> Iterator[Any]:
         yield server.create_database
 
 
-def _fill(stack: Stack, database: str, create: Any, events: int) -> tuple[str, dict[str, Any]]:
+def _fill(
+    stack: Stack, database: str, create: Callable[[], str] | None, events: int
+) -> tuple[str, dict[str, Any]]:
     """A new `database` store holding about `events` events: (its URL, what it holds)."""
     name = f"reads-{database}-{events}"
     rest = events // EVENTS_PER_SHIPMENT - SMALL_STORE_SHIPMENTS
