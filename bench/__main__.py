@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         help="events in the large store [1000000]; 0 skips it",
     )
     parser.add_argument(
+        "--reads-requests",
+        type=int,
+        metavar="N",
+        help="timed sequential requests per surface and store in the reads phase [30]",
+    )
+    parser.add_argument(
         "--routing-sizes",
         help="comma-separated destinations per alert in the routing phase [1,10,100,1000]",
     )
@@ -86,6 +92,7 @@ def parse(argv: list[str]) -> Options:
         "workers",
         "cost_events",
         "large_store_events",
+        "reads_requests",
         "work_dir",
         "output",
     ):

@@ -26,6 +26,7 @@ class Options:
     large_store_events: int = 1_000_000
     store_concurrency: int = 8
     routing_sizes: tuple[int, ...] = (1, 10, 100, 1000)  # destinations of one alert
+    reads_requests: int = 30  # timed sequential requests per surface and store in `reads`
     phases: tuple[str, ...] = DEFAULT_PHASES
     work_dir: Path | None = None
     keep: bool = False

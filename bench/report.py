@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import reads_table
 from bench.sizing import sizing, writes
 
 TARGETS = {
@@ -173,6 +174,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", *_export_table(results["export"])]
     if results.get("sharing", {}).get("table"):  # bench/phases/sharing.py writes it
         lines += ["", *results["sharing"]["table"]]
+    if results.get("reads", {}).get("databases"):  # bench/phases/reads.py
+        lines += ["", *reads_table.render(results["reads"])]
     if results.get("routing", {}).get("sizes"):
         lines += ["", *_routing_table(results["routing"])]
     table = sizing(results)

@@ -33,6 +33,7 @@ from bench.phases import (
     exceptions,
     export,
     metrics,
+    reads,
     routing,
     sharing,
     spool,
@@ -65,6 +66,7 @@ PHASES: dict[str, Phase] = {
     "export": Phase(export.measure, temporal=False),  # the web process alone; not by default
     "sharing": Phase(sharing.measure, temporal=False),  # the web process alone; not by default
     "exceptions": Phase(exceptions.measure),  # an exception's actions over its life; not by default
+    "reads": Phase(reads.measure, temporal=False),  # both databases, web alone; not by default
     "spool": Phase(spool.measure),
     "routing": Phase(routing.measure, temporal=False),  # in this process
 }

@@ -17,10 +17,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
+
 from app.core.events import parse_event
 from app.core.ids import event_workflow_id
 from app.store import db, documents
-from bench import payloads
+from bench import payloads, troubled
 
 EVENTS_PER_SHIPMENT = 25
 MILESTONES_PER_SHIPMENT = 8
@@ -67,16 +69,29 @@ class _Kinds:
         self.milestone = milestone
 
 
-def _rows(first: int, count: int, window: int) -> Iterator[tuple[str, tuple[object, ...]]]:
-    """(table, row) for shipments [first, first + count), interleaved `window` at a time."""
+def _rows(
+    first: int, count: int, window: int, *, troubles: bool = False
+) -> Iterator[tuple[str, tuple[object, ...]]]:
+    """(table, row) for shipments [first, first + count), interleaved `window` at a time;
+    `troubles` adds what the `reads` phase lists beside: failed events and exceptions."""
     kinds = _Kinds()
     for block in range(first, first + count, window):
         shipments = range(block, min(block + window, first + count))
         for k in shipments:
             yield from _shipment_rows(k)
+            if troubles:
+                yield from troubled.exception_rows(k, shipment_id(k), EPOCH)
         for seq in range(EVENTS_PER_SHIPMENT):
             for k in shipments:
-                yield from _event_rows(k, seq, kinds)
+                for table, row in _event_rows(k, seq, kinds):
+                    if (
+                        troubles
+                        and table == "event"
+                        and troubled.failed(k)
+                        and seq == EVENTS_PER_SHIPMENT - 1
+                    ):
+                        row = (*row[:8], "failed", *row[9:])
+                    yield table, row
 
 
 def _shipment_rows(k: int) -> Iterator[tuple[str, tuple[object, ...]]]:
@@ -191,11 +206,29 @@ INSERTS = {
     "event": "INSERT INTO event (event_id, type, category, name, shipment_id, occurred_at, "
     "received_at, processed_at, status, workflow_id, payload, alerts) "
     "VALUES (" + ",".join("?" * 12) + ")",
+    "shipment_exception": "INSERT INTO shipment_exception ("
+    + ", ".join(troubled.EXCEPTION_COLUMNS)
+    + ") VALUES ("
+    + ",".join("?" * len(troubled.EXCEPTION_COLUMNS))
+    + ")",
 }
 
 
-def seed(database: Path, *, first_shipment: int, shipments: int, window: int = 1000) -> int:
-    """Add `shipments` shipments' history to `database` (schema already there); return events."""
+def columns(table: str) -> str:
+    """The column list of `table`'s insert, for a COPY of the same rows."""
+    return INSERTS[table].split("(", 1)[1].split(")", 1)[0]
+
+
+def seed(
+    database: Path,
+    *,
+    first_shipment: int,
+    shipments: int,
+    window: int = 1000,
+    troubles: bool = False,
+) -> int:
+    """Add `shipments` shipments' history to `database` (schema already there); return events.
+    `troubles`: a few failed events and exceptions too (bench/troubled.py)."""
     connection = sqlite3.connect(database, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
@@ -212,7 +245,7 @@ def seed(database: Path, *, first_shipment: int, shipments: int, window: int = 1
                     rows.clear()
             connection.execute("COMMIT")
 
-        for table, row in _rows(first_shipment, shipments, window):
+        for table, row in _rows(first_shipment, shipments, window, troubles=troubles):
             pending[table].append(row)
             if table == "event":
                 events += 1
@@ -231,6 +264,43 @@ def seed(database: Path, *, first_shipment: int, shipments: int, window: int = 1
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         connection.close()
+    return events
+
+
+def seed_postgres(
+    url: str, *, first_shipment: int, shipments: int, window: int = 1000, troubles: bool = False
+) -> int:
+    """`seed` on PostgreSQL (`url`: SQLAlchemy's, schema already there): the same rows through
+    COPY, then the documents, then `VACUUM ANALYZE` as autovacuum would have run after a year
+    of deliveries; return events."""
+    events = 0
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute("SET TIME ZONE 'UTC'")
+        rows = _rows(first_shipment, shipments, window, troubles=troubles)
+        while True:
+            pending: dict[str, list[tuple[object, ...]]] = {table: [] for table in INSERTS}
+            for table, row in rows:
+                pending[table].append(row)
+                if table == "event":
+                    events += 1
+                    if events % BATCH == 0:
+                        break
+            if not any(pending.values()):
+                break
+            with connection.transaction(), connection.cursor() as cursor:
+                for table, batch in pending.items():
+                    if not batch:
+                        continue
+                    with cursor.copy(f"COPY {table} ({columns(table)}) FROM STDIN") as copy:
+                        for row in batch:
+                            copy.write_row(row)
+    engine = db.create_db_engine(url)
+    try:
+        documents.fill_missing(engine)
+    finally:
+        engine.dispose()
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute("VACUUM ANALYZE")
     return events
 
 

@@ -1,0 +1,75 @@
+"""The `reads` phase's table (bench/reads_table.py) in docs/benchmark.md is what the committed
+results (bench/results/reads.json) render, and the bulk store the phase fills holds the failed
+events and exceptions its lists show, in the shapes flexhook's own code reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from sqlmodel import Session, col, func, select
+
+from app.store.db import create_db_engine, upgrade
+from app.store.exception_models import ShipmentExceptionRow
+from app.store.exceptions import as_core
+from app.store.models import EventRecord
+from bench import reads_table, store, troubled
+
+
+def test_the_docs_hold_the_table_the_committed_results_render() -> None:
+    found = json.loads(reads_table.RESULTS.read_text())
+    committed = reads_table.committed_section(reads_table.DOCS.read_text())
+    assert committed == reads_table.render(found)
+
+
+def _timing(p99: float) -> dict[str, float]:
+    return {"p50_ms": p99 / 2, "p99_ms": p99, "requests": 30}
+
+
+def test_an_error_a_missing_page_and_a_ratio_past_the_target_show() -> None:
+    found = {
+        "requests": 30,
+        "warmup": 5,
+        "databases": {
+            "sqlite": {
+                "1000": {"surfaces": {"list": _timing(2.0), "page": {"status": 500, "error": "x"}}},
+                "1000000": {"surfaces": {"list": _timing(4.0), "page": _timing(1.0)}},
+            },
+            "postgresql": {
+                "1000": {"surfaces": {"list": _timing(2.0)}},
+                "1000000": {"surfaces": {"list": _timing(2.5)}},
+            },
+        },
+    }
+    lines = reads_table.render(found)
+    assert lines[0].startswith("| surface | SQLite 1k p50 / p99 ms | SQLite 1M p50 / p99 ms |")
+    assert lines[2] == "| list | 1.0 / 2.0 | 2.0 / 4.0 | **2.0** | 1.0 / 2.0 | 1.2 / 2.5 | 1.25 |"
+    assert lines[3] == "| page | HTTP 500 | 0.5 / 1.0 | — | — | — | — |"
+
+
+def test_rewrite_replaces_only_the_marked_section() -> None:
+    text = f"before\n{reads_table.BEGIN}\nold\n{reads_table.END}\nafter\n"
+    rewritten = reads_table.rewrite(text, ["| new |"])
+    assert rewritten == f"before\n{reads_table.BEGIN}\n| new |\n{reads_table.END}\nafter\n"
+    assert reads_table.committed_section(rewritten) == ["| new |"]
+
+
+def test_the_troubled_store_has_failed_events_and_exceptions_flexhook_reads(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bench.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    shipments = 2 * troubled.FAILED_EVERY
+    store.seed(path, first_shipment=0, shipments=shipments, window=10, troubles=True)
+    with Session(engine) as session:
+        failed = session.exec(select(func.count()).where(col(EventRecord.status) == "failed")).one()
+        rows = session.exec(select(ShipmentExceptionRow)).all()
+    engine.dispose()
+    assert failed == shipments // troubled.FAILED_EVERY
+    assert len(rows) == shipments // troubled.EXCEPTION_EVERY
+    open_rows = [row for row in rows if row.state == "open"]
+    assert len(open_rows) == -(-len(rows) // troubled.OPEN_EVERY)
+    for row in rows:  # each row's state is what the core derives from its markers
+        assert as_core(row).state == row.state
+        assert (row.resolved_at is None) == (row.state == "open")
