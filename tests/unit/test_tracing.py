@@ -3,10 +3,12 @@ built from them: the service's name, the OTLP exporter, trace ids on log lines."
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -116,3 +118,50 @@ def test_statement_spans_start_only_inside_another_span() -> None:
         "SELECT inside",
     ]
     built.shutdown()
+
+
+async def test_a_request_span_names_the_route_template_never_the_token_or_the_query(
+    cli_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    exporter = InMemorySpanExporter()
+    built = tracing(service_name="flexhook-test", exporter=exporter)
+    apps = bootstrap.web_apps(load_settings(), db.create_db_engine(cli_database), tracing=built)
+    token = "tok_" + "x" * 40
+    transport = httpx.ASGITransport(app=apps.public)
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://flexhook.test") as http:
+        await http.get(f"/track/{token}", params={"q": "secret-query"})
+        refused = await http.get(
+            "/api/shipments/418563", headers={"authorization": "Bearer a-guessed-token-0123"}
+        )
+    assert refused.status_code == 401
+    built.provider.force_flush()
+
+    spans = exporter.get_finished_spans()
+    # The tracking page's route answered; the API's mount refused before any route did.
+    assert [span.name for span in spans] == ["GET /track/{token}", "GET /api/"]
+    for span in spans:
+        text = f"{span.name} {dict(span.attributes or {})}"
+        for leak in (token, "secret-query", "a-guessed-token", "418563"):
+            assert leak not in text
+    built.shutdown()
+
+
+def test_json_log_lines_carry_the_trace_id_as_a_field() -> None:
+    from pythonjsonlogger.json import JsonFormatter
+
+    built = tracing(service_name="flexhook-test", exporter=InMemorySpanExporter())
+    handler = logging.Handler()
+    handler.setFormatter(JsonFormatter("%(levelname)s %(message)s"))
+    log_trace_ids([handler], text_format="%(message)s")  # JSON keeps its own formatter
+    record = logging.LogRecord("flexhook", logging.INFO, __file__, 1, "sent", None, None)
+
+    with built.tracer.start_as_current_span("apprise.send") as span:
+        handler.filter(record)
+    built.shutdown()
+
+    line = json.loads(handler.format(record))
+    assert line["trace_id"] == trace.format_trace_id(span.get_span_context().trace_id)
+    assert line["message"] == "sent"
