@@ -212,6 +212,7 @@ class Settings(BaseSettings):
         default=None, alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
     )
     otel_service_name: str | None = Field(default=None, alias="OTEL_SERVICE_NAME")
+    otel_traces_exporter: str = Field(default="otlp", alias="OTEL_TRACES_EXPORTER")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -287,11 +288,16 @@ class Settings(BaseSettings):
 
     @property
     def tracing_enabled(self) -> bool:
-        """OpenTelemetry traces are exported (`app.telemetry`): an OTLP endpoint is set and
-        OTEL_SDK_DISABLED is not true."""
-        return not self.otel_sdk_disabled and bool(
-            (self.otel_exporter_otlp_endpoint or "").strip()
-            or (self.otel_exporter_otlp_traces_endpoint or "").strip()
+        """OpenTelemetry traces are exported (`app.telemetry`): an OTLP endpoint is set,
+        OTEL_SDK_DISABLED is not true and OTEL_TRACES_EXPORTER is not `none`."""
+        exporting = self.otel_traces_exporter.strip().lower() != "none"
+        return (
+            exporting
+            and not self.otel_sdk_disabled
+            and bool(
+                (self.otel_exporter_otlp_endpoint or "").strip()
+                or (self.otel_exporter_otlp_traces_endpoint or "").strip()
+            )
         )
 
     @property

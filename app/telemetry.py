@@ -1,8 +1,8 @@
 """OpenTelemetry traces of a flexhook process, off unless the standard `OTEL_*` variables ask.
 
-Tracing is on when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set
-and `OTEL_SDK_DISABLED` is not true (`Settings.tracing_enabled`; `app.settings` reads those
-three and `OTEL_SERVICE_NAME`).
+Tracing is on when `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set,
+`OTEL_SDK_DISABLED` is not true and `OTEL_TRACES_EXPORTER` is not `none`
+(`Settings.tracing_enabled`; `app.settings` reads those and `OTEL_SERVICE_NAME`).
 The entry points build one `Tracing` per process (`tracing`) and hand it down: the web app's
 request spans (`app.web.tracing`), Temporal's own interceptor on the client and through it on
 the workers (StartWorkflow, RunWorkflow, StartActivity, RunActivity), the SQLAlchemy engine's

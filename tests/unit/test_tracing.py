@@ -68,7 +68,7 @@ def test_an_otlp_endpoint_turns_tracing_on(monkeypatch: pytest.MonkeyPatch, vari
         built.shutdown()
 
 
-def test_otel_sdk_disabled_wins_and_otel_service_name_names_the_process(
+def test_otel_sdk_disabled_or_no_exporter_wins_and_otel_service_name_names_the_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
@@ -78,6 +78,9 @@ def test_otel_sdk_disabled_wins_and_otel_service_name_names_the_process(
     built.shutdown()
     assert built.provider.resource.attributes["service.name"] == "flexhook-eu-web"
 
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    assert bootstrap.tracing(load_settings(), service=cli.WEB_SERVICE) is None
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER")
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
 
     assert bootstrap.tracing(load_settings(), service=cli.WEB_SERVICE) is None
