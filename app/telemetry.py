@@ -16,7 +16,7 @@ interceptor, no log filter.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -27,17 +27,54 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-from opentelemetry.util.types import Attributes
+from opentelemetry.trace import Status, StatusCode
+from opentelemetry.util.types import Attributes, AttributeValue
 from sqlalchemy.engine import Engine
 from temporalio.contrib.opentelemetry import TracingInterceptor
 
 TRACER_NAME = "flexhook"
 
 
+class StatementSpan(trace.Span):
+    """A statement's span whose failure says no more than that it failed: the database's own
+    message can quote the row (PostgreSQL's DETAIL: "Failing row contains (...)"), which the
+    SQLAlchemy instrumentation would put in the span's status."""
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        self._span.set_status(Status(status.status_code if isinstance(status, Status) else status))
+
+    def record_exception(self, exception: BaseException, *args: Any, **kwargs: Any) -> None:
+        self._span.set_attribute("error.type", type(exception).__name__)
+
+    def end(self, end_time: int | None = None) -> None:
+        self._span.end(end_time)
+
+    def get_span_context(self) -> trace.SpanContext:
+        return self._span.get_span_context()
+
+    def set_attributes(self, attributes: Mapping[str, AttributeValue]) -> None:
+        self._span.set_attributes(attributes)
+
+    def set_attribute(self, key: str, value: AttributeValue) -> None:
+        self._span.set_attribute(key, value)
+
+    def add_event(self, name: str, *args: Any, **kwargs: Any) -> None:
+        self._span.add_event(name, *args, **kwargs)
+
+    def update_name(self, name: str) -> None:
+        self._span.update_name(name)
+
+    def is_recording(self) -> bool:
+        return self._span.is_recording()
+
+
 class ChildSpansOnly(trace.Tracer):
-    """A tracer that starts a span only inside another one (a request, an activity): the
-    database statements of the spool relay's polls, the watches and the scrapes would each
-    be a trace of their own, many a minute, telling nobody anything."""
+    """A tracer of statements that starts a span only inside another one (a request, an
+    activity): the statements of the spool relay's polls, the watches and the scrapes would
+    each be a trace of their own, many a minute, telling nobody anything."""
 
     def __init__(self, tracer: trace.Tracer) -> None:
         self._tracer = tracer
@@ -45,7 +82,7 @@ class ChildSpansOnly(trace.Tracer):
     def start_span(self, name: str, context: Any = None, *args: Any, **kwargs: Any) -> trace.Span:
         if not trace.get_current_span(context).get_span_context().is_valid:
             return trace.INVALID_SPAN
-        return self._tracer.start_span(name, context, *args, **kwargs)
+        return StatementSpan(self._tracer.start_span(name, context, *args, **kwargs))
 
     @contextmanager
     def start_as_current_span(  # type: ignore[override]

@@ -14,6 +14,9 @@ from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app import bootstrap, cli
 from app.settings import load_settings
@@ -168,3 +171,28 @@ def test_json_log_lines_carry_the_trace_id_as_a_field() -> None:
     line = json.loads(handler.format(record))
     assert line["trace_id"] == trace.format_trace_id(span.get_span_context().trace_id)
     assert line["message"] == "sent"
+
+
+def test_a_failed_statement_span_says_it_failed_not_what_the_database_said() -> None:
+    exporter = InMemorySpanExporter()
+    built = tracing(service_name="flexhook-test", exporter=exporter)
+    engine = db.create_db_engine("sqlite://")
+    built.trace_engine(engine)
+
+    with (
+        built.tracer.start_as_current_span("RunActivity"),
+        engine.connect() as connection,
+        pytest.raises(OperationalError),
+    ):
+        connection.execute(text("SELECT body FROM shipper_secret_row_4711"))
+    built.provider.force_flush()
+
+    [statement] = [
+        span
+        for span in exporter.get_finished_spans()
+        if "shipper_secret_row_4711" in str((span.attributes or {}).get("db.statement"))
+    ]
+    # SQLite's message names the table ("no such table: ..."); the span keeps only the failure.
+    assert statement.status.status_code == StatusCode.ERROR
+    assert not statement.status.description
+    built.shutdown()
