@@ -42,7 +42,12 @@ def finished(built: Tracing, exporter: InMemorySpanExporter) -> list[ReadableSpa
 
 
 def attribute_text(span: ReadableSpan) -> str:
-    return " ".join(f"{key}={value!s}" for key, value in (span.attributes or {}).items())
+    """Everything a span says: its attributes, its status's description, its events'."""
+    said = [f"{key}={value!s}" for key, value in (span.attributes or {}).items()]
+    said.append(span.status.description or "")
+    for event in span.events:
+        said += [event.name, *(f"{k}={v!s}" for k, v in (event.attributes or {}).items())]
+    return " ".join(said)
 
 
 def by_name(spans: list[ReadableSpan], prefix: str) -> list[ReadableSpan]:
