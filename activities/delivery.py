@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opentelemetry import trace
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -27,6 +28,7 @@ from app.core.alert import ESCALATION, Alert
 from app.core.audience import Audience, parse_audience
 from app.core.preferences import hold_until
 from app.core.statuses import NotificationStatus
+from app.core.trace_attributes import event_attributes
 from app.store.models import Notification, Recipient, Subscription
 from app.store.recipients import recipient_by_destination, recipients_for, wants
 from app.store.subscriptions import list_subscriptions
@@ -275,6 +277,12 @@ class NotificationActivities:
     def send_notification(self, delivery: Delivery) -> str:
         """Send one alert to one destination unless the ledger says it went out already."""
         claimant = activity.info().workflow_id
+        alert = delivery.alert
+        trace.get_current_span().set_attributes(  # RunActivity's span, when tracing is on
+            event_attributes(
+                event_id=alert.event_id, event_type=alert.event_type, shipment_id=alert.shipment_id
+            )
+        )
         share_token = self._share_token(delivery)
         with Session(self._engine) as session:
             row = _ledger_row(session, delivery)

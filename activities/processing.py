@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
+from opentelemetry import trace
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
@@ -45,6 +46,7 @@ from app.core.events import Event, parse_event, storable
 from app.core.limits import failure_reason
 from app.core.outcome import EventOutcome
 from app.core.statuses import EventStatus
+from app.core.trace_attributes import event_attributes
 from app.store import db, event_failures, projection
 from app.store.models import EventRecord
 
@@ -181,6 +183,11 @@ class EventActivities:
         applied event tells its shipment's ETA watch and the watch of each exception it
         touched what changed (a retry tells them again)."""
         event = parse_event(input.body.encode("utf-8"))
+        trace.get_current_span().set_attributes(  # RunActivity's span, when tracing is on
+            event_attributes(
+                event_id=event.event_id, event_type=event.type, shipment_id=event.shipment_id
+            )
+        )
         now = datetime.now(UTC)
         if event.defect is not None:
             self._fail(event, input, error=event.defect, now=now)

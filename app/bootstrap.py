@@ -22,7 +22,7 @@ from activities.recipient import RecipientActivities
 from activities.reconcile import ReconcileActivities
 from activities.retention import RetentionActivities
 from activities.tracking import TrackingLinks
-from app import temporal_client
+from app import telemetry, temporal_client
 from app.core.addresses import DestinationRules
 from app.core.exception_clock import parse_severity_durations
 from app.core.exception_families import parse_severity_overrides
@@ -33,6 +33,7 @@ from app.ingest.starter import EventStarter
 from app.settings import ConfigError, Settings, split_address
 from app.store import db
 from app.store.ops_incidents import IncidentBook
+from app.telemetry import Tracing
 from app.tracking.follow import FollowConfig
 from app.web.application import WebApps, create_apps
 from app.web.config import WebConfig
@@ -43,6 +44,7 @@ from notifications.ops_notifier import OpsNotifier
 from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
 from notifications.send_limits import DestinationBreaker, SendLimits
+from notifications.tracing import NO_TRACING
 from workflows.eta_feed import EtaWatchSignals
 from workflows.exception_feed import ExceptionWatchSignals
 from workflows.recipient_starter import RecipientStarter
@@ -83,9 +85,22 @@ def destination_rules(settings: Settings) -> DestinationRules:
     )
 
 
-def notifier(settings: Settings, renderer: Renderer, limits: SendLimits | None = None) -> Notifier:
+def tracing(settings: Settings, *, service: str) -> Tracing | None:
+    """OpenTelemetry traces of the process named `service` (unless OTEL_SERVICE_NAME names
+    it) when the OTEL_* variables ask for them (`app.telemetry`); None: off."""
+    if not settings.tracing_enabled:
+        return None
+    return telemetry.tracing(service_name=settings.otel_service_name or service)
+
+
+def notifier(
+    settings: Settings,
+    renderer: Renderer,
+    limits: SendLimits | None = None,
+    tracing: Tracing | None = None,
+) -> Notifier:
     """The Apprise notifier of stakeholder alerts, rendering with `renderer`, sending within
-    `limits` (default: `send_limits(settings)`)."""
+    `limits` (default: `send_limits(settings)`), a span per send with `tracing`."""
     return Notifier(
         renderer,
         public_url=settings.public_url,
@@ -95,6 +110,7 @@ def notifier(settings: Settings, renderer: Renderer, limits: SendLimits | None =
         external_flexport_link=settings.external_flexport_link,
         limits=limits or send_limits(settings),
         destination_allow=settings.destination_allowlist,
+        tracer=tracing.tracer if tracing else NO_TRACING,
     )
 
 
@@ -209,13 +225,18 @@ def wire_activities(
 
 
 def worker_activities(
-    settings: Settings, engine: Engine, client: Client, *, alert_notifier: Notifier | None = None
+    settings: Settings,
+    engine: Engine,
+    client: Client,
+    *,
+    alert_notifier: Notifier | None = None,
+    tracing: Tracing | None = None,
 ) -> WorkerActivities:
     """The production worker's activities over `client` (see `wire_activities`);
-    `alert_notifier` defaults to `notifier(settings, ...)`."""
+    `alert_notifier` defaults to `notifier(settings, ...)` (with `tracing`'s send spans)."""
     templates = renderer(settings)
     config = NotifyConfig(settings.resolved_notify_config)
-    alerts = alert_notifier or notifier(settings, templates)
+    alerts = alert_notifier or notifier(settings, templates, tracing=tracing)
     return wire_activities(
         engine,
         client=client,
@@ -255,8 +276,9 @@ def tracking_links(settings: Settings) -> TrackingLinks | None:
     return TrackingLinks(key=key, lifetime=settings.share_lifetime) if key else None
 
 
-def starter_factory(settings: Settings) -> StarterFactory:
-    """Connects to Temporal (lazily) when the web app starts."""
+def starter_factory(settings: Settings, tracing: Tracing | None = None) -> StarterFactory:
+    """Connects to Temporal (lazily) when the web app starts; with `tracing`, each start
+    carries the request's trace to the workflow."""
 
     async def starter() -> EventStarter:
         client = await temporal_client.connect(
@@ -264,6 +286,7 @@ def starter_factory(settings: Settings) -> StarterFactory:
             namespace=settings.temporal_namespace,
             lazy=True,
             payload_keys=settings.payload_keys,
+            interceptors=tracing.interceptors() if tracing else (),
         )
         return EventStarter(
             client,
@@ -333,14 +356,19 @@ def web_listeners(settings: Settings, *, host: str, port: int) -> Listeners:
 
 
 def web_apps(
-    settings: Settings, engine: Engine, *, starter: StarterFactory | None = None
+    settings: Settings,
+    engine: Engine,
+    *,
+    starter: StarterFactory | None = None,
+    tracing: Tracing | None = None,
 ) -> WebApps:
     """The public ASGI app and the metrics listener's; `starter` defaults to a connection to
-    `TEMPORAL_ADDRESS`."""
+    `TEMPORAL_ADDRESS`; `tracing`: a span per request, carried on to Temporal."""
     apps = create_apps(
         config=web_config(settings),
         engine=engine,
-        starter_factory=starter or starter_factory(settings),
+        starter_factory=starter or starter_factory(settings, tracing),
+        tracer=tracing.tracer if tracing else None,
         ops=ops_reporter(
             settings,
             engine,

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,7 +15,15 @@ from app.commands import recipients, reconcile, redrive, tokens
 from app.commands.common import deprecated_alias, open_engine, read_settings
 from app.settings import ConfigError, Settings
 
+if TYPE_CHECKING:
+    from app.telemetry import Tracing
+
 log = logging.getLogger("flexhook")
+
+TEXT_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# The processes' names in traces unless OTEL_SERVICE_NAME says otherwise.
+WEB_SERVICE = "flexhook-web"
+WORKER_SERVICE = "flexhook-worker"
 
 
 def _logging(level: str, log_format: str) -> None:
@@ -30,11 +39,22 @@ def _logging(level: str, log_format: str) -> None:
             )
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(logging.Formatter(TEXT_LOG_FORMAT))
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
     # Libraries that narrate routine work at INFO (each migration plugin, each HTTP request).
     for chatty in ("alembic", "httpx"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _traced(settings: Settings, service: str) -> Tracing | None:
+    """OpenTelemetry traces when the OTEL_* variables ask (`app.telemetry`), and then the log
+    lines carry the trace and span ids; None: off, nothing installed."""
+    from app import bootstrap, telemetry
+
+    tracing = bootstrap.tracing(settings, service=service)
+    if tracing is not None:
+        telemetry.log_trace_ids(logging.getLogger().handlers, text_format=TEXT_LOG_FORMAT)
+    return tracing
 
 
 @click.group()
@@ -65,14 +85,21 @@ def web(host: str, port: int) -> None:
         bootstrap.web_config(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    engine = open_engine(settings)
+    tracing = _traced(settings, WEB_SERVICE)
+    if tracing is not None:
+        tracing.trace_engine(engine)
     try:
-        apps = bootstrap.web_apps(settings, open_engine(settings))
+        apps = bootstrap.web_apps(settings, engine, tracing=tracing)
     except NotADirectoryError as exc:  # the ops watch renders with the templates
         raise click.ClickException(f"FLEXHOOK_TEMPLATES_DIR: {exc}") from None
     try:
         serving.run(apps, bootstrap.web_listeners(settings, host=host, port=port))
     except serving.ListenerUnavailable as exc:
         raise click.ClickException(f"FLEXHOOK_METRICS_ADDRESS {exc}") from None
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # export what is pending before `run` leaves
 
 
 @main.command()
@@ -87,19 +114,29 @@ def worker() -> None:
         bootstrap.renderer(settings)  # a bad FLEXHOOK_TEMPLATES_DIR is said before connecting
     except NotADirectoryError as exc:
         raise click.ClickException(f"FLEXHOOK_TEMPLATES_DIR: {exc}") from None
-    asyncio.run(
-        serve(
-            address=settings.temporal_address,
-            namespace=settings.temporal_namespace,
-            task_queue=settings.task_queue,
-            metrics_address=settings.worker_metrics_address,
-            activities=lambda client: bootstrap.worker_activities(settings, engine, client),
-            reconcile_schedule=bootstrap.reconcile_schedule(settings),
-            payload_keys=settings.payload_keys,
-            payload_retention=settings.payload_retention,
-            send_concurrency=settings.send_concurrency,
+    tracing = _traced(settings, WORKER_SERVICE)
+    if tracing is not None:
+        tracing.trace_engine(engine)
+    try:
+        asyncio.run(
+            serve(
+                address=settings.temporal_address,
+                namespace=settings.temporal_namespace,
+                task_queue=settings.task_queue,
+                metrics_address=settings.worker_metrics_address,
+                activities=lambda client: bootstrap.worker_activities(
+                    settings, engine, client, tracing=tracing
+                ),
+                reconcile_schedule=bootstrap.reconcile_schedule(settings),
+                payload_keys=settings.payload_keys,
+                payload_retention=settings.payload_retention,
+                send_concurrency=settings.send_concurrency,
+                interceptors=tracing.interceptors() if tracing else (),
+            )
         )
-    )
+    finally:
+        if tracing is not None:
+            tracing.shutdown()
 
 
 @main.command()

@@ -202,6 +202,17 @@ class Settings(BaseSettings):
     mail_url: str | None = Field(default=None, alias="FLEXHOOK_MAIL_URL", repr=False)
     # Active share links a person may make to one shipment (the alerts' link aside).
     max_shares_per_shipment: int = Field(default=20, ge=1, alias="FLEXHOOK_MAX_SHARES_PER_SHIPMENT")
+    # OpenTelemetry traces (`app.telemetry`), OpenTelemetry's own variables: on with an OTLP
+    # endpoint unless the SDK is disabled; the rest (headers, TLS, batching) it reads itself.
+    otel_sdk_disabled: bool = Field(default=False, alias="OTEL_SDK_DISABLED")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    otel_service_name: str | None = Field(default=None, alias="OTEL_SERVICE_NAME")
+    otel_traces_exporter: str = Field(default="otlp", alias="OTEL_TRACES_EXPORTER")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -274,6 +285,20 @@ class Settings(BaseSettings):
     def resolved_notify_config(self) -> Path:
         """`FLEXHOOK_NOTIFY_CONFIG`, or `notifications.yml` in the data dir."""
         return self.notify_config or self.data_dir / "notifications.yml"
+
+    @property
+    def tracing_enabled(self) -> bool:
+        """OpenTelemetry traces are exported (`app.telemetry`): an OTLP endpoint is set,
+        OTEL_SDK_DISABLED is not true and OTEL_TRACES_EXPORTER is not `none`."""
+        exporting = self.otel_traces_exporter.strip().lower() != "none"
+        return (
+            exporting
+            and not self.otel_sdk_disabled
+            and bool(
+                (self.otel_exporter_otlp_endpoint or "").strip()
+                or (self.otel_exporter_otlp_traces_endpoint or "").strip()
+            )
+        )
 
     @property
     def reconcile_enabled(self) -> bool:

@@ -9,9 +9,10 @@ With `payload_keys` (`FLEXHOOK_PAYLOAD_KEYS`) every payload is encrypted (`app.p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
 
@@ -38,9 +39,12 @@ async def connect(
     lazy: bool = False,
     runtime: Runtime | None = None,
     payload_keys: PayloadKeys = (),
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
+    """A client; `interceptors` (the tracing one, `app.telemetry`) serve its workers too."""
     return await Client.connect(
         **connect_options(address=address, namespace=namespace, payload_keys=payload_keys),
         lazy=lazy,
         runtime=runtime,
+        interceptors=interceptors,
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 import apprise
+from opentelemetry.trace import Tracer
 
 from app.core.addresses import NOTHING_INTERNAL, AddressAllowlist
 from app.core.alert import Alert, Links
@@ -34,6 +35,7 @@ from notifications.redaction import (
 )
 from notifications.render import Dialect, Renderer, markdown_text
 from notifications.send_limits import Crowded, Overdue, SendLimits, Skipped
+from notifications.tracing import NO_TRACING, send_span
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +263,7 @@ class Notifier:
         timeout: float = 60.0,
         limits: SendLimits | None = None,
         destination_allow: AddressAllowlist = NOTHING_INTERNAL,
+        tracer: Tracer = NO_TRACING,
     ) -> None:
         """`flexport_app_url` is where Flexport's app shows a shipment at `/shipments/<id>`
         (empty: no link); `external_flexport_link`: external readers get that link too
@@ -268,8 +271,9 @@ class Notifier:
         destinations' breaker; share one per process); None: limits of its own with a deadline
         of `timeout` seconds.
         The activity that calls `send` needs a longer start-to-close timeout.
-        `destination_allow` is FLEXHOOK_DESTINATION_ALLOW."""
+        `destination_allow` is FLEXHOOK_DESTINATION_ALLOW; `tracer`: a span per send."""
         self._renderer = renderer
+        self._tracer = tracer
         self._destination_allow = destination_allow
         self._link_bases = LinkBases(
             public_url=public_url,
@@ -340,16 +344,17 @@ class Notifier:
         links = self.links(alert, audience=destination.audience, share_token=share_token)
         title, body = self._message(destination, plugin, alert, links)
         notify_type = _NOTIFY_TYPES.get(alert.kind, apprise.NotifyType.INFO)
-        send_message(
-            destination,
-            plugin,
-            title=title,
-            body=body,
-            notify_type=notify_type,
-            asset=self._asset,
-            limits=self.limits,
-            private=[*private, share_token] if share_token else private,
-        )
+        with send_span(self._tracer, destination.id, _scheme(destination.url), alert):
+            send_message(
+                destination,
+                plugin,
+                title=title,
+                body=body,
+                notify_type=notify_type,
+                asset=self._asset,
+                limits=self.limits,
+                private=[*private, share_token] if share_token else private,
+            )
         log.info(
             "sent %s alert for shipment %s to %s",
             alert.kind,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from temporalio.client import (
     Client,
+    Interceptor,
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleHandle,
@@ -280,12 +281,17 @@ async def connect(
     runtime: Runtime | None = None,
     attempts: int = 60,
     payload_keys: PayloadKeys = (),
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
     """Connect to Temporal, waiting up to `attempts` seconds for it to come up."""
     for attempt in range(attempts):
         try:
             return await temporal_client.connect(
-                address=address, namespace=namespace, runtime=runtime, payload_keys=payload_keys
+                address=address,
+                namespace=namespace,
+                runtime=runtime,
+                payload_keys=payload_keys,
+                interceptors=interceptors,
             )
         except RuntimeError:
             if attempt == attempts - 1:
@@ -305,6 +311,7 @@ async def serve(
     payload_keys: PayloadKeys = (),
     payload_retention: timedelta | None = None,
     send_concurrency: int = SEND_CONCURRENCY,
+    interceptors: Sequence[Interceptor] = (),
 ) -> None:
     """Run the workers until SIGINT or SIGTERM, then drain them and return.
 
@@ -313,14 +320,20 @@ async def serve(
     served there at /metrics: task latencies, slots, activity outcomes. `reconcile_schedule` is
     applied at start, and so is the payload retention schedule with `payload_retention` (0:
     payloads are kept, no schedule). With `payload_keys` every payload is encrypted
-    (`app.payload_codec`).
+    (`app.payload_codec`). `interceptors` go on the client and its workers (tracing).
     """
     runtime = None
     if metrics_address:
         runtime = Runtime(
             telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=metrics_address))
         )
-    client = await connect(address, namespace=namespace, runtime=runtime, payload_keys=payload_keys)
+    client = await connect(
+        address,
+        namespace=namespace,
+        runtime=runtime,
+        payload_keys=payload_keys,
+        interceptors=interceptors,
+    )
     await ensure_search_attributes(client, namespace=namespace)
     registered = activities(client)
     if reconcile_schedule is not None:

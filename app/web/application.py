@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
+from opentelemetry.trace import Tracer
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -45,6 +46,7 @@ from app.web.errors import EXCEPTION_HANDLERS
 from app.web.metrics import GaugeCache, MetricsState, WebMetrics, install_metrics
 from app.web.middleware import NulGuardMiddleware
 from app.web.state import Started, TellExceptionWatch, WebState
+from app.web.tracing import RequestSpans
 from app.web.webhook import WEBHOOK_PATH, receive_webhook
 from notifications.ops_reporter import OpsReporter
 
@@ -199,12 +201,13 @@ def create_app(
     ops: OpsReporter | None = None,
     metrics: WebMetrics | None = None,
     tell_exception_watch: TellExceptionWatch | None = None,
+    tracer: Tracer | None = None,
 ) -> Starlette:
     """The public ASGI app. `starter_factory` runs once at start-up (it connects to Temporal);
     `ops` alerts the operators of a stuck spool (None: nobody); `metrics` are the counters the
     metrics app exports (None: counted for nobody); `tell_exception_watch` signals an
     exception's watch workflow after a person's action (None: over the starter's Temporal
-    connection)."""
+    connection); `tracer`: a span per request (`app.web.tracing`; None: tracing is off)."""
     started = Started()
     limiter = RefusalLimiter(Limits(refusals=config.refused_tokens_per_minute), ops=ops)
     codec = payload_codec.codec(config.payload_keys)
@@ -218,6 +221,7 @@ def create_app(
             tell_exception_watch=dashboard_exception_watch(started),
         ),
         middleware=[
+            *([Middleware(RequestSpans, tracer=tracer)] if tracer is not None else []),
             Middleware(NulGuardMiddleware),
             Middleware(
                 CodecCors,
@@ -269,6 +273,7 @@ def create_apps(
     starter_factory: StarterFactory,
     ops: OpsReporter | None = None,
     tell_exception_watch: TellExceptionWatch | None = None,
+    tracer: Tracer | None = None,
 ) -> WebApps:
     """`create_app` and `create_metrics_app` sharing one set of counters."""
     metrics = WebMetrics()
@@ -280,6 +285,7 @@ def create_apps(
             ops=ops,
             metrics=metrics,
             tell_exception_watch=tell_exception_watch,
+            tracer=tracer,
         ),
         metrics=create_metrics_app(engine=engine, metrics=metrics, max_age=config.metrics_max_age),
     )

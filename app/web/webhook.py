@@ -7,12 +7,14 @@ import logging
 import time
 from datetime import UTC, datetime
 
+from opentelemetry import trace
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.core.events import parse_event
 from app.core.ids import event_workflow_id
 from app.core.signature import verify
+from app.core.trace_attributes import event_attributes
 from app.ingest.intake import log_fields
 from app.web.errors import BadRequest, BodyTimeout, BodyTooLarge, UnsupportedEncoding, refusal
 from app.web.state import WebState, web_state
@@ -72,6 +74,11 @@ async def _receive(request: Request, web: WebState) -> Response:
     )
     verify(body, request.headers, config.webhook_secrets, accept_sha1=config.accept_sha1)
     event = parse_event(body)
+    trace.get_current_span().set_attributes(
+        event_attributes(
+            event_id=event.event_id, event_type=event.type, shipment_id=event.shipment_id
+        )
+    )
     started = time.perf_counter()
     status = await web.intake.take(event, body=body.decode("utf-8"), received_at=datetime.now(UTC))
     web.metrics.received.labels(category=event.category, outcome=status).inc()

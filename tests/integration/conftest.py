@@ -27,6 +27,7 @@ from app.core.addresses import AddressAllowlist, DestinationRules
 from app.ingest.starter import EventStarter
 from app.store import db
 from app.store.ops_incidents import IncidentBook
+from app.telemetry import Tracing
 from app.tracking.follow import FollowConfig
 from app.web.application import create_apps
 from app.web.config import WebConfig
@@ -37,6 +38,7 @@ from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
 from notifications.ops_reporter import OpsReporter
 from notifications.render import Renderer
+from notifications.tracing import NO_TRACING
 from tests.integration.harness import (
     LOCAL,
     JsonEndpoint,
@@ -121,6 +123,7 @@ async def make_stack(
             tracking: bool = True,
             tell_exception_watch: TellExceptionWatch | None = None,
             exception_rules: ExceptionRules | None = None,
+            tracing: Tracing | None = None,
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -133,13 +136,20 @@ async def make_stack(
                 db.upgrade(engine)
             exits.callback(engine.dispose)
             task_queue = f"test-{name}"
-            temporal = client or temporal_client
+            traced = temporal_client
+            if tracing is not None:  # as `flexhook web` and `worker` trace (`app.telemetry`)
+                tracing.trace_engine(engine)
+                client_config = temporal_client.config()
+                client_config["interceptors"] = tracing.interceptors()
+                traced = Client(**client_config)
+            temporal = client or traced
             notifier = Notifier(
                 Renderer(),
                 public_url="http://flexhook.test",
                 temporal_ui_url="http://127.0.0.1:8233",
                 timeout=10,
                 destination_allow=destination_allow,
+                tracer=tracing.tracer if tracing else NO_TRACING,
             )
             # Ops alerts go to the `ops`-tagged targets of the same configuration.
             config = NotifyConfig(notify_config)
@@ -160,7 +170,7 @@ async def make_stack(
             for index in range(workers if with_worker else 0):
                 # A second worker gets a connection of its own, as a second process would; the
                 # first may be given one (e.g. on a runtime that serves Temporal's metrics).
-                connection = worker_client or temporal_client
+                connection = worker_client or traced
                 if index:
                     connection = await Client.connect(
                         temporal_client.service_client.config.target_host
@@ -220,6 +230,7 @@ async def make_stack(
                 starter_factory=starter,
                 ops=ops,
                 tell_exception_watch=tell_exception_watch,
+                tracer=tracing.tracer if tracing else None,
             )
             # Served as `flexhook web` serves them: the same uvicorn settings, two listeners.
             listeners = Listeners(
