@@ -11,6 +11,8 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 
+from app.store.models import Shipment
+
 R = TypeVar("R")
 
 
@@ -47,3 +49,9 @@ def cut(rows: Sequence[R], limit: int, cursor_of: Callable[[R], TimeCursor]) -> 
     if len(rows) <= limit or not shown:
         return Page(shown, None)
     return Page(shown, cursor_of(shown[-1]))
+
+
+def shipment_cursor(row: Shipment) -> TimeCursor:
+    """The cursor after `row` in the shipment lists' order."""
+    assert row.updated_at is not None  # every write of a shipment sets it (`projection.merge`)
+    return TimeCursor(row.updated_at, row.id)

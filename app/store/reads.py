@@ -22,7 +22,7 @@ from app.store.models import (
     PurchaseOrder,
     Shipment,
 )
-from app.store.paging import Page, TimeCursor, cut, newest_first, older_than
+from app.store.paging import Page, TimeCursor, cut, newest_first, older_than, shipment_cursor
 from app.store.retention import PAYLOAD_REMOVED
 
 MAX_LIMIT = 500
@@ -117,13 +117,8 @@ def shipment_page(
     if status:
         statement = statement.where(Shipment.status == status)
     rows = session.exec(statement.order_by(*newest_first(updated, key)).limit(shown + 1)).all()
-    page = cut(rows, shown, lambda row: TimeCursor(_updated(row), row.id))
+    page = cut(rows, shown, shipment_cursor)
     return Page([_shipment_summary(s) for s in page.rows], page.next)
-
-
-def _updated(row: Shipment) -> datetime:
-    assert row.updated_at is not None  # every write of a shipment sets it (`projection.merge`)
-    return row.updated_at
 
 
 def list_shipments(
