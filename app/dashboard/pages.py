@@ -125,6 +125,7 @@ async def shipments(request: Request, visitor: Visitor) -> Response:
         q=text,
         status=status,
         older=older,
+        too_short=found.too_short,
         first_link=(
             f"{base_path(request)}/shipments{query_string(q=text, status=status)}"
             if after

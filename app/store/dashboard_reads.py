@@ -28,7 +28,14 @@ from app.store.models import (
     Notification,
     Shipment,
 )
-from app.store.paging import TimeCursor, cut, newest_first, older_than, shipment_cursor
+from app.store.paging import (
+    TimeCursor,
+    cut,
+    newest_first,
+    older_than,
+    shipment_cursor,
+    without_documents,
+)
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 200
@@ -111,12 +118,31 @@ def shipments_matching(text: str | None) -> sa.ColumnElement[bool] | None:
     )
 
 
+# The substring indexes (SQLite's FTS5 trigram table, PostgreSQL's pg_trgm) find texts of three
+# characters or more; a shorter search finds the shipment with exactly that id, if any.
+MIN_SEARCH = 3
+
+
 @dataclass(frozen=True)
 class ShipmentList:
     """One page of the shipment list, and where the next one starts (None: the last)."""
 
     shipments: list[Shipment]
     next: TimeCursor | None
+    too_short: bool = False  # the text was too short to search names: exact ids only
+
+
+def search_matching(session: Session, text: str) -> sa.ColumnElement[bool]:
+    """Shipments whose id or name contains `text` (at least `MIN_SEARCH` characters, case-
+    insensitive), found on the database's substring index (migration 0014)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return cast("sa.ColumnElement[bool]", shipments_matching(text))  # pg_trgm's indexes
+    phrase = '"' + text.replace('"', '""') + '"'  # FTS5 reads a quoted phrase literally
+    found: sa.Select[str] = sa.select(sa.column("shipment_id", sa.String)).select_from(
+        sa.table("shipment_name_search")
+    )
+    matched = sa.text("shipment_name_search MATCH :phrase").bindparams(phrase=phrase)
+    return col(Shipment.id).in_(found.where(matched))
 
 
 def search_shipments(
@@ -132,10 +158,13 @@ def search_shipments(
     shown = _clamp(limit)
     text = (text or "").strip().lstrip("#")
     updated, key = col(Shipment.updated_at), col(Shipment.id)
-    statement = select(Shipment).where(older_than(updated, key, after))
-    matching = shipments_matching(text)
-    if matching is not None:
-        statement = statement.where(matching, key != text)
+    statement = select(Shipment).options(*without_documents())
+    statement = statement.where(older_than(updated, key, after))
+    if text:
+        # Without a searchable text only the exact id below is listed.
+        searchable = len(text) >= MIN_SEARCH
+        statement = statement.where(search_matching(session, text) if searchable else sa.false())
+        statement = statement.where(key != text)
     if status:
         statement = statement.where(col(Shipment.status) == status)
     rows = list(session.exec(statement.order_by(*newest_first(updated, key)).limit(shown + 1)))
@@ -144,7 +173,7 @@ def search_shipments(
         rows.insert(0, exact)
         shown += 1
     page = cut(rows, shown, shipment_cursor)
-    return ShipmentList(page.rows, page.next)
+    return ShipmentList(page.rows, page.next, too_short=0 < len(text) < MIN_SEARCH)
 
 
 def shipment_statuses(session: Session) -> list[str]:

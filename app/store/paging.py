@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import QueryableAttribute, defer
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from app.store.models import Shipment
 
@@ -55,3 +57,11 @@ def shipment_cursor(row: Shipment) -> TimeCursor:
     """The cursor after `row` in the shipment lists' order."""
     assert row.updated_at is not None  # every write of a shipment sets it (`projection.merge`)
     return TimeCursor(row.updated_at, row.id)
+
+
+def without_documents() -> tuple[LoaderOption, ...]:
+    """Load options for shipment lists: a shipment's kept document and its versions are large,
+    and no list shows them (a sort of the matches of a search would carry them along)."""
+    kept = cast("QueryableAttribute[str]", Shipment.document)  # ORM attributes, typed as values
+    versions = cast("QueryableAttribute[str]", Shipment.versions)
+    return defer(kept), defer(versions)

@@ -22,7 +22,15 @@ from app.store.models import (
     PurchaseOrder,
     Shipment,
 )
-from app.store.paging import Page, TimeCursor, cut, newest_first, older_than, shipment_cursor
+from app.store.paging import (
+    Page,
+    TimeCursor,
+    cut,
+    newest_first,
+    older_than,
+    shipment_cursor,
+    without_documents,
+)
 from app.store.retention import PAYLOAD_REMOVED
 
 MAX_LIMIT = 500
@@ -113,7 +121,8 @@ def shipment_page(
     status), the page after `after`."""
     shown = _clamp(limit)
     updated, key = col(Shipment.updated_at), col(Shipment.id)
-    statement = select(Shipment).where(older_than(updated, key, after))
+    statement = select(Shipment).options(*without_documents())
+    statement = statement.where(older_than(updated, key, after))
     if status:
         statement = statement.where(Shipment.status == status)
     rows = session.exec(statement.order_by(*newest_first(updated, key)).limit(shown + 1)).all()

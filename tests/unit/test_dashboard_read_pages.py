@@ -22,6 +22,7 @@ from app.dashboard.pages import (
 from app.store import dashboard_reads
 from app.store.dashboard_reads import EventCursor, EventList, ShipmentList
 from app.store.filters import ANY_EVENT, EventFilter
+from app.store.models import Shipment
 from app.store.paging import TimeCursor
 from tests.unit.read_rows import (
     START,
@@ -170,3 +171,51 @@ def test_each_shipment_page_reads_an_index_in_order(
     with Session(engine) as session:
         dashboard_reads.search_shipments(session, status=status, after=after, limit=10)
     assert_walks_an_index_in_order(query_plans(engine, statements))
+
+
+def names_found(engine: Engine, text: str) -> list[str]:
+    with Session(engine) as session:
+        found = dashboard_reads.search_shipments(session, text=text, limit=50)
+    return sorted(str(s.name) for s in found.shipments)
+
+
+def test_the_search_finds_substrings_of_names_whatever_their_case(engine: Engine) -> None:
+    add_shipments(engine, 100, 3, at=START)
+    with Session(engine) as session:
+        renamed = session.get(Shipment, "101")
+        assert renamed is not None
+        renamed.name = 'SS26 "Apparel" 100% cotton'
+        session.add(renamed)
+        session.commit()
+
+    assert names_found(engine, "shenzhen TO oak") == [
+        "PO-100 Shenzhen to Oakland",
+        "PO-102 Shenzhen to Oakland",
+    ]
+    assert names_found(engine, "ss26 APPAREL") == []  # quoted in the name: not this substring
+    assert names_found(engine, '"apparel" 100%') == ['SS26 "Apparel" 100% cotton']
+    assert names_found(engine, "PO-101") == []  # the old name is gone from the index
+    assert names_found(engine, "no such cargo") == []
+
+
+def test_a_text_too_short_for_the_index_finds_the_exact_id_alone(engine: Engine) -> None:
+    add_shipments(engine, 10, 3, at=START)
+    with Session(engine) as session:
+        short = dashboard_reads.search_shipments(session, text="11")
+        none = dashboard_reads.search_shipments(session, text="%")
+
+    assert [s.id for s in short.shipments] == ["11"] and short.too_short
+    assert none.shipments == [] and none.too_short
+
+
+def test_the_search_reads_the_trigram_index(
+    engine: Engine, statements: list[tuple[str, Any]]
+) -> None:
+    add_shipments(engine, 100, 30, at=START)
+    statements.clear()
+    with Session(engine) as session:
+        dashboard_reads.search_shipments(session, text="Oakland", status="delivered", limit=10)
+
+    plans = query_plans(engine, statements)
+    assert any("shipment_name_search VIRTUAL TABLE INDEX" in p for p in plans), plans
+    assert not any(p.split()[:2] == ["SCAN", "shipment"] for p in plans), plans

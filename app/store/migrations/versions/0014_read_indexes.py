@@ -4,6 +4,11 @@ Each list answers newest first, then by id; an index on (filter, time, id) hands
 that order from the cursor on, so a page reads as many entries as it shows. They replace the
 one-column indexes on the same leading column, which they serve as well.
 
+The shipment search (id or name contains the text) gets an index built for substrings: on SQLite
+an FTS5 table with the trigram tokenizer over `shipment_name` (a copy of each shipment's id and
+name under an INTEGER PRIMARY KEY, which VACUUM keeps, unlike the shipment's implicit rowid),
+both kept by triggers; on PostgreSQL pg_trgm GIN indexes on the id and the lower-cased name.
+
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07 11:00:00.000000
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
@@ -67,13 +73,79 @@ REPLACED: tuple[tuple[str, str, str, str, list[str]], ...] = (
 )
 
 
+# SQLite: the search's tables and the triggers that keep them (FTS5's external-content pattern).
+SQLITE_SEARCH = (
+    """CREATE TABLE shipment_name (
+        row INTEGER PRIMARY KEY,
+        shipment_id VARCHAR(64) NOT NULL UNIQUE,
+        name VARCHAR
+    )""",
+    """CREATE VIRTUAL TABLE shipment_name_search USING fts5(
+        shipment_id, name, content='shipment_name', content_rowid='row', tokenize='trigram'
+    )""",
+    """CREATE TRIGGER shipment_name_added AFTER INSERT ON shipment BEGIN
+        INSERT INTO shipment_name (shipment_id, name) VALUES (new.id, new.name);
+    END""",
+    """CREATE TRIGGER shipment_name_renamed AFTER UPDATE OF name ON shipment
+    WHEN new.name IS NOT old.name BEGIN
+        UPDATE shipment_name SET name = new.name WHERE shipment_id = new.id;
+    END""",
+    """CREATE TRIGGER shipment_name_removed AFTER DELETE ON shipment BEGIN
+        DELETE FROM shipment_name WHERE shipment_id = old.id;
+    END""",
+    """CREATE TRIGGER shipment_name_search_added AFTER INSERT ON shipment_name BEGIN
+        INSERT INTO shipment_name_search (rowid, shipment_id, name)
+        VALUES (new.row, new.shipment_id, new.name);
+    END""",
+    """CREATE TRIGGER shipment_name_search_removed AFTER DELETE ON shipment_name BEGIN
+        INSERT INTO shipment_name_search (shipment_name_search, rowid, shipment_id, name)
+        VALUES ('delete', old.row, old.shipment_id, old.name);
+    END""",
+    """CREATE TRIGGER shipment_name_search_renamed AFTER UPDATE ON shipment_name BEGIN
+        INSERT INTO shipment_name_search (shipment_name_search, rowid, shipment_id, name)
+        VALUES ('delete', old.row, old.shipment_id, old.name);
+        INSERT INTO shipment_name_search (rowid, shipment_id, name)
+        VALUES (new.row, new.shipment_id, new.name);
+    END""",
+    "INSERT INTO shipment_name (shipment_id, name) SELECT id, name FROM shipment",
+)
+SQLITE_SEARCH_DROPPED = (
+    "DROP TRIGGER shipment_name_added",
+    "DROP TRIGGER shipment_name_renamed",
+    "DROP TRIGGER shipment_name_removed",
+    "DROP TABLE shipment_name_search",
+    "DROP TABLE shipment_name",
+)
+POSTGRESQL_SEARCH = (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm",
+    "CREATE INDEX ix_shipment_id_trgm ON shipment USING gin (id gin_trgm_ops)",
+    "CREATE INDEX ix_shipment_name_trgm ON shipment USING gin (lower(name) gin_trgm_ops)",
+)
+POSTGRESQL_SEARCH_DROPPED = ("DROP INDEX ix_shipment_name_trgm", "DROP INDEX ix_shipment_id_trgm")
+
+
+def _run(statements: Sequence[str]) -> None:
+    for statement in statements:
+        op.execute(sa.text(statement))
+
+
 def upgrade() -> None:
     for table, old, _, new, columns in REPLACED:
         op.create_index(new, table, columns)
         op.drop_index(old, table_name=table)
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        _run(SQLITE_SEARCH)
+    elif dialect == "postgresql":
+        _run(POSTGRESQL_SEARCH)
 
 
 def downgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "sqlite":
+        _run(SQLITE_SEARCH_DROPPED)
+    elif dialect == "postgresql":
+        _run(POSTGRESQL_SEARCH_DROPPED)
     for table, old, old_column, new, _ in reversed(REPLACED):
         op.create_index(old, table, [old_column])
         op.drop_index(new, table_name=table)
