@@ -132,17 +132,32 @@ class ShipmentList:
     too_short: bool = False  # the text was too short to search names: exact ids only
 
 
+# Past this many matches the search walks the list's index instead (see `search_matching`).
+DENSE_MATCHES = 2000
+
+
 def search_matching(session: Session, text: str) -> sa.ColumnElement[bool]:
     """Shipments whose id or name contains `text` (at least `MIN_SEARCH` characters, case-
-    insensitive), found on the database's substring index (migration 0014)."""
+    insensitive), found on the database's substring index (migration 0014).
+
+    The matches are then sorted, newest updated first: fine for a few, not for a text half the
+    shipments hold. On SQLite, when the FTS5 table finds `DENSE_MATCHES` or more, the page walks
+    `ix_shipment_updated` and tests each row instead, which finds a page of a dense match within
+    a few thousand rows (PostgreSQL's planner makes that choice itself, from pg_trgm's
+    statistics)."""
     if session.get_bind().dialect.name != "sqlite":
         return cast("sa.ColumnElement[bool]", shipments_matching(text))  # pg_trgm's indexes
     phrase = '"' + text.replace('"', '""') + '"'  # FTS5 reads a quoted phrase literally
     found: sa.Select[str] = sa.select(sa.column("shipment_id", sa.String)).select_from(
         sa.table("shipment_name_search")
     )
-    matched = sa.text("shipment_name_search MATCH :phrase").bindparams(phrase=phrase)
-    return col(Shipment.id).in_(found.where(matched))
+    found = found.where(sa.text("shipment_name_search MATCH :phrase").bindparams(phrase=phrase))
+    dense = session.execute(
+        sa.select(sa.func.count()).select_from(found.limit(DENSE_MATCHES).subquery())
+    ).scalar_one()
+    if dense >= DENSE_MATCHES:
+        return cast("sa.ColumnElement[bool]", shipments_matching(text))
+    return col(Shipment.id).in_(found)
 
 
 def search_shipments(

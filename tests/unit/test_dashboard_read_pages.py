@@ -219,3 +219,19 @@ def test_the_search_reads_the_trigram_index(
     plans = query_plans(engine, statements)
     assert any("shipment_name_search VIRTUAL TABLE INDEX" in p for p in plans), plans
     assert not any(p.split()[:2] == ["SCAN", "shipment"] for p in plans), plans
+
+
+def test_a_dense_search_walks_the_list_and_finds_the_same(
+    engine: Engine, statements: list[tuple[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_shipments(engine, 100, 30, at=START)
+    sparse = names_found(engine, "shenzhen TO oak")
+    monkeypatch.setattr(dashboard_reads, "DENSE_MATCHES", 5)
+    statements.clear()
+
+    dense = names_found(engine, "shenzhen TO oak")
+
+    assert dense == sparse and len(dense) == 30
+    plans = query_plans(engine, statements)
+    assert any("SCAN shipment USING INDEX ix_shipment_updated" in p for p in plans), plans
+    assert not any("TEMP B-TREE" in p for p in plans), plans
