@@ -235,3 +235,15 @@ def test_a_dense_search_walks_the_list_and_finds_the_same(
     plans = query_plans(engine, statements)
     assert any("SCAN shipment USING INDEX ix_shipment_updated" in p for p in plans), plans
     assert not any("TEMP B-TREE" in p for p in plans), plans
+
+
+def test_a_replaced_shipment_is_found_by_its_new_name_alone(engine: Engine) -> None:
+    add_shipments(engine, 100, 2, at=START)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT OR REPLACE INTO shipment (id, name, updated_at, versions)"
+            " VALUES ('100', 'Rotterdam to Felixstowe', '2026-03-02 08:00:00.000000', '{}')"
+        )
+
+    assert names_found(engine, "felixstowe") == ["Rotterdam to Felixstowe"]
+    assert names_found(engine, "PO-100") == []

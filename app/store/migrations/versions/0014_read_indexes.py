@@ -83,8 +83,11 @@ SQLITE_SEARCH = (
     """CREATE VIRTUAL TABLE shipment_name_search USING fts5(
         shipment_id, name, content='shipment_name', content_rowid='row', tokenize='trigram'
     )""",
+    # An upsert: a shipment replaced (INSERT OR REPLACE, whose delete fires no trigger) keeps
+    # its copy, renamed.
     """CREATE TRIGGER shipment_name_added AFTER INSERT ON shipment BEGIN
-        INSERT INTO shipment_name (shipment_id, name) VALUES (new.id, new.name);
+        INSERT INTO shipment_name (shipment_id, name) VALUES (new.id, new.name)
+        ON CONFLICT (shipment_id) DO UPDATE SET name = excluded.name;
     END""",
     """CREATE TRIGGER shipment_name_renamed AFTER UPDATE OF name ON shipment
     WHEN new.name IS NOT old.name BEGIN
