@@ -144,9 +144,12 @@ def search_matching(session: Session, text: str) -> sa.ColumnElement[bool]:
     shipments hold. On SQLite, when the FTS5 table finds `DENSE_MATCHES` or more, the page walks
     `ix_shipment_updated` and tests each row instead, which finds a page of a dense match within
     a few thousand rows (PostgreSQL's planner makes that choice itself, from pg_trgm's
-    statistics)."""
+    statistics, planned for each text)."""
     if session.get_bind().dialect.name != "sqlite":
-        return cast("sa.ColumnElement[bool]", shipments_matching(text))  # pg_trgm's indexes
+        # pg_trgm's indexes. The plan depends on the text (how many rows hold it): a plan cached
+        # for a common text would walk every shipment for a rare one, so plan it each time.
+        session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        return cast("sa.ColumnElement[bool]", shipments_matching(text))
     phrase = '"' + text.replace('"', '""') + '"'  # FTS5 reads a quoted phrase literally
     found: sa.Select[str] = sa.select(sa.column("shipment_id", sa.String)).select_from(
         sa.table("shipment_name_search")
