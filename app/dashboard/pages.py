@@ -9,6 +9,7 @@ Reads go through read-only database sessions, off the event loop.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -24,12 +25,15 @@ from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_form
 from app.dashboard.state import state_of
 from app.store import dashboard_reads, exception_reads, reconcile_runs
+from app.store.dashboard_reads import EventCursor
 from app.store.db import in_session
 from app.store.filters import EventFilter
+from app.store.paging import TimeCursor
 
 log = logging.getLogger("flexhook.dashboard")
 
 LIST_LIMIT = 200
+MAX_CURSOR = 300  # the longest `after` an "Older" link gives (an event id is at most 200)
 NO_SUCH_EVENT = "There is no such event."
 PAYLOAD_GONE = "Its payload was removed by payload retention: it cannot run again."
 
@@ -49,27 +53,84 @@ async def home(request: Request, visitor: Visitor) -> Response:
     return RedirectResponse(f"{base_path(request)}/{page}", status_code=303)
 
 
+def _moment(value: str) -> datetime:
+    """An aware time an "Older" link gave; ValueError for anything else."""
+    at = datetime.fromisoformat(value)
+    if at.tzinfo is None:
+        raise ValueError("a cursor's time names its zone")
+    return at
+
+
+def shipment_cursor_text(cursor: TimeCursor) -> str:
+    return f"{cursor.at.astimezone(UTC).isoformat()}_{cursor.id}"
+
+
+def parse_shipment_cursor(value: str | None) -> TimeCursor | None:
+    """The `after` of the shipment list's "Older" link; None (the first page) for anything
+    else."""
+    if not value or len(value) > MAX_CURSOR:
+        return None
+    try:
+        at, shipment_id = value.split("_", 1)
+        return TimeCursor(_moment(at), shipment_id)
+    except ValueError:
+        return None
+
+
+def event_cursor_text(cursor: EventCursor) -> str:
+    return f"{cursor.rank}_{cursor.at.astimezone(UTC).isoformat()}_{cursor.event_id}"
+
+
+def parse_event_cursor(value: str | None) -> EventCursor | None:
+    """The `after` of the event list's "Older" link; None (the first page) for anything else."""
+    if not value or len(value) > MAX_CURSOR:
+        return None
+    try:
+        rank, at, event_id = value.split("_", 2)
+        cursor = EventCursor(int(rank), _moment(at), event_id)
+    except ValueError:
+        return None
+    return cursor if 0 <= cursor.rank <= dashboard_reads.REST and event_id else None
+
+
 async def shipments(request: Request, visitor: Visitor) -> Response:
-    """The shipment list, searched by id or name and filtered by status."""
+    """The shipment list, searched by id or name and filtered by status; "Older" pages on."""
     engine = state_of(request).engine
     text = request.query_params.get("q", "").strip()
     status = request.query_params.get("status", "").strip()
-    rows = await in_session(
-        engine, dashboard_reads.search_shipments, text=text, status=status, limit=LIST_LIMIT
+    after = parse_shipment_cursor(request.query_params.get("after"))
+    found = await in_session(
+        engine,
+        dashboard_reads.search_shipments,
+        text=text,
+        status=status,
+        after=after,
+        limit=LIST_LIMIT,
     )
     present = await in_session(engine, dashboard_reads.shipment_statuses)
     statuses = [*MILESTONES, *(s for s in present if s not in MILESTONES)]
+    older = None
+    if found.next is not None:
+        older = f"{base_path(request)}/shipments" + query_string(
+            q=text, status=status, after=shipment_cursor_text(found.next)
+        )
     return render(
         request,
         "shipments.html",
         visitor=visitor,
         title="Shipments",
         nav="shipments",
-        shipments=rows,
+        shipments=found.shipments,
         statuses=statuses,
         q=text,
         status=status,
-        limit=LIST_LIMIT,
+        older=older,
+        too_short=found.too_short,
+        first_link=(
+            f"{base_path(request)}/shipments{query_string(q=text, status=status)}"
+            if after
+            else None
+        ),
         csv_link=f"{base_path(request)}/shipments.csv{query_string(q=text, status=status)}",
     )
 
@@ -106,7 +167,8 @@ async def shipment(request: Request, visitor: Visitor) -> Response:
 
 
 async def events(request: Request, visitor: Visitor) -> Response:
-    """The event log, those that need a person first, filtered by status, type and shipment."""
+    """The event log, those that need a person first, filtered by status, type and shipment;
+    "Older" pages on."""
     engine = state_of(request).engine
     params = request.query_params
     where = EventFilter(
@@ -114,9 +176,18 @@ async def events(request: Request, visitor: Visitor) -> Response:
         event_type=params.get("type", "").strip(),
         shipment_id=params.get("shipment", "").strip(),
     )
-    rows = await in_session(engine, dashboard_reads.list_events, where=where, limit=LIST_LIMIT)
+    after = parse_event_cursor(params.get("after"))
+    found = await in_session(
+        engine, dashboard_reads.event_list, where=where, after=after, limit=LIST_LIMIT
+    )
     types = await in_session(engine, dashboard_reads.event_types)
     last_runs = await in_session(engine, reconcile_runs.recent_runs, limit=1)
+    filters = {"status": where.status, "type": where.event_type, "shipment": where.shipment_id}
+    older = None
+    if found.next is not None:
+        older = f"{base_path(request)}/events" + query_string(
+            **filters, after=event_cursor_text(found.next)
+        )
     return render(
         request,
         "events.html",
@@ -124,15 +195,15 @@ async def events(request: Request, visitor: Visitor) -> Response:
         visitor=visitor,
         title="Events",
         nav="events",
-        events=rows,
+        events=found.events,
         statuses=tuple(EventStatus),
         types=types,
         status=where.status,
         type=where.event_type,
         shipment=where.shipment_id,
-        limit=LIST_LIMIT,
-        csv_link=f"{base_path(request)}/events.csv"
-        + query_string(status=where.status, type=where.event_type, shipment=where.shipment_id),
+        older=older,
+        first_link=f"{base_path(request)}/events{query_string(**filters)}" if after else None,
+        csv_link=f"{base_path(request)}/events.csv" + query_string(**filters),
     )
 
 

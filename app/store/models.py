@@ -76,17 +76,23 @@ class EventRecord(SQLModel, table=True):
             sqlite_where=sa.text("source = 'reconcile'"),
             postgresql_where=sa.text("source = 'reconcile'"),
         ),
+        # The lists' filters, each with the lists' order (newest received first, then id) after
+        # it: a filtered page walks its index backwards from the cursor and stops at `limit`.
+        sa.Index("ix_event_received", "received_at", "event_id"),
+        sa.Index("ix_event_type_received", "type", "received_at", "event_id"),
+        sa.Index("ix_event_status_received", "status", "received_at", "event_id"),
+        sa.Index("ix_event_shipment_received", "shipment_id", "received_at", "event_id"),
     )
 
     event_id: str = Field(primary_key=True, max_length=200)
-    type: str = Field(index=True, max_length=200)
+    type: str = Field(max_length=200)
     category: str = Field(max_length=40)
     name: str = Field(max_length=200)
-    shipment_id: str | None = Field(default=None, index=True, max_length=64)
+    shipment_id: str | None = Field(default=None, max_length=64)
     occurred_at: datetime | None = _when()
-    received_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    received_at: datetime = Field(sa_type=UTCDateTime)
     processed_at: datetime | None = _when()
-    status: str = Field(index=True, max_length=20)
+    status: str = Field(max_length=20)
     error: str | None = None
     workflow_id: str = Field(max_length=240)
     # The body as delivered; None once payload retention removed it (`app.store.retention`).
@@ -99,10 +105,16 @@ class EventRecord(SQLModel, table=True):
 
 
 class Shipment(SQLModel, table=True):
+    # The list's order (most recently updated first, then id), alone and after a status.
+    __table_args__ = (
+        sa.Index("ix_shipment_updated", "updated_at", "id"),
+        sa.Index("ix_shipment_status_updated", "status", "updated_at", "id"),
+    )
+
     id: str = Field(primary_key=True, max_length=64)
     name: str | None = None
     transportation_mode: str | None = None
-    status: str | None = Field(default=None, index=True)
+    status: str | None = None
     status_at: datetime | None = _when()
     location_name: str | None = None
     location_unlocode: str | None = None
@@ -114,7 +126,7 @@ class Shipment(SQLModel, table=True):
     previous_estimated_arrival: datetime | None = _when()
     actual_arrival: datetime | None = _when()
     delivered_at: datetime | None = _when()
-    updated_at: datetime | None = _when(index=True)
+    updated_at: datetime | None = _when()
     versions: dict[str, str] = _versions()
     # The JSON `GET /api/shipments/{id}` answers with, rebuilt on every change of the shipment,
     # its milestones or its containers (`app/store/documents.py`); None on rows written before.

@@ -22,6 +22,15 @@ from app.store.models import (
     PurchaseOrder,
     Shipment,
 )
+from app.store.paging import (
+    Page,
+    TimeCursor,
+    cut,
+    newest_first,
+    older_than,
+    shipment_cursor,
+    without_documents,
+)
 from app.store.retention import PAYLOAD_REMOVED
 
 MAX_LIMIT = 500
@@ -101,16 +110,31 @@ def _container(container: Container) -> dict[str, Any]:
     return data
 
 
+def shipment_page(
+    session: Session,
+    *,
+    status: str | None = None,
+    after: TimeCursor | None = None,
+    limit: int | None = None,
+) -> Page[dict[str, Any]]:
+    """Most recently updated first (`ix_shipment_updated`, or `ix_shipment_status_updated` with a
+    status), the page after `after`."""
+    shown = _clamp(limit)
+    updated, key = col(Shipment.updated_at), col(Shipment.id)
+    statement = select(Shipment).options(*without_documents())
+    statement = statement.where(older_than(updated, key, after))
+    if status:
+        statement = statement.where(Shipment.status == status)
+    rows = session.exec(statement.order_by(*newest_first(updated, key)).limit(shown + 1)).all()
+    page = cut(rows, shown, shipment_cursor)
+    return Page([_shipment_summary(s) for s in page.rows], page.next)
+
+
 def list_shipments(
     session: Session, *, status: str | None = None, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    statement = select(Shipment)
-    if status:
-        statement = statement.where(Shipment.status == status)
-    statement = statement.order_by(col(Shipment.updated_at).desc(), col(Shipment.id)).limit(
-        _clamp(limit)
-    )
-    return [_shipment_summary(s) for s in session.exec(statement).all()]
+    """The first page of `shipment_page`."""
+    return shipment_page(session, status=status, limit=limit).rows
 
 
 # `get_shipment` reads plain column tuples with statements built once, on a Core connection: no
@@ -212,13 +236,28 @@ def _event_summary(row: EventRecord) -> dict[str, Any]:
     return as_json(row, exclude=("payload",))
 
 
+def event_page(
+    session: Session,
+    *,
+    where: EventFilter = ANY_EVENT,
+    after: TimeCursor | None = None,
+    limit: int | None = None,
+) -> Page[dict[str, Any]]:
+    """The event log, newest received first, the page after `after`: each filter has an index
+    with that order after it (`ix_event_*_received`)."""
+    shown = _clamp(limit)
+    received, key = col(EventRecord.received_at), col(EventRecord.event_id)
+    statement = where.apply(select(EventRecord)).where(older_than(received, key, after))
+    rows = session.exec(statement.order_by(*newest_first(received, key)).limit(shown + 1)).all()
+    page = cut(rows, shown, lambda row: TimeCursor(row.received_at, row.event_id))
+    return Page([_event_summary(row) for row in page.rows], page.next)
+
+
 def list_events(
     session: Session, *, where: EventFilter = ANY_EVENT, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """The event log, newest received first."""
-    statement = where.apply(select(EventRecord))
-    statement = statement.order_by(col(EventRecord.received_at).desc()).limit(_clamp(limit))
-    return [_event_summary(row) for row in session.exec(statement).all()]
+    """The first page of `event_page`."""
+    return event_page(session, where=where, limit=limit).rows
 
 
 def get_event(session: Session, *, event_id: str) -> dict[str, Any] | None:
@@ -282,7 +321,8 @@ UNSETTLED_ALERT_STATUSES = (
 
 
 def count_unsettled_events(session: Session) -> dict[str, int]:
-    """Logged events by status, but for processed ones (a range of `ix_event_status` each)."""
+    """Logged events by status, but for processed ones (a range of `ix_event_status_received`
+    each)."""
     rows = session.exec(
         select(EventRecord.status, func.count())
         .where(col(EventRecord.status).in_(UNSETTLED_EVENT_STATUSES))

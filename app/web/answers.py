@@ -98,7 +98,12 @@ class ShipmentDocument(ShipmentSummary):
 
 
 class ShipmentList(Answer):
+    """One page, most recently updated first."""
+
     shipments: list[ShipmentSummary]
+    next: str | None = Field(
+        description="Give it as `after` for the next page; null on the last page."
+    )
 
 
 class EtaPoint(Answer):
@@ -144,7 +149,12 @@ class EventDetail(EventSummary):
 
 
 class EventList(Answer):
+    """One page, newest received first."""
+
     events: list[EventSummary]
+    next: str | None = Field(
+        description="Give it as `after` for the next page; null on the last page."
+    )
 
 
 class Redriven(Answer):

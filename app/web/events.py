@@ -12,23 +12,35 @@ from app.store import db, reads
 from app.store.filters import EventFilter
 from app.web.answers import Redriven
 from app.web.audit import record
+from app.web.cursors import cursor_key, decode_time_cursor, encode_time_cursor
 from app.web.errors import not_found
 from app.web.schemas import EventQuery, read_query
 from app.web.state import web_state
 
 
 async def list_events(request: Request) -> Response:
-    """The event log, newest received first; `status`, `type`, `shipment_id`, `limit`."""
+    """One page of the event log, newest received first; `status`, `type`, `shipment_id`,
+    `since` and `until` narrow it, `limit` sizes it; `next` is the cursor of the page after
+    (give it as `after`; a changed cursor is 400)."""
     query = read_query(EventQuery, request)
-    rows = await db.in_session(
-        web_state(request).engine,
-        reads.list_events,
-        where=EventFilter(
-            status=query.status, event_type=query.type, shipment_id=query.shipment_id
-        ),
+    state = web_state(request)
+    key = cursor_key(state, "events")
+    where = EventFilter(
+        status=query.status,
+        event_type=query.type,
+        shipment_id=query.shipment_id,
+        since=query.since,
+        until=query.until,
+    )
+    page = await db.in_session(
+        state.engine,
+        reads.event_page,
+        where=where,
+        after=decode_time_cursor(query.after, key) if query.after else None,
         limit=query.limit,
     )
-    return JSONResponse({"events": rows})
+    following = encode_time_cursor(page.next, key) if page.next else None
+    return JSONResponse({"events": page.rows, "next": following})
 
 
 async def get_event(request: Request) -> Response:

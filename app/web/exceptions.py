@@ -10,12 +10,9 @@ action still stands and the watch re-reads the exception at its next timer.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlmodel import Session
@@ -28,7 +25,7 @@ from app.core.exception_state import ActionRefused
 from app.store import audit, db, exception_reads, exceptions, tokens
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.exceptions import Action, ConcurrentChanges, Cursor, ExceptionFilter
-from app.web import exception_schemas, schemas
+from app.web import cursors, exception_schemas, schemas
 from app.web.access import client_address, current_actor, request_id
 from app.web.errors import BadRequest, error_response, not_found
 from app.web.params import row_id
@@ -91,41 +88,28 @@ def detail_json(
 
 
 def cursor_key(state: WebState) -> bytes:
-    """The key cursors are signed with: derived from the first webhook secret (a cursor made
-    before that secret was rotated away is refused, and the client starts over), or from the
-    break-glass token where there is none."""
-    secret = next(iter(state.config.webhook_secrets), state.config.api_token).encode("utf-8")
-    return hmac.new(secret, b"flexhook exception cursor", hashlib.sha256).digest()
-
-
-def _tag(text: str, key: bytes) -> str:
-    digest = hmac.new(key, text.encode("ascii"), hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+    """The key the inbox's cursors are signed with (`app.web.cursors.cursor_key`)."""
+    return cursors.cursor_key(state, "exception")
 
 
 def encode_cursor(cursor: Cursor, key: bytes) -> str:
-    micros = (cursor.opened_at - _EPOCH) // timedelta(microseconds=1)
-    text = f"{cursor.severity_rank}.{micros}.{cursor.id}"
-    return f"{text}.{_tag(text, key)}"
+    return cursors.sign(
+        f"{cursor.severity_rank}.{cursors.micros(cursor.opened_at)}.{cursor.id}", key
+    )
 
 
 def decode_cursor(value: str, key: bytes) -> Cursor:
     """The cursor `encode_cursor` made; `BadRequest` for anything else (changed, cut, made
     with another key)."""
-    refused = BadRequest("after is not a cursor this API gave (start again without it)")
-    if not value.isascii():  # `compare_digest` takes ASCII text only
-        raise refused
-    text, _, tag = value.rpartition(".")
-    if not hmac.compare_digest(_tag(text, key), tag):
-        raise refused
+    text = cursors.signed_text(value, key)
     try:
-        rank, micros, last = (int(part) for part in text.split("."))
-        opened_at = _EPOCH + timedelta(microseconds=micros)
+        rank, opened, last = text.split(".")
+        cursor = Cursor(int(rank), cursors.from_micros(opened), int(last))
     except (ValueError, OverflowError):
-        raise refused from None
-    if not (0 <= rank < len(SEVERITIES) and 0 < last <= _MAX_ROW_ID):
-        raise refused
-    return Cursor(rank, opened_at, last)
+        raise cursors.refused() from None
+    if not (0 <= cursor.severity_rank < len(SEVERITIES) and 0 < cursor.id <= _MAX_ROW_ID):
+        raise cursors.refused()
+    return cursor
 
 
 # -- reading --------------------------------------------------------------------------------------

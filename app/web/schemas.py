@@ -216,13 +216,21 @@ async def read_body(model: type[B], request: Request) -> B:
 class ShipmentQuery(Query):
     status: Text | None = Field(default=None, description="Only shipments with this status.")
     limit: Limit = None
+    after: Text | None = Field(
+        default=None, description="The `next` of the page before: the page after it."
+    )
 
 
 class EventQuery(Query):
     status: Text | None = Field(default=None, description="Only events with this status.")
     type: Text | None = Field(default=None, description="Only events of this Flexport type.")
     shipment_id: Text | None = Field(default=None, description="Only this shipment's events.")
+    since: Time = Field(default=None, description="Only events received at or after this time.")
+    until: Time = Field(default=None, description="Only events received before this time.")
     limit: Limit = None
+    after: Text | None = Field(
+        default=None, description="The `next` of the page before: the page after it."
+    )
 
 
 # An export is the whole filtered list; `limit` caps it, with no maximum.

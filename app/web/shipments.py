@@ -7,18 +7,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.store import db, eta_reads, reads
+from app.web.cursors import cursor_key, decode_time_cursor, encode_time_cursor
 from app.web.errors import not_found
 from app.web.schemas import ShipmentQuery, read_query
 from app.web.state import web_state
 
 
 async def list_shipments(request: Request) -> Response:
-    """Newest updated first; `status` and `limit` narrow the list."""
+    """One page, most recently updated first; `status` narrows it, `limit` sizes it; `next` is
+    the cursor of the page after (give it as `after`; a changed cursor is 400)."""
     query = read_query(ShipmentQuery, request)
-    rows = await db.in_session(
-        web_state(request).engine, reads.list_shipments, status=query.status, limit=query.limit
+    state = web_state(request)
+    key = cursor_key(state, "shipments")
+    page = await db.in_session(
+        state.engine,
+        reads.shipment_page,
+        status=query.status,
+        after=decode_time_cursor(query.after, key) if query.after else None,
+        limit=query.limit,
     )
-    return JSONResponse({"shipments": rows})
+    following = encode_time_cursor(page.next, key) if page.next else None
+    return JSONResponse({"shipments": page.rows, "next": following})
 
 
 async def get_shipment(request: Request) -> Response:

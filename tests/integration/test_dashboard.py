@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,6 +34,7 @@ from app.core.access import ENVIRONMENT_ADMIN
 from app.core.addresses import DestinationRules
 from app.core.errors import EventDataError
 from app.core.events import parse_event
+from app.dashboard import pages
 from app.dashboard.app import create_dashboard
 from app.dashboard.session import SESSION_COOKIE, SESSION_SECONDS, session_secret
 from app.store import db
@@ -556,6 +557,36 @@ async def test_failed_and_processing_events_come_first(signed_in: httpx.AsyncCli
     assert ids[:2] == [FAILED_EVENT_ID, PROCESSING_EVENT_ID]
     assert DEPARTED_EVENT_ID in ids
     assert "/redrive" not in page.text
+
+
+def older_link(page: httpx.Response) -> str | None:
+    found = re.search(r'<a href="([^"]+)" rel="next">Older</a>', page.text)
+    return html.unescape(found.group(1)) if found else None
+
+
+@pytest.mark.parametrize(
+    ("path", "ids"), [("/dashboard/events", event_ids), ("/dashboard/shipments", shipment_ids)]
+)
+async def test_older_links_page_through_every_row_once(
+    signed_in: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    ids: Callable[[httpx.Response], list[str]],
+) -> None:
+    everything = ids(await signed_in.get(path))
+    monkeypatch.setattr(pages, "LIST_LIMIT", 1)
+    seen: list[str] = []
+    link: str | None = path
+    while link is not None:
+        page = await signed_in.get(link)
+        assert page.status_code == 200
+        seen += ids(page)
+        link = older_link(page)
+
+    assert len(everything) >= 2
+    assert seen == everything  # the same order, each once
+    made_up = await signed_in.get(path, params={"after": "2_not-a-time_x"})
+    assert ids(made_up) == everything[:1]  # a link that is no cursor: the first page
 
 
 async def test_event_filters(signed_in: httpx.AsyncClient) -> None:
