@@ -14,7 +14,9 @@ from typing import Any, Final
 from sqlmodel import Session, col, func, select
 
 from app.core import exception_state as core
+from app.core.exception_families import SEVERITIES
 from app.store import tokens
+from app.store.exception_models import UNRESOLVED as UNRESOLVED_ROWS
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.exceptions import (
     Cursor,
@@ -44,15 +46,22 @@ class InboxFilter:
 
 
 def _filtered(query: Any, where: InboxFilter) -> Any:
+    """`query` narrowed to `where`, each filter a column an inbox index starts with, so a page is
+    the first entries of one index range in inbox order: the unresolved ones (the default) are
+    the partial index `ix_shipment_exception_unresolved_inbox`, whose condition this one is
+    word for word (SQLite uses a partial index only then); a severity is its rank, the inbox
+    order's first column."""
     row = ShipmentExceptionRow
     if where.state is None:
-        query = query.where(col(row.state).in_(UNRESOLVED))
+        query = query.where(UNRESOLVED_ROWS)
     elif where.state != EVERY_STATE:
         query = query.where(row.state == where.state)
     if where.family is not None:
         query = query.where(row.family == where.family)
     if where.severity is not None:
-        query = query.where(row.severity == where.severity)
+        known = where.severity in SEVERITIES
+        rank = SEVERITIES.index(where.severity) if known else -1
+        query = query.where(row.severity_rank == rank)
     if where.shipment_id is not None:
         query = query.where(row.shipment_id == where.shipment_id)
     if where.assignee is not None:
@@ -73,6 +82,7 @@ def count_unresolved(session: Session, *, cap: int) -> int:
     """How many exceptions are not resolved, counted up to `cap + 1` at most (a bounded read:
     the nav link says `cap+` beyond)."""
     row = ShipmentExceptionRow
+    # Ranges of the state index holding only unresolved rows (in no order: a count needs none).
     some = select(row.id).where(col(row.state).in_(UNRESOLVED)).limit(cap + 1).subquery()
     return int(session.exec(select(func.count()).select_from(some)).one())
 

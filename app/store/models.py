@@ -76,6 +76,11 @@ class EventRecord(SQLModel, table=True):
             sqlite_where=sa.text("source = 'reconcile'"),
             postgresql_where=sa.text("source = 'reconcile'"),
         ),
+        # The CSV export's order (newest received first), alone and after each filter.
+        sa.Index("ix_event_received_order", "received_at", "event_id"),
+        sa.Index("ix_event_status_received", "status", "received_at", "event_id"),
+        sa.Index("ix_event_type_received", "type", "received_at", "event_id"),
+        sa.Index("ix_event_shipment_received", "shipment_id", "received_at", "event_id"),
     )
 
     event_id: str = Field(primary_key=True, max_length=200)
@@ -99,6 +104,12 @@ class EventRecord(SQLModel, table=True):
 
 
 class Shipment(SQLModel, table=True):
+    # The CSV export's order (most recently updated first), alone and after its status filter.
+    __table_args__ = (
+        sa.Index("ix_shipment_updated_order", "updated_at", "id"),
+        sa.Index("ix_shipment_status_updated", "status", "updated_at", "id"),
+    )
+
     id: str = Field(primary_key=True, max_length=64)
     name: str | None = None
     transportation_mode: str | None = None
