@@ -329,6 +329,19 @@ class ReconcileRun(SQLModel, table=True):
     workflow_id: str | None = Field(default=None, unique=True, max_length=240)
 
 
+class ReconcileTally(SQLModel, table=True):
+    """The reconcile runs' totals per (trigger, outcome), kept by `reconcile_runs.record_run` in
+    the transaction that stores a run, so the metrics read a few rows, not a year of runs."""
+
+    __tablename__ = "reconcile_tally"
+
+    trigger: str = Field(primary_key=True, max_length=20)
+    outcome: str = Field(primary_key=True, max_length=20)
+    runs: int = 0
+    started: int = 0  # events the runs started
+    last_finished_at: datetime | None = _when()
+
+
 class OpsIncident(SQLModel, table=True):
     """One ops incident per key (`event-failed:<event id>`, `destination-failing:<destination
     id>`, `spool-stuck`; see `app.core.ops_alerts`), reused when the key's trouble comes back.
