@@ -329,6 +329,19 @@ class ReconcileRun(SQLModel, table=True):
     workflow_id: str | None = Field(default=None, unique=True, max_length=240)
 
 
+class EventTally(SQLModel, table=True):
+    """Counts of the logged events that never settle, for `/metrics`: `status` by status (failed,
+    ignored), `unknown_type` by type (category `other`), `reconciled` (label ''; `source =
+    reconcile`). Kept by database triggers on `event` (migration 0014) in the transaction of
+    every insert, update and delete, whichever code writes the row."""
+
+    __tablename__ = "event_tally"
+
+    metric: str = Field(primary_key=True, max_length=20)
+    label: str = Field(primary_key=True, max_length=200)
+    n: int = 0
+
+
 class ReconcileTally(SQLModel, table=True):
     """The reconcile runs' totals per (trigger, outcome), kept by `reconcile_runs.record_run` in
     the transaction that stores a run, so the metrics read a few rows, not a year of runs."""

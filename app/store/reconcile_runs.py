@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from app.core.events import Event
 from app.core.ids import event_workflow_id
 from app.core.statuses import EventStatus
 from app.store import spool
+from app.store.metric_counts import count_reconciled_events
 from app.store.models import EventRecord, ReconcileRun, SpooledEvent
 from app.store.projection import new_event_row
 from app.store.reconcile_tally import RunCount, count_run, read_tally
@@ -263,14 +264,10 @@ class ReconcileCounts:
 
 def run_counts(session: Session) -> ReconcileCounts:
     """The counts the metrics endpoint exports (see `ReconcileCounts`): the runs' totals from
-    `reconcile_tally` (a few rows), the reconciled events from the partial index holding them
-    alone, the latest run that was not a dry run from the newest end of the runs' start index."""
+    `reconcile_tally` and the reconciled events from `event_tally` (a few rows each), the latest
+    run that was not a dry run from the newest end of the runs' start index."""
     tally = read_tally(session)
-    reconciled = session.exec(
-        select(func.count())
-        .select_from(EventRecord)
-        .where(col(EventRecord.source) == RECONCILE_SOURCE)
-    ).one()
+    reconciled = count_reconciled_events(session)
     latest = session.exec(
         select(ReconcileRun.missing)
         .where(col(ReconcileRun.dry_run).is_(False))

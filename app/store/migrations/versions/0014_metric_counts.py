@@ -10,6 +10,15 @@ and nothing outside a time range); `tests/unit/test_flat_read_plans.py` checks t
 used to count over every run at each refresh (35,000 runs a year at the default 15 minutes),
 filled here from the runs already stored and kept by `app.store.reconcile_runs.record_run`.
 
+`event_tally` counts the logged events that never settle (failed and ignored ones by status,
+unknown types by type, reconciled ones), which the metrics used to count entry by entry in their
+indexes at each refresh, growing with the log. Triggers on `event` keep it in the transaction of
+every write to the log, whoever writes (the projection, the spool, redrive, reconciliation, a
+bulk insert). Each change is an upsert adding +1 or -1 to its row: atomic on PostgreSQL under
+concurrent writers (INSERT ... ON CONFLICT DO UPDATE locks the row). Queued and processing
+events are not tallied (every event passes through them, so their rows would be every writer's
+hot spot); they are the working set, counted from `ix_event_status`.
+
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07 11:00:00.000000
@@ -47,25 +56,104 @@ BACKFILL = sa.text(
     ' FROM reconcile_run GROUP BY "trigger", outcome'
 )
 
+# What the tally counts of one row; `{row}` is NEW or OLD, `{sign}` 1 or -1.
+TALLIED = (
+    ("'status'", "{row}.status", "{row}.status IN ('failed', 'ignored')"),
+    ("'unknown_type'", "{row}.type", "{row}.category = 'other'"),
+    ("'reconciled'", "''", "{row}.source = 'reconcile'"),
+)
+ANY_TALLIED = "({row}.status IN ('failed', 'ignored') OR {row}.category = 'other'" + (
+    " OR {row}.source = 'reconcile')"
+)
+UPSERT = (
+    "INSERT INTO event_tally (metric, label, n) SELECT {metric}, {label}, {sign} WHERE {when}"
+    " ON CONFLICT (metric, label) DO UPDATE SET n = event_tally.n + excluded.n;"
+)
+BACKFILL_EVENTS = (
+    "INSERT INTO event_tally (metric, label, n)"
+    " SELECT 'status', status, count(*) FROM event WHERE status IN ('failed', 'ignored')"
+    " GROUP BY status"
+    " UNION ALL SELECT 'unknown_type', type, count(*) FROM event WHERE category = 'other'"
+    " GROUP BY type"
+    " UNION ALL SELECT 'reconciled', '', count(*) FROM event WHERE source = 'reconcile'"
+    " HAVING count(*) > 0"
+)
+
+
+def _upserts(row: str, sign: int) -> str:
+    return "\n".join(
+        UPSERT.format(
+            metric=metric, label=label.format(row=row), sign=sign, when=when.format(row=row)
+        )
+        for metric, label, when in TALLIED
+    )
+
+
+def _sqlite_triggers() -> list[str]:
+    changed = "OLD.status IS NOT NEW.status OR OLD.source IS NOT NEW.source"
+    return [
+        "CREATE TRIGGER event_tally_insert AFTER INSERT ON event"
+        f" WHEN {ANY_TALLIED.format(row='NEW')} BEGIN {_upserts('NEW', 1)} END",
+        "CREATE TRIGGER event_tally_update AFTER UPDATE OF status, source ON event"
+        f" WHEN {changed} BEGIN {_upserts('OLD', -1)} {_upserts('NEW', 1)} END",
+        "CREATE TRIGGER event_tally_delete AFTER DELETE ON event"
+        f" WHEN {ANY_TALLIED.format(row='OLD')} BEGIN {_upserts('OLD', -1)} END",
+    ]
+
+
+def _postgresql_triggers() -> list[str]:
+    changed = "OLD.status IS DISTINCT FROM NEW.status OR OLD.source IS DISTINCT FROM NEW.source"
+    return [
+        "CREATE FUNCTION event_tally_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" IF TG_OP IN ('UPDATE', 'DELETE') THEN {_upserts('OLD', -1)} END IF;"
+        f" IF TG_OP IN ('INSERT', 'UPDATE') THEN {_upserts('NEW', 1)} END IF;"
+        " RETURN NULL; END $$",
+        "CREATE TRIGGER event_tally_insert AFTER INSERT ON event FOR EACH ROW"
+        f" WHEN {ANY_TALLIED.format(row='NEW')} EXECUTE FUNCTION event_tally_change()",
+        "CREATE TRIGGER event_tally_update AFTER UPDATE OF status, source ON event FOR EACH ROW"
+        f" WHEN ({changed}) EXECUTE FUNCTION event_tally_change()",
+        "CREATE TRIGGER event_tally_delete AFTER DELETE ON event FOR EACH ROW"
+        f" WHEN {ANY_TALLIED.format(row='OLD')} EXECUTE FUNCTION event_tally_change()",
+    ]
+
 
 def upgrade() -> None:
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
+    op.create_table(
+        "event_tally",
+        sa.Column("metric", AutoString(length=20), nullable=False),
+        sa.Column("label", AutoString(length=200), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("metric", "label"),
+    )
+    op.execute(sa.text(BACKFILL_EVENTS))
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for statement in _postgresql_triggers() if postgresql else _sqlite_triggers():
+        op.execute(sa.text(statement))
     op.create_table(
         "reconcile_tally",
         sa.Column("trigger", AutoString(length=20), nullable=False),
         sa.Column("outcome", AutoString(length=20), nullable=False),
         sa.Column("runs", sa.Integer(), nullable=False),
         sa.Column("started", sa.Integer(), nullable=False),
-        sa.Column(
-            "last_finished_at", app.store.models.UTCDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("last_finished_at", app.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("trigger", "outcome"),
     )
     op.execute(BACKFILL)
 
 
 def downgrade() -> None:
+    for trigger in ("event_tally_insert", "event_tally_update", "event_tally_delete"):
+        op.execute(
+            sa.text(
+                f"DROP TRIGGER {trigger}"
+                + (" ON event" if op.get_bind().dialect.name == "postgresql" else "")
+            )
+        )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(sa.text("DROP FUNCTION event_tally_change()"))
+    op.drop_table("event_tally")
     op.drop_table("reconcile_tally")
     for name, table, _ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
