@@ -14,7 +14,9 @@ from typing import Any, Final
 from sqlmodel import Session, col, func, select
 
 from app.core import exception_state as core
+from app.core.exception_families import SEVERITIES
 from app.store import tokens
+from app.store.exception_models import UNRESOLVED as UNRESOLVED_ROWS
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.exceptions import (
     Cursor,
@@ -44,20 +46,38 @@ class InboxFilter:
 
 
 def _filtered(query: Any, where: InboxFilter) -> Any:
+    """`query` narrowed to `where`, so that a page is the first entries of one index range in
+    inbox order. The unresolved ones (the default) are the partial index
+    `ix_shipment_exception_unresolved_inbox`, whose condition this one is word for word (SQLite
+    uses a partial index only then); a severity is its rank, the inbox order's first column; a
+    family or an assignee is the leading column of its inbox index, but among the unresolved
+    ones it is tested on each entry of the partial index instead (`_tested`)."""
     row = ShipmentExceptionRow
-    if where.state is None:
-        query = query.where(col(row.state).in_(UNRESOLVED))
+    unresolved = where.state is None
+    if unresolved:
+        query = query.where(UNRESOLVED_ROWS)
     elif where.state != EVERY_STATE:
         query = query.where(row.state == where.state)
     if where.family is not None:
-        query = query.where(row.family == where.family)
+        query = query.where(_tested(row.family, unresolved) == where.family)
     if where.severity is not None:
-        query = query.where(row.severity == where.severity)
+        known = where.severity in SEVERITIES
+        rank = SEVERITIES.index(where.severity) if known else -1
+        query = query.where(row.severity_rank == rank)
     if where.shipment_id is not None:
         query = query.where(row.shipment_id == where.shipment_id)
     if where.assignee is not None:
-        query = query.where(row.assignee == where.assignee)
+        query = query.where(_tested(row.assignee, unresolved) == where.assignee)
     return query
+
+
+def _tested(column: Any, unresolved: bool) -> Any:
+    """`column`, or among the unresolved exceptions `column || ''`, which no index holds: the
+    family's (or person's) inbox index starts with every exception of theirs ever resolved, in
+    the same order, so a page would walk that history first; the planner (SQLite's, without
+    statistics) cannot tell, so it is kept off it, onto the partial index of the unresolved
+    ones, a walk bounded by the exceptions not resolved."""
+    return col(column).concat("") if unresolved else col(column)
 
 
 def inbox_page(
@@ -73,6 +93,7 @@ def count_unresolved(session: Session, *, cap: int) -> int:
     """How many exceptions are not resolved, counted up to `cap + 1` at most (a bounded read:
     the nav link says `cap+` beyond)."""
     row = ShipmentExceptionRow
+    # Ranges of the state index holding only unresolved rows (in no order: a count needs none).
     some = select(row.id).where(col(row.state).in_(UNRESOLVED)).limit(cap + 1).subquery()
     return int(session.exec(select(func.count()).select_from(some)).one())
 

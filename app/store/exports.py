@@ -76,14 +76,17 @@ def shipments(
     *, status: str | None = None, text: str | None = None, limit: int | None = None
 ) -> Export:
     """The shipments `GET /api/shipments` lists (`status`), in its order (most recently updated
-    first), every one unless `limit`; `text` narrows them as the dashboard's search does."""
+    first, ties by id, the greater first), every one unless `limit`; `text` narrows them as the
+    dashboard's search does."""
     statement: Select[Any] = Select(*(getattr(Shipment, name) for name in SHIPMENT_COLUMNS))
     if status:
         statement = statement.where(col(Shipment.status) == status)
     matching = shipments_matching(text)
     if matching is not None:
         statement = statement.where(matching)
-    statement = statement.order_by(col(Shipment.updated_at).desc(), col(Shipment.id))
+    # Ties in id order too, newest first: one backward walk of `ix_shipment_updated` or,
+    # with a status, of `ix_shipment_status_updated`, with no sort (migration 0014).
+    statement = statement.order_by(col(Shipment.updated_at).desc(), col(Shipment.id).desc())
     return Export(
         filename="shipments.csv",
         header=SHIPMENT_COLUMNS,
@@ -100,11 +103,15 @@ def _event_cells(row: sa.Row[Any]) -> Sequence[object]:
 
 
 def events(where: EventFilter, *, limit: int | None = None) -> Export:
-    """The events `GET /api/events` lists (`where`), in its order (newest received first, then
-    by id), every one unless `limit`."""
+    """The events `GET /api/events` lists (`where`), in its order (newest received first, ties
+    by id, the greater first), every one unless `limit`."""
     columns = (*(getattr(EventRecord, name) for name in EVENT_COLUMNS), EventRecord.alerts)
     statement: Select[Any] = where.apply(Select(*columns))
-    statement = statement.order_by(col(EventRecord.received_at).desc(), col(EventRecord.event_id))
+    # Ties in id order too, newest first: one backward walk of the index of the filter's column
+    # followed by (received_at, event_id), within any received_at range, with no sort.
+    statement = statement.order_by(
+        col(EventRecord.received_at).desc(), col(EventRecord.event_id).desc()
+    )
     return Export(
         filename="events.csv",
         header=(*EVENT_COLUMNS, ALERT_KINDS),

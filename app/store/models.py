@@ -330,6 +330,32 @@ class ReconcileRun(SQLModel, table=True):
     workflow_id: str | None = Field(default=None, unique=True, max_length=240)
 
 
+class EventTally(SQLModel, table=True):
+    """Counts of the logged events that never settle, for `/metrics`: `status` by status (failed,
+    ignored), `unknown_type` by type (category `other`), `reconciled` (label ''; `source =
+    reconcile`). Kept by database triggers on `event` (migration 0015) in the transaction of
+    every insert, update and delete, whichever code writes the row."""
+
+    __tablename__ = "event_tally"
+
+    metric: str = Field(primary_key=True, max_length=20)
+    label: str = Field(primary_key=True, max_length=200)
+    n: int = 0
+
+
+class ReconcileTally(SQLModel, table=True):
+    """The reconcile runs' totals per (trigger, outcome), kept by `reconcile_runs.record_run` in
+    the transaction that stores a run, so the metrics read a few rows, not a year of runs."""
+
+    __tablename__ = "reconcile_tally"
+
+    trigger: str = Field(primary_key=True, max_length=20)
+    outcome: str = Field(primary_key=True, max_length=20)
+    runs: int = 0
+    started: int = 0  # events the runs started
+    last_finished_at: datetime | None = _when()
+
+
 class OpsIncident(SQLModel, table=True):
     """One ops incident per key (`event-failed:<event id>`, `destination-failing:<destination
     id>`, `spool-stuck`; see `app.core.ops_alerts`), reused when the key's trouble comes back.
@@ -339,6 +365,16 @@ class OpsIncident(SQLModel, table=True):
     """
 
     __tablename__ = "ops_incident"
+    # /metrics counts the open incidents (`app.store.ops_incidents.count_open`): this index
+    # holds just those, however many incidents a year of failed events left closed.
+    __table_args__ = (
+        sa.Index(
+            "ix_ops_incident_open",
+            "opened_at",
+            sqlite_where=sa.text("recovered_at IS NULL"),
+            postgresql_where=sa.text("recovered_at IS NULL"),
+        ),
+    )
 
     key: str = Field(primary_key=True, max_length=240)
     opened_at: datetime = Field(sa_type=UTCDateTime)

@@ -7,9 +7,8 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from sqlalchemy import BindParameter, Connection, bindparam
-from sqlmodel import Session, SQLModel, col, func, select
+from sqlmodel import Session, SQLModel, col, select
 
-from app.core.statuses import EventStatus, NotificationStatus
 from app.store.filters import ANY_EVENT, EventFilter
 from app.store.models import (
     Booking,
@@ -307,54 +306,3 @@ RECORD_MODELS: dict[str, type[SQLModel]] = {
     "documents": Document,
     "containers": Container,
 }
-
-
-# Events and alerts still in motion or in trouble: what the metrics count. Processed events,
-# and alerts sent or skipped, grow with the log; their totals are not re-counted per scrape.
-UNSETTLED_EVENT_STATUSES = tuple(s for s in EventStatus if s != EventStatus.PROCESSED)
-UNSETTLED_ALERT_STATUSES = (
-    NotificationStatus.PENDING,
-    NotificationStatus.HELD,
-    NotificationStatus.SENDING,
-    NotificationStatus.FAILED,
-)
-
-
-def count_unsettled_events(session: Session) -> dict[str, int]:
-    """Logged events by status, but for processed ones (a range of `ix_event_status_received`
-    each)."""
-    rows = session.exec(
-        select(EventRecord.status, func.count())
-        .where(col(EventRecord.status).in_(UNSETTLED_EVENT_STATUSES))
-        .group_by(col(EventRecord.status))
-    ).all()
-    return {status: int(count) for status, count in rows}
-
-
-# Types are Flexport's (only signed events are stored), but bound the label set all the same.
-MAX_UNKNOWN_TYPES = 50
-
-
-def count_unknown_types(session: Session) -> dict[str, int]:
-    """Logged events of types flexhook does not know, by type (the most frequent ones), from
-    the partial index `ix_event_unknown_type`, which holds those events alone."""
-    count = func.count().label("n")
-    rows = session.exec(
-        select(EventRecord.type, count)
-        .where(EventRecord.category == "other")
-        .group_by(col(EventRecord.type))
-        .order_by(count.desc())
-        .limit(MAX_UNKNOWN_TYPES)
-    ).all()
-    return {event_type[:120]: int(n) for event_type, n in rows}
-
-
-def count_unsettled_alerts(session: Session) -> dict[tuple[str, str], int]:
-    """Ledger rows neither sent nor skipped, by (kind, status), from
-    `ix_notification_status_kind` alone."""
-    rows = session.exec(
-        select(Notification.kind, Notification.status, func.count())
-        .where(col(Notification.status).in_(UNSETTLED_ALERT_STATUSES))
-        .group_by(col(Notification.status), col(Notification.kind))
-    ).all()
-    return {(kind, status): int(count) for kind, status, count in rows}

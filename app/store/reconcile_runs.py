@@ -16,14 +16,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from app.core.events import Event
 from app.core.ids import event_workflow_id
 from app.core.statuses import EventStatus
 from app.store import spool
+from app.store.metric_counts import count_reconciled_events
 from app.store.models import EventRecord, ReconcileRun, SpooledEvent
 from app.store.projection import new_event_row
+from app.store.reconcile_tally import RunCount, count_run, read_tally
 
 # `EventRecord.source` of an event that reconciliation found missing and started.
 RECONCILE_SOURCE = "reconcile"
@@ -193,12 +195,18 @@ def record_run(
     }
     if row is None:
         row = ReconcileRun(**values)
-    else:
+    else:  # its totals taken back, to be counted again as recorded now
+        count_run(session, _run_count(row, sign=-1))
         for name, value in values.items():
             setattr(row, name, value)
     session.add(row)
     session.flush()
+    count_run(session, _run_count(row))
     return row
+
+
+def _run_count(row: ReconcileRun, *, sign: int = 1) -> RunCount:
+    return RunCount(row.trigger, row.outcome, row.started, row.finished_at, sign=sign)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -255,37 +263,28 @@ class ReconcileCounts:
 
 
 def run_counts(session: Session) -> ReconcileCounts:
-    """The counts the metrics endpoint exports (see `ReconcileCounts`)."""
-    by_outcome = session.exec(
-        select(ReconcileRun.trigger, ReconcileRun.outcome, func.count()).group_by(
-            col(ReconcileRun.trigger), col(ReconcileRun.outcome)
-        )
-    ).all()
-    started = session.exec(select(func.coalesce(func.sum(ReconcileRun.started), 0))).one()
-    reconciled = session.exec(
-        select(func.count())
-        .select_from(EventRecord)
-        .where(col(EventRecord.source) == RECONCILE_SOURCE)
-    ).one()
-    last_by_trigger = session.exec(
-        select(ReconcileRun.trigger, func.max(ReconcileRun.finished_at)).group_by(
-            col(ReconcileRun.trigger)
-        )
-    ).all()
-    last_ok = session.exec(
-        select(func.max(ReconcileRun.finished_at)).where(col(ReconcileRun.outcome) == "ok")
-    ).one()
+    """The counts the metrics endpoint exports (see `ReconcileCounts`): the runs' totals from
+    `reconcile_tally` and the reconciled events from `event_tally` (a few rows each), the latest
+    run that was not a dry run from the newest end of the runs' start index."""
+    tally = read_tally(session)
+    reconciled = count_reconciled_events(session)
     latest = session.exec(
         select(ReconcileRun.missing)
         .where(col(ReconcileRun.dry_run).is_(False))
         .order_by(col(ReconcileRun.started_at).desc(), col(ReconcileRun.id).desc())
         .limit(1)
     ).first()
+    last_by_trigger: dict[str, datetime] = {}
+    for row in tally:
+        at = row.last_finished_at
+        if row.runs > 0 and at is not None:
+            last_by_trigger[row.trigger] = max(at, last_by_trigger.get(row.trigger, at))
+    ok = [r.last_finished_at for r in tally if r.outcome == "ok" and r.runs > 0]
     return ReconcileCounts(
-        runs={(trigger, outcome): int(count) for trigger, outcome, count in by_outcome},
-        started=int(started),
+        runs={(row.trigger, row.outcome): row.runs for row in tally if row.runs > 0},
+        started=sum(row.started for row in tally),
         reconciled_events=int(reconciled),
-        last_finished_at={trigger: at for trigger, at in last_by_trigger if at is not None},
-        last_ok_at=last_ok,
+        last_finished_at=last_by_trigger,
+        last_ok_at=max((at for at in ok if at is not None), default=None),
         last_missing=latest,
     )

@@ -4,8 +4,8 @@
 Counters and the ack histogram count what this process saw. State shared by every process
 (events and alerts not yet settled, unknown types, the spool, reconciliation) is read from the
 database, so any web replica reports the same truth, but at most once per `GaugeCache.max_age`
-and by one refresh at a time, whatever the number of scrapes. Each of those reads is an indexed
-count of the rows it reports (see `read_counts`), never a scan of the event log. Workers export
+and by one refresh at a time, whatever the number of scrapes. Each of those reads is bounded
+whatever the log's size (see `read_counts`), never a scan of the event log. Workers export
 Temporal's own metrics (`FLEXHOOK_WORKER_METRICS_ADDRESS`).
 """
 
@@ -26,7 +26,7 @@ from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from app.store import db, exception_stats, ops_incidents, reads, reconcile_runs, spool
+from app.store import db, exception_stats, metric_counts, ops_incidents, reconcile_runs, spool
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -46,15 +46,16 @@ class DatabaseCounts:
 
 
 def read_counts(session: Session) -> DatabaseCounts:
-    """Bounded reads only: each count walks an index range holding just the rows it counts
-    (`ix_event_status`, the partial `ix_event_unknown_type` and `ix_event_reconciled`,
-    `ix_notification_status_kind`, the partial indexes of unresolved exceptions); the spool,
-    the reconcile runs, the exception histograms' buckets and the ops incidents are small
-    tables."""
+    """Bounded reads only: the events that never settle (failed, ignored, unknown types,
+    reconciled) and the reconcile runs from the tallies kept as they are written
+    (`app.store.metric_counts`, `app.store.reconcile_tally`); the working set (events queued
+    or processing, alerts not settled, exceptions not resolved) from index ranges holding just
+    the rows counted, the open ops incidents too (`ix_ops_incident_open`); the spool and the
+    exception histograms' buckets are small tables."""
     return DatabaseCounts(
-        events=reads.count_unsettled_events(session),
-        unknown_types=reads.count_unknown_types(session),
-        alerts=reads.count_unsettled_alerts(session),
+        events=metric_counts.count_unsettled_events(session),
+        unknown_types=metric_counts.count_unknown_types(session),
+        alerts=metric_counts.count_unsettled_alerts(session),
         spool=spool.stats(session),
         reconcile=reconcile_runs.run_counts(session),
         exceptions=exception_stats.read_exception_counts(session),
