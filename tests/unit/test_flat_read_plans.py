@@ -142,8 +142,13 @@ def test_the_metrics_refresh_reads_no_table_whole_but_small_ones(engine: Engine)
     for statement in seen:
         steps = query_plans(engine, [statement])
         # No grouping of rows by sorting them; only a tally's few rows of one metric are
-        # sorted (by count, the most frequent unknown types first).
+        # sorted (by count, the most frequent unknown types first), and the open ops incidents
+        # are grouped off the index holding them alone.
         sorts = [step for step in steps if "TEMP B-TREE" in step]
+        open_incidents = ["SCAN ops_incident USING INDEX ix_ops_incident_open"]
+        if steps[:1] == open_incidents:
+            assert sorts == ["USE TEMP B-TREE FOR GROUP BY"], steps
+            continue
         assert sorts in ([], ["USE TEMP B-TREE FOR ORDER BY"]), steps
         assert not sorts or steps[0].startswith("SEARCH event_tally"), steps
         scanned = {s.split()[1] for s in steps if s.startswith("SCAN") and "INDEX" not in s}
