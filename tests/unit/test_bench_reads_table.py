@@ -14,7 +14,7 @@ from app.store.exception_models import ShipmentExceptionRow
 from app.store.exceptions import as_core
 from app.store.models import EventRecord
 from bench import reads_table, store, troubled
-from bench.phases.reads import SMALL, shown_rows
+from bench.phases.reads import SMALL, UNIQUE_SEARCH, shown_rows
 from bench.phases.store import SMALL_STORE_SHIPMENTS
 
 
@@ -127,3 +127,16 @@ def test_rows_count_what_each_kind_of_answer_shows() -> None:
     assert shown_rows(csv_type, exported) == 2
     assert shown_rows(csv_type, "id,name\r\n") == 0
     assert shown_rows("text/plain; version=0.0.4", "flexhook_up 1\n") is None
+
+
+def test_the_like_for_like_search_matches_one_shipment_in_a_year_s_store() -> None:
+    # The large store's shipments (1,000,000 events), their ids and names as bench/store.py
+    # writes them: the search text is in one of them only, one of the small store's.
+    shipments = 1_000_000 // store.EVENTS_PER_SHIPMENT
+    matching = [
+        k
+        for k in range(shipments)
+        if UNIQUE_SEARCH in store.shipment_id(k) or UNIQUE_SEARCH in store.shipment_name(k)
+    ]
+    assert len(matching) == 1
+    assert matching[0] < SMALL_STORE_SHIPMENTS
