@@ -47,7 +47,7 @@ from bench.stack import Stack
 from bench.store import EVENTS_PER_SHIPMENT, shipment_id
 
 SHIPMENT = shipment_id(SMALL_STORE_SHIPMENTS // 2)
-SEARCH = "Bench shipment 17"  # names 17, 170-179, 1700-1799...: a few in any store
+SEARCH = "Bench shipment 17"  # names 17, 170-179, 1700-1799...: 1 at 1k, 1,111 at 1M
 # The small store's rows (bench/troubled.py): what a like-for-like `limit` asks for.
 SMALL = {"shipments": SMALL_STORE_SHIPMENTS, **troubled.small_store_counts(SMALL_STORE_SHIPMENTS)}
 # Its id: a substring of no other shipment's id or name, so one match in either store, found
