@@ -1,5 +1,7 @@
-"""The `reads` phase's table (bench/phases/reads.py): each surface's p50 / p99 with the small
-and the large store, and the large store's p99 over the small one's, on SQLite and PostgreSQL.
+"""The `reads` phase's table (bench/phases/reads.py): each surface's rows shown with the small
+and the large store, its p50 / p99 with each, and the large store's p99 over the small one's, on
+SQLite and PostgreSQL. A ratio compares pages of the sizes in the rows column: results measured
+before the phase counted rows show "—" there.
 
 `python -m bench.reads_table` renders it from bench/results/reads.json into docs/benchmark.md,
 between `BEGIN` and `END`; `--print` prints it instead (bench/results/reads-before.md is main's
@@ -37,6 +39,22 @@ def _cell(timing: dict[str, Any] | None) -> str:
     return f"{timing['p50_ms']:.1f} / {timing['p99_ms']:.1f}"
 
 
+def _rows(small: dict[str, Any] | None, large: dict[str, Any] | None) -> str:
+    """The rows each store's answer showed, "small / large" ("—" where not counted)."""
+    counts = [timing.get("rows") if timing else None for timing in (small, large)]
+    if all(count is None for count in counts):
+        return "—"
+    return " / ".join("—" if count is None else f"{count:,}" for count in counts)
+
+
+def _rows_cell(shown: dict[str, str]) -> str:
+    """The rows column from each database's "small / large": one when they agree, else each
+    database's in turn."""
+    if len(set(shown.values())) <= 1:
+        return next(iter(shown.values()), "—")
+    return "; ".join(f"{NAMES.get(database, database)} {rows}" for database, rows in shown.items())
+
+
 def _ratio(small: dict[str, Any] | None, large: dict[str, Any] | None) -> str:
     if not small or not large or "p99_ms" not in small or "p99_ms" not in large:
         return "—"
@@ -57,7 +75,7 @@ def _surfaces(databases: dict[str, dict[str, Any]]) -> list[str]:
 def render(found: dict[str, Any]) -> list[str]:
     """The Markdown table of the results `found` (bench/results/reads.json's content)."""
     databases: dict[str, dict[str, Any]] = found["databases"]
-    header, rule, spans = ["surface"], ["---"], []
+    header, rule, spans = ["surface", "rows"], ["---", "---:"], []
     for database, sizes in databases.items():
         ordered = sorted(sizes, key=int)
         small, large = ordered[0], ordered[-1]
@@ -69,21 +87,30 @@ def render(found: dict[str, Any]) -> list[str]:
             f"{name} p99 ratio",
         ]
         rule += ["---:"] * 3
+    if spans:
+        _, small, large = spans[0]
+        header[1] = f"rows {size_label(int(small))} / {size_label(int(large))}"
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(rule) + "|"]
     for surface in _surfaces(databases):
-        cells = [surface.replace("|", "\\|")]
+        cells: list[str] = []
+        shown: dict[str, str] = {}
         for database, small, large in spans:
             a = databases[database][small]["surfaces"].get(surface)
             b = databases[database][large]["surfaces"].get(surface)
             cells += [_cell(a), _cell(b), _ratio(a, b)]
-        lines.append("| " + " | ".join(cells) + " |")
+            shown[database] = _rows(a, b)
+        name = surface.replace("|", "\\|")
+        lines.append("| " + " | ".join([name, _rows_cell(shown), *cells]) + " |")
     requests, warmup = found.get("requests"), found.get("warmup")
     lines += [
         "",
         f"Sequential requests, {requests} timed per surface and store after {warmup} untimed "
         f"(fewer for the slowest: {_budget_note(databases)}); p99 is the nearest rank, so "
         f"of {requests} requests the slowest. Ratios above {TARGET:g} in bold; — when the "
-        "list gave no `next` cursor (one page).",
+        "list gave no `next` cursor (one page). A ratio compares pages of the sizes in the rows "
+        "column (the items each store's answer showed): a list the small store cannot fill "
+        "compares a short page with a full one; the surfaces marked like for like ask both "
+        "stores for the same rows.",
     ]
     return lines
 

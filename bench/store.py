@@ -47,6 +47,10 @@ def shipment_id(k: int) -> str:
     return str(7_000_000 + k)
 
 
+def shipment_name(k: int) -> str:
+    return f"Bench shipment {k}"
+
+
 def _stamp(when: datetime) -> str:
     # How SQLAlchemy stores a UTC column on SQLite (see app.store.models.UTCDateTime).
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -102,7 +106,7 @@ def _shipment_rows(k: int) -> Iterator[tuple[str, tuple[object, ...]]]:
         "shipment",
         (
             sid,
-            f"Bench shipment {k}",
+            shipment_name(k),
             "ocean",
             "delivered",
             _stamp(at),

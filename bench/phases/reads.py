@@ -4,7 +4,13 @@ PostgreSQL tests start theirs: tests/integration/postgres.py), with a small stor
 the baseline) and a large one (`--large-store-events`, 1,000,000 by default: 40,000 shipments,
 about a year of a mid-size importer). bench/store.py bulk-inserts the same rows in both (COPY on
 PostgreSQL), with a few failed events and exceptions (bench/troubled.py) so those lists show
-realistic content.
+realistic content, the small store's included.
+
+Each timing records `rows`, how many items the answer shows (a JSON list's length, one object
+1, a dashboard table's body rows, a CSV's records; none for `/metrics`): a list that the small
+store cannot fill shows fewer rows there than the large store's full page, so its ratio
+compares unlike pages. The surfaces marked "like for like" ask both stores for the same rows:
+a `limit` the small store fills (`SMALL`), a search matching one shipment in either store.
 
 Requests are sequential, one client kept alive per surface: `WARMUP` untimed, then
 `--reads-requests` timed (fewer when a surface's `BUDGET_SECONDS` run out first), the small
@@ -17,6 +23,8 @@ store's p99 over the small one's: issue 20 wants it at most 1.5.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import statistics
@@ -31,7 +39,7 @@ from urllib.parse import quote
 import httpx
 
 from app.store import db
-from bench import store
+from bench import store, troubled
 from bench.options import Options
 from bench.phases.store import SMALL_STORE_SHIPMENTS
 from bench.procs import BenchError, Proc
@@ -39,7 +47,12 @@ from bench.stack import Stack
 from bench.store import EVENTS_PER_SHIPMENT, shipment_id
 
 SHIPMENT = shipment_id(SMALL_STORE_SHIPMENTS // 2)
-SEARCH = "Bench shipment 17"  # names 17, 170-179, 1700-1799...: a few in any store
+SEARCH = "Bench shipment 17"  # names 17, 170-179, 1700-1799...: 1 at 1k, 1,111 at 1M
+# The small store's rows (bench/troubled.py): what a like-for-like `limit` asks for.
+SMALL = {"shipments": SMALL_STORE_SHIPMENTS, **troubled.small_store_counts(SMALL_STORE_SHIPMENTS)}
+# Its id: a substring of no other shipment's id or name, so one match in either store, found
+# through the same substring index as a name.
+UNIQUE_SEARCH = SHIPMENT
 WARMUP = 5
 BUDGET_SECONDS = 15.0  # per surface and store: fewer requests (at least MIN_REQUESTS) past it
 MIN_REQUESTS = 5
@@ -71,9 +84,22 @@ SURFACES = (
         True,
     ),
     Surface("/api/exceptions", "/api/exceptions", "api", True),
+    *(
+        Surface(f"{path} (like for like)", path, "api")
+        for path in (
+            f"/api/events?status=failed&limit={SMALL['failed']}",
+            f"/api/shipments?status=delivered&limit={SMALL['shipments']}",
+            f"/api/exceptions?limit={SMALL['exceptions']}",
+        )
+    ),
     Surface("GET /metrics", "/metrics", "metrics"),
     Surface("dashboard home (shipments)", "/dashboard/shipments", "dashboard"),
     Surface("dashboard search by name", f"/dashboard/shipments?q={quote(SEARCH)}", "dashboard"),
+    Surface(
+        "dashboard search, one match (like for like)",
+        f"/dashboard/shipments?q={quote(UNIQUE_SEARCH)}",
+        "dashboard",
+    ),
     Surface("dashboard events page", "/dashboard/events", "dashboard"),
     Surface("dashboard events, failed only", "/dashboard/events?status=failed", "dashboard"),
     Surface("/dashboard/exceptions (the inbox)", "/dashboard/exceptions", "dashboard"),
@@ -85,6 +111,11 @@ SURFACES = (
     Surface(
         "CSV export, delivered shipments, limit 50",
         "/api/shipments.csv?status=delivered&limit=50",
+        "api",
+    ),
+    Surface(
+        f"CSV export, delivered shipments, limit {SMALL['shipments']} (like for like)",
+        f"/api/shipments.csv?status=delivered&limit={SMALL['shipments']}",
         "api",
     ),
 )
@@ -237,7 +268,8 @@ def _clients(
 
 def _timed(client: httpx.Client, path: str, requests: int) -> dict[str, Any]:
     """`WARMUP` untimed GETs of `path`, then `requests` timed: p50 and p99 (ms), how many, the
-    answer's size and its `next` cursor; `{"status": code}` for an error answer."""
+    answer's size, its rows (`shown_rows`) and its `next` cursor; `{"status": code}` for an
+    error answer."""
     seconds: list[float] = []
     spent = 0.0
     answer: httpx.Response | None = None
@@ -259,9 +291,31 @@ def _timed(client: httpx.Client, path: str, requests: int) -> dict[str, Any]:
         "p99_ms": round(ordered[math.ceil(0.99 * len(ordered)) - 1] * 1000, 2),
         "requests": len(ordered),
         "bytes": len(answer.content),
+        "rows": shown_rows(answer.headers.get("content-type", ""), answer.text),
         "next": _next_cursor(answer),
     }
     return found
+
+
+def shown_rows(content_type: str, body: str) -> int | None:
+    """How many items an answer shows: a JSON page's list (the list beside its `next`:
+    "events", "shipments", "exceptions"; 1 for one object, whatever lists it holds), an HTML
+    page's rows in its table's body (0 without one), a CSV's records but the header; None for
+    anything else (`/metrics`)."""
+    if content_type.startswith("application/json"):
+        found = json.loads(body)
+        if isinstance(found, list):
+            return len(found)
+        if not isinstance(found, dict) or "next" not in found:
+            return 1
+        lists = [value for value in found.values() if isinstance(value, list)]
+        return len(lists[0]) if lists else 0
+    if content_type.startswith("text/html"):
+        _, opened, rest = body.partition("<tbody")
+        return rest.split("</tbody>", 1)[0].count("<tr") if opened else 0
+    if content_type.startswith("text/csv"):
+        return max(sum(1 for _ in csv.reader(io.StringIO(body))) - 1, 0)
+    return None
 
 
 def _next_cursor(answer: httpx.Response) -> str | None:
