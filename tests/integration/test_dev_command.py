@@ -306,7 +306,12 @@ def test_children_die_with_a_killed_dev(tmp_path: Path) -> None:
     with flexhook_dev(tmp_path, tmp_path / "data") as dev:
         dev.process.kill()  # no chance to clean up: the kernel's parent-death signal must
         dev.process.wait()
-        assert wait_until_gone(list(dev.child_pids.values()), timeout=20) == []
+        # SIGTERM lets each child drain as it would at a Ctrl-C, while Temporal goes down beside
+        # the worker: on a loaded 2-core CI machine that once took over 20 s. The bound only
+        # proves that no orphan stays; the names say which child did not go.
+        left = wait_until_gone(list(dev.child_pids.values()), timeout=60)
+        names = [name for name, pid in dev.child_pids.items() if pid in left]
+        assert names == [], dev.log()
 
 
 def test_send_refuses_an_unknown_sample(tmp_path: Path) -> None:
