@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -72,22 +72,18 @@ class DatabaseState(Collector):
 
     def collect(self) -> Iterator[Metric]:
         counts = self._counts
-        by_status = GaugeMetricFamily(
+        yield _by_label(
             "flexhook_events",
             "Logged events not processed (yet): queued, processing, failed, ignored.",
-            labels=["status"],
+            "status",
+            counts.events,
         )
-        for status, count in sorted(counts.events.items()):
-            by_status.add_metric([status], count)
-        yield by_status
-        unknown = GaugeMetricFamily(
+        yield _by_label(
             "flexhook_unknown_type_events",
             "Logged events of types flexhook does not know (stored, acknowledged), by type.",
-            labels=["type"],
+            "type",
+            counts.unknown_types,
         )
-        for event_type, count in sorted(counts.unknown_types.items()):
-            unknown.add_metric([event_type], count)
-        yield unknown
         yield GaugeMetricFamily(
             "flexhook_spool_depth",
             "Verified events waiting for Temporal.",
@@ -111,25 +107,29 @@ class DatabaseState(Collector):
         yield from _ops_metrics(counts.ops, now=self._now)
 
 
+def _by_label(name: str, documentation: str, label: str, counts: Mapping[str, int]) -> Metric:
+    """A gauge with one sample per value of its one label, in the label's order."""
+    gauge = GaugeMetricFamily(name, documentation, labels=[label])
+    for value, count in sorted(counts.items()):
+        gauge.add_metric([value], count)
+    return gauge
+
+
 def _ops_metrics(counts: ops_incidents.OpenIncidents, *, now: datetime) -> Iterator[Metric]:
     """Ops incidents not over, and those whose alert has not gone out: ops alerts that nobody
     heard are for Prometheus to tell (deploy/prometheus, `FlexhookOpsAlertsUnsent`)."""
-    open_now = GaugeMetricFamily(
+    yield _by_label(
         "flexhook_ops_incidents_open",
         "Ops incidents not over, by kind (event-failed, destination-failing, spool-stuck...).",
-        labels=["kind"],
+        "kind",
+        counts.open,
     )
-    for kind, count in sorted(counts.open.items()):
-        open_now.add_metric([kind], count)
-    yield open_now
-    unalerted = GaugeMetricFamily(
+    yield _by_label(
         "flexhook_ops_incidents_unalerted",
         "Open ops incidents whose alert has not gone out (not due yet, or its send failed).",
-        labels=["kind"],
+        "kind",
+        counts.unalerted,
     )
-    for kind, count in sorted(counts.unalerted.items()):
-        unalerted.add_metric([kind], count)
-    yield unalerted
     oldest = counts.oldest_unalerted_at
     yield GaugeMetricFamily(
         "flexhook_ops_incident_oldest_unalerted_age_seconds",

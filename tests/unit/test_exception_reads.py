@@ -12,8 +12,8 @@ from sqlmodel import Session
 
 from app.store import exception_reads
 from app.store.exception_reads import InboxFilter
+from tests.unit.read_rows import query_plans
 from tests.unit.test_exception_store import DELAY, HOLD, engine, inbox, record
-from tests.unit.test_metrics import query_plans
 
 __all__ = ["engine", "inbox"]  # the fixtures, shared with the store's tests
 

@@ -26,7 +26,7 @@ from app.store.exception_stats import (
     unresolved_exceptions,
 )
 from tests.unit.exception_samples import sample_event
-from tests.unit.test_metrics import query_plans
+from tests.unit.read_rows import query_plans
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 NO_OVERRIDES: dict[str, Severity] = {}

@@ -21,7 +21,7 @@ from app.store import db, exception_reads, exceptions
 from app.store.exception_models import ShipmentExceptionRow
 from app.store.exceptions import ExceptionFilter, Outcome
 from tests.unit.exception_samples import sample_event
-from tests.unit.test_metrics import query_plans
+from tests.unit.read_rows import query_plans
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 HOLD_TYPE = "/shipment#customs_agriculture_hold"

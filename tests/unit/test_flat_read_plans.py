@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -24,7 +22,7 @@ from app.store.exceptions import in_inbox_order
 from app.store.filters import EventFilter
 from app.web.metrics import read_counts
 from bench import store
-from tests.unit.test_metrics import query_plans
+from tests.unit.read_rows import query_plans, selects
 
 SINCE = datetime(2025, 1, 1, 4, tzinfo=UTC)
 UNTIL = datetime(2025, 1, 1, 9, tzinfo=UTC)
@@ -126,18 +124,8 @@ def test_each_inbox_page_reads_one_index_range_in_order(
 
 
 def test_the_metrics_refresh_reads_no_table_whole_but_small_ones(engine: Engine) -> None:
-    seen: list[tuple[str, Any]] = []
-
-    def remember(_c: object, _cu: object, statement: str, parameters: Any, *_: object) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", remember)
-    try:
-        with Session(engine) as session:
-            read_counts(session)
-    finally:
-        event.remove(engine, "before_cursor_execute", remember)
+    with selects(engine) as seen, Session(engine) as session:
+        read_counts(session)
 
     for statement in seen:
         steps = query_plans(engine, [statement])

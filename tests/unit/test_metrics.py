@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.applications import Starlette
@@ -34,6 +33,7 @@ from app.web.metrics import GaugeCache, WebMetrics, read_counts
 from app.web.state import WebState, install
 from tests.unit.exception_samples import sample_event
 from tests.unit.fake_starter import FakeStarter
+from tests.unit.read_rows import query_plans, selects
 
 # The only indexes a metrics query may walk from end to end: partial, they hold just the unknown
 # types and the unresolved exceptions they count.
@@ -57,27 +57,8 @@ class Clock:
 
 @pytest.fixture
 def statements(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
-    """Every SELECT `engine` runs meanwhile, with its parameters."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(*args: Any) -> None:
-        statement, parameters = args[2], args[3]
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append((statement, parameters))
-
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
-
-
-def query_plans(engine: Engine, statements: list[tuple[str, Any]]) -> list[str]:
-    """SQLite's EXPLAIN QUERY PLAN of each statement, one line per step."""
-    with engine.connect() as connection:
-        return [
-            str(step[-1])
-            for statement, parameters in statements
-            for step in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-        ]
+    with selects(engine) as seen:
+        yield seen
 
 
 def test_no_metrics_query_scans_the_event_log_or_the_ledger(
