@@ -8,10 +8,13 @@ import asyncio
 import random
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
+from temporalio.client import WorkflowHandle
 
 from app.core.ids import event_workflow_id, exception_workflow_id
 from tests.helpers import eventually
@@ -136,6 +139,16 @@ async def test_the_escalation_fires_once_across_a_temporal_server_restart(
     assert timeline(stack.engine, row.id).count("system escalated") == 1
 
 
+async def reads_of_the_row(run: WorkflowHandle[Any, Any]) -> int:
+    """How many turns `run` has taken: each reads the row in a local activity (a marker)."""
+    history = await run.fetch_history()
+    return sum(1 for event in history.events if event.HasField("marker_recorded_event_attributes"))
+
+
+async def _more_reads(run: WorkflowHandle[Any, Any], than: int) -> bool:
+    return await reads_of_the_row(run) > than
+
+
 async def test_a_watch_hands_over_to_a_new_run_and_keeps_its_clock(
     make_stack: StackFactory,
     samples: Samples,
@@ -146,18 +159,25 @@ async def test_a_watch_hands_over_to_a_new_run_and_keeps_its_clock(
 ) -> None:
     inbox, _ = smtp
     monkeypatch.setattr(exception_watch, "TURNS_PER_RUN", 2)  # the workflow is not sandboxed
-    stack = await make_stack(notify_config=config, exception_rules=rules(ack="critical=4s"))
+    stack = await make_stack(notify_config=config, exception_rules=rules(ack="critical=6s"))
     start_exception_ids(stack.engine)
     await stack.deliver(hold(samples, shipment_id))
     row = the_exception(stack.engine)
     assert row.id is not None
     first_run = (await watch(stack, row.id).describe()).run_id
 
-    for note in ("one", "two", "three"):
-        await act(stack, row.id, "note", "erin", note=note)
-
-    await eventually(lambda: to(inbox, "escalations@example.com"), what="the escalation")
     first = stack.client.get_workflow_handle(exception_workflow_id(row.id), run_id=first_run)
-    status = (await first.describe()).raw_description.workflow_execution_info.status
-    assert status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW
+    await eventually(partial(_more_reads, first, 0), what="the watch's first turn")
+    for note in ("one", "two"):  # one turn each: signals that land together make one turn
+        turns = await reads_of_the_row(first)
+        await act(stack, row.id, "note", "erin", note=note)
+        await eventually(partial(_more_reads, first, turns), what=f"the turn after note {note}")
+
+    async def handed_over() -> bool:
+        status = (await first.describe()).raw_description.workflow_execution_info.status
+        return bool(status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW)
+
+    await eventually(handed_over, what="the first run to continue as new")
+    await act(stack, row.id, "note", "erin", note="three")  # told to the new run
+    await eventually(lambda: to(inbox, "escalations@example.com"), what="the escalation")
     assert len(to(inbox, "escalations@example.com")) == 1
