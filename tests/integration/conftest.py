@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -78,6 +79,17 @@ def postgres() -> Iterator[PostgresServer | None]:
         pytest.fail(f"FLEXHOOK_TEST_DATABASE={wanted!r}: expected sqlite or postgresql")
     with running_postgres() as server:
         yield server
+
+
+@pytest.fixture
+def engine(tmp_path: Path, postgres: PostgresServer | None) -> Iterator[Engine]:
+    """The tests' database (a new PostgreSQL database in the PostgreSQL run, else a SQLite
+    file), migrated to head: for tests of the store that need no stack."""
+    url = postgres.create_database() if postgres else f"sqlite:///{tmp_path / 'flexhook.db'}"
+    engine = db.create_db_engine(url)
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,10 @@ import html
 import logging
 import re
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -33,13 +32,12 @@ from app.core.access import Role
 from app.core.exception_families import ExceptionEffect
 from app.dashboard import exceptions as inbox_pages
 from app.dashboard.app import create_dashboard
-from app.store import db, exceptions, tokens
+from app.store import exceptions, tokens
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.models import AuditEntry
 from app.web.access import RefusalLimiter
 from tests.helpers import load_sample
 from tests.integration.harness import serve_app
-from tests.integration.postgres import PostgresServer
 from tests.integration.test_dashboard import FakeRedrive, csrf_of, deliver, sign_in, text_of
 from tests.log_registry import register_secret
 from tests.unit.test_exception_store import DELAY, HOLD, RELEASE
@@ -73,15 +71,6 @@ class Inbox:
     hold: int  # the customs hold of SHIPMENT_ID, opened 30 hours ago: overdue
     delay: int  # the departure delay of SHIPMENT_ID, opened just now
     bulk: list[int]  # ten customs holds of BULK_SHIPMENTS
-
-
-@pytest.fixture
-def engine(tmp_path: Path, postgres: PostgresServer | None) -> Iterator[Engine]:
-    url = postgres.create_database() if postgres else f"sqlite:///{tmp_path / 'inbox.db'}"
-    engine = db.create_db_engine(url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def record(

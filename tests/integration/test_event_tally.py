@@ -7,32 +7,19 @@ and on PostgreSQL (FLEXHOOK_TEST_DATABASE=postgresql)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from app.store import db, metric_counts
+from app.store import metric_counts
 from app.store.models import EventRecord
-from tests.integration.postgres import PostgresServer
 
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
 UNKNOWN = "shipment.carbon_report"  # a type Flexport might add later
 WRITERS = 6
 EVENTS_EACH = 5
-
-
-@pytest.fixture
-def engine(postgres: PostgresServer | None, tmp_path: Path) -> Iterator[Engine]:
-    url = postgres.create_database() if postgres else f"sqlite:///{tmp_path / 'flexhook.db'}"
-    engine = db.create_db_engine(url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def event_row(event_id: str, **changes: Any) -> EventRecord:

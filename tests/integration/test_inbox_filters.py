@@ -5,28 +5,13 @@ the unresolved ones (the default) off the partial index, filtered there by famil
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy.engine import Engine
 
-from app.store import db
 from app.store.exception_reads import InboxFilter
-from tests.integration.postgres import PostgresServer
 from tests.unit.test_exception_reads import page_ids
 from tests.unit.test_exception_store import inbox
 
 __all__ = ["inbox"]  # the fixture, shared with the store's unit tests
-
-
-@pytest.fixture
-def engine(postgres: PostgresServer | None, tmp_path: Path) -> Iterator[Engine]:
-    url = postgres.create_database() if postgres else f"sqlite:///{tmp_path / 'flexhook.db'}"
-    engine = db.create_db_engine(url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_each_filter_of_the_inbox_on_this_database(engine: Engine, inbox: dict[str, int]) -> None:

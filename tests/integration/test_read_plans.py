@@ -5,15 +5,14 @@ order (EXPLAIN with sequential scans and sorts priced out). SQLite's plans: test
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.store import dashboard_reads, db, reads
+from app.store import dashboard_reads, reads
 from app.store.filters import EventFilter
 from app.store.models import Shipment
 from app.store.paging import TimeCursor
@@ -24,14 +23,11 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def engine(tmp_path: Path, postgres: PostgresServer | None) -> Iterator[Engine]:
-    url = postgres.create_database() if postgres else f"sqlite:///{tmp_path / 'flexhook.db'}"
-    engine = db.create_db_engine(url)
-    db.upgrade(engine)
+def engine(engine: Engine) -> Engine:
+    """The tests' migrated database (conftest's `engine`) with 60 events and 40 shipments."""
     add_events(engine, 0, 60, at=START)
     add_shipments(engine, 100, 40, at=START)
-    yield engine
-    engine.dispose()
+    return engine
 
 
 def test_event_and_shipment_pages_hand_out_every_row_once(engine: Engine) -> None:

@@ -8,32 +8,19 @@ grouping every run."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
-from app.store import db, reconcile_runs
+from app.store import reconcile_runs
 from app.store.models import ReconcileRun
 from app.store.reconcile_runs import ReconcileCounts, Tally
-from tests.integration.postgres import PostgresServer
 
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
 WRITERS = 6
 RUNS_EACH = 4
-
-
-@pytest.fixture
-def engine(postgres: PostgresServer | None, tmp_path: Path) -> Iterator[Engine]:
-    url = postgres.create_database() if postgres else f"sqlite:///{tmp_path / 'flexhook.db'}"
-    engine = db.create_db_engine(url)
-    db.upgrade(engine)
-    yield engine
-    engine.dispose()
 
 
 def record(engine: Engine, minute: int, **changes: Any) -> None:
