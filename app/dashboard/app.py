@@ -26,7 +26,8 @@ from app.core.shares import ShareLifetime
 from app.dashboard import audit, codec, exceptions, exports, pages, recipients, shares, tokens
 from app.dashboard.rendering import environment, read_stylesheet
 from app.dashboard.session import SessionCookies, session_secret, sign_in, sign_out, signed_in
-from app.dashboard.state import DashboardState, Limiter, Redrive, TellExceptionWatch
+from app.dashboard.state import DashboardState, Limiter, Redrive
+from app.ingest.watch_relay import TellExceptionWatch
 
 ROUTES = [
     Route("/sign-in", sign_in, methods=["GET", "POST"], name="dashboard_sign_in"),

@@ -4,8 +4,8 @@
 Any signed-in token reads; the route table lets only operators post (a viewer's POST is 403
 before it reaches here), and each form must carry the session's CSRF token. The core decides
 every action (`app.store.exceptions.act`): what it refuses is shown with its reason. After an
-action commits, the exception's watch workflow is told (`tell_exception_watch`); a failure to
-tell it is a warning only, as the workflow reads the row again at its next timer.
+action commits, the exception's watch workflow is told (`tell_exception_watch`); what cannot be
+told then (Temporal away) the web process's relay tells later (`app.ingest.watch_relay`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from app.dashboard.access import Visitor, changed
 from app.dashboard.rendering import base_path, problem, query_string, render
 from app.dashboard.session import FORM_EXPIRED, checked_fields
 from app.dashboard.state import DashboardState, state_of
+from app.ingest.watch_relay import tell_watches
 from app.store import exception_reads, exceptions
 from app.store.db import in_session
 from app.store.exception_models import ShipmentExceptionRow
@@ -261,22 +262,14 @@ def _changed_ids(outcomes: Sequence[Outcome]) -> str | None:
     return ",".join(ids)[:500] if ids else None
 
 
-async def _tell_watches(state: DashboardState, outcomes: Sequence[Outcome]) -> None:
-    """Tell the watch workflow of each exception that changed; a failure is a warning."""
-    tell = state.tell_exception_watch
-    if tell is None:
-        return
-    for outcome in outcomes:
-        if not outcome.changed:
-            continue
-        try:
-            await tell(outcome.exception_id)
-        except Exception as exc:  # the workflow reads the row again at its next timer
-            log.warning(
-                "could not tell the watch of exception %s (%s)",
-                outcome.exception_id,
-                type(exc).__name__,
-            )
+async def _tell_watches(
+    state: DashboardState, outcomes: Sequence[Outcome], *, at: datetime
+) -> None:
+    """Tell the watch workflow of each exception that changed; what cannot be told now stays
+    marked for the web process's relay (`app.ingest.watch_relay`)."""
+    if state.tell_exception_watch is not None:
+        changed_ids = [o.exception_id for o in outcomes if o.changed]
+        await tell_watches(state.engine, state.tell_exception_watch, changed_ids, at=at)
 
 
 async def apply(
@@ -284,7 +277,7 @@ async def apply(
 ) -> tuple[Outcome, ...]:
     """`form`'s action on each exception and its audit entry, committed together; then the
     watches of those that changed are told."""
-    state = state_of(request)
+    state, at = state_of(request), datetime.now(UTC)
     outcomes = await changed(
         request,
         act_on_each,
@@ -294,9 +287,9 @@ async def apply(
         exception_ids=exception_ids,
         form=form,
         by=visitor.actor.name,
-        at=datetime.now(UTC),
+        at=at,
     )
-    await _tell_watches(state, outcomes)
+    await _tell_watches(state, outcomes, at=at)
     return outcomes
 
 

@@ -20,13 +20,11 @@ from app.core.exception_clock import (
 )
 from app.core.exception_families import Severity
 from app.core.shares import ShareLifetime
+from app.ingest.watch_relay import TellExceptionWatch
 
 Redrive = Callable[[str], Awaitable[str]]
 """Runs one event again: `await redrive(event_id)` returns the start's status, and raises
 `LookupError` for an event that is not in the log."""
-
-TellExceptionWatch = Callable[[int], Awaitable[None]]
-"""Signals the exception's watch workflow (`changed`) after a person's action committed."""
 
 
 def _default_ack_sla() -> Mapping[Severity, timedelta]:

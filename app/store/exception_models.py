@@ -133,3 +133,16 @@ class ExceptionStat(SQLModel, table=True):
     le: str = Field(primary_key=True, max_length=16)  # the bucket's upper bound, or "+Inf"
     observations: int = 0
     seconds_sum: float = 0.0
+
+
+class UntoldWatch(SQLModel, table=True):
+    """An exception a person changed whose watch workflow has not heard of it yet: marked in
+    the action's own transaction and forgotten once the watch is told
+    (`app.store.untold_watches`), so a change made while Temporal is away is told when it
+    answers again (`app.ingest.watch_relay`). `since`: when the latest untold change was made."""
+
+    __tablename__ = "exception_watch_untold"
+    __table_args__ = (sa.Index("ix_exception_watch_untold_since", "since"),)
+
+    exception_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    since: datetime = Field(sa_type=UTCDateTime)

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select, update
 from app.core import exception_state as core
 from app.core.exception_families import SEVERITIES, ExceptionEffect, Severity, severity_of
 from app.core.stamps import stamp, stamp_time
-from app.store import exception_stats
+from app.store import exception_stats, untold_watches
 from app.store.exception_models import EarlyClearing, ExceptionEntry, ShipmentExceptionRow
 
 Action = Literal["acknowledge", "assign", "note", "snooze", "resolve", "reopen"]
@@ -355,9 +355,12 @@ def act(
     until: datetime | None = None,
 ) -> Outcome:
     """A person's action on one exception. Raises the core's `ActionRefused` (saying why) and
-    `UnknownException`."""
+    `UnknownException`. A change is marked for its watch to hear of (`untold_watches`)."""
     decide = _decision(action, by=by, at=at, note=note, assignee=assignee, until=until)
-    return _transit(session, exception_id, decide)
+    outcome = _transit(session, exception_id, decide)
+    if outcome.changed:
+        untold_watches.mark(session, exception_id, at=at)
+    return outcome
 
 
 def filtered_by(query: Any, where: ExceptionFilter) -> Any:

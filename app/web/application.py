@@ -34,6 +34,7 @@ from app.ingest.redrive import redrive_by_id
 from app.ingest.relay import SpoolRelay, TemporalBreaker
 from app.ingest.spool_watch import SpoolWatch
 from app.ingest.starter import EventStarter
+from app.ingest.watch_relay import TellExceptionWatch, WatchRelay
 from app.payload_codec import EncryptionCodec
 from app.tracking.app import create_tracking
 from app.tracking.follow import FOLLOW_ROUTES, following
@@ -45,7 +46,7 @@ from app.web.config import WebConfig
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.metrics import GaugeCache, MetricsState, WebMetrics, install_metrics
 from app.web.middleware import NulGuardMiddleware
-from app.web.state import Started, TellExceptionWatch, WebState
+from app.web.state import Started, WebState
 from app.web.tracing import RequestSpans
 from app.web.webhook import WEBHOOK_PATH, receive_webhook
 from notifications.ops_reporter import OpsReporter
@@ -73,9 +74,12 @@ async def lifespan(
     metrics: WebMetrics | None = None,
     tell_exception_watch: TellExceptionWatch | None = None,
 ) -> AsyncIterator[None]:
-    """Connect the starter, install the endpoints' state and run the spool relay meanwhile,
-    and with `ops` the ops watch (a stuck spool, Temporal away) beside it."""
+    """Connect the starter, install the endpoints' state and run the spool relay and the
+    exception watch relay meanwhile, and with `ops` the ops watch (a stuck spool, Temporal
+    away) beside them."""
     starter = await starter_factory()
+    # By default the watch is told over the starter's connection to Temporal.
+    tell = tell_exception_watch or starter.exception_changed
     breaker = TemporalBreaker()
     relay = SpoolRelay(engine, starter, breaker, idle=timedelta(seconds=config.relay_idle_seconds))
     intake = Intake(engine=engine, starter=starter, breaker=breaker, on_spooled=relay.wake)
@@ -88,11 +92,14 @@ async def lifespan(
             intake=intake,
             metrics=metrics or WebMetrics(),
             codec=codec,
-            # By default the watch is told over the starter's connection to Temporal.
-            tell_exception_watch=tell_exception_watch or starter.exception_changed,
+            tell_exception_watch=tell,
         ),
     )
-    tasks = [asyncio.create_task(relay.run(), name="spool-relay")]
+    watch_relay = WatchRelay(engine, tell, after=config.untold_watch_after)
+    tasks = [
+        asyncio.create_task(relay.run(), name="spool-relay"),
+        asyncio.create_task(watch_relay.run(), name="exception-watch-relay"),
+    ]
     if ops is not None:
         watch = SpoolWatch(
             engine,

@@ -41,5 +41,8 @@ class WebConfig:
     # The inbox's clocks, to mark exceptions overdue (FLEXHOOK_EXCEPTION_ACK_SLA, _RESOLVE_SLA).
     exception_ack_sla: str = DEFAULT_ACK_SLA
     exception_resolve_sla: str = DEFAULT_RESOLVE_SLA
+    # A person's change an exception's watch has not heard of this long (Temporal was away) is
+    # told by the relay (`app.ingest.watch_relay`); until then it is its request's to tell.
+    untold_watch_after: timedelta = timedelta(seconds=30)
     # Following a shipment by email from its tracking page (FLEXHOOK_MAIL_URL); None: off.
     follow: FollowConfig | None = None

@@ -5,7 +5,8 @@ per person's action and `POST /api/exceptions/bulk`.
 A person acts as their token's name. Each action that changes an exception is audited in the
 same transaction (never with its note: notes live in the timeline only), and then the
 exception's watch workflow is told (`WebState.tell_exception_watch`); when that fails the
-action still stands and the watch re-reads the exception at its next timer.
+action still stands, and the web process's relay tells the watch once Temporal answers
+(`app.ingest.watch_relay`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from app.core.alert_links import exception_page
 from app.core.exception_families import SEVERITIES
 from app.core.exception_state import ActionRefused
+from app.ingest.watch_relay import tell_watches
 from app.store import audit, db, exception_reads, exceptions, tokens
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.exceptions import Action, ConcurrentChanges, Cursor, ExceptionFilter
@@ -219,22 +221,12 @@ def _audit_target(exception_id: int) -> str:
     return f"exception {exception_id}"
 
 
-async def _tell_watches(request: Request, exception_ids: Iterable[int]) -> None:
-    """Tell each changed exception's watch workflow; a failure is a warning (the watch
-    re-reads the exception at its next timer) and the action stands."""
-    tell = web_state(request).tell_exception_watch
-    if tell is None:
-        return
-    for exception_id in exception_ids:
-        try:
-            await tell(exception_id)
-        except Exception as failure:  # whatever it was, the action stands
-            log.warning(
-                "exception %s changed, but its watch was not told (%s): it reads the exception "
-                "again at its next timer",
-                exception_id,
-                type(failure).__name__,
-            )
+async def _tell_watches(request: Request, exception_ids: Iterable[int], *, at: datetime) -> None:
+    """Tell each changed exception's watch workflow; what cannot be told now (Temporal away)
+    stays marked, and the web process's relay tells it later (`app.ingest.watch_relay`)."""
+    state = web_state(request)
+    if state.tell_exception_watch is not None:
+        await tell_watches(state.engine, state.tell_exception_watch, exception_ids, at=at)
 
 
 def _act(
@@ -306,7 +298,7 @@ async def _acted(
         return error_response(409, "concurrent_changes", "it kept changing meanwhile: try again")
     log.info("exception %s: %s by %s", exception_id, action, actor)
     if changed:
-        await _tell_watches(request, [exception_id])
+        await _tell_watches(request, [exception_id], at=now)
     return JSONResponse(answer)
 
 
@@ -409,5 +401,5 @@ async def bulk_act(request: Request) -> Response:
     changed = [o.exception_id for o in outcomes if o.changed]
     refused = [{"id": o.exception_id, "reason": o.refused} for o in outcomes if o.refused]
     log.info("bulk %s by %s: %d changed, %d refused", action, actor, len(changed), len(refused))
-    await _tell_watches(request, changed)
+    await _tell_watches(request, changed, at=now)
     return JSONResponse({"changed": changed, "refused": refused})

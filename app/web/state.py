@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
@@ -11,12 +10,10 @@ from starlette.requests import HTTPConnection
 
 from app.ingest.intake import Intake
 from app.ingest.starter import EventStarter
+from app.ingest.watch_relay import TellExceptionWatch
 from app.payload_codec import EncryptionCodec
 from app.web.config import WebConfig
 from app.web.metrics import WebMetrics
-
-# Called with an exception's id after a person's action changed it (`app.web.exceptions`).
-TellExceptionWatch = Callable[[int], Awaitable[None]]
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from activities.tracking import TrackingLinks
 from app.bootstrap import wire_activities
 from app.core.addresses import AddressAllowlist, DestinationRules
 from app.ingest.starter import EventStarter
+from app.ingest.watch_relay import TellExceptionWatch
 from app.store import db
 from app.store.ops_incidents import IncidentBook
 from app.telemetry import Tracing
@@ -33,7 +34,6 @@ from app.tracking.follow import FollowConfig
 from app.web.application import create_apps
 from app.web.config import WebConfig
 from app.web.serving import Listeners, metrics_config, public_config
-from app.web.state import TellExceptionWatch
 from notifications.destinations import NotifyConfig
 from notifications.notifier import Notifier
 from notifications.ops_notifier import OpsNotifier
@@ -136,6 +136,7 @@ async def make_stack(
             tell_exception_watch: TellExceptionWatch | None = None,
             exception_rules: ExceptionRules | None = None,
             tracing: Tracing | None = None,
+            untold_watch_after: timedelta = timedelta(seconds=30),
         ) -> Stack:
             name = uuid.uuid4().hex
             migrate = database_url is None
@@ -237,6 +238,7 @@ async def make_stack(
                     destination_rules=DestinationRules(allowlist=destination_allow),
                     stuck_after=stuck_after,
                     follow=follow,
+                    untold_watch_after=untold_watch_after,
                 ),
                 engine=engine,
                 starter_factory=starter,

@@ -31,7 +31,7 @@ from app.bootstrap import wire_activities
 from app.core.access import Role
 from app.core.exception_clock import parse_severity_durations
 from app.core.ids import exception_workflow_id
-from app.store import exceptions, tokens
+from app.store import exceptions, tokens, untold_watches
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.models import Notification
 from notifications.destinations import NotifyConfig
@@ -118,6 +118,13 @@ def timeline(engine: Engine, exception_id: int) -> list[str]:
             .order_by(col(ExceptionEntry.id))
         ).all()
         return [f"{e.who} {e.what}" for e in entries]
+
+
+def untold(engine: Engine) -> list[int]:
+    """The exceptions whose watch is still to hear of a person's change, oldest change first."""
+    with Session(engine) as session:
+        marks = untold_watches.due(session, before=datetime.max.replace(tzinfo=UTC), limit=1000)
+    return [exception_id for exception_id, _ in marks]
 
 
 def ledger_rows(engine: Engine, kind: str) -> list[Notification]:

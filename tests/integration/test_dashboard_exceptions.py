@@ -37,6 +37,7 @@ from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
 from app.store.models import AuditEntry
 from app.web.access import RefusalLimiter
 from tests.helpers import load_sample
+from tests.integration.exception_stack import untold
 from tests.integration.harness import serve_app
 from tests.integration.test_dashboard import FakeRedrive, csrf_of, deliver, sign_in, text_of
 from tests.log_registry import register_secret
@@ -406,11 +407,11 @@ async def test_the_detail_page_acts_and_says_why_it_refuses(inbox: Inbox) -> Non
     assert row_of(inbox.engine, inbox.hold).state == "open"
 
 
-async def test_a_watch_that_cannot_be_told_is_a_warning_and_the_action_stands(
+async def test_a_watch_that_cannot_be_told_is_a_warning_and_its_change_is_kept_for_the_relay(
     inbox: Inbox, caplog: pytest.LogCaptureFixture
 ) -> None:
     inbox.watch.fail = True
-    caplog.set_level(logging.WARNING, logger="flexhook.dashboard")
+    caplog.set_level(logging.WARNING, logger="flexhook.watch_relay")
     async with browser_as(inbox, OPERATOR) as operator:
         path = f"/dashboard/exceptions/{inbox.delay}"
         token = csrf_of(await operator.get(path))
@@ -419,9 +420,12 @@ async def test_a_watch_that_cannot_be_told_is_a_warning_and_the_action_stands(
         )
     assert answer.status_code == 303
     assert notes_of(inbox.engine, inbox.delay)[-1][1] == "noted"
-    warnings = [r.getMessage() for r in caplog.records if r.name == "flexhook.dashboard"]
-    assert f"could not tell the watch of exception {inbox.delay} (ConnectionError)" in warnings
-    assert not any("secret-ish" in w for w in warnings)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "flexhook.watch_relay"]
+    assert warnings == [
+        f"the watch of exception {inbox.delay} was not told of its change (ConnectionError): 1 "
+        "left for the relay to tell when Temporal answers"
+    ]
+    assert untold(inbox.engine) == [inbox.delay]
 
 
 async def test_a_release_clears_the_hold_and_the_inbox_shows_it_resolved(inbox: Inbox) -> None:

@@ -1,5 +1,7 @@
 """The exception watch's clock survives: a worker restart, a Temporal server restart (a dev
-server of its own, persisted to a file) and a hand-over to a new run, each escalating once.
+server of its own, persisted to a file) and a hand-over to a new run, each escalating once; and
+a person's reopening made while Temporal is down gets its watch, and its escalation, once
+Temporal is back.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import WorkflowHandle
@@ -28,12 +31,14 @@ from tests.integration.exception_stack import (
     the_exception,
     timeline,
     to,
+    untold,
     watch,
     watch_on,
 )
 from tests.integration.harness import (
     Inbox,
     Samples,
+    Stack,
     StackFactory,
     free_port,
     mailto,
@@ -181,3 +186,76 @@ async def test_a_watch_hands_over_to_a_new_run_and_keeps_its_clock(
     await act(stack, row.id, "note", "erin", note="three")  # told to the new run
     await eventually(lambda: to(inbox, "escalations@example.com"), what="the escalation")
     assert len(to(inbox, "escalations@example.com")) == 1
+
+
+async def test_a_reopening_made_while_temporal_is_down_escalates_once_it_is_back(
+    make_stack: StackFactory,
+    samples: Samples,
+    smtp: tuple[Inbox, int],
+    config: Path,
+    shipment_id: int,
+    tmp_path: Path,
+) -> None:
+    """The hold is resolved by hand and its watch ends. Temporal goes down; a person reopens the
+    hold through the API, which answers and keeps the untold change. Temporal comes back: the
+    web process's relay starts the watch, which escalates the reopened hold at its SLA, once."""
+    inbox, _ = smtp
+    port = free_port()
+    first = await persisted_temporal(port, tmp_path / "temporal.db")
+    stack = await make_stack(
+        with_worker=False,
+        client=first.client,
+        notify_config=config,
+        rpc_timeout=2.0,
+        untold_watch_after=timedelta(seconds=1),
+    )
+    start_exception_ids(stack.engine)
+    try:
+        async with AsyncExitStack() as exits:
+            await run_worker(exits, stack, first.client, config)
+            posted = await stack.post(hold(samples, shipment_id))
+            assert posted.status_code == 200, posted.text
+            event = first.client.get_workflow_handle(event_workflow_id(posted.json()["event_id"]))
+            await event.result()
+            row = the_exception(stack.engine)
+            assert row.id is not None
+            resolved = await act_by_api(stack, row.id, "resolve", "released at the port")
+            assert resolved.json()["state"] == "resolved"
+            ended = await watch_on(first.client, row.id).result()
+            assert ended == "resolved"
+    finally:
+        await first.shutdown()
+
+    reopened = await act_by_api(stack, row.id, "reopen", "held again")
+    assert reopened.json()["state"] == "open"
+    assert untold(stack.engine) == [row.id]
+    await asyncio.sleep(8)  # past the reopened hold's 5 s SLA, with nobody to escalate it
+    assert inbox.received == []
+
+    second = await persisted_temporal(port, tmp_path / "temporal.db")
+    try:
+        async with AsyncExitStack() as exits:
+            await run_worker(exits, stack, second.client, config)
+            await eventually(
+                lambda: to(inbox, "escalations@example.com"), timeout=60, what="the escalation"
+            )
+            await eventually(lambda: not untold(stack.engine), what="the mark forgotten")
+            await eventually(lambda: "system escalated" in timeline(stack.engine, row.id or 0))
+    finally:
+        await second.shutdown()
+    assert len(to(inbox, "escalations@example.com")) == 1
+    assert [line.rsplit(" ", 1)[1] for line in timeline(stack.engine, row.id)][-3:] == [
+        "resolved",
+        "reopened",
+        "escalated",
+    ]
+
+
+async def act_by_api(stack: Stack, exception_id: int, action: str, note: str) -> httpx.Response:
+    answer = await stack.http.post(
+        f"/api/exceptions/{exception_id}/{action}",
+        json={"note": note},
+        headers={"authorization": f"Bearer {stack.api_token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    return answer
