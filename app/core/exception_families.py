@@ -61,10 +61,6 @@ class Family:
     cleared_by: tuple[str, ...]  # milestones (`app.core.taxonomy.MILESTONES`); () = by hand only
     # Types that open this family once the shipment has departed (before: another family).
     types_once_departed: frozenset[str] = frozenset()
-    # A clearing event settles every report, even one stamped after it: flexhook's own missed
-    # ETA is an inference, and an arrival that happened before the ETA but was reported after
-    # it shows that the ETA was never missed.
-    settled_by_any_clearing: bool = False
 
     @property
     def clears_itself(self) -> bool:
@@ -119,7 +115,6 @@ FAMILIES: Final[tuple[Family, ...]] = (
         "high",
         frozenset({MISSED_ETA_TYPE}),
         ("arrived", "delivered"),
-        settled_by_any_clearing=True,
     ),
     Family(
         "inland_delay",

@@ -101,15 +101,11 @@ class Lifecycle:
     recurrences: int
 
 
-def lifecycle(markers: tuple[Marker, ...], *, settled_by_any_clearing: bool = False) -> Lifecycle:
-    """Fold the markers (in stamp order): a close before the first report closes nothing. In a
-    family `settled_by_any_clearing`, a clearing older than the latest report counts as just
-    after it (any order of the same markers still folds the same)."""
+def lifecycle(markers: tuple[Marker, ...]) -> Lifecycle:
+    """Fold the markers (in stamp order): a close before the first report closes nothing."""
     closed_by: Marker | None = None
     opened = False
     occurrences = recurrences = 0
-    if settled_by_any_clearing:
-        markers = _clearings_after_reports(markers)
     for marker in markers:
         if marker.kind == "report":
             occurrences += 1
@@ -121,23 +117,6 @@ def lifecycle(markers: tuple[Marker, ...], *, settled_by_any_clearing: bool = Fa
         elif opened and closed_by is None:
             closed_by = marker
     return Lifecycle(resolved_by=closed_by, occurrences=occurrences, recurrences=recurrences)
-
-
-def _latest_report(markers: tuple[Marker, ...]) -> str | None:
-    return max((m.stamp for m in markers if m.kind == "report"), default=None)
-
-
-def _clearings_after_reports(markers: tuple[Marker, ...]) -> tuple[Marker, ...]:
-    latest = _latest_report(markers)
-    if latest is None:
-        return markers
-
-    def order(marker: Marker) -> tuple[str, int, Marker]:
-        if marker.kind == "clear" and marker.stamp <= latest:
-            return (latest, 1, marker)  # right after the latest report
-        return (marker.stamp, 0, marker)
-
-    return tuple(sorted(markers, key=order))
 
 
 @dataclass(frozen=True)
@@ -156,8 +135,7 @@ class ShipmentException:
 
     @property
     def lifecycle(self) -> Lifecycle:
-        rules = family(self.family)
-        return lifecycle(self.markers, settled_by_any_clearing=rules.settled_by_any_clearing)
+        return lifecycle(self.markers)
 
     @property
     def state(self) -> State:
@@ -275,10 +253,7 @@ def clear(exception: ShipmentException, ref: EventRef) -> Transition:
     notices: tuple[Notice, ...] = ()
     if exception.acknowledged_by is not None:
         notices = (Notice(to=exception.acknowledged_by, kind="resolved"),)
-    latest = _latest_report(exception.markers)
-    settles = latest is not None and ref.stamp < latest  # a family settled by any clearing
-    why = "it happened before the latest report, and settles it" if settles else None
-    return Transition(resolved, (TimelineEntry(when, ref.who, "resolved", why),), notices)
+    return Transition(resolved, (TimelineEntry(when, ref.who, "resolved"),), notices)
 
 
 def _refuse_if_resolved(exception: ShipmentException, action: str) -> None:

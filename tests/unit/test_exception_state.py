@@ -321,69 +321,6 @@ def test_a_missed_eta_is_opened_by_the_system_and_cleared_by_the_arrival() -> No
     assert outcome(missed.current) == ("resolved", 1, 0, "flexport:48301288")
 
 
-ARRIVED = sample_event("09_leg_arrived")  # id 48301288, arrived 2026-03-15T12:42Z
-ARRIVED_BY = "flexport:48301288"
-
-
-def missed_eta_at(eta: datetime) -> EventRef:
-    """flexhook's own missed-ETA report, stamped at the ETA that passed."""
-    event_id = f"flexhook:eta_missed:418563:{eta.isoformat()}"
-    return EventRef(stamp(eta, event_id), event_id)
-
-
-@pytest.mark.parametrize("arrival_first", [False, True], ids=["report_first", "arrival_first"])
-def test_an_arrival_reported_late_settles_a_missed_eta_it_happened_before(
-    arrival_first: bool,
-) -> None:
-    """The ETA was 13:00 and the vessel arrived at 12:42, but Flexport's arrival came after the
-    ETA watch's grace: the ETA was never missed, so the arrival settles the exception although
-    it is older than the report (a customs release older than its hold would not)."""
-    missed = OneFamily("missed_eta")
-    report_ref = missed_eta_at(datetime(2026, 3, 15, 13, tzinfo=UTC))
-    if arrival_first:
-        missed.deliver(ARRIVED)
-    missed.take(
-        open_exception(
-            "418563",
-            "missed_eta",
-            "high",
-            report_ref,
-            at=NOW,
-            earlier_clears=tuple(missed.earlier_clears),
-        )
-    )
-    if not arrival_first:
-        missed.deliver(ARRIVED)
-    assert outcome(missed.current) == ("resolved", 1, 0, ARRIVED_BY)
-    assert missed.timeline[-1] == TimelineEntry(
-        datetime(2026, 3, 15, 12, 42, tzinfo=UTC),
-        ARRIVED_BY,
-        "resolved",
-        "it happened before the latest report, and settles it",
-    )
-
-
-def test_a_settled_missed_eta_that_a_person_reopens_stays_open_on_an_older_delivery() -> None:
-    """A person's reopening is newer than every Flexport event before it: a late delivery that
-    happened before the reopening does not close the exception again behind their back."""
-    missed = OneFamily("missed_eta")
-    missed.take(
-        open_exception(
-            "418563",
-            "missed_eta",
-            "high",
-            missed_eta_at(datetime(2026, 3, 15, 13, tzinfo=UTC)),
-            at=NOW,
-        )
-    )
-    missed.deliver(ARRIVED)
-    reopened_at = datetime(2026, 3, 18, 9, tzinfo=UTC)
-    missed.take(reopen(missed.current, by="Dana", at=reopened_at, text="wrong port"))
-    missed.deliver(sample_event("15_delivered_in_full"), at=reopened_at)  # 2026-03-17T18:02Z
-    assert outcome(missed.current)[:2] == ("open", 1)
-    assert missed.timeline[-1].note == "older than the latest report or reopening: still open"
-
-
 def test_a_bulk_acknowledgement_of_ten_shares_its_note_and_skips_the_resolved_one() -> None:
     holds = []
     for number in range(10):
