@@ -174,6 +174,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", *_export_table(results["export"])]
     if results.get("sharing", {}).get("table"):  # bench/phases/sharing.py writes it
         lines += ["", *results["sharing"]["table"]]
+    if results.get("untold", {}).get("table"):  # bench/phases/untold.py writes it
+        lines += ["", *results["untold"]["table"]]
     if results.get("reads", {}).get("databases"):  # bench/phases/reads.py
         lines += ["", *reads_table.render(results["reads"])]
     if results.get("routing", {}).get("sizes"):

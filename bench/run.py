@@ -39,6 +39,7 @@ from bench.phases import (
     spool,
     start,
     store,
+    untold,
 )
 from bench.procs import Proc
 from bench.stack import Stack
@@ -67,6 +68,7 @@ PHASES: dict[str, Phase] = {
     "sharing": Phase(sharing.measure, temporal=False),  # the web process alone; not by default
     "exceptions": Phase(exceptions.measure),  # an exception's actions over its life; not by default
     "reads": Phase(reads.measure, temporal=False),  # both databases, web alone; not by default
+    "untold": Phase(untold.measure, temporal=False),  # in this process; not by default
     "spool": Phase(spool.measure),
     "routing": Phase(routing.measure, temporal=False),  # in this process
 }

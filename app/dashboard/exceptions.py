@@ -232,10 +232,10 @@ def action_form(
 def act_on_each(
     session: Session, *, exception_ids: Sequence[int], form: ActionForm, by: str, at: datetime
 ) -> tuple[Outcome, ...]:
-    """`form`'s action on each exception, in this one session: a refusal (or an id that is no
-    exception) stops none of the others."""
+    """`form`'s action on each exception, in this one session and in ascending id (as the API's
+    bulk action writes): a refusal (or an id that is no exception) stops none of the others."""
     outcomes: list[Outcome] = []
-    for exception_id in exception_ids:
+    for exception_id in sorted(set(exception_ids)):
         try:
             outcomes.append(
                 act(
@@ -262,14 +262,12 @@ def _changed_ids(outcomes: Sequence[Outcome]) -> str | None:
     return ",".join(ids)[:500] if ids else None
 
 
-async def _tell_watches(
-    state: DashboardState, outcomes: Sequence[Outcome], *, at: datetime
-) -> None:
+async def _tell_watches(state: DashboardState, outcomes: Sequence[Outcome]) -> None:
     """Tell the watch workflow of each exception that changed; what cannot be told now stays
     marked for the web process's relay (`app.ingest.watch_relay`)."""
     if state.tell_exception_watch is not None:
-        changed_ids = [o.exception_id for o in outcomes if o.changed]
-        await tell_watches(state.engine, state.tell_exception_watch, changed_ids, at=at)
+        told = [(o.exception_id, o.version) for o in outcomes if o.changed]
+        await tell_watches(state.engine, state.tell_exception_watch, told)
 
 
 async def apply(
@@ -277,7 +275,7 @@ async def apply(
 ) -> tuple[Outcome, ...]:
     """`form`'s action on each exception and its audit entry, committed together; then the
     watches of those that changed are told."""
-    state, at = state_of(request), datetime.now(UTC)
+    state = state_of(request)
     outcomes = await changed(
         request,
         act_on_each,
@@ -287,9 +285,9 @@ async def apply(
         exception_ids=exception_ids,
         form=form,
         by=visitor.actor.name,
-        at=at,
+        at=datetime.now(UTC),
     )
-    await _tell_watches(state, outcomes, at=at)
+    await _tell_watches(state, outcomes)
     return outcomes
 
 

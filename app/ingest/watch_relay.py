@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -29,11 +29,14 @@ log = logging.getLogger("flexhook.watch_relay")
 TellExceptionWatch = Callable[[int], Awaitable[None]]
 
 
-async def _tell_each(tell: TellExceptionWatch, marks: Sequence[Untold]) -> list[Untold]:
+async def _tell_each(
+    tell: TellExceptionWatch, marks: Sequence[Untold]
+) -> tuple[list[Untold], Untold | None]:
     """Tell the watch of each mark in turn; stop at the first failure (Temporal is away: each
-    further call would wait out its timeout too) and leave it and the rest marked."""
+    further call would wait out its timeout too) and leave it and the rest marked. Returns the
+    marks told and the one whose tell failed."""
     told: list[Untold] = []
-    for exception_id, since in marks:
+    for exception_id, version in marks:
         try:
             await tell(exception_id)
         except Exception as failure:  # whatever it was, the mark stays for the relay
@@ -44,33 +47,36 @@ async def _tell_each(tell: TellExceptionWatch, marks: Sequence[Untold]) -> list[
                 type(failure).__name__,
                 len(marks) - len(told),
             )
-            break
-        told.append((exception_id, since))
-    return told
+            return told, (exception_id, version)
+        told.append((exception_id, version))
+    return told, None
 
 
-async def _forget(engine: Engine, told: Sequence[Untold]) -> None:
+async def _forget(engine: Engine, told: Sequence[Untold]) -> bool:
+    """Forget the marks told; False when the database would not (they are told once more)."""
     if not told:
-        return
+        return True
     try:
         await db.in_session(engine, untold_watches.forget, commit=True, told=told)
     except Exception as failure:  # the relay tells them once more: a harmless extra turn
         log.warning("could not forget %d told marks (%s)", len(told), type(failure).__name__)
+        return False
+    return True
 
 
-async def tell_watches(
-    engine: Engine, tell: TellExceptionWatch, exception_ids: Iterable[int], *, at: datetime
-) -> int:
-    """After an action made `at` committed: tell the watch of each exception it changed and
-    forget the marks told; return how many were told."""
-    told = await _tell_each(tell, [(exception_id, at) for exception_id in exception_ids])
+async def tell_watches(engine: Engine, tell: TellExceptionWatch, marks: Sequence[Untold]) -> int:
+    """After a person's action committed: tell the watch of each exception it changed (`marks`,
+    each with the row version it changed to) and forget the marks told; return how many were
+    told."""
+    told, _ = await _tell_each(tell, marks)
     await _forget(engine, told)
     return len(told)
 
 
 class WatchRelay:
     """Tells, every `idle`, the watches of marks older than `after` (younger ones are still
-    their request's to tell), `batch` at a time, oldest first."""
+    their request's to tell), `batch` at a time, oldest first. A mark whose tell fails goes to
+    the back of the queue and ends the round."""
 
     def __init__(
         self,
@@ -99,15 +105,19 @@ class WatchRelay:
                 await asyncio.sleep(self._idle)
 
     async def tell_once(self) -> int:
-        """Tell one batch of due marks; return how many were told."""
+        """Tell one batch of due marks; return how many were told and forgotten (0 when they
+        could not be forgotten, so that the loop waits before it tries again)."""
+        now = datetime.now(UTC)
         due = await db.in_session(
-            self._engine,
-            untold_watches.due,
-            before=datetime.now(UTC) - self._after,
-            limit=self._batch,
+            self._engine, untold_watches.due, before=now - self._after, limit=self._batch
         )
-        told = await _tell_each(self._tell, due)
-        await _forget(self._engine, told)
+        told, failed = await _tell_each(self._tell, due)
+        if failed is not None:
+            await db.in_session(
+                self._engine, untold_watches.put_back, commit=True, exception_id=failed[0], at=now
+            )
+        if not await _forget(self._engine, told):
+            return 0
         if told:
             log.info("told %d exception watches of changes made while Temporal was away", len(told))
         return len(told)

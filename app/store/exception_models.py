@@ -139,10 +139,13 @@ class UntoldWatch(SQLModel, table=True):
     """An exception a person changed whose watch workflow has not heard of it yet: marked in
     the action's own transaction and forgotten once the watch is told
     (`app.store.untold_watches`), so a change made while Temporal is away is told when it
-    answers again (`app.ingest.watch_relay`). `since`: when the latest untold change was made."""
+    answers again (`app.ingest.watch_relay`). `version`: the exception's row version after the
+    latest untold change (the row's compare-and-set orders its changes); `since`: when that
+    change was made, or when a failed tell put it back in the queue."""
 
     __tablename__ = "exception_watch_untold"
     __table_args__ = (sa.Index("ix_exception_watch_untold_since", "since"),)
 
     exception_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int
     since: datetime = Field(sa_type=UTCDateTime)

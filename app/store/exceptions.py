@@ -63,6 +63,7 @@ class Outcome:
     refused: str | None = None
     # What happened, as the timeline says it (`opened`, `occurrence`, `recurred`, `resolved`, ...)
     what: tuple[str, ...] = ()
+    version: int = 0  # the row's version after the write
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,9 @@ def _columns(exception: core.ShipmentException) -> dict[str, Any]:
     }
 
 
-def _append(session: Session, exception_id: int, transition: core.Transition) -> Outcome:
+def _append(
+    session: Session, exception_id: int, transition: core.Transition, *, version: int
+) -> Outcome:
     for entry in transition.entries:
         session.add(
             ExceptionEntry(
@@ -139,7 +142,7 @@ def _append(session: Session, exception_id: int, transition: core.Transition) ->
         )
     notices = tuple(Notified(exception_id, notice) for notice in transition.notices)
     what = tuple(entry.what for entry in transition.entries)
-    return Outcome(exception_id, transition.changed, notices, what=what)
+    return Outcome(exception_id, transition.changed, notices, what=what, version=version)
 
 
 def fresh_row(session: Session, exception_id: int) -> ShipmentExceptionRow:
@@ -190,7 +193,8 @@ def _transit(
         row = fresh_row(session, exception_id)
         transition = decide(as_core(row))
         if _saved(session, row, transition):
-            return _append(session, exception_id, transition)
+            version = row.version + 1 if transition.changed else row.version
+            return _append(session, exception_id, transition, version=version)
     raise ConcurrentChanges(exception_id)
 
 
@@ -233,7 +237,7 @@ def _open(
     for clearing in early:
         session.delete(clearing)
     assert row.id is not None
-    return _append(session, row.id, transition)
+    return _append(session, row.id, transition, version=row.version)
 
 
 def record_event(
@@ -359,7 +363,7 @@ def act(
     decide = _decision(action, by=by, at=at, note=note, assignee=assignee, until=until)
     outcome = _transit(session, exception_id, decide)
     if outcome.changed:
-        untold_watches.mark(session, exception_id, at=at)
+        untold_watches.mark(session, exception_id, version=outcome.version, at=at)
     return outcome
 
 
@@ -397,26 +401,25 @@ def bulk_act(
     limit: int = 500,
 ) -> tuple[Outcome, ...]:
     """`action` with one shared note on every exception `where` matches (at most `limit`, in
-    inbox order): each its own outcome, a refusal with its reason stopping none of the others."""
+    inbox order): each its own outcome, a refusal with its reason stopping none of the others.
+    They are written in ascending id, so that two bulk actions, or one and the forgetting of
+    told marks (`untold_watches`), never lock two rows in opposite orders (PostgreSQL)."""
     ids = session.exec(
         in_inbox_order(filtered_by(select(ShipmentExceptionRow.id), where)).limit(limit)
     ).all()
-    outcomes: list[Outcome] = []
-    for exception_id in ids:
-        assert exception_id is not None
+    outcomes: dict[int, Outcome] = {}
+    for exception_id in sorted(i for i in ids if i is not None):
         try:
-            outcomes.append(
-                act(
-                    session,
-                    exception_id=exception_id,
-                    action=action,
-                    by=by,
-                    at=at,
-                    note=note,
-                    assignee=assignee,
-                    until=until,
-                )
+            outcomes[exception_id] = act(
+                session,
+                exception_id=exception_id,
+                action=action,
+                by=by,
+                at=at,
+                note=note,
+                assignee=assignee,
+                until=until,
             )
         except core.ActionRefused as refusal:
-            outcomes.append(Outcome(exception_id, changed=False, refused=str(refusal)))
-    return tuple(outcomes)
+            outcomes[exception_id] = Outcome(exception_id, changed=False, refused=str(refusal))
+    return tuple(outcomes[i] for i in ids if i is not None)

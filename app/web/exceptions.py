@@ -221,12 +221,13 @@ def _audit_target(exception_id: int) -> str:
     return f"exception {exception_id}"
 
 
-async def _tell_watches(request: Request, exception_ids: Iterable[int], *, at: datetime) -> None:
+async def _tell_watches(request: Request, outcomes: Iterable[exceptions.Outcome]) -> None:
     """Tell each changed exception's watch workflow; what cannot be told now (Temporal away)
     stays marked, and the web process's relay tells it later (`app.ingest.watch_relay`)."""
     state = web_state(request)
     if state.tell_exception_watch is not None:
-        await tell_watches(state.engine, state.tell_exception_watch, exception_ids, at=at)
+        told = [(o.exception_id, o.version) for o in outcomes if o.changed]
+        await tell_watches(state.engine, state.tell_exception_watch, told)
 
 
 def _act(
@@ -241,7 +242,7 @@ def _act(
     until: datetime | None,
     audited: dict[str, Any],
     public_url: str,
-) -> tuple[bool, dict[str, Any]]:
+) -> tuple[exceptions.Outcome, dict[str, Any]]:
     """The action, its audit entry when it changed something, and the exception after it."""
     _known_assignee(session, assignee, at)
     outcome = exceptions.act(
@@ -256,7 +257,7 @@ def _act(
     )
     if outcome.changed:
         audit.append(session, target=_audit_target(exception_id), **audited)
-    return outcome.changed, _detail(session, exception_id=exception_id, public_url=public_url)
+    return outcome, _detail(session, exception_id=exception_id, public_url=public_url)
 
 
 async def _acted(
@@ -274,7 +275,7 @@ async def _acted(
     _checked(action, note=note, assignee=assignee, until=until, now=now)
     state, actor = web_state(request), current_actor(request).name
     try:
-        changed, answer = await db.in_session(
+        outcome, answer = await db.in_session(
             state.engine,
             _act,
             commit=True,
@@ -297,8 +298,7 @@ async def _acted(
     except ConcurrentChanges:
         return error_response(409, "concurrent_changes", "it kept changing meanwhile: try again")
     log.info("exception %s: %s by %s", exception_id, action, actor)
-    if changed:
-        await _tell_watches(request, [exception_id], at=now)
+    await _tell_watches(request, [outcome])
     return JSONResponse(answer)
 
 
@@ -401,5 +401,5 @@ async def bulk_act(request: Request) -> Response:
     changed = [o.exception_id for o in outcomes if o.changed]
     refused = [{"id": o.exception_id, "reason": o.refused} for o in outcomes if o.refused]
     log.info("bulk %s by %s: %d changed, %d refused", action, actor, len(changed), len(refused))
-    await _tell_watches(request, changed, at=now)
+    await _tell_watches(request, outcomes)
     return JSONResponse({"changed": changed, "refused": refused})

@@ -30,6 +30,7 @@ def upgrade() -> None:
     op.create_table(
         "exception_watch_untold",
         sa.Column("exception_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("since", UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("exception_id"),
     )
