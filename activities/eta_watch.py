@@ -173,6 +173,9 @@ class EtaWatchActivities:
                 effect=exception_effect(MISSED_ETA_TYPE, classify(MISSED_ETA_TYPE), None),
                 severities=self._exception_rules.severities,
                 now=now,
+                # An arrival after the ETA was announced settles it, however late it is
+                # reported: the same rule as `_not_missed`.
+                about=input.stamp,
             )
             record = session.get(EventRecord, input.event_id)
             alert = missed_alert(

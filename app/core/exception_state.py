@@ -44,10 +44,13 @@ class ActionRefused(ValueError):
 
 @dataclass(frozen=True)
 class EventRef:
-    """An event as the state machine sees it: its stamp and its id."""
+    """An event as the state machine sees it: its stamp and its id. `about`, for a report made
+    after what it reports on (flexhook's missed ETA, reported when the grace ran out, about an
+    ETA announced before): the stamp of that announcement, "" for every other event."""
 
     stamp: str
     event_id: str
+    about: str = ""
 
     @property
     def who(self) -> str:
@@ -64,6 +67,7 @@ class Marker:
     stamp: str
     kind: MarkerKind
     source: str  # the event's id (report, clear) or the person's name (resolve, reopen)
+    about: str = ""  # a report's `EventRef.about`
 
     @property
     def closes(self) -> bool:
@@ -102,11 +106,12 @@ class Lifecycle:
 
 
 def lifecycle(markers: tuple[Marker, ...]) -> Lifecycle:
-    """Fold the markers (in stamp order): a close before the first report closes nothing."""
+    """Fold the markers (in stamp order, but see `_fold_order`): a close before the first
+    report closes nothing."""
     closed_by: Marker | None = None
     opened = False
     occurrences = recurrences = 0
-    for marker in markers:
+    for marker in _fold_order(markers):
         if marker.kind == "report":
             occurrences += 1
             if closed_by is not None:
@@ -117,6 +122,37 @@ def lifecycle(markers: tuple[Marker, ...]) -> Lifecycle:
         elif opened and closed_by is None:
             closed_by = marker
     return Lifecycle(resolved_by=closed_by, occurrences=occurrences, recurrences=recurrences)
+
+
+def _settled_by(marker: Marker, markers: tuple[Marker, ...]) -> str | None:
+    """The stamp of the latest report that clearing `marker` settles although it happened
+    before the report was made: one about something announced before the clearing (an arrival
+    after the ETA was announced settles the ETA's missed report, however late the arrival was
+    reported). None when there is none: the clearing keeps its own place."""
+    if marker.kind != "clear":
+        return None
+    return max(
+        (
+            m.stamp
+            for m in markers
+            if m.kind == "report" and m.about and m.about < marker.stamp <= m.stamp
+        ),
+        default=None,
+    )
+
+
+def _fold_order(markers: tuple[Marker, ...]) -> tuple[Marker, ...]:
+    """Stamp order, except that a clearing settling a report made after it (`_settled_by`)
+    counts as just after that report. It depends on the markers alone, so every arrival order
+    of the same markers still folds the same."""
+    if not any(m.about for m in markers):
+        return markers
+
+    def order(marker: Marker) -> tuple[str, int, Marker]:
+        settled = _settled_by(marker, markers)
+        return (settled, 1, marker) if settled is not None else (marker.stamp, 0, marker)
+
+    return tuple(sorted(markers, key=order))
 
 
 @dataclass(frozen=True)
@@ -210,7 +246,7 @@ def open_exception(
         family=family_name,
         severity=severity,
         opened_at=at,
-        markers=(Marker(report.stamp, "report", report.event_id),),
+        markers=(Marker(report.stamp, "report", report.event_id, report.about),),
     )
     entries = [TimelineEntry(stamp_time(report.stamp), report.who, "opened")]
     for ref in sorted(earlier_clears, key=lambda r: r.stamp):
@@ -226,7 +262,7 @@ def report(exception: ShipmentException, ref: EventRef, *, at: datetime) -> Tran
     if exception.has_seen(ref.event_id):
         return Transition(exception)
     was_resolved = exception.state == "resolved"
-    after = _with(exception, Marker(ref.stamp, "report", ref.event_id))
+    after = _with(exception, Marker(ref.stamp, "report", ref.event_id, ref.about))
     when = stamp_time(ref.stamp)
     if was_resolved and after.lifecycle.resolved_by is None:
         reopened = _new_episode(after, at)
@@ -253,7 +289,9 @@ def clear(exception: ShipmentException, ref: EventRef) -> Transition:
     notices: tuple[Notice, ...] = ()
     if exception.acknowledged_by is not None:
         notices = (Notice(to=exception.acknowledged_by, kind="resolved"),)
-    return Transition(resolved, (TimelineEntry(when, ref.who, "resolved"),), notices)
+    settles = _settled_by(Marker(ref.stamp, "clear", ref.event_id), after.markers) is not None
+    why = "it happened after what the report is about, and settles it" if settles else None
+    return Transition(resolved, (TimelineEntry(when, ref.who, "resolved", why),), notices)
 
 
 def _refuse_if_resolved(exception: ShipmentException, action: str) -> None:

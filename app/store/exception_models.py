@@ -30,7 +30,8 @@ def _no_notices() -> list[list[str | int]]:
 class ShipmentExceptionRow(SQLModel, table=True):
     """One problem of one shipment (`app.core.exception_state.ShipmentException`) with the
     columns its lists filter and sort on. `markers` are the core's stamped markers as
-    `[stamp, kind, source]`; every other state column is derived from them and the person's
+    `[stamp, kind, source]` (and a fourth, `about`, for a report made after the fact: the
+    missed ETA's); every other state column is derived from them and the person's
     fields. `version` grows with each write: writers compare-and-set on it, so a person's
     action and automation never overwrite each other."""
 

@@ -102,7 +102,7 @@ def _overdue(
     row: ShipmentExceptionRow, kind: Literal["escalation", "reminder"], sla: timedelta
 ) -> Overdue:
     assert row.id is not None
-    reports = [source for _, marker, source in row.markers if marker == "report"]
+    reports = [marker[2] for marker in row.markers if marker[1] == "report"]
     return Overdue(
         kind=kind,
         exception_id=row.id,

@@ -100,7 +100,7 @@ def as_core(row: ShipmentExceptionRow) -> core.ShipmentException:
         family=row.family,
         severity=severity,
         opened_at=row.opened_at,
-        markers=tuple(sorted(core.Marker(s, k, src) for s, k, src in row.markers)),
+        markers=tuple(sorted(core.Marker(*marker) for marker in row.markers)),
         acknowledged_by=row.acknowledged_by,
         acknowledged_at=row.acknowledged_at,
         assignee=row.assignee,
@@ -123,8 +123,13 @@ def _columns(exception: core.ShipmentException) -> dict[str, Any]:
         "snoozed_until": exception.snoozed_until,
         "resolved_by": exception.resolved_by,
         "resolved_at": stamp_time(closer.stamp) if closer is not None else None,
-        "markers": [[m.stamp, m.kind, m.source] for m in exception.markers],
+        "markers": [_stored(m) for m in exception.markers],
     }
+
+
+def _stored(marker: core.Marker) -> list[str]:
+    """A marker as the row keeps it: `[stamp, kind, source]`, then a report's `about` if any."""
+    return [marker.stamp, marker.kind, marker.source, *([marker.about] if marker.about else [])]
 
 
 def _append(
@@ -249,12 +254,14 @@ def record_event(
     effect: ExceptionEffect,
     severities: Mapping[str, Severity],
     now: datetime,
+    about: str = "",
 ) -> tuple[Outcome, ...]:
     """A Flexport event's `effect` (`app.core.exception_families.exception_effect`) on the
     shipment's exceptions: it opens one or adds an occurrence (or a recurrence), and clears
     others. Idempotent per event id: a redelivery changes nothing. `severities`: the
-    configured overrides of the families' default severities."""
-    ref = core.EventRef(stamp(occurred_at, event_id), event_id)
+    configured overrides of the families' default severities. `about`: the stamp of what a
+    report made after the fact is about (`core.EventRef.about`: the missed ETA's announcement)."""
+    ref = core.EventRef(stamp(occurred_at, event_id), event_id, about)
     outcomes: list[Outcome] = []
     for family in sorted(effect.clears - {effect.opens}):
         row = _row_of(session, shipment_id, family)

@@ -227,8 +227,8 @@ URGENT = ["eta_missed"]
 EVERY_ALERT = ["departed", "eta", "eta_missed", "arrived", "customs", "delivered"]
 # The digest's sections, in the order it lists them (`app.core.digest.SECTION_TITLES`); nothing
 # is in transit any more. The ETA that passed (today) opened a missed-ETA exception, and the
-# samples' arrival and delivery happened (in March) before it was missed: a clearing event older
-# than the report does not close it (docs/exceptions.md), so the digest lists it as open.
+# samples' arrival and delivery happened (in March) before that ETA was announced: they settle
+# nothing of it (docs/exceptions.md#order-independence), so the digest lists it as open.
 DIGEST_SECTIONS = [
     "Departed (1)",
     "Arrived (1)",

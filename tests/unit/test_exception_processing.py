@@ -197,3 +197,36 @@ def test_a_missed_eta_opens_a_missed_eta_exception_once_and_tells_its_watch(
     assert (row.family, row.state, row.occurrences) == ("missed_eta", "open", 1)
     assert timeline(engine, row.id or 0) == [("system", "opened")]
     assert watch.told == [row.id, row.id]
+
+
+def test_an_arrival_reported_after_the_grace_settles_the_missed_eta_it_came_after(
+    engine: Engine,
+) -> None:
+    """The ETA announced on 03-05 (sample 07) passed and the grace ran out on 03-15 at 18:00
+    with no arrival known: flexhook reported it missed. Flexport's arrival, which happened at
+    12:42 that day, came in later still. It resolves the missed ETA, as the ETA watch would have
+    had it come in time; its redelivery changes nothing."""
+    watch = RecordingWatch()
+    process(engine, event_body("01_shipment_created"), watch)
+    notifications = NotificationActivities(engine, Notifier(Renderer()), config=NotifyConfig(None))
+    activities = EtaWatchActivities(engine, notifications, exception_watch=watch)
+    activities.alert_eta_missed(
+        EtaMissedInput(
+            shipment_id="418563",
+            estimated_arrival="2026-03-15T06:00:00+00:00",
+            stamp="2026-03-05T17:44:11.004000|48290377",
+            event_id="48290377",
+            observed_at="2026-03-15T18:00:00+00:00",
+        )
+    )
+
+    arrived = event_body("09_leg_arrived")  # arrived 2026-03-15T12:42Z
+    process(engine, arrived, watch)
+    process(engine, arrived, watch)  # redelivered
+
+    [row] = rows(engine)
+    assert (row.state, row.resolved_by) == ("resolved", "flexport:48301288")
+    assert timeline(engine, row.id or 0) == [
+        ("system", "opened"),
+        ("flexport:48301288", "resolved"),
+    ]

@@ -321,6 +321,121 @@ def test_a_missed_eta_is_opened_by_the_system_and_cleared_by_the_arrival() -> No
     assert outcome(missed.current) == ("resolved", 1, 0, "flexport:48301288")
 
 
+ARRIVED = sample_event("09_leg_arrived")  # id 48301288, arrived 2026-03-15T12:42Z
+ARRIVED_BY = "flexport:48301288"
+ETA_ANNOUNCED = stamp(datetime(2026, 3, 5, 17, 44, tzinfo=UTC), "48290377")  # sample 07
+
+
+def missed_eta(noticed: datetime, about: str = ETA_ANNOUNCED) -> EventRef:
+    """flexhook's missed-ETA report, made when the grace ran out (`noticed`) about the ETA
+    announced at `about`."""
+    event_id = f"flexhook:eta_missed:418563:{about}"
+    return EventRef(stamp(noticed, event_id), event_id, about)
+
+
+def missed_family(*refs: EventRef) -> OneFamily:
+    missed = OneFamily("missed_eta")
+    for ref in refs:
+        if missed.exception is None:
+            missed.take(open_exception("418563", "missed_eta", "high", ref, at=NOW))
+        else:
+            missed.take(report(missed.current, ref, at=NOW))
+    return missed
+
+
+@pytest.mark.parametrize("arrival_first", [False, True], ids=["report_first", "arrival_first"])
+def test_an_arrival_after_the_eta_was_announced_settles_its_missed_report_however_late(
+    arrival_first: bool,
+) -> None:
+    """The ETA announced on 03-05 passed; the grace ran out on 03-15 at 18:00 with no arrival
+    known, so flexhook reported it missed. Flexport's arrival, which happened at 12:42 that day,
+    came in after that (or, replayed, before): it settles the report in either order, as the ETA
+    watch itself would have had it come in time."""
+    missed = OneFamily("missed_eta")
+    noticed = missed_eta(datetime(2026, 3, 15, 18, tzinfo=UTC))
+    if arrival_first:
+        missed.deliver(ARRIVED)
+    missed.take(
+        open_exception(
+            "418563",
+            "missed_eta",
+            "high",
+            noticed,
+            at=NOW,
+            earlier_clears=tuple(missed.earlier_clears),
+        )
+    )
+    if not arrival_first:
+        missed.deliver(ARRIVED)
+    assert outcome(missed.current) == ("resolved", 1, 0, ARRIVED_BY)
+    assert missed.timeline[-1] == TimelineEntry(
+        datetime(2026, 3, 15, 12, 42, tzinfo=UTC),
+        ARRIVED_BY,
+        "resolved",
+        "it happened after what the report is about, and settles it",
+    )
+
+
+def test_an_arrival_before_the_eta_was_announced_does_not_settle_its_missed_report() -> None:
+    """An arrival older than the ETA's announcement is an earlier leg's or an earlier
+    schedule's: the ETA watch reported the miss all the same, and the inbox agrees."""
+    missed = missed_family(
+        missed_eta(
+            datetime(2026, 3, 20, 18, tzinfo=UTC), stamp(datetime(2026, 3, 16, tzinfo=UTC), "e-16")
+        )
+    )
+    missed.deliver(ARRIVED)  # 03-15
+    assert outcome(missed.current)[:2] == ("open", 1)
+    assert missed.timeline[-1].note == "older than the latest report or reopening: still open"
+
+
+def test_a_reopening_stands_against_a_settling_arrival_when_a_new_eta_is_missed() -> None:
+    """Settled by the arrival, reopened by Dana, then a new ETA (announced after the arrival) is
+    missed too: the old arrival settles nothing of the new report, which stays open."""
+    missed = missed_family(missed_eta(datetime(2026, 3, 15, 18, tzinfo=UTC)))
+    missed.deliver(ARRIVED)
+    assert missed.current.state == "resolved"
+    missed.take(reopen(missed.current, by="Dana", at=datetime(2026, 3, 16, 9, tzinfo=UTC)))
+    second = missed_eta(
+        datetime(2026, 3, 18, 18, tzinfo=UTC), stamp(datetime(2026, 3, 16, 10, tzinfo=UTC), "e-2")
+    )
+    missed.take(report(missed.current, second, at=NOW))
+    assert outcome(missed.current) == ("open", 2, 0, None)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+def test_every_order_of_missed_reports_and_arrivals_ends_the_same(order: tuple[int, ...]) -> None:
+    """Two missed ETAs and two arrivals, one settling the first report late and one after the
+    second ETA's announcement: any delivery order ends resolved by the latter, two occurrences."""
+    second_about = stamp(datetime(2026, 3, 16, 10, tzinfo=UTC), "e-2")
+    later = again(ARRIVED, 48309999, "2026-03-18T07:00:00Z")
+    steps: list[EventRef | Event] = [
+        missed_eta(datetime(2026, 3, 15, 18, tzinfo=UTC)),
+        ARRIVED,
+        missed_eta(datetime(2026, 3, 18, 18, tzinfo=UTC), second_about),
+        later,
+    ]
+    missed = OneFamily("missed_eta")
+    for index in order:
+        step = steps[index]
+        if isinstance(step, Event):
+            missed.deliver(step)
+        elif missed.exception is None:
+            missed.take(
+                open_exception(
+                    "418563",
+                    "missed_eta",
+                    "high",
+                    step,
+                    at=NOW,
+                    earlier_clears=tuple(missed.earlier_clears),
+                )
+            )
+        else:
+            missed.take(report(missed.current, step, at=NOW))
+    assert outcome(missed.current) == ("resolved", 2, 1, "flexport:48309999")
+
+
 def test_a_bulk_acknowledgement_of_ten_shares_its_note_and_skips_the_resolved_one() -> None:
     holds = []
     for number in range(10):
