@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 
 from app.core.ids import event_workflow_id, exception_workflow_id
 from tests.helpers import eventually
@@ -118,18 +118,13 @@ async def test_the_escalation_fires_once_across_a_temporal_server_restart(
     try:
         async with AsyncExitStack() as exits:
             await run_worker(exits, stack, first.client, config)
-            posted = await stack.post(hold(samples, shipment_id))
-            assert posted.status_code == 200, posted.text
-            event = first.client.get_workflow_handle(event_workflow_id(posted.json()["event_id"]))
-            await event.result()
-            row = the_exception(stack.engine)
-            assert row.id is not None
-            running = await watch_on(first.client, row.id).describe()
+            exception_id, opened_at = await held(stack, first.client, hold(samples, shipment_id))
+            running = await watch_on(first.client, exception_id).describe()
             status = running.raw_description.workflow_execution_info.status
             assert status == WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING
     finally:
         await first.shutdown()
-    await asyncio.sleep((row.opened_at + timedelta(seconds=6) - datetime.now(UTC)).total_seconds())
+    await asyncio.sleep((opened_at + timedelta(seconds=6) - datetime.now(UTC)).total_seconds())
     assert inbox.received == []
 
     second = await persisted_temporal(port, tmp_path / "temporal.db")
@@ -137,11 +132,11 @@ async def test_the_escalation_fires_once_across_a_temporal_server_restart(
         async with AsyncExitStack() as exits:
             await run_worker(exits, stack, second.client, config)
             await eventually(lambda: to(inbox, "escalations@example.com"), what="the escalation")
-            await eventually(lambda: "system escalated" in timeline(stack.engine, row.id or 0))
+            await eventually(lambda: "system escalated" in timeline(stack.engine, exception_id))
     finally:
         await second.shutdown()
     assert len(to(inbox, "escalations@example.com")) == 1
-    assert timeline(stack.engine, row.id).count("system escalated") == 1
+    assert timeline(stack.engine, exception_id).count("system escalated") == 1
 
 
 async def reads_of_the_row(run: WorkflowHandle[Any, Any]) -> int:
@@ -213,22 +208,17 @@ async def test_a_reopening_made_while_temporal_is_down_escalates_once_it_is_back
     try:
         async with AsyncExitStack() as exits:
             await run_worker(exits, stack, first.client, config)
-            posted = await stack.post(hold(samples, shipment_id))
-            assert posted.status_code == 200, posted.text
-            event = first.client.get_workflow_handle(event_workflow_id(posted.json()["event_id"]))
-            await event.result()
-            row = the_exception(stack.engine)
-            assert row.id is not None
-            resolved = await act_by_api(stack, row.id, "resolve", "released at the port")
+            exception_id, _ = await held(stack, first.client, hold(samples, shipment_id))
+            resolved = await act_by_api(stack, exception_id, "resolve", "released at the port")
             assert resolved.json()["state"] == "resolved"
-            ended = await watch_on(first.client, row.id).result()
+            ended = await watch_on(first.client, exception_id).result()
             assert ended == "resolved"
     finally:
         await first.shutdown()
 
-    reopened = await act_by_api(stack, row.id, "reopen", "held again")
+    reopened = await act_by_api(stack, exception_id, "reopen", "held again")
     assert reopened.json()["state"] == "open"
-    assert untold(stack.engine) == [row.id]
+    assert untold(stack.engine) == [exception_id]
     await asyncio.sleep(8)  # past the reopened hold's 5 s SLA, with nobody to escalate it
     assert inbox.received == []
 
@@ -240,15 +230,26 @@ async def test_a_reopening_made_while_temporal_is_down_escalates_once_it_is_back
                 lambda: to(inbox, "escalations@example.com"), timeout=60, what="the escalation"
             )
             await eventually(lambda: not untold(stack.engine), what="the mark forgotten")
-            await eventually(lambda: "system escalated" in timeline(stack.engine, row.id or 0))
+            await eventually(lambda: "system escalated" in timeline(stack.engine, exception_id))
     finally:
         await second.shutdown()
     assert len(to(inbox, "escalations@example.com")) == 1
-    assert [line.rsplit(" ", 1)[1] for line in timeline(stack.engine, row.id)][-3:] == [
+    assert [line.rsplit(" ", 1)[1] for line in timeline(stack.engine, exception_id)][-3:] == [
         "resolved",
         "reopened",
         "escalated",
     ]
+
+
+async def held(stack: Stack, client: Client, body: bytes) -> tuple[int, datetime]:
+    """Post a hold through `stack`'s web process, wait for its event's run on `client`'s
+    server, and return the id of the exception it opened and when it opened."""
+    posted = await stack.post(body)
+    assert posted.status_code == 200, posted.text
+    await client.get_workflow_handle(event_workflow_id(posted.json()["event_id"])).result()
+    row = the_exception(stack.engine)
+    assert row.id is not None
+    return row.id, row.opened_at
 
 
 async def act_by_api(stack: Stack, exception_id: int, action: str, note: str) -> httpx.Response:
