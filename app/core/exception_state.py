@@ -36,6 +36,8 @@ NoticeKind = Literal["resolved", "assigned"]
 SYSTEM: Final = "system"
 # Ids of events flexhook itself reports (the ETA watch's missed ETA) start with this.
 FLEXHOOK_EVENT_PREFIX: Final = "flexhook:"
+# The note of a resolution by a clearing that happened before the report it settles.
+SETTLES: Final = "it happened after what the report is about, and settles it"
 
 
 class ActionRefused(ValueError):
@@ -128,14 +130,19 @@ def _settled_by(marker: Marker, markers: tuple[Marker, ...]) -> str | None:
     """The stamp of the latest report that clearing `marker` settles although it happened
     before the report was made: one about something announced before the clearing (an arrival
     after the ETA was announced settles the ETA's missed report, however late the arrival was
-    reported). None when there is none: the clearing keeps its own place."""
+    reported), with no person's reopening between the clearing and the report (that stands).
+    None when there is none: the clearing keeps its own place."""
     if marker.kind != "clear":
         return None
+    reopened = [m.stamp for m in markers if m.kind == "reopen" and m.stamp > marker.stamp]
     return max(
         (
             m.stamp
             for m in markers
-            if m.kind == "report" and m.about and m.about < marker.stamp <= m.stamp
+            if m.kind == "report"
+            and m.about
+            and m.about < marker.stamp <= m.stamp
+            and not any(stamp < m.stamp for stamp in reopened)
         ),
         default=None,
     )
@@ -258,17 +265,30 @@ def open_exception(
 
 def report(exception: ShipmentException, ref: EventRef, *, at: datetime) -> Transition:
     """Another report of the problem: an occurrence; after a resolution older than it, a
-    recurrence that reopens the exception; older than the resolution, only an occurrence."""
+    recurrence that reopens the exception; older than the resolution, only an occurrence. A
+    report that a clearing already recorded settles (`_settled_by`) is an occurrence that
+    resolves the exception."""
     if exception.has_seen(ref.event_id):
         return Transition(exception)
     was_resolved = exception.state == "resolved"
     after = _with(exception, Marker(ref.stamp, "report", ref.event_id, ref.about))
     when = stamp_time(ref.stamp)
-    if was_resolved and after.lifecycle.resolved_by is None:
+    closer = after.lifecycle.resolved_by
+    if was_resolved and closer is None:
         reopened = _new_episode(after, at)
         return Transition(reopened, (TimelineEntry(when, ref.who, "recurred"),))
-    note = "older than its resolution" if was_resolved else None
-    return Transition(after, (TimelineEntry(when, ref.who, "occurrence", note),))
+    if closer is None:
+        return Transition(after, (TimelineEntry(when, ref.who, "occurrence"),))
+    # Resolved after it: by a clearing newer than the report, or by one that settles it.
+    note = "older than its resolution" if ref.stamp < closer.stamp else "settled already"
+    entries = [TimelineEntry(when, ref.who, "occurrence", note)]
+    notices: tuple[Notice, ...] = ()
+    if not was_resolved:  # a clearing it already had settles this report (`_settled_by`)
+        after = replace(after, snoozed_until=None)
+        entries.append(TimelineEntry(stamp_time(closer.stamp), closer.who, "resolved", SETTLES))
+        if exception.acknowledged_by is not None:
+            notices = (Notice(to=exception.acknowledged_by, kind="resolved"),)
+    return Transition(after, tuple(entries), notices)
 
 
 def clear(exception: ShipmentException, ref: EventRef) -> Transition:
@@ -290,7 +310,7 @@ def clear(exception: ShipmentException, ref: EventRef) -> Transition:
     if exception.acknowledged_by is not None:
         notices = (Notice(to=exception.acknowledged_by, kind="resolved"),)
     settles = _settled_by(Marker(ref.stamp, "clear", ref.event_id), after.markers) is not None
-    why = "it happened after what the report is about, and settles it" if settles else None
+    why = SETTLES if settles else None
     return Transition(resolved, (TimelineEntry(when, ref.who, "resolved", why),), notices)
 
 

@@ -123,13 +123,13 @@ def _columns(exception: core.ShipmentException) -> dict[str, Any]:
         "snoozed_until": exception.snoozed_until,
         "resolved_by": exception.resolved_by,
         "resolved_at": stamp_time(closer.stamp) if closer is not None else None,
-        "markers": [_stored(m) for m in exception.markers],
+        "markers": _stored_markers(exception),
     }
 
 
-def _stored(marker: core.Marker) -> list[str]:
-    """A marker as the row keeps it: `[stamp, kind, source]`, then a report's `about` if any."""
-    return [marker.stamp, marker.kind, marker.source, *([marker.about] if marker.about else [])]
+def _stored_markers(exception: core.ShipmentException) -> list[list[str]]:
+    """The markers as the row keeps them: `[stamp, kind, source]`, then a report's `about`."""
+    return [[m.stamp, m.kind, m.source, *([m.about] if m.about else [])] for m in exception.markers]
 
 
 def _append(
@@ -164,11 +164,14 @@ def _outbox(transition: core.Transition, version: int) -> list[list[str | int]]:
     return [[n.to, n.kind, version, when] for n in transition.notices]
 
 
-def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transition) -> bool:
+def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transition) -> int | None:
     """Compare-and-set: write the transition only if the row is still at the version read; its
-    notices join the row's outbox in the same write."""
-    if not transition.changed:
-        return True
+    notices join the row's outbox in the same write. A transition that changes nothing for
+    people may still add a marker (a second clearing of a resolved exception), which the fold
+    needs for every order of events to end the same: it is written too. Returns the row's
+    version after it, or None when another writer came first."""
+    if not transition.changed and _stored_markers(transition.exception) == row.markers:
+        return row.version
     result = session.execute(
         update(ShipmentExceptionRow)
         .where(
@@ -181,10 +184,11 @@ def _saved(session: Session, row: ShipmentExceptionRow, transition: core.Transit
         )
         .execution_options(synchronize_session=False)
     )
-    saved = bool(result.rowcount)  # type: ignore[attr-defined]
-    if saved:  # the metrics' histograms, in the same transaction (`app.store.exception_stats`)
-        exception_stats.observe(session, before=row, after=transition.exception)
-    return saved
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    # The metrics' histograms, in the same transaction (`app.store.exception_stats`).
+    exception_stats.observe(session, before=row, after=transition.exception)
+    return row.version + 1
 
 
 def _transit(
@@ -197,8 +201,8 @@ def _transit(
     for _ in range(MAX_ATTEMPTS):
         row = fresh_row(session, exception_id)
         transition = decide(as_core(row))
-        if _saved(session, row, transition):
-            version = row.version + 1 if transition.changed else row.version
+        version = _saved(session, row, transition)
+        if version is not None:
             return _append(session, exception_id, transition, version=version)
     raise ConcurrentChanges(exception_id)
 

@@ -403,6 +403,55 @@ def test_a_reopening_stands_against_a_settling_arrival_when_a_new_eta_is_missed(
     assert outcome(missed.current) == ("open", 2, 0, None)
 
 
+def test_a_settling_arrival_never_undoes_a_reopening_made_after_it() -> None:
+    """Dana resolved the first missed ETA, then reopened it on 03-14; a new ETA announced on 03-12
+    was reported missed on 03-16. The arrival of 03-13, reported later still, happened after that
+    ETA's announcement but before Dana's reopening: her reopening stands."""
+    missed = missed_family(
+        missed_eta(
+            datetime(2026, 3, 10, tzinfo=UTC), stamp(datetime(2026, 3, 1, tzinfo=UTC), "e-1")
+        )
+    )
+    missed.take(
+        resolve(missed.current, by="Dana", at=datetime(2026, 3, 11, tzinfo=UTC), text="arrived")
+    )
+    missed.take(reopen(missed.current, by="Dana", at=datetime(2026, 3, 14, tzinfo=UTC)))
+    missed.take(
+        report(
+            missed.current,
+            missed_eta(
+                datetime(2026, 3, 16, tzinfo=UTC), stamp(datetime(2026, 3, 12, tzinfo=UTC), "e-2")
+            ),
+            at=NOW,
+        )
+    )
+    missed.deliver(again(ARRIVED, 48309998, "2026-03-13T00:00:00Z"))
+    assert outcome(missed.current)[0] == "open"
+
+
+def test_a_report_that_an_arrival_already_settles_resolves_on_its_own() -> None:
+    """The arrival of 03-15 was recorded while a missed ETA announced after it was open (it
+    settles nothing of that one); then a missed report about an ETA announced before it comes
+    in (a replayed watch): the arrival settles that report, and the exception resolves with it."""
+    missed = missed_family(
+        missed_eta(
+            datetime(2026, 3, 20, tzinfo=UTC), stamp(datetime(2026, 3, 16, tzinfo=UTC), "e-2")
+        )
+    )
+    missed.take(acknowledge(missed.current, by="Dana", at=NOW))
+    missed.deliver(ARRIVED)
+    assert missed.current.state == "acknowledged"
+    settled = missed.take(
+        report(missed.current, missed_eta(datetime(2026, 3, 21, tzinfo=UTC)), at=NOW)
+    )
+    assert outcome(missed.current) == ("resolved", 2, 0, ARRIVED_BY)
+    assert [(e.who, e.what, e.note) for e in settled.entries] == [
+        ("system", "occurrence", "settled already"),
+        (ARRIVED_BY, "resolved", "it happened after what the report is about, and settles it"),
+    ]
+    assert settled.notices == (Notice(to="Dana", kind="resolved"),)
+
+
 @pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
 def test_every_order_of_missed_reports_and_arrivals_ends_the_same(order: tuple[int, ...]) -> None:
     """Two missed ETAs and two arrivals, one settling the first report late and one after the

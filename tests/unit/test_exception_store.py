@@ -131,6 +131,37 @@ def test_a_late_report_never_reopens_and_a_newer_one_recurs(engine: Engine) -> N
     ]
 
 
+# A hold, a release, the hold reported again and a second release, each (effect, event id,
+# minutes after T0): in time order hold-1, hold-2, release-1, release-2.
+HOLD_AND_RELEASES = (
+    (HOLD, "hold-1", 0),
+    (RELEASE, "release-1", 1020),
+    (HOLD, "hold-2", 960),
+    (RELEASE, "release-2", 1440),
+)
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))))
+def test_every_order_of_holds_and_releases_ends_the_same_in_the_store(
+    engine: Engine, order: tuple[int, ...]
+) -> None:
+    """A release that reaches an exception already resolved changes nothing for people, but
+    the store keeps its marker all the same: without it, a later hold older than that release
+    would find the exception open in some orders (review: [hold-2, release-2, release-1, hold-1]
+    ended open with a recurrence)."""
+    for index in order:
+        effect, event_id, minutes = HOLD_AND_RELEASES[index]
+        record(engine, effect, event_id, minutes)
+    [exception_id] = {o.exception_id for o in record(engine, HOLD, "hold-1", 0)}
+    row, _ = read(engine, exception_id)
+    assert (row.state, row.occurrences, row.recurrences, row.resolved_by) == (
+        "resolved",
+        2,
+        0,
+        "flexport:release-1",
+    )
+
+
 def test_a_release_that_came_before_its_hold_resolves_the_hold_it_releases(
     engine: Engine,
 ) -> None:
