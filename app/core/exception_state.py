@@ -2,12 +2,12 @@
 
 An exception is one problem of one shipment in one family (`app.core.exception_families`). Its
 state is `open`, `acknowledged`, `snoozed` or `resolved`. Flexport's reports and clearing events
-and a person's resolve and reopen are markers, each with a stamp (`occurred_at|event id`, UTC,
-as `app.store.projection.make_stamp` writes it; a person's action is stamped by when it was
-taken). Whether the exception is resolved, how often it recurred and who resolved it are read
-from the markers in stamp order, never in arrival order: so a late event (older than the
-clearing one) never reopens, a redelivered event (an id already marked) changes nothing, and any
-order of the same events ends in the same state.
+and a person's resolve and reopen are markers (`app.core.exception_markers`). Whether the
+exception is resolved, how often it recurred and who resolved it are read from the markers in
+stamp order, never in arrival order: so a late event (older than the clearing one) never
+reopens, a redelivered event (an id already marked) changes nothing, and any order of the same
+events ends in the same state. The marker types are re-exported here (`EventRef`, `Marker`,
+`SYSTEM`, ...) for the store and the ETA watch.
 
 Acknowledging, assigning, noting and snoozing belong to the current episode (since the exception
 was last opened): a recurrence or a reopen starts a new one, unacknowledged.
@@ -27,59 +27,21 @@ from datetime import UTC, datetime
 from typing import Final, Literal
 
 from app.core.exception_families import Severity, family
+from app.core.exception_markers import FLEXHOOK_EVENT_PREFIX as FLEXHOOK_EVENT_PREFIX
+from app.core.exception_markers import SETTLES, Lifecycle, settled_by
+from app.core.exception_markers import SYSTEM as SYSTEM
+from app.core.exception_markers import EventRef as EventRef
+from app.core.exception_markers import Marker as Marker
+from app.core.exception_markers import lifecycle as lifecycle
 from app.core.stamps import stamp, stamp_time
 
 State = Literal["open", "acknowledged", "snoozed", "resolved"]
 STATES: Final[tuple[State, ...]] = ("open", "acknowledged", "snoozed", "resolved")
-MarkerKind = Literal["report", "clear", "resolve", "reopen"]
 NoticeKind = Literal["resolved", "assigned"]
-SYSTEM: Final = "system"
-# Ids of events flexhook itself reports (the ETA watch's missed ETA) start with this.
-FLEXHOOK_EVENT_PREFIX: Final = "flexhook:"
-# The note of a resolution by a clearing that happened before the report it settles.
-SETTLES: Final = "it happened after what the report is about, and settles it"
 
 
 class ActionRefused(ValueError):
     """A person's action that the exception's state does not allow; the message says why."""
-
-
-@dataclass(frozen=True)
-class EventRef:
-    """An event as the state machine sees it: its stamp and its id. `about`, for a report made
-    after what it reports on (flexhook's missed ETA, reported when the grace ran out, about an
-    ETA announced before): the stamp of that announcement, "" for every other event."""
-
-    stamp: str
-    event_id: str
-    about: str = ""
-
-    @property
-    def who(self) -> str:
-        """`flexport:<event id>`, or `system` for flexhook's own reports."""
-        if self.event_id.startswith(FLEXHOOK_EVENT_PREFIX):
-            return SYSTEM
-        return f"flexport:{self.event_id}"
-
-
-@dataclass(frozen=True, order=True)
-class Marker:
-    """One report, clearing, resolution or reopening, in stamp order."""
-
-    stamp: str
-    kind: MarkerKind
-    source: str  # the event's id (report, clear) or the person's name (resolve, reopen)
-    about: str = ""  # a report's `EventRef.about`
-
-    @property
-    def closes(self) -> bool:
-        return self.kind in ("clear", "resolve")
-
-    @property
-    def who(self) -> str:
-        if self.kind in ("resolve", "reopen"):
-            return self.source
-        return EventRef(self.stamp, self.source).who
 
 
 @dataclass(frozen=True)
@@ -96,70 +58,6 @@ class Notice:
 
     to: str
     kind: NoticeKind
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """What the markers say, read in stamp order."""
-
-    resolved_by: Marker | None  # the marker that closed it, while it is resolved
-    occurrences: int
-    recurrences: int
-
-
-def lifecycle(markers: tuple[Marker, ...]) -> Lifecycle:
-    """Fold the markers (in stamp order, but see `_fold_order`): a close before the first
-    report closes nothing."""
-    closed_by: Marker | None = None
-    opened = False
-    occurrences = recurrences = 0
-    for marker in _fold_order(markers):
-        if marker.kind == "report":
-            occurrences += 1
-            if closed_by is not None:
-                recurrences += 1
-            opened, closed_by = True, None
-        elif marker.kind == "reopen":
-            closed_by = None
-        elif opened and closed_by is None:
-            closed_by = marker
-    return Lifecycle(resolved_by=closed_by, occurrences=occurrences, recurrences=recurrences)
-
-
-def _settled_by(marker: Marker, markers: tuple[Marker, ...]) -> str | None:
-    """The stamp of the latest report that clearing `marker` settles although it happened
-    before the report was made: one about something announced before the clearing (an arrival
-    after the ETA was announced settles the ETA's missed report, however late the arrival was
-    reported), with no person's reopening between the clearing and the report (that stands).
-    None when there is none: the clearing keeps its own place."""
-    if marker.kind != "clear":
-        return None
-    reopened = [m.stamp for m in markers if m.kind == "reopen" and m.stamp > marker.stamp]
-    return max(
-        (
-            m.stamp
-            for m in markers
-            if m.kind == "report"
-            and m.about
-            and m.about < marker.stamp <= m.stamp
-            and not any(stamp < m.stamp for stamp in reopened)
-        ),
-        default=None,
-    )
-
-
-def _fold_order(markers: tuple[Marker, ...]) -> tuple[Marker, ...]:
-    """Stamp order, except that a clearing settling a report made after it (`_settled_by`)
-    counts as just after that report. It depends on the markers alone, so every arrival order
-    of the same markers still folds the same."""
-    if not any(m.about for m in markers):
-        return markers
-
-    def order(marker: Marker) -> tuple[str, int, Marker]:
-        settled = _settled_by(marker, markers)
-        return (settled, 1, marker) if settled is not None else (marker.stamp, 0, marker)
-
-    return tuple(sorted(markers, key=order))
 
 
 @dataclass(frozen=True)
@@ -266,7 +164,7 @@ def open_exception(
 def report(exception: ShipmentException, ref: EventRef, *, at: datetime) -> Transition:
     """Another report of the problem: an occurrence; after a resolution older than it, a
     recurrence that reopens the exception; older than the resolution, only an occurrence. A
-    report that a clearing already recorded settles (`_settled_by`) is an occurrence that
+    report that a clearing already recorded settles (`settled_by`) is an occurrence that
     resolves the exception."""
     if exception.has_seen(ref.event_id):
         return Transition(exception)
@@ -283,7 +181,7 @@ def report(exception: ShipmentException, ref: EventRef, *, at: datetime) -> Tran
     note = "older than its resolution" if ref.stamp < closer.stamp else "settled already"
     entries = [TimelineEntry(when, ref.who, "occurrence", note)]
     notices: tuple[Notice, ...] = ()
-    if not was_resolved:  # a clearing it already had settles this report (`_settled_by`)
+    if not was_resolved:  # a clearing it already had settles this report (`settled_by`)
         after = replace(after, snoozed_until=None)
         entries.append(TimelineEntry(stamp_time(closer.stamp), closer.who, "resolved", SETTLES))
         if exception.acknowledged_by is not None:
@@ -299,9 +197,9 @@ def clear(exception: ShipmentException, ref: EventRef) -> Transition:
         return Transition(exception)
     was_resolved = exception.state == "resolved"
     after = _with(exception, Marker(ref.stamp, "clear", ref.event_id))
-    if was_resolved:
-        return Transition(after)  # nothing new for people: it stays resolved
     when = stamp_time(ref.stamp)
+    if was_resolved:
+        return _recounted(exception, after, ref, when)
     if after.lifecycle.resolved_by is None:
         note = "older than the latest report or reopening: still open"
         return Transition(after, (TimelineEntry(when, ref.who, "cleared", note),))
@@ -309,9 +207,26 @@ def clear(exception: ShipmentException, ref: EventRef) -> Transition:
     notices: tuple[Notice, ...] = ()
     if exception.acknowledged_by is not None:
         notices = (Notice(to=exception.acknowledged_by, kind="resolved"),)
-    settles = _settled_by(Marker(ref.stamp, "clear", ref.event_id), after.markers) is not None
+    settles = settled_by(Marker(ref.stamp, "clear", ref.event_id), after.markers) is not None
     why = SETTLES if settles else None
     return Transition(resolved, (TimelineEntry(when, ref.who, "resolved", why),), notices)
+
+
+def _recounted(
+    exception: ShipmentException, after: ShipmentException, ref: EventRef, when: datetime
+) -> Transition:
+    """A clearing of an exception already resolved: it stays resolved, and the marker is kept
+    (for the fold to end the same in every order). When it is older than what resolved it,
+    it changes what the markers say (who resolved it, or that a later report recurred after
+    it): the timeline says so."""
+    before, now = exception.lifecycle, after.lifecycle
+    if now == before:
+        return Transition(after)  # nothing new for people
+    if now.resolved_by != before.resolved_by:
+        note = "older than the resolution: resolved by it"
+    else:
+        note = "older than a later report, which now counts as a recurrence"
+    return Transition(after, (TimelineEntry(when, ref.who, "cleared", note),))
 
 
 def _refuse_if_resolved(exception: ShipmentException, action: str) -> None:

@@ -267,13 +267,15 @@ def record_event(
     report made after the fact is about (`core.EventRef.about`: the missed ETA's announcement)."""
     ref = core.EventRef(stamp(occurred_at, event_id), event_id, about)
     outcomes: list[Outcome] = []
+    cleared: list[int] = []
     for family in sorted(effect.clears - {effect.opens}):
         row = _row_of(session, shipment_id, family)
         if row is None:
             _remember_early_clearing(session, shipment_id, family, ref)
-            continue
-        assert row.id is not None
-        outcomes.append(_transit(session, row.id, lambda e: core.clear(e, ref)))
+        elif row.id is not None:
+            cleared.append(row.id)
+    for exception_id in sorted(cleared):  # in id order, as bulk actions write (PostgreSQL locks)
+        outcomes.append(_transit(session, exception_id, lambda e: core.clear(e, ref)))
     if effect.opens is not None:
         outcomes.append(_report(session, shipment_id, effect.opens, ref, severities, now))
     return tuple(outcomes)

@@ -321,6 +321,38 @@ def test_a_missed_eta_is_opened_by_the_system_and_cleared_by_the_arrival() -> No
     assert outcome(missed.current) == ("resolved", 1, 0, "flexport:48301288")
 
 
+def test_a_release_older_than_a_persons_resolution_takes_its_place_and_says_so() -> None:
+    """Dana resolved the hold at 09:00; Flexport's release, which happened at 01:20, comes in
+    after: the markers now say the release resolved it, and the timeline says why."""
+    holds = OneFamily("customs_hold")
+    holds.deliver(HOLD_1)
+    holds.take(resolve(holds.current, by="Dana", at=NOW, text="broker confirmed the release"))
+    released = holds.deliver(RELEASE)
+    assert released is not None and released.changed
+    assert outcome(holds.current) == ("resolved", 1, 0, RELEASED_BY)
+    assert holds.timeline[-1].note == "older than the resolution: resolved by it"
+
+
+def test_a_release_older_than_a_later_report_makes_that_report_a_recurrence() -> None:
+    holds = OneFamily("customs_hold")
+    holds.deliver(HOLD_1)  # 03-15 20:00
+    holds.deliver(hold(900004, "2026-03-16T05:00:00Z"))  # held again after the release (01:20)
+    holds.take(resolve(holds.current, by="Dana", at=NOW, text="released at last"))
+    holds.deliver(RELEASE)
+    assert outcome(holds.current) == ("resolved", 2, 1, "Dana")
+    assert holds.timeline[-1].note == "older than a later report, which now counts as a recurrence"
+
+
+def test_a_second_release_of_a_resolved_hold_changes_nothing_for_people() -> None:
+    holds = OneFamily("customs_hold")
+    for event in (HOLD_1, RELEASE):
+        holds.deliver(event)
+    second = holds.deliver(again(RELEASE, 48302999, "2026-03-16T03:00:00Z"))
+    assert second is not None and not second.changed
+    assert outcome(holds.current) == ("resolved", 1, 0, RELEASED_BY)
+    assert len(holds.current.markers) == 3  # kept all the same, for every order to fold alike
+
+
 ARRIVED = sample_event("09_leg_arrived")  # id 48301288, arrived 2026-03-15T12:42Z
 ARRIVED_BY = "flexport:48301288"
 ETA_ANNOUNCED = stamp(datetime(2026, 3, 5, 17, 44, tzinfo=UTC), "48290377")  # sample 07
