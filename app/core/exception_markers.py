@@ -110,7 +110,7 @@ def settled_by(marker: Marker, markers: tuple[Marker, ...]) -> str | None:
 
 
 def _fold_order(markers: tuple[Marker, ...]) -> tuple[Marker, ...]:
-    """Stamp order, except that a clearing settling a report made after it (`_settled_by`)
+    """Stamp order, except that a clearing settling a report made after it (`settled_by`)
     counts as just after that report. It depends on the markers alone, so every arrival order
     of the same markers still folds the same."""
     if not any(m.about for m in markers):
