@@ -102,13 +102,14 @@ def _overdue(
     row: ShipmentExceptionRow, kind: Literal["escalation", "reminder"], sla: timedelta
 ) -> Overdue:
     assert row.id is not None
-    reports = [marker[2] for marker in row.markers if marker[1] == "report"]
+    exception = as_core(row)
+    reports = [m.source for m in exception.markers if m.kind == "report"]
     return Overdue(
         kind=kind,
         exception_id=row.id,
         shipment_id=row.shipment_id,
         family=row.family,
-        severity=as_core(row).severity,
+        severity=exception.severity,
         opened_at=row.opened_at,
         sla=sla,
         reported_by=reports[-1] if reports else "",
