@@ -10,7 +10,6 @@ told then (Temporal away) the web process's relay tells later (`app.ingest.watch
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,11 +38,7 @@ from app.store.exceptions import (
     ConcurrentChanges,
     Cursor,
     Outcome,
-    UnknownException,
-    act,
 )
-
-log = logging.getLogger("flexhook.dashboard")
 
 PAGE_SIZE: Final = 50
 MAX_NOTE: Final = 2000  # characters of a note typed on a page
@@ -232,42 +227,27 @@ def action_form(
 def act_on_each(
     session: Session, *, exception_ids: Sequence[int], form: ActionForm, by: str, at: datetime
 ) -> tuple[Outcome, ...]:
-    """`form`'s action on each exception, in this one session and in ascending id (as the API's
-    bulk action writes): a refusal (or an id that is no exception) stops none of the others."""
-    outcomes: list[Outcome] = []
-    for exception_id in sorted(set(exception_ids)):
-        try:
-            outcomes.append(
-                act(
-                    session,
-                    exception_id=exception_id,
-                    action=form.action,
-                    by=by,
-                    at=at,
-                    note=form.note,
-                    assignee=form.assignee,
-                    until=form.until,
-                )
-            )
-        except ActionRefused as refusal:
-            outcomes.append(Outcome(exception_id, changed=False, refused=str(refusal)))
-        except UnknownException:
-            outcomes.append(Outcome(exception_id, changed=False, refused=NO_SUCH_EXCEPTION))
-    return tuple(outcomes)
+    """`form`'s action on each exception, in this one session (`exceptions.act_on_each`): a
+    refusal (or an id that is no exception) stops none of the others."""
+    return tuple(
+        exceptions.act_on_each(
+            session,
+            exception_ids=exception_ids,
+            action=form.action,
+            by=by,
+            at=at,
+            note=form.note,
+            assignee=form.assignee,
+            until=form.until,
+            unknown=NO_SUCH_EXCEPTION,
+        ).values()
+    )
 
 
 def _changed_ids(outcomes: Sequence[Outcome]) -> str | None:
     """The audit entry's target: the ids that changed (None: nothing did, nothing to audit)."""
     ids = [str(o.exception_id) for o in outcomes if o.changed]
     return ",".join(ids)[:500] if ids else None
-
-
-async def _tell_watches(state: DashboardState, outcomes: Sequence[Outcome]) -> None:
-    """Tell the watch workflow of each exception that changed; what cannot be told now stays
-    marked for the web process's relay (`app.ingest.watch_relay`)."""
-    if state.tell_exception_watch is not None:
-        told = [(o.exception_id, o.version) for o in outcomes if o.changed]
-        await tell_watches(state.engine, state.tell_exception_watch, told)
 
 
 async def apply(
@@ -287,7 +267,7 @@ async def apply(
         by=visitor.actor.name,
         at=datetime.now(UTC),
     )
-    await _tell_watches(state, outcomes)
+    await tell_watches(state.engine, state.tell_exception_watch, outcomes)
     return outcomes
 
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
 from app.store import db, untold_watches
+from app.store.exceptions import Outcome
 from app.store.untold_watches import Untold
 
 log = logging.getLogger("flexhook.watch_relay")
@@ -64,11 +65,15 @@ async def _forget(engine: Engine, told: Sequence[Untold]) -> bool:
     return True
 
 
-async def tell_watches(engine: Engine, tell: TellExceptionWatch, marks: Sequence[Untold]) -> int:
-    """After a person's action committed: tell the watch of each exception it changed (`marks`,
-    each with the row version it changed to) and forget the marks told; return how many were
-    told."""
-    told, _ = await _tell_each(tell, marks)
+async def tell_watches(
+    engine: Engine, tell: TellExceptionWatch | None, outcomes: Iterable[Outcome]
+) -> int:
+    """After a person's action committed: tell the watch of each exception it changed (its
+    `outcomes`, each with the row version it changed to) and forget the marks told; return how
+    many were told (none with no watch to tell)."""
+    if tell is None:
+        return 0
+    told, _ = await _tell_each(tell, [(o.exception_id, o.version) for o in outcomes if o.changed])
     await _forget(engine, told)
     return len(told)
 

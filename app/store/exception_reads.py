@@ -16,16 +16,10 @@ from sqlmodel import Session, col, func, select
 from app.core import exception_state as core
 from app.core.exception_families import SEVERITIES
 from app.store import tokens
+from app.store.exception_filters import ExceptionFilter, filtered_by, in_inbox_order
 from app.store.exception_models import UNRESOLVED as UNRESOLVED_ROWS
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
-from app.store.exceptions import (
-    Cursor,
-    ExceptionFilter,
-    Page,
-    UnknownException,
-    filtered_by,
-    in_inbox_order,
-)
+from app.store.exceptions import Cursor, Page, UnknownException
 from app.store.models import Shipment
 
 UNRESOLVED: Final[tuple[core.State, ...]] = ("open", "acknowledged", "snoozed")

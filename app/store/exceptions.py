@@ -9,7 +9,7 @@ decides again, so neither overwrites the other and a person then meets the core'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -21,6 +21,7 @@ from app.core import exception_state as core
 from app.core.exception_families import SEVERITIES, ExceptionEffect, Severity, severity_of
 from app.core.stamps import stamp, stamp_time
 from app.store import exception_stats, untold_watches
+from app.store.exception_filters import ExceptionFilter, filtered_by, in_inbox_order
 from app.store.exception_models import EarlyClearing, ExceptionEntry, ShipmentExceptionRow
 
 Action = Literal["acknowledge", "assign", "note", "snooze", "resolve", "reopen"]
@@ -64,17 +65,6 @@ class Outcome:
     # What happened, as the timeline says it (`opened`, `occurrence`, `recurred`, `resolved`, ...)
     what: tuple[str, ...] = ()
     version: int = 0  # the row's version after the write
-
-
-@dataclass(frozen=True)
-class ExceptionFilter:
-    """The list's filters; None matches everything."""
-
-    state: str | None = None
-    family: str | None = None
-    severity: str | None = None
-    shipment_id: str | None = None
-    assignee: str | None = None
 
 
 @dataclass(frozen=True)
@@ -372,33 +362,54 @@ def act(
     until: datetime | None = None,
 ) -> Outcome:
     """A person's action on one exception. Raises the core's `ActionRefused` (saying why) and
-    `UnknownException`. A change is marked for its watch to hear of (`untold_watches`)."""
+    `UnknownException`."""
     decide = _decision(action, by=by, at=at, note=note, assignee=assignee, until=until)
+    return _acted(session, exception_id, decide, at)
+
+
+def _acted(
+    session: Session,
+    exception_id: int,
+    decide: Callable[[core.ShipmentException], core.Transition],
+    at: datetime,
+) -> Outcome:
+    """A person's decided action, saved; a change is marked for its watch (`untold_watches`)."""
     outcome = _transit(session, exception_id, decide)
     if outcome.changed:
         untold_watches.mark(session, exception_id, version=outcome.version, at=at)
     return outcome
 
 
-def filtered_by(query: Any, where: ExceptionFilter) -> Any:
-    row = ShipmentExceptionRow
-    if where.state is not None:
-        query = query.where(row.state == where.state)
-    if where.family is not None:
-        query = query.where(row.family == where.family)
-    if where.severity is not None:
-        rank = SEVERITIES.index(where.severity) if where.severity in SEVERITIES else -1
-        query = query.where(row.severity_rank == rank)
-    if where.shipment_id is not None:
-        query = query.where(row.shipment_id == where.shipment_id)
-    if where.assignee is not None:
-        query = query.where(row.assignee == where.assignee)
-    return query
-
-
-def in_inbox_order(query: Any) -> Any:
-    row = ShipmentExceptionRow
-    return query.order_by(col(row.severity_rank), col(row.opened_at), col(row.id))
+def act_on_each(
+    session: Session,
+    *,
+    exception_ids: Iterable[int],
+    action: Action,
+    by: str,
+    at: datetime,
+    note: str | None = None,
+    assignee: str | None = None,
+    until: datetime | None = None,
+    unknown: str = "no such exception",
+) -> dict[int, Outcome]:
+    """`action` with one shared note on each exception, by id: a refusal (with its reason, or
+    `unknown` for an id that is no exception) stops none of the others. They are written in
+    ascending id, so that two of these, or one and the forgetting of told marks
+    (`untold_watches`), never lock two rows in opposite orders (PostgreSQL)."""
+    ids = sorted(set(exception_ids))
+    try:
+        decide = _decision(action, by=by, at=at, note=note, assignee=assignee, until=until)
+    except core.ActionRefused as refusal:  # the same refusal for each
+        return {i: Outcome(i, changed=False, refused=str(refusal)) for i in ids}
+    outcomes: dict[int, Outcome] = {}
+    for exception_id in ids:
+        try:
+            outcomes[exception_id] = _acted(session, exception_id, decide, at)
+        except core.ActionRefused as refusal:
+            outcomes[exception_id] = Outcome(exception_id, changed=False, refused=str(refusal))
+        except UnknownException:
+            outcomes[exception_id] = Outcome(exception_id, changed=False, refused=unknown)
+    return outcomes
 
 
 def bulk_act(
@@ -413,26 +424,23 @@ def bulk_act(
     until: datetime | None = None,
     limit: int = 500,
 ) -> tuple[Outcome, ...]:
-    """`action` with one shared note on every exception `where` matches (at most `limit`, in
-    inbox order): each its own outcome, a refusal with its reason stopping none of the others.
-    They are written in ascending id, so that two bulk actions, or one and the forgetting of
-    told marks (`untold_watches`), never lock two rows in opposite orders (PostgreSQL)."""
-    ids = session.exec(
-        in_inbox_order(filtered_by(select(ShipmentExceptionRow.id), where)).limit(limit)
-    ).all()
-    outcomes: dict[int, Outcome] = {}
-    for exception_id in sorted(i for i in ids if i is not None):
-        try:
-            outcomes[exception_id] = act(
-                session,
-                exception_id=exception_id,
-                action=action,
-                by=by,
-                at=at,
-                note=note,
-                assignee=assignee,
-                until=until,
-            )
-        except core.ActionRefused as refusal:
-            outcomes[exception_id] = Outcome(exception_id, changed=False, refused=str(refusal))
-    return tuple(outcomes[i] for i in ids if i is not None)
+    """`act_on_each` on every exception `where` matches (at most `limit`, in inbox order), the
+    outcomes in inbox order."""
+    ids = [
+        i
+        for i in session.exec(
+            in_inbox_order(filtered_by(select(ShipmentExceptionRow.id), where)).limit(limit)
+        ).all()
+        if i is not None
+    ]
+    outcomes = act_on_each(
+        session,
+        exception_ids=ids,
+        action=action,
+        by=by,
+        at=at,
+        note=note,
+        assignee=assignee,
+        until=until,
+    )
+    return tuple(outcomes[i] for i in ids)

@@ -12,7 +12,7 @@ action still stands, and the web process's relay tells the watch once Temporal a
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -25,8 +25,9 @@ from app.core.exception_families import SEVERITIES
 from app.core.exception_state import ActionRefused
 from app.ingest.watch_relay import tell_watches
 from app.store import audit, db, exception_reads, exceptions, tokens
+from app.store.exception_filters import ExceptionFilter
 from app.store.exception_models import ExceptionEntry, ShipmentExceptionRow
-from app.store.exceptions import Action, ConcurrentChanges, Cursor, ExceptionFilter
+from app.store.exceptions import Action, ConcurrentChanges, Cursor
 from app.web import cursors, exception_schemas, schemas
 from app.web.access import client_address, current_actor, request_id
 from app.web.errors import BadRequest, error_response, not_found
@@ -221,15 +222,6 @@ def _audit_target(exception_id: int) -> str:
     return f"exception {exception_id}"
 
 
-async def _tell_watches(request: Request, outcomes: Iterable[exceptions.Outcome]) -> None:
-    """Tell each changed exception's watch workflow; what cannot be told now (Temporal away)
-    stays marked, and the web process's relay tells it later (`app.ingest.watch_relay`)."""
-    state = web_state(request)
-    if state.tell_exception_watch is not None:
-        told = [(o.exception_id, o.version) for o in outcomes if o.changed]
-        await tell_watches(state.engine, state.tell_exception_watch, told)
-
-
 def _act(
     session: Session,
     *,
@@ -298,7 +290,7 @@ async def _acted(
     except ConcurrentChanges:
         return error_response(409, "concurrent_changes", "it kept changing meanwhile: try again")
     log.info("exception %s: %s by %s", exception_id, action, actor)
-    await _tell_watches(request, [outcome])
+    await tell_watches(state.engine, state.tell_exception_watch, [outcome])
     return JSONResponse(answer)
 
 
@@ -379,10 +371,10 @@ async def bulk_act(request: Request) -> Response:
     now = datetime.now(UTC)
     action: Action = body.action
     _checked(action, note=body.note, assignee=body.assignee, until=body.until, now=now)
-    actor = current_actor(request).name
+    state, actor = web_state(request), current_actor(request).name
     try:
         outcomes = await db.in_session(
-            web_state(request).engine,
+            state.engine,
             _bulk,
             commit=True,
             where=_where(body.filter),
@@ -401,5 +393,5 @@ async def bulk_act(request: Request) -> Response:
     changed = [o.exception_id for o in outcomes if o.changed]
     refused = [{"id": o.exception_id, "reason": o.refused} for o in outcomes if o.refused]
     log.info("bulk %s by %s: %d changed, %d refused", action, actor, len(changed), len(refused))
-    await _tell_watches(request, outcomes)
+    await tell_watches(state.engine, state.tell_exception_watch, outcomes)
     return JSONResponse({"changed": changed, "refused": refused})

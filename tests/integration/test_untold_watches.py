@@ -14,17 +14,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from app.core.exception_families import exception_effect
 from app.core.exception_state import ActionRefused
 from app.ingest.watch_relay import WatchRelay, tell_watches
 from app.store import db, exceptions, untold_watches
 from app.store.untold_watches import Untold
-from tests.unit.exception_samples import sample_event
+from tests.unit.test_exception_store import HOLD, T0, record
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-HOLD_TYPE = "/shipment#customs_agriculture_hold"
 EVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -48,20 +45,7 @@ class Watches:
 
 def held(engine: Engine, shipment_id: str) -> int:
     """A customs hold on `shipment_id` (sample 01, retyped): its exception's id."""
-    flexport = sample_event("01_shipment_created", event_type=HOLD_TYPE)
-    effect = exception_effect(flexport.type, flexport.classification, flexport.facts())
-    with Session(engine) as session:
-        [outcome] = exceptions.record_event(
-            session,
-            shipment_id=shipment_id,
-            event_id=f"hold-{shipment_id}",
-            occurred_at=T0,
-            effect=effect,
-            severities={},
-            now=T0,
-        )
-        session.commit()
-    return outcome.exception_id
+    return record(engine, HOLD, f"hold-{shipment_id}", 0, shipment_id=shipment_id)[0].exception_id
 
 
 def act(
@@ -150,7 +134,7 @@ async def test_what_temporal_did_not_hear_is_told_by_the_relay_oldest_first(
     # The action's request tells the first watch; Temporal is away for the second, and the
     # third is not tried (each would wait out its timeout).
     watches = Watches(away={ids[1]})
-    told = await tell_watches(engine, watches.tell, [(o.exception_id, o.version) for o in changed])
+    told = await tell_watches(engine, watches.tell, changed)
     assert (told, watches.told) == (1, [ids[0]])
     assert [exception_id for exception_id, _ in marks(engine)] == ids[1:]
 

@@ -18,8 +18,9 @@ from sqlmodel import Session, select
 from app.core.exception_families import ExceptionEffect, Severity, exception_effect
 from app.core.exception_state import ActionRefused, Notice
 from app.store import db, exception_reads, exceptions
+from app.store.exception_filters import ExceptionFilter
 from app.store.exception_models import ShipmentExceptionRow
-from app.store.exceptions import ExceptionFilter, Outcome
+from app.store.exceptions import Outcome
 from tests.unit.exception_samples import sample_event
 from tests.unit.read_rows import query_plans
 

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from app.store import db, exception_reads, exports
+from app.store.exception_filters import in_inbox_order
 from app.store.exception_models import ShipmentExceptionRow
 from app.store.exception_reads import InboxFilter
-from app.store.exceptions import in_inbox_order
 from app.store.filters import EventFilter
 from app.web.metrics import read_counts
 from bench import store
